@@ -1,0 +1,152 @@
+package selfcompile
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// PluginInfo describes a plugin compiled into a binary. The stub records
+// it at build time; Installed returns it at run time.
+type PluginInfo struct {
+	// ImportPath is the plugin package's import path.
+	ImportPath string `json:"path"`
+	// Module is the path of the module that provides the package.
+	Module string `json:"module,omitempty"`
+	// Version is the module version, or "" for a package of the host's
+	// own module or a local directory.
+	Version string `json:"version,omitempty"`
+	// Local is the directory the plugin was installed from, for plugins
+	// given as a local directory.
+	Local string `json:"local,omitempty"`
+}
+
+// String returns the plugin the way a user names it.
+func (p PluginInfo) String() string {
+	if p.Version != "" {
+		return p.ImportPath + "@" + p.Version
+	}
+	return p.ImportPath
+}
+
+// pluginSpec is a parsed plugin argument: an import path with an optional
+// version, or a local directory.
+type pluginSpec struct {
+	raw        string
+	importPath string // set for import-path specs, and for local ones once resolved
+	version    string // "" when none was given
+	dir        string // absolute directory, for local specs
+	modulePath string // module of a local spec
+	moduleDir  string // module root of a local spec
+	isNew      bool   // being added now, as opposed to already installed
+}
+
+var commitRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+
+// isLocalSpec reports whether s names a directory rather than an import path.
+func isLocalSpec(s string) bool {
+	return s == "." || s == ".." || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
+		filepath.IsAbs(s) || strings.HasPrefix(s, "/") ||
+		(filepath.Separator == '\\' && (strings.HasPrefix(s, `.\`) || strings.HasPrefix(s, `..\`)))
+}
+
+// parseSpec validates a plugin argument before any work is done. Import
+// paths and versions are checked with golang.org/x/mod; a local directory
+// must exist and sit inside a Go module.
+func parseSpec(s string) (pluginSpec, error) {
+	sp := pluginSpec{raw: s}
+	bad := func(reason string) (pluginSpec, error) {
+		return pluginSpec{}, &PluginError{Spec: s, Reason: reason}
+	}
+	if strings.TrimSpace(s) == "" {
+		return bad("empty plugin name")
+	}
+	if isLocalSpec(s) {
+		return parseLocalSpec(s)
+	}
+	p, v, hasVersion := strings.Cut(s, "@")
+	if err := module.CheckImportPath(p); err != nil {
+		return bad("not a valid import path: " + strings.TrimPrefix(err.Error(), "malformed import path "+`"`+p+`": `))
+	}
+	if hasVersion {
+		if err := checkVersion(v); err != nil {
+			return bad(err.Error())
+		}
+	}
+	sp.importPath, sp.version = p, v
+	return sp, nil
+}
+
+func checkVersion(v string) error {
+	switch {
+	case v == "latest", v == "upgrade", v == "patch":
+		return nil
+	case semver.IsValid(v) && strings.HasPrefix(v, "v"):
+		if semver.Canonical(v) != v && semver.Build(v) == "" {
+			return &versionError{v, "use the full semantic version, as in " + semver.Canonical(v)}
+		}
+		return nil
+	case commitRE.MatchString(v):
+		return nil
+	}
+	return &versionError{v, `want a semantic version such as v1.2.3, a pseudo-version, a commit hash, or "latest"`}
+}
+
+type versionError struct{ v, hint string }
+
+func (e *versionError) Error() string { return "invalid version " + quote(e.v) + ": " + e.hint }
+
+func quote(s string) string { return `"` + s + `"` }
+
+// parseLocalSpec resolves a local directory to its module and import path.
+func parseLocalSpec(s string) (pluginSpec, error) {
+	bad := func(reason string) (pluginSpec, error) {
+		return pluginSpec{}, &PluginError{Spec: s, Reason: reason}
+	}
+	dir, err := filepath.Abs(s)
+	if err != nil {
+		return bad(err.Error())
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return bad("local directory not found")
+	}
+	if !fi.IsDir() {
+		return bad("not a directory")
+	}
+	root := dir
+	for {
+		data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+		if err == nil {
+			modPath := modfile.ModulePath(data)
+			if modPath == "" {
+				return bad(filepath.Join(root, "go.mod") + " has no module line")
+			}
+			if err := module.CheckPath(modPath); err != nil {
+				return bad("module path in " + filepath.Join(root, "go.mod") + " is not valid: " + err.Error())
+			}
+			rel, err := filepath.Rel(root, dir)
+			if err != nil {
+				return bad(err.Error())
+			}
+			ip := modPath
+			if rel != "." {
+				ip = modPath + "/" + filepath.ToSlash(rel)
+			}
+			if err := module.CheckImportPath(ip); err != nil {
+				return bad("directory does not give a valid import path: " + err.Error())
+			}
+			return pluginSpec{raw: s, importPath: ip, dir: dir, modulePath: modPath, moduleDir: root}, nil
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return bad("directory is not inside a Go module (no go.mod found in it or above it); run 'go mod init' there")
+		}
+		root = parent
+	}
+}

@@ -1,0 +1,143 @@
+package selfcompile
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The probe is how the library checks a binary before trusting it. Run
+// with probeEnv set to a nonce, a binary built with the stub prints one
+// line, "selfcompile-probe <nonce> <plugins as JSON>", and exits 0 from the
+// init of its main package. Go runs main's init after the init of every
+// package main imports, so an answer proves that every plugin's init ran.
+
+const (
+	probeEnv    = "GO_SELFCOMPILE_PROBE"
+	probePrefix = "selfcompile-probe "
+
+	// DefaultProbeTimeout bounds a verification run of a new binary.
+	DefaultProbeTimeout = 30 * time.Second
+)
+
+// answerProbe answers a probe and exits, if this process was started as one.
+func answerProbe(plugins string) {
+	nonce := os.Getenv(probeEnv)
+	if nonce == "" {
+		return
+	}
+	fmt.Fprintf(os.Stdout, "%s%s %s\n", probePrefix, nonce, plugins)
+	os.Exit(0)
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// probe runs exe as a probe and returns the plugins it reports. The
+// returned error is a *VerifyError; its Plugins are left for the caller.
+func probe(ctx context.Context, exe string, timeout time.Duration) ([]PluginInfo, error) {
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var nb [16]byte
+	rand.Read(nb[:])
+	nonce := hex.EncodeToString(nb[:])
+
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(withoutEnv(os.Environ(), probeEnv), probeEnv+"="+nonce)
+	stdout := &limitedBuffer{max: 1 << 20}
+	stderr := &limitedBuffer{max: 64 << 10}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: stderr.String()}
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, &VerifyError{Reason: fmt.Sprintf("it exited with %v during start-up (a plugin's init may panic or exit)", ee.ProcessState), Output: stderr.String()}
+		}
+		return nil, &VerifyError{Reason: "it could not be run: " + err.Error(), Output: stderr.String()}
+	}
+	sc := bufio.NewScanner(bytes.NewReader(stdout.Bytes()))
+	sc.Buffer(nil, 1<<20)
+	want := probePrefix + nonce + " "
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), want); ok {
+			var plugins []PluginInfo
+			if err := json.Unmarshal([]byte(rest), &plugins); err != nil {
+				return nil, &VerifyError{Reason: "its plugin record is malformed: " + err.Error()}
+			}
+			return plugins, nil
+		}
+	}
+	return nil, &VerifyError{Reason: "it exited 0 without answering the probe (a plugin's init may end the program)", Output: stderr.String()}
+}
+
+// verifyBinary probes a freshly built binary and checks that it reports
+// exactly the expected plugins.
+func verifyBinary(ctx context.Context, exe string, want []PluginInfo, timeout time.Duration) error {
+	got, err := probe(ctx, exe, timeout)
+	if err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			ve.Plugins = suspects(ve.Output, want)
+		}
+		return err
+	}
+	paths := func(ps []PluginInfo) []string {
+		var s []string
+		for _, p := range ps {
+			s = append(s, p.ImportPath)
+		}
+		slices.Sort(s)
+		return s
+	}
+	if g, w := paths(got), paths(want); !slices.Equal(g, w) {
+		return &VerifyError{Reason: fmt.Sprintf("it reports plugins %q, expected %q", g, w)}
+	}
+	return nil
+}
+
+// suspects returns the plugins whose import path appears in output, as in
+// the stack trace of a panic in init.
+func suspects(output string, plugins []PluginInfo) []string {
+	var s []string
+	for _, p := range plugins {
+		if strings.Contains(output, p.ImportPath+".") || strings.Contains(output, p.ImportPath+"/") {
+			s = append(s, p.ImportPath)
+		}
+	}
+	return s
+}
+
+// withoutEnv returns env without the variables named.
+func withoutEnv(env []string, names ...string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(names, k)
+	})
+}

@@ -1,0 +1,30 @@
+//go:build windows
+
+package selfcompile
+
+import (
+	"errors"
+	"io/fs"
+
+	"golang.org/x/sys/windows"
+)
+
+// swap renames the running binary aside first: Windows does not let a
+// running executable be replaced, but lets it be renamed.
+var swap = swapAside
+
+// syncDir is a no-op: Windows has no directory fsync; MoveFileEx is
+// journaled by NTFS.
+func syncDir(string) error { return nil }
+
+// matchOwner does nothing on Windows, where files inherit the directory's
+// ACL.
+func matchOwner(string, fs.FileInfo) {}
+
+// transient reports whether a failed rename is worth retrying: sharing
+// violations come and go while scanners hold the file open.
+func transient(err error) bool {
+	return errors.Is(err, windows.ERROR_SHARING_VIOLATION) ||
+		errors.Is(err, windows.ERROR_ACCESS_DENIED) ||
+		errors.Is(err, windows.ERROR_LOCK_VIOLATION)
+}

@@ -1,0 +1,222 @@
+package selfcompile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// restored is a bundle laid out on disk, ready to build with.
+type restored struct {
+	m        Manifest
+	goroot   string // the bundled toolchain, shared by every host with the same one
+	hostDir  string // build cache, module cache and GOPATH of this host program
+	modcache string // the host's module cache, holding the bundled modules
+	src      string // the host's module root, in the workdir
+}
+
+// cacheRoot returns the directory that keeps restored toolchains, module
+// proxies and build caches between installs, creating it private to the
+// user.
+func (c *SelfCompile) cacheRoot() (string, error) {
+	dir := c.CacheDir
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("selfcompile: no cache directory (set SelfCompile.CacheDir): %w", err)
+		}
+		dir = filepath.Join(base, "go-selfcompile")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("selfcompile: creating cache directory: %w", err)
+	}
+	return dir, nil
+}
+
+// restore lays the bundle out for a build. The toolchain and the module
+// proxy are restored once per content digest into the cache and reused; the
+// host source goes into the workdir. Parts already cached are skipped, and
+// reading stops after the last part that is needed, so a repeat install
+// decompresses only the host source.
+func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string) (*restored, error) {
+	br, err := openBundle(strings.NewReader(bundle))
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	m := br.Manifest
+	if m.GOOS != runtime.GOOS || m.GOARCH != runtime.GOARCH {
+		return nil, fmt.Errorf("%w: its toolchain runs on %s/%s and this is %s/%s; generate the bundle with a go for %[4]s/%[5]s",
+			ErrPlatform, m.GOOS, m.GOARCH, runtime.GOOS, runtime.GOARCH)
+	}
+	r := &restored{m: m, src: filepath.Join(workdir, "src"), hostDir: filepath.Join(cache, "hosts", hostKey(m.MainPackage))}
+	r.modcache = filepath.Join(r.hostDir, "mod")
+	dest := make([]string, len(m.Parts)) // where each part goes; its presence means it is there
+	for i, p := range m.Parts {
+		if len(p.Digest) < 24 {
+			return nil, corrupt("part %q has no digest", p.Name)
+		}
+		switch p.Name {
+		case partSource:
+			dest[i] = r.src
+		case partModules:
+			dest[i] = filepath.Join(r.modcache, ".selfcompile-"+p.Digest[:24])
+		case partToolchain:
+			r.goroot = filepath.Join(cache, "toolchains", m.GoVersion+"-"+p.Digest[:24])
+			dest[i] = r.goroot
+		default:
+			return nil, corrupt("unknown part %q", p.Name)
+		}
+	}
+	if _, hasSource := m.Part(partSource); r.goroot == "" || hasSource == m.SkipSource {
+		return nil, corrupt("parts %v do not match the manifest", partNames(m.Parts))
+	}
+	need := make([]bool, len(m.Parts))
+	last := -1
+	for i, p := range m.Parts {
+		if _, err := os.Stat(dest[i]); p.Name == partSource || err != nil {
+			need[i], last = true, i
+		}
+	}
+	for i, p := range m.Parts[:last+1] {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !need[i] {
+			if err := br.skipPart(p.Name); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		start := time.Now()
+		switch p.Name {
+		case partSource:
+			if err := os.MkdirAll(r.src, 0o755); err != nil {
+				return nil, err
+			}
+			err = br.restorePart(p.Name, r.src, nil)
+		case partModules:
+			err = restoreModules(br, r.modcache, dest[i])
+		default:
+			err = restoreShared(br, p.Name, dest[i])
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.logf("Restored %s: %d files, %.1f MB in %v", p.Name, p.Files, float64(p.Size)/1e6, time.Since(start).Round(time.Millisecond))
+	}
+	if last == len(m.Parts)-1 {
+		if err := br.end(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// restoreShared restores a part into the cache directory final: into a
+// private temporary directory first, renamed into place only once the
+// part's digest has been checked, so the cache never holds a half-written
+// or unverified tree.
+func restoreShared(br *bundleReader, name, final string) error {
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), ".tmp-")
+	if err != nil {
+		return err
+	}
+	if err := br.restorePart(name, tmp, nil); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		if isDir(final) { // another installer restored it first
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// restoreModules restores the bundled modules into the host's module
+// cache, which also keeps the modules that plugins bring: into a temporary
+// directory first, then, once verified, moved file by file to where the
+// cache lacks them. The marker file records that it is done; a merge that
+// was cut short leaves no marker and is completed by the next install.
+func restoreModules(br *bundleReader, modcache, marker string) error {
+	if err := os.MkdirAll(modcache, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(modcache), ".tmp-modules-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := br.restorePart(partModules, tmp, nil); err != nil {
+		return err
+	}
+	err = filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(tmp, p)
+		dst := filepath.Join(modcache, rel)
+		if _, err := os.Lstat(dst); err == nil {
+			return nil
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.Rename(p, dst)
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(marker, nil, 0o644)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func partNames(parts []Part) []string {
+	var s []string
+	for _, p := range parts {
+		s = append(s, p.Name)
+	}
+	return s
+}
+
+// copyTree copies the regular files under src into dst, writable by the
+// user (the module cache is read-only).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return errors.New(p + ": not a regular file")
+		}
+		in, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, in, 0o644)
+	})
+}

@@ -1,0 +1,385 @@
+// Package selfcompile lets a Go program install plugins by recompiling
+// itself with a Go toolchain it carries, then replacing its own executable.
+//
+// A plugin is an ordinary Go package that registers itself in init. The
+// host program runs the go-selfcompile generator from a go:generate line in
+// its main package; the generator writes selfcompile.bundle (the Go
+// toolchain, the host's source and its dependency modules, compressed) and
+// selfcompile_bundle.go, which embeds it. At run time, SelfCompile restores
+// the bundle, writes a stub that imports the plugins, builds the program,
+// checks that the new binary starts with every plugin registered, and swaps
+// it in for the running executable. The user needs no Go installation, and
+// no network for plugins from a local directory.
+package selfcompile
+
+import (
+	"context"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SelfCompile rebuilds the running program with plugins and replaces its
+// executable. The zero value is ready to use in a program whose main
+// package was prepared with go-selfcompile.
+type SelfCompile struct {
+	// Install is the import path of the main package to build, optionally
+	// with "@version". It defaults to the main package recorded in the
+	// bundle. A version is needed only when the bundle was generated with
+	// --skip-source and the binary carries no module version.
+	Install string
+
+	// Bundle is the bundle to build from. It defaults to the bundle that
+	// the generated selfcompile_bundle.go registered.
+	Bundle string
+
+	// Target is the executable to replace. It defaults to the running
+	// executable, as resolved (through symlinks) when the program started.
+	Target string
+
+	// Root is the directory in which the workdir is created; it defaults
+	// to os.TempDir(). Prefix starts the workdir's name; it defaults to
+	// "go-selfcompile".
+	Root, Prefix string
+
+	// AutoCleanup removes the workdir when Compile returns. Without it the
+	// caller calls Cleanup.
+	AutoCleanup bool
+
+	// CacheDir keeps the restored toolchain and the build and module
+	// caches between installs. It defaults to go-selfcompile under
+	// os.UserCacheDir().
+	CacheDir string
+
+	// LDFlags are the -ldflags to build with. Go does not record -ldflags
+	// in a -trimpath binary, so a host that sets values with -X passes
+	// them here, for example "-X main.version=" + version.
+	LDFlags string
+
+	// NoWait makes Compile fail with ErrLocked instead of waiting when
+	// another install of the same executable is running.
+	NoWait bool
+
+	// ProbeTimeout bounds the verification run of the new binary; it
+	// defaults to DefaultProbeTimeout.
+	ProbeTimeout time.Duration
+
+	// Logger receives progress messages. It defaults to a logger writing
+	// to stderr with the prefix "[selfcompile] "; log.New(io.Discard, "", 0)
+	// silences it.
+	Logger *log.Logger
+
+	plugins []string
+	workdir string
+}
+
+// Plugin adds a plugin to install with the next Compile: an import path,
+// "path@version", or a local directory (a path starting with "./", "../"
+// or "/"). Plugins already in the binary are kept.
+func (c *SelfCompile) Plugin(spec string) {
+	c.plugins = append(c.plugins, spec)
+}
+
+// Compile is CompileContext with a background context.
+func (c *SelfCompile) Compile() error {
+	return c.CompileContext(context.Background())
+}
+
+// CompileContext rebuilds the program with the plugins already installed
+// plus those added with Plugin, checks the new binary, and replaces the
+// executable with it. On any error the executable is left as it was.
+//
+// The steps: validate the plugins; lock the executable and check that its
+// directory is writable; restore the bundle (the toolchain from the cache
+// when it is there); write the stub; go build; run the new binary's probe;
+// swap it in.
+func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
+	if c.AutoCleanup {
+		defer func() {
+			if cerr := c.Cleanup(); err == nil {
+				err = cerr
+			}
+		}()
+	}
+	specs, err := c.parsePlugins()
+	if err != nil {
+		return err
+	}
+	bundle := c.Bundle
+	if bundle == "" {
+		bundle = registered.bundle
+	}
+	if bundle == "" {
+		return fmt.Errorf("%w: run go generate in the main package, then go build", ErrNoBundle)
+	}
+	target, err := c.target()
+	if err != nil {
+		return err
+	}
+	if err := checkWritable(target); err != nil {
+		return err
+	}
+	release, err := lockTarget(ctx, target, !c.NoWait, c.logf)
+	if err != nil {
+		return err
+	}
+	defer release()
+	removeLeftovers(target)
+
+	installed, bi := c.installedOnDisk(ctx, target)
+
+	cache, err := c.cacheRoot()
+	if err != nil {
+		return err
+	}
+	if c.workdir == "" {
+		root := c.Root
+		if root == "" {
+			root = os.TempDir()
+		}
+		prefix := c.Prefix
+		if prefix == "" {
+			prefix = "go-selfcompile"
+		}
+		if c.workdir, err = os.MkdirTemp(root, prefix); err != nil {
+			return fmt.Errorf("selfcompile: creating workdir: %w", err)
+		}
+	}
+	c.logf("Initializing workdir: %s", c.workdir)
+	r, err := c.restore(ctx, bundle, c.workdir, cache)
+	if err != nil {
+		return err
+	}
+	g := newGoTool(r, bi)
+	if r.m.SkipSource {
+		if err := c.fetchSource(ctx, g, r, bi); err != nil {
+			return err
+		}
+	}
+	mainDir := filepath.Join(r.src, filepath.FromSlash(r.m.MainDir))
+
+	plugins := mergePlugins(installed, specs)
+	infos, err := c.resolvePlugins(ctx, g, r, plugins)
+	if err != nil {
+		return err
+	}
+	if err := writeGenerated(mainDir, bundle, infos); err != nil {
+		return err
+	}
+
+	c.logf("Compiling workdir: %s", c.workdir)
+	stage, err := newStageDir(target)
+	if err != nil {
+		return &TargetError{Path: target, Err: err}
+	}
+	defer os.RemoveAll(stage)
+	staged := filepath.Join(stage, filepath.Base(target))
+	args := append([]string{"build"}, buildFlags(bi, c.LDFlags)...)
+	args = append(args, "-o", staged, "./"+r.m.MainDir)
+	if _, err := g.run(ctx, args...); err != nil {
+		return attributeError(err, plugins)
+	}
+
+	c.logf("Verifying: %s", staged)
+	if err := verifyBinary(ctx, staged, infos, c.ProbeTimeout); err != nil {
+		return err
+	}
+
+	c.logf("Replacing binary: %s", target)
+	old, err := replaceExecutable(osFS, target, staged)
+	if err != nil {
+		return &TargetError{Path: target, Err: err}
+	}
+	os.Remove(old) // on Windows this fails while the old binary runs; the next install removes it
+	return nil
+}
+
+// installedOnDisk returns the plugins and build info of the executable on
+// disk now, which another installer may have replaced since this process
+// started: building on this process's own list would drop that install's
+// plugins. A target that is not a self-compiling program is not run.
+func (c *SelfCompile) installedOnDisk(ctx context.Context, target string) ([]PluginInfo, *debug.BuildInfo) {
+	bi, err := buildinfo.ReadFile(target)
+	if err != nil {
+		bi, _ = debug.ReadBuildInfo()
+		return Installed(), bi
+	}
+	if !usesLibrary(bi) {
+		return Installed(), bi
+	}
+	installed, err := probe(ctx, target, c.ProbeTimeout)
+	if err != nil {
+		c.logf("Could not ask %s for its plugins (%v); using this process's list", target, err)
+		return Installed(), bi
+	}
+	return installed, bi
+}
+
+func usesLibrary(bi *debug.BuildInfo) bool {
+	if bi.Main.Path == libraryPath {
+		return true
+	}
+	for _, d := range bi.Deps {
+		if d.Path == libraryPath {
+			return true
+		}
+	}
+	return false
+}
+
+// Cleanup removes the workdir. The caches under CacheDir stay.
+func (c *SelfCompile) Cleanup() error {
+	if c.workdir == "" {
+		return nil
+	}
+	c.logf("Cleaning up: %s", c.workdir)
+	err := os.RemoveAll(c.workdir)
+	c.workdir = ""
+	return err
+}
+
+func (c *SelfCompile) parsePlugins() ([]pluginSpec, error) {
+	var specs []pluginSpec
+	for _, s := range c.plugins {
+		sp, err := parseSpec(s)
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, sp)
+	}
+	return specs, nil
+}
+
+func (c *SelfCompile) logf(format string, args ...any) {
+	l := c.Logger
+	if l == nil {
+		l = defaultLogger
+	}
+	l.Printf(format, args...)
+}
+
+var defaultLogger = log.New(os.Stderr, "[selfcompile] ", log.LstdFlags)
+
+// target returns the executable to replace, with symlinks resolved so that
+// a link to the binary stays a link and the file it points to is replaced.
+func (c *SelfCompile) target() (string, error) {
+	if c.Target == "" {
+		return startExe()
+	}
+	p, err := filepath.EvalSymlinks(c.Target)
+	if err != nil {
+		return "", &TargetError{Path: c.Target, Err: err}
+	}
+	return filepath.Abs(p)
+}
+
+// startExe is the running executable as it was when the program started.
+// It is resolved before any swap: afterwards os.Executable would name the
+// file that was renamed aside, or a deleted one.
+var startExe = sync.OnceValues(func() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("selfcompile: cannot find the running executable: %w", err)
+	}
+	return filepath.EvalSymlinks(exe)
+})
+
+func init() { startExe() }
+
+// registered is what the generated selfcompile_bundle.go passed to Register.
+var registered struct {
+	bundle  string
+	plugins []PluginInfo
+}
+
+// Register is called by the generated selfcompile_bundle.go, from an init
+// function of package main, with the embedded bundle and the plugin record
+// of the stub. If the process was started as a verification probe, it
+// answers and exits: main's init runs after every plugin's init, so the
+// answer proves that they all ran. Host code does not call Register.
+func Register(bundle, plugins string) {
+	answerProbe(plugins)
+	registered.bundle = bundle
+	if err := json.Unmarshal([]byte(plugins), &registered.plugins); err != nil {
+		panic("selfcompile: malformed plugin record in selfcompile_bundle.go: " + err.Error())
+	}
+}
+
+// Installed returns the plugins the running binary was built with, in
+// import path order.
+func Installed() []PluginInfo {
+	return append([]PluginInfo(nil), registered.plugins...)
+}
+
+// writeGenerated writes the stub for plugins and the bundle into the main
+// package directory of the restored source. The bundle is the running
+// binary's own, so the new binary carries it again and stays
+// self-compiling; it is streamed to disk, never copied into the heap.
+func writeGenerated(mainDir, bundle string, plugins []PluginInfo) error {
+	stub, err := renderStub(plugins)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(mainDir, StubFile), stub, 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(mainDir, BundleFile))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, strings.NewReader(bundle)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// fetchSource gets the host's module source through the module proxy, for
+// bundles generated with --skip-source.
+func (c *SelfCompile) fetchSource(ctx context.Context, g *goTool, r *restored, bi *debug.BuildInfo) error {
+	version := ""
+	if _, v, ok := strings.Cut(c.Install, "@"); ok {
+		version = v
+	} else if bi != nil && bi.Main.Path == r.m.MainModule && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version = bi.Main.Version
+	}
+	if version == "" {
+		return fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.Install to %s@VERSION",
+			ErrNoSource, r.m.MainModule, r.m.MainPackage)
+	}
+	c.logf("Fetching %s@%s", r.m.MainModule, version)
+	tmp := *g
+	tmp.dir = filepath.Dir(r.src)
+	out, err := tmp.run(ctx, "mod", "download", "-json", "--", r.m.MainModule+"@"+version)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoSource, err)
+	}
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return fmt.Errorf("%w: go mod download %s@%s: %s", ErrNoSource, r.m.MainModule, version, mod.Error)
+	}
+	return copyTree(mod.Dir, r.src)
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:4])
+}
+
+func exeSuffix() string {
+	if runtime.GOOS == "windows" {
+		return ".exe"
+	}
+	return ""
+}
