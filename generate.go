@@ -72,7 +72,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Manifest, error) {
 	}
 	var pkg struct {
 		Name, ImportPath, Dir string
-		Module            *struct{ Path, Dir string }
+		Module                *struct{ Path, Dir string }
 	}
 	if err := runJSON(ctx, dir, nil, &pkg, goBin, "list", "-json=Name,ImportPath,Dir,Module", "."); err != nil {
 		return nil, err
