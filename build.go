@@ -65,7 +65,8 @@ func fileURL(dir string) string {
 // newGoTool prepares the go command of the restored toolchain: GOTOOLCHAIN,
 // GOWORK, GOENV and GOFLAGS are ours; the module cache holds the bundled
 // modules, so the go command finds them before it asks the user's GOPROXY
-// (which may be off); build and module caches persist per host program; and the target settings
+// (which may be off); the build cache persists, shared by every host
+// program, and the module cache persists per host program; and the target settings
 // recorded in the installed binary (GOOS, GOARCH, GOAMD64, CGO_*, ...) are
 // reproduced.
 func newGoTool(r *restored, bi *debug.BuildInfo) *goTool {
@@ -85,7 +86,7 @@ func newGoTool(r *restored, bi *debug.BuildInfo) *goTool {
 		"GOENV=off",
 		"GOFLAGS=-buildvcs=false",
 		"GOPROXY="+proxy,
-		"GOCACHE="+filepath.Join(r.hostDir, "build"),
+		"GOCACHE="+r.gocache,
 		"GOMODCACHE="+r.modcache,
 		"GOPATH="+filepath.Join(r.hostDir, "path"),
 	)

@@ -1,6 +1,7 @@
 package selfcompile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,7 +72,7 @@ func parseSpec(s string) (pluginSpec, error) {
 	}
 	p, v, hasVersion := strings.Cut(s, "@")
 	if err := module.CheckImportPath(p); err != nil {
-		return bad("not a valid import path: " + strings.TrimPrefix(err.Error(), "malformed import path "+`"`+p+`": `))
+		return bad("not a valid import path: " + pathReason(err))
 	}
 	if hasVersion {
 		if err := checkVersion(v); err != nil {
@@ -80,6 +81,16 @@ func parseSpec(s string) (pluginSpec, error) {
 	}
 	sp.importPath, sp.version = p, v
 	return sp, nil
+}
+
+// pathReason returns what golang.org/x/mod/module says is wrong with a
+// path, without repeating the path.
+func pathReason(err error) string {
+	var ipe *module.InvalidPathError
+	if errors.As(err, &ipe) && ipe.Err != nil {
+		return ipe.Err.Error()
+	}
+	return err.Error()
 }
 
 func checkVersion(v string) error {
@@ -128,7 +139,7 @@ func parseLocalSpec(s string) (pluginSpec, error) {
 				return bad(filepath.Join(root, "go.mod") + " has no module line")
 			}
 			if err := module.CheckPath(modPath); err != nil {
-				return bad("module path in " + filepath.Join(root, "go.mod") + " is not valid: " + err.Error())
+				return bad("module path in " + filepath.Join(root, "go.mod") + " is not valid: " + pathReason(err))
 			}
 			rel, err := filepath.Rel(root, dir)
 			if err != nil {
@@ -139,7 +150,7 @@ func parseLocalSpec(s string) (pluginSpec, error) {
 				ip = modPath + "/" + filepath.ToSlash(rel)
 			}
 			if err := module.CheckImportPath(ip); err != nil {
-				return bad("directory does not give a valid import path: " + err.Error())
+				return bad("directory does not give a valid import path: " + pathReason(err))
 			}
 			return pluginSpec{raw: s, importPath: ip, dir: dir, modulePath: modPath, moduleDir: root}, nil
 		}

@@ -16,7 +16,8 @@ import (
 type restored struct {
 	m        Manifest
 	goroot   string // the bundled toolchain, shared by every host with the same one
-	hostDir  string // build cache, module cache and GOPATH of this host program
+	gocache  string // the go build cache, shared: its entries are keyed by content
+	hostDir  string // module cache and GOPATH of this host program
 	modcache string // the host's module cache, holding the bundled modules
 	src      string // the host's module root, in the workdir
 }
@@ -57,6 +58,7 @@ func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string
 	}
 	r := &restored{m: m, src: filepath.Join(workdir, "src"), hostDir: filepath.Join(cache, "hosts", hostKey(m.MainPackage))}
 	r.modcache = filepath.Join(r.hostDir, "mod")
+	r.gocache = filepath.Join(cache, "build")
 	dest := make([]string, len(m.Parts)) // where each part goes; its presence means it is there
 	for i, p := range m.Parts {
 		if len(p.Digest) < 24 {

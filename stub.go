@@ -37,7 +37,7 @@ func renderStub(plugins []PluginInfo) ([]byte, error) {
 	})
 	for i, p := range plugins {
 		if err := module.CheckImportPath(p.ImportPath); err != nil {
-			return nil, &PluginError{Spec: p.ImportPath, Reason: "not a valid import path: " + err.Error()}
+			return nil, &PluginError{Spec: p.ImportPath, Reason: "not a valid import path: " + pathReason(err)}
 		}
 		if i > 0 && plugins[i-1].ImportPath == p.ImportPath {
 			return nil, &PluginError{Spec: p.ImportPath, Reason: "listed twice"}

@@ -1,0 +1,155 @@
+package selfcompile_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+)
+
+// writeProxyModule adds the module in srcDir to a module proxy directory
+// (the layout GOPROXY=file:// reads) as path@version.
+func writeProxyModule(t *testing.T, proxy, path, version, srcDir string) {
+	t.Helper()
+	esc, err := module.EscapePath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(proxy, esc, "@v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	zf, err := os.Create(filepath.Join(dir, version+".zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := modzip.CreateFromDir(zf, module.Version{Path: path, Version: version}, srcDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := zf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(srcDir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := fmt.Sprintf(`{"Version":%q,"Time":%q}`, version, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339))
+	list, _ := os.ReadFile(filepath.Join(dir, "list"))
+	for name, data := range map[string]string{
+		version + ".mod":  string(gomod),
+		version + ".info": info,
+		"list":            string(list) + version + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func fileProxy(dirs ...string) string {
+	var urls []string
+	for _, d := range dirs {
+		urls = append(urls, "file://"+filepath.ToSlash(d))
+	}
+	return strings.Join(urls, ",")
+}
+
+const skipSourceMain = `package main
+
+//go:generate go-selfcompile --skip-source
+
+import (
+	"fmt"
+	"os"
+
+	selfcompile "github.com/shazow/go-selfcompile"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		c := selfcompile.SelfCompile{AutoCleanup: true}
+		for _, p := range os.Args[1:] {
+			c.Plugin(p)
+		}
+		if err := c.Compile(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	for _, p := range selfcompile.Installed() {
+		fmt.Println("plugin", p)
+	}
+	fmt.Println("host ok")
+}
+`
+
+// TestSkipSource publishes a host whose bundle was generated with
+// --skip-source to a module proxy directory, installs it with go install,
+// and has it install a versioned plugin: the host's source comes through
+// the proxy (at the version its build info records), its dependencies
+// (this library among them) from the bundle.
+func TestSkipSource(t *testing.T) {
+	setupE2E(t)
+	work := t.TempDir()
+	out, err := command(e2e.repo, nil, "go", "env", "GOMODCACHE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modcache := filepath.Join(strings.TrimSpace(string(out)), "cache", "download")
+
+	// This library, published as v0.1.0.
+	libProxy := filepath.Join(work, "libproxy")
+	libSrc := filepath.Join(work, "libsrc")
+	root, _ := os.Getwd()
+	if err := copyRepo(root, libSrc); err != nil {
+		t.Fatal(err)
+	}
+	writeProxyModule(t, libProxy, "github.com/shazow/go-selfcompile", "v0.1.0", libSrc)
+
+	// The host, generated with --skip-source and published as v1.0.0.
+	host := filepath.Join(work, "host")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "go.mod"), []byte("module example.com/host\n\ngo 1.26\n\nrequire github.com/shazow/go-selfcompile v0.1.0\n"), 0o644)
+	os.WriteFile(filepath.Join(host, "main.go"), []byte(skipSourceMain), 0o644)
+	authorEnv := []string{"GOPROXY=" + fileProxy(libProxy, modcache), "GOSUMDB=off", "GOFLAGS=-mod=mod", "GOWORK=off"}
+	if out, err := command(host, authorEnv, "go", "mod", "tidy"); err != nil {
+		t.Fatalf("go mod tidy: %v\n%s", err, out)
+	}
+	if out, err := command(host, authorEnv, e2e.gen, "--skip-source", "--level", "fastest", "-q"); err != nil {
+		t.Fatalf("generating: %v\n%s", err, out)
+	}
+	hostProxy := filepath.Join(work, "hostproxy")
+	writeProxyModule(t, hostProxy, "example.com/host", "v1.0.0", host)
+	plug := filepath.Join(work, "pluginc")
+	writePlugin(t, plug, "example.com/pluginc", "pluginc activated.")
+	writeProxyModule(t, hostProxy, "example.com/pluginc", "v1.0.0", plug)
+
+	// A user installs the published host.
+	gobin := filepath.Join(work, "bin")
+	userEnv := []string{"GOBIN=" + gobin, "GOPROXY=" + fileProxy(hostProxy, libProxy, modcache), "GONOSUMDB=example.com,github.com/shazow", "GOFLAGS=-trimpath", "GOWORK=off"}
+	if out, err := command(work, userEnv, "go", "install", "example.com/host@v1.0.0"); err != nil {
+		t.Fatalf("go install: %v\n%s", err, out)
+	}
+	bin := filepath.Join(gobin, "host")
+	if out := mustRun(t, bin); out != "host ok\n" {
+		t.Fatalf("host before install: %q", out)
+	}
+
+	// The install reaches only the proxy with the host and the plugin: the
+	// library and its dependencies must come from the bundle.
+	out2, errOut, err := run(t, bin, []string{"GOPROXY=" + fileProxy(hostProxy), "GONOSUMDB=example.com"}, "example.com/pluginc@v1.0.0")
+	if err != nil {
+		t.Fatalf("install: %v\n%s%s", err, out2, errOut)
+	}
+	if !strings.Contains(errOut, "Fetching example.com/host@v1.0.0") {
+		t.Errorf("the install did not fetch the host source:\n%s", errOut)
+	}
+	if out := mustRun(t, bin); out != "pluginc activated.\nplugin example.com/pluginc@v1.0.0\nhost ok\n" {
+		t.Fatalf("host after install: %q", out)
+	}
+}
