@@ -25,7 +25,7 @@ const libraryPath = "github.com/shazow/go-selfcompile"
 // a pure function of the plugin list, so the generator's empty stub and an
 // install without plugins write the same bytes.
 func renderStub(plugins []PluginInfo) ([]byte, error) {
-	plugins = slices.Clone(plugins)
+	plugins = append([]PluginInfo{}, plugins...) // never nil: the record is "[]", not "null"
 	slices.SortFunc(plugins, func(a, b PluginInfo) int {
 		switch {
 		case a.ImportPath < b.ImportPath:

@@ -1,0 +1,228 @@
+package selfcompile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stagedBinary writes the "new binary" into a staging directory beside
+// target, as Compile does, and returns its path.
+func stagedBinary(t *testing.T, target, content string) string {
+	t.Helper()
+	stage, err := newStageDir(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(stage) })
+	p := filepath.Join(stage, filepath.Base(target))
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func writeTarget(t *testing.T, dir string, mode os.FileMode) string {
+	t.Helper()
+	target := filepath.Join(dir, "app")
+	if err := os.WriteFile(target, []byte("old binary"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(target, mode); err != nil {
+		t.Fatal(err)
+	}
+	return target
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// onlyEntries fails unless dir holds exactly the names given.
+func onlyEntries(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, " ") != strings.Join(names, " ") {
+		t.Errorf("directory holds %q, want %q", got, names)
+	}
+}
+
+func TestReplaceKeepsModeUnderUmask(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no umask")
+	}
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	target := writeTarget(t, dir, 0o755)
+	staged := stagedBinary(t, target, "new binary")
+	backup, err := replaceExecutable(osFS, target, staged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(backup)
+	fi, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode = %v, want 0755", fi.Mode().Perm())
+	}
+	if readFile(t, target) != "new binary" {
+		t.Error("target not replaced")
+	}
+}
+
+func TestReplaceThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := writeTarget(t, dir, 0o755)
+	link := filepath.Join(dir, "link-to-app")
+	if err := os.Symlink("app", link); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	c := &SelfCompile{Target: link}
+	target, err := c.target()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target != real {
+		t.Fatalf("target = %s, want %s", target, real)
+	}
+	staged := stagedBinary(t, target, "new binary")
+	backup, err := replaceExecutable(osFS, target, staged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(backup)
+	fi, err := os.Lstat(link)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was not kept: %v %v", fi, err)
+	}
+	if readFile(t, link) != "new binary" {
+		t.Error("the file behind the link was not replaced")
+	}
+}
+
+// When the rename fails, the target is the old binary, intact, and no
+// backup is left behind.
+func TestReplaceRenameFails(t *testing.T) {
+	dir := t.TempDir()
+	target := writeTarget(t, dir, 0o755)
+	staged := stagedBinary(t, target, "new binary")
+	fsys := osFS
+	fsys.Rename = func(oldpath, newpath string) error {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EIO}
+	}
+	if _, err := replaceExecutable(fsys, target, staged); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("err = %v, want EIO", err)
+	}
+	if readFile(t, target) != "old binary" {
+		t.Fatal("target changed")
+	}
+	onlyEntries(t, dir, filepath.Base(filepath.Dir(staged)), "app")
+}
+
+// When the rename went through but cannot be made durable, the backup is
+// put back.
+func TestReplaceRestoresBackup(t *testing.T) {
+	dir := t.TempDir()
+	target := writeTarget(t, dir, 0o755)
+	staged := stagedBinary(t, target, "new binary")
+	fsys := osFS
+	fsys.SyncDir = func(string) error { return syscall.EIO }
+	if _, err := replaceExecutable(fsys, target, staged); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("err = %v, want EIO", err)
+	}
+	if readFile(t, target) != "old binary" {
+		t.Fatal("the backup was not restored")
+	}
+	onlyEntries(t, dir, filepath.Base(filepath.Dir(staged)), "app")
+}
+
+// The Windows sequence, run through the file-system seam: the running
+// binary is renamed aside under a unique hidden name, the new one moved in,
+// sharing violations retried, and the old one put back on failure.
+func TestSwapAside(t *testing.T) {
+	transientErr := &os.LinkError{Op: "rename", Err: syscall.EBUSY}
+	if !transient(transientErr) {
+		t.Skip("no transient rename error on this platform")
+	}
+	t.Run("retries", func(t *testing.T) {
+		dir := t.TempDir()
+		target := writeTarget(t, dir, 0o755)
+		staged := stagedBinary(t, target, "new binary")
+		fsys := osFS
+		fails := 3
+		var calls []string
+		fsys.Sleep = func(time.Duration) {}
+		fsys.Rename = func(oldpath, newpath string) error {
+			calls = append(calls, filepath.Base(oldpath)+" -> "+filepath.Base(newpath))
+			if oldpath == staged && fails > 0 {
+				fails--
+				return transientErr
+			}
+			return os.Rename(oldpath, newpath)
+		}
+		aside, err := swapAside(fsys, target, staged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(filepath.Base(aside), ".app.selfcompile-old-") {
+			t.Errorf("aside name %q is not hidden and unique", aside)
+		}
+		if readFile(t, aside) != "old binary" || readFile(t, target) != "new binary" {
+			t.Error("wrong contents after the swap")
+		}
+		if len(calls) != 5 || !strings.HasPrefix(calls[0], "app -> .app.selfcompile-old-") {
+			t.Errorf("rename sequence = %q", calls)
+		}
+	})
+	t.Run("rollback", func(t *testing.T) {
+		dir := t.TempDir()
+		target := writeTarget(t, dir, 0o755)
+		staged := stagedBinary(t, target, "new binary")
+		fsys := osFS
+		fsys.Sleep = func(time.Duration) {}
+		fsys.Rename = func(oldpath, newpath string) error {
+			if oldpath == staged {
+				return &os.LinkError{Op: "rename", Err: syscall.EACCES}
+			}
+			return os.Rename(oldpath, newpath)
+		}
+		if _, err := swapAside(fsys, target, staged); err == nil {
+			t.Fatal("swap succeeded")
+		}
+		if readFile(t, target) != "old binary" {
+			t.Fatal("the old binary was not put back")
+		}
+		onlyEntries(t, dir, filepath.Base(filepath.Dir(staged)), "app")
+	})
+}
+
+func TestCheckWritable(t *testing.T) {
+	if runtime.GOOS == "windows" || os.Getuid() == 0 {
+		t.Skip("root may write anywhere")
+	}
+	dir := t.TempDir()
+	target := writeTarget(t, dir, 0o755)
+	os.Chmod(dir, 0o555)
+	defer os.Chmod(dir, 0o755)
+	err := checkWritable(target)
+	if !errors.Is(err, ErrNotWritable) || !strings.Contains(err.Error(), "rerun as a user") {
+		t.Fatalf("err = %v", err)
+	}
+}
