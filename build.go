@@ -31,6 +31,7 @@ func (g *goTool) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, g.bin, args...)
 	cmd.Dir = g.dir
 	cmd.Env = g.env
+	cmd.SysProcAttr = childAttr()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

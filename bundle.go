@@ -3,6 +3,7 @@ package selfcompile
 import (
 	"archive/tar"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,7 +24,10 @@ import (
 // manifest.json; then come the parts, in the order the manifest lists them,
 // each entry named "<part>/<slash path>". Only regular files are stored: the
 // reader refuses links, devices and names that would leave the directory a
-// part is restored into.
+// part is restored into. A zstd skippable frame ends the bundle with the
+// sha256 of everything before it, so that a flipped or missing byte anywhere
+// is found before any work, even in parts that a restore skips because they
+// are cached.
 
 const (
 	// BundleFile is the name of the bundle the generator writes next to the
@@ -231,7 +235,8 @@ func writeBundle(w io.Writer, m *Manifest, parts []bundlePart, level Level) erro
 		return err
 	}
 
-	cw := &countingWriter{w: w}
+	hw := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(w, hw)}
 	zw, err := zstd.NewWriter(cw, level.encoderOptions()...)
 	if err != nil {
 		return err
@@ -264,7 +269,47 @@ func writeBundle(w io.Writer, m *Manifest, parts []bundlePart, level Level) erro
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	return zw.Close()
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	_, err = w.Write(trailer(hw.Sum(nil)))
+	return err
+}
+
+// The trailer is a zstd skippable frame (which decoders pass over): magic,
+// little-endian length, then trailerTag and the sha256 of the bytes before
+// the trailer.
+const (
+	trailerMagic = 0x184D2A5E
+	trailerTag   = "selfcompile\x00"
+	trailerLen   = 8 + len(trailerTag) + sha256.Size
+)
+
+func trailer(sum []byte) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, trailerMagic)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(trailerTag)+sha256.Size))
+	b = append(b, trailerTag...)
+	return append(b, sum...)
+}
+
+// checkTrailer verifies the sha256 at the end of a bundle.
+func checkTrailer(bundle string) error {
+	if len(bundle) < trailerLen {
+		return corrupt("it is %d bytes, too short to be a bundle", len(bundle))
+	}
+	body, tail := bundle[:len(bundle)-trailerLen], bundle[len(bundle)-trailerLen:]
+	h := sha256.New()
+	// Hide strings.Reader's WriteTo, which would copy the whole bundle into
+	// the heap to hash it.
+	io.CopyBuffer(h, struct{ io.Reader }{strings.NewReader(body)}, make([]byte, 64<<10))
+	want := trailer(h.Sum(nil))
+	if tail[:8+len(trailerTag)] != string(want[:8+len(trailerTag)]) {
+		return corrupt("it has no checksum trailer (truncated?)")
+	}
+	if tail != string(want) {
+		return corrupt("its sha256 does not match its trailer")
+	}
+	return nil
 }
 
 func copyFileToTar(tw *tar.Writer, name string, f bundleFile) error {

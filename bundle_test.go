@@ -230,3 +230,23 @@ func TestBundleDigestMismatch(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// The trailer catches damage anywhere in the bundle before it is read.
+func TestBundleTrailer(t *testing.T) {
+	good := writeSample(t, sampleFiles)
+	if err := checkTrailer(string(good)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(good); i += len(good)/17 + 1 {
+		bad := bytes.Clone(good)
+		bad[i] ^= 1
+		if err := checkTrailer(string(bad)); !errors.Is(err, ErrBundleCorrupt) {
+			t.Fatalf("flipped byte %d: %v", i, err)
+		}
+	}
+	for _, n := range []int{0, 10, len(good) / 2, len(good) - 1} {
+		if err := checkTrailer(string(good[:n])); !errors.Is(err, ErrBundleCorrupt) {
+			t.Fatalf("truncated to %d: %v", n, err)
+		}
+	}
+}

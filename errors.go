@@ -35,6 +35,8 @@ var (
 	// ErrNoSource: the bundle holds no host source and its version is
 	// unknown.
 	ErrNoSource = errors.New("selfcompile: host source is not available")
+	// ErrNoSpace: a disk lacks the room an install needs.
+	ErrNoSpace = errors.New("selfcompile: not enough disk space")
 )
 
 // BundleError reports a bundle that cannot be trusted. It matches
@@ -145,3 +147,20 @@ func (e *TargetError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrNotWritable.
 func (e *TargetError) Is(target error) bool { return target == ErrNotWritable }
+
+// SpaceError reports a file system without room for an install, found
+// before any work. It matches ErrNoSpace.
+type SpaceError struct {
+	// Dir is the directory that needs the space; What says what for.
+	Dir, What string
+	// Need and Free are in bytes.
+	Need, Free uint64
+}
+
+func (e *SpaceError) Error() string {
+	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or point SelfCompile.CacheDir or Root at a larger disk)",
+		e.Dir, e.What, e.Need>>20, e.Free>>20)
+}
+
+// Is reports whether target is ErrNoSpace.
+func (e *SpaceError) Is(target error) bool { return target == ErrNoSpace }

@@ -46,3 +46,52 @@ func lockTarget(ctx context.Context, target string, wait bool, logf func(string,
 		}
 	}
 }
+
+// lockFileName is the lock file inside a directory made by lockedTempDir.
+const lockFileName = ".selfcompile-lock"
+
+// lockedTempDir creates a new directory under parent, named prefix and a
+// random suffix, and holds an exclusive lock on a file inside it until
+// release. removeStale tells such directories of live installers from those
+// that a killed one left.
+func lockedTempDir(parent, prefix string) (dir string, release func(), err error) {
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", nil, err
+	}
+	dir, err = os.MkdirTemp(parent, prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	if ok, err := tryLock(f); !ok || err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("locking %s: %v", dir, err)
+	}
+	return dir, func() { unlock(f); f.Close() }, nil
+}
+
+// removeStale removes the directories under parent that lockedTempDir made
+// with prefix and whose lock is free: their installer died. A directory
+// without the lock file is not known to be ours and is left alone.
+func removeStale(parent, prefix string) {
+	matches, _ := filepath.Glob(filepath.Join(parent, globEscape(prefix)+"*"))
+	for _, dir := range matches {
+		f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		ok, _ := tryLock(f)
+		if ok {
+			unlock(f)
+		}
+		f.Close()
+		if ok {
+			os.RemoveAll(dir)
+		}
+	}
+}

@@ -71,6 +71,7 @@ func probe(ctx context.Context, exe string, timeout time.Duration) ([]PluginInfo
 	stderr := &limitedBuffer{max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second
+	cmd.SysProcAttr = childAttr()
 	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
 		return nil, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: stderr.String()}

@@ -35,3 +35,7 @@ func matchOwner(name string, fi fs.FileInfo) {
 
 // transient reports whether a failed rename is worth retrying.
 func transient(err error) bool { return errors.Is(err, syscall.EBUSY) }
+
+// removeAsides does nothing on Unix, where the old binary is not renamed
+// aside while it runs.
+func removeAsides() {}

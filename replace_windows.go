@@ -5,6 +5,8 @@ package selfcompile
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/windows"
 )
@@ -27,4 +29,18 @@ func transient(err error) bool {
 	return errors.Is(err, windows.ERROR_SHARING_VIOLATION) ||
 		errors.Is(err, windows.ERROR_ACCESS_DENIED) ||
 		errors.Is(err, windows.ERROR_LOCK_VIOLATION)
+}
+
+// removeAsides removes what earlier swaps renamed aside: a binary cannot be
+// deleted while it runs, so each start of the new one removes those of
+// the old ones that no longer run.
+func removeAsides() {
+	exe, err := startExe()
+	if err != nil {
+		return
+	}
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(exe), globEscape(sidePrefix(exe, asideTag))+"*"))
+	for _, m := range matches {
+		os.Remove(m) // fails, harmlessly, for one still running
+	}
 }

@@ -82,9 +82,33 @@ func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string
 	need := make([]bool, len(m.Parts))
 	last := -1
 	for i, p := range m.Parts {
-		if _, err := os.Stat(dest[i]); p.Name == partSource || err != nil {
+		_, err := os.Stat(dest[i])
+		if err == nil && p.Name == partToolchain {
+			if err = verifyCached(dest[i], p); err != nil {
+				c.logf("Restoring the toolchain again: the cached copy at %s %v", dest[i], err)
+				discard(dest[i])
+			}
+		}
+		if p.Name == partSource || err != nil {
 			need[i], last = true, i
 		}
+	}
+	// Room for what will be written, checked before anything is.
+	var cacheNeed, workNeed uint64
+	for i, p := range m.Parts {
+		switch {
+		case p.Name == partSource:
+			workNeed += uint64(p.Size)
+		case need[i]:
+			cacheNeed += uint64(p.Size)
+		}
+	}
+	workNeed += uint64(len(bundle)) // the bundle is written again into the main package
+	if err := ensureSpace(cache, cacheNeed, "the toolchain and build cache"); err != nil {
+		return nil, err
+	}
+	if err := ensureSpace(workdir, workNeed, "the workdir"); err != nil {
+		return nil, err
 	}
 	for i, p := range m.Parts[:last+1] {
 		if err := ctx.Err(); err != nil {
@@ -129,11 +153,18 @@ func restoreShared(br *bundleReader, name, final string) error {
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(final), ".tmp-")
+	removeStale(filepath.Dir(final), tmpPrefix)
+	tmp, release, err := lockedTempDir(filepath.Dir(final), tmpPrefix)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := br.restorePart(name, tmp, nil); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	os.Remove(filepath.Join(tmp, lockFileName))
+	if err := writeIndex(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
@@ -156,14 +187,17 @@ func restoreModules(br *bundleReader, modcache, marker string) error {
 	if err := os.MkdirAll(modcache, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(modcache), ".tmp-modules-")
+	removeStale(filepath.Dir(modcache), tmpPrefix)
+	tmp, release, err := lockedTempDir(filepath.Dir(modcache), tmpPrefix)
 	if err != nil {
 		return err
 	}
+	defer release()
 	defer os.RemoveAll(tmp)
 	if err := br.restorePart(partModules, tmp, nil); err != nil {
 		return err
 	}
+	os.Remove(filepath.Join(tmp, lockFileName))
 	err = filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -182,6 +216,114 @@ func restoreModules(br *bundleReader, modcache, marker string) error {
 		return err
 	}
 	return os.WriteFile(marker, nil, 0o644)
+}
+
+// tmpPrefix names the directories a part is restored into before it is
+// verified and moved into the cache.
+const tmpPrefix = ".tmp-"
+
+// indexFile, in a cached part, records the size, modification time and
+// mode of every file as restored, once the part's digest was checked.
+const indexFile = ".selfcompile-index"
+
+// writeIndex records the files under dir in its index file.
+func writeIndex(dir string) error {
+	var b strings.Builder
+	err := walkFiles(dir, func(rel string, fi fs.FileInfo) error {
+		fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, indexFile), []byte(b.String()), 0o600)
+}
+
+// verifyCached checks a cached part before it is used: the directory, its
+// index and every file are the user's and not writable by others, and the
+// files are exactly those of the index, with the size, time and mode they
+// were restored with after their digest was checked. It reads no file
+// content, so it costs a stat per file; any difference makes the caller
+// restore the part again.
+func verifyCached(dir string, p Part) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !isPrivate(fi) {
+		return fmt.Errorf("is not private to this user (mode %v)", fi.Mode())
+	}
+	index, err := os.ReadFile(filepath.Join(dir, indexFile))
+	if err != nil {
+		return fmt.Errorf("has no index: %w", err)
+	}
+	if ifi, err := os.Stat(filepath.Join(dir, indexFile)); err != nil || !isPrivate(ifi) {
+		return errors.New("has an index that is not private to this user")
+	}
+	var b strings.Builder
+	n := 0
+	err = walkFiles(dir, func(rel string, fi fs.FileInfo) error {
+		if !isPrivate(fi) {
+			return fmt.Errorf("has %s, which is not private to this user", rel)
+		}
+		fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if b.String() != string(index) || n != p.Files {
+		return errors.New("was changed after it was restored")
+	}
+	return nil
+}
+
+// walkFiles calls f for every regular file under dir but the index, in
+// lexical order, with its slash-separated relative name. Anything else
+// but a directory is an error.
+func walkFiles(dir string, f func(rel string, fi fs.FileInfo) error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			return nil
+		}
+		if rel == indexFile {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("has %s, which is not a regular file", rel)
+		}
+		return f(rel, fi)
+	})
+}
+
+// discard moves a bad cache directory out of the way and removes it.
+func discard(dir string) {
+	aside := dir + ".bad-" + shortHash(time.Now().String())
+	if os.Rename(dir, aside) == nil {
+		dir = aside
+	}
+	makeTreeWritable(dir)
+	os.RemoveAll(dir)
+}
+
+// makeTreeWritable lets RemoveAll delete a tree with read-only directories.
+func makeTreeWritable(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
 }
 
 func isDir(p string) bool {

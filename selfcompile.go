@@ -80,8 +80,9 @@ type SelfCompile struct {
 	// silences it.
 	Logger *log.Logger
 
-	plugins []string
-	workdir string
+	plugins        []string
+	workdir        string
+	releaseWorkdir func()
 }
 
 // Plugin adds a plugin to install with the next Compile: an import path,
@@ -123,6 +124,9 @@ func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
 	if bundle == "" {
 		return fmt.Errorf("%w: run go generate in the main package, then go build", ErrNoBundle)
 	}
+	if err := checkTrailer(bundle); err != nil {
+		return err
+	}
 	target, err := c.target()
 	if err != nil {
 		return err
@@ -136,6 +140,12 @@ func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
 	}
 	defer release()
 	removeLeftovers(target)
+	if fi, err := os.Stat(target); err == nil {
+		// The new binary, and a copy of the old one where hard links fail.
+		if err := ensureSpace(filepath.Dir(target), 2*uint64(fi.Size()), "the new binary"); err != nil {
+			return err
+		}
+	}
 
 	installed, bi := c.installedOnDisk(ctx, target)
 
@@ -144,15 +154,10 @@ func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
 		return err
 	}
 	if c.workdir == "" {
-		root := c.Root
-		if root == "" {
-			root = os.TempDir()
-		}
-		prefix := c.Prefix
-		if prefix == "" {
-			prefix = "go-selfcompile"
-		}
-		if c.workdir, err = os.MkdirTemp(root, prefix); err != nil {
+		root := cmpOr(c.Root, os.TempDir())
+		prefix := cmpOr(c.Prefix, "go-selfcompile")
+		removeStale(root, prefix)
+		if c.workdir, c.releaseWorkdir, err = lockedTempDir(root, prefix); err != nil {
 			return fmt.Errorf("selfcompile: creating workdir: %w", err)
 		}
 	}
@@ -244,8 +249,10 @@ func (c *SelfCompile) Cleanup() error {
 		return nil
 	}
 	c.logf("Cleaning up: %s", c.workdir)
+	makeTreeWritable(c.workdir)
 	err := os.RemoveAll(c.workdir)
-	c.workdir = ""
+	c.releaseWorkdir()
+	c.workdir, c.releaseWorkdir = "", nil
 	return err
 }
 
@@ -310,6 +317,7 @@ var registered struct {
 // answer proves that they all ran. Host code does not call Register.
 func Register(bundle, plugins string) {
 	answerProbe(plugins)
+	removeAsides()
 	registered.bundle = bundle
 	if err := json.Unmarshal([]byte(plugins), &registered.plugins); err != nil {
 		panic("selfcompile: malformed plugin record in selfcompile_bundle.go: " + err.Error())
