@@ -25,26 +25,27 @@ type goTool struct {
 	env []string // full environment
 }
 
-// run runs the go command and returns its combined output. A failure is a
-// *BuildError naming the command; its Plugins are left for the caller.
+// run runs the go command and returns its standard output. A failure is a
+// *BuildError naming the command, with what the command printed; its
+// Plugins are left for the caller.
 func (g *goTool) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, g.bin, args...)
 	cmd.Dir = g.dir
 	cmd.Env = g.env
 	cmd.SysProcAttr = childAttr()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		text := out.String()
+		text := stderr.String() + stdout.String()
 		if text == "" {
 			text = err.Error()
 		}
 		return nil, &BuildError{Step: "go " + args[0], Output: text}
 	}
-	return out.Bytes(), nil
+	return stdout.Bytes(), nil
 }
 
 // userGoVars are the go environment variables a user sets for their

@@ -130,6 +130,9 @@ func parseLocalSpec(s string) (pluginSpec, error) {
 	if !fi.IsDir() {
 		return bad("not a directory")
 	}
+	if !hasGoFiles(dir) {
+		return bad("no Go files (tests aside) in " + dir + ": a plugin is a Go package")
+	}
 	root := dir
 	for {
 		data, err := os.ReadFile(filepath.Join(root, "go.mod"))
@@ -160,4 +163,15 @@ func parseLocalSpec(s string) (pluginSpec, error) {
 		}
 		root = parent
 	}
+}
+
+// hasGoFiles reports whether dir holds a Go file that is not a test.
+func hasGoFiles(dir string) bool {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, m := range matches {
+		if !strings.HasSuffix(m, "_test.go") {
+			return true
+		}
+	}
+	return false
 }

@@ -105,7 +105,10 @@ func TestParseSpec(t *testing.T) {
 	mod := t.TempDir()
 	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module example.com/local\n\ngo 1.26\n"), 0o644)
 	os.MkdirAll(filepath.Join(mod, "sub", "pkg"), 0o755)
+	os.WriteFile(filepath.Join(mod, "p.go"), []byte("package local\n"), 0o644)
+	os.WriteFile(filepath.Join(mod, "sub", "pkg", "p.go"), []byte("package pkg\n"), 0o644)
 	notMod := t.TempDir()
+	os.WriteFile(filepath.Join(notMod, "p.go"), []byte("package p\n"), 0o644)
 
 	good := []struct{ in, path, version string }{
 		{"example.com/plugin", "example.com/plugin", ""},
