@@ -102,7 +102,9 @@ func TestHostileInput(t *testing.T) {
 		{"no such module", lit("example.com/nonexistent"), selfcompile.ErrInvalidPlugin, "GOPROXY=off", 0},
 		{"no such module version", lit("example.com/nonexistent@v1.0.0"), selfcompile.ErrInvalidPlugin, "GOPROXY=off", 0},
 		{"missing directory", func(t *testing.T) string { return filepath.Join(t.TempDir(), "missing") }, selfcompile.ErrInvalidPlugin, "not found", 0},
-		{"a file, not a directory", func(t *testing.T) string { return filepath.Join(plugin(t, map[string]string{"go.mod": pluginMod}), "go.mod") }, selfcompile.ErrInvalidPlugin, "not a directory", 0},
+		{"a file, not a directory", func(t *testing.T) string {
+			return filepath.Join(plugin(t, map[string]string{"go.mod": pluginMod}), "go.mod")
+		}, selfcompile.ErrInvalidPlugin, "not a directory", 0},
 		{"folder outside any module", dir(map[string]string{"p.go": "package p\n"}), selfcompile.ErrInvalidPlugin, "not inside a Go module", 0},
 		{"go.mod without module line", dir(map[string]string{"go.mod": "go 1.26\n", "p.go": "package p\n"}), selfcompile.ErrInvalidPlugin, "no module line", 0},
 		{"invalid module path", dir(map[string]string{"go.mod": "module ../evil\n", "p.go": "package p\n"}), selfcompile.ErrInvalidPlugin, "not valid", 0},
