@@ -2,7 +2,8 @@
 #
 #   make example-aplugin   build the generator, generate and build example-abinary,
 #                          install example/aplugin into it offline, and run it
-#   make test              vet and run every test
+#   make test              vet, run every test, fuzz the bundle reader and the
+#                          plugin-spec parser for $(FUZZTIME) each
 #   make bench             print the benchmark table
 
 GO      ?= go
@@ -29,9 +30,13 @@ example-aplugin: example-abinary
 	GOPROXY=off ./build/example-abinary --plugin $(PLUGIN)
 	./build/example-abinary
 
+FUZZTIME ?= 10s
+
 test:
 	$(GO) vet ./...
 	$(GO) test ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzBundleReader$$' -fuzztime $(FUZZTIME) .
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m .

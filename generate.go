@@ -136,7 +136,7 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Manifest, error) {
 	}
 	logf("Wrote bundle in %v", time.Since(start).Round(time.Millisecond))
 	if filepath.Dir(out) == dir {
-		stub, err := renderStub(nil)
+		stub, err := renderStub(buildRecord{})
 		if err != nil {
 			return nil, err
 		}

@@ -53,9 +53,10 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// probe runs exe as a probe and returns the plugins it reports. The
+// probe runs exe as a probe and returns the build record it reports. The
 // returned error is a *VerifyError; its Plugins are left for the caller.
-func probe(ctx context.Context, exe string, timeout time.Duration) ([]PluginInfo, error) {
+func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord, error) {
+	var rec buildRecord
 	if timeout <= 0 {
 		timeout = DefaultProbeTimeout
 	}
@@ -74,28 +75,27 @@ func probe(ctx context.Context, exe string, timeout time.Duration) ([]PluginInfo
 	cmd.SysProcAttr = childAttr()
 	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
-		return nil, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: stderr.String()}
+		return rec, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: stderr.String()}
 	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return nil, &VerifyError{Reason: fmt.Sprintf("it exited with %v during start-up (a plugin's init may panic or exit)", ee.ProcessState), Output: stderr.String()}
+			return rec, &VerifyError{Reason: fmt.Sprintf("it exited with %v during start-up (a plugin's init may panic or exit)", ee.ProcessState), Output: stderr.String()}
 		}
-		return nil, &VerifyError{Reason: "it could not be run: " + err.Error(), Output: stderr.String()}
+		return rec, &VerifyError{Reason: "it could not be run: " + err.Error(), Output: stderr.String()}
 	}
 	sc := bufio.NewScanner(bytes.NewReader(stdout.Bytes()))
 	sc.Buffer(nil, 1<<20)
 	want := probePrefix + nonce + " "
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), want); ok {
-			var plugins []PluginInfo
-			if err := json.Unmarshal([]byte(rest), &plugins); err != nil {
-				return nil, &VerifyError{Reason: "its plugin record is malformed: " + err.Error()}
+			if err := json.Unmarshal([]byte(rest), &rec); err != nil {
+				return rec, &VerifyError{Reason: "its plugin record is malformed: " + err.Error()}
 			}
-			return plugins, nil
+			return rec, nil
 		}
 	}
-	return nil, &VerifyError{Reason: "it exited 0 without answering the probe (a plugin's init may end the program)", Output: stderr.String()}
+	return rec, &VerifyError{Reason: "it exited 0 without answering the probe (a plugin's init may end the program)", Output: stderr.String()}
 }
 
 // verifyBinary probes a freshly built binary and checks that it reports
@@ -117,7 +117,7 @@ func verifyBinary(ctx context.Context, exe string, want []PluginInfo, timeout ti
 		slices.Sort(s)
 		return s
 	}
-	if g, w := paths(got), paths(want); !slices.Equal(g, w) {
+	if g, w := paths(got.Plugins), paths(want); !slices.Equal(g, w) {
 		return &VerifyError{Reason: fmt.Sprintf("it reports plugins %q, expected %q", g, w)}
 	}
 	return nil

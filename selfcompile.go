@@ -167,19 +167,19 @@ func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
 		return err
 	}
 	g := newGoTool(r, bi)
+	var rec buildRecord
 	if r.m.SkipSource {
-		if err := c.fetchSource(ctx, g, r, bi); err != nil {
+		if rec.HostVersion, err = c.fetchSource(ctx, g, r, bi, installed.HostVersion); err != nil {
 			return err
 		}
 	}
 	mainDir := filepath.Join(r.src, filepath.FromSlash(r.m.MainDir))
 
-	plugins := mergePlugins(installed, specs)
-	infos, err := c.resolvePlugins(ctx, g, r, plugins)
-	if err != nil {
+	plugins := mergePlugins(installed.Plugins, specs)
+	if rec.Plugins, err = c.resolvePlugins(ctx, g, r, plugins); err != nil {
 		return err
 	}
-	if err := writeGenerated(mainDir, bundle, infos); err != nil {
+	if err := writeGenerated(mainDir, bundle, rec); err != nil {
 		return err
 	}
 
@@ -197,7 +197,7 @@ func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
 	}
 
 	c.logf("Verifying: %s", staged)
-	if err := verifyBinary(ctx, staged, infos, c.ProbeTimeout); err != nil {
+	if err := verifyBinary(ctx, staged, rec.Plugins, c.ProbeTimeout); err != nil {
 		return err
 	}
 
@@ -214,21 +214,21 @@ func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
 // disk now, which another installer may have replaced since this process
 // started: building on this process's own list would drop that install's
 // plugins. A target that is not a self-compiling program is not run.
-func (c *SelfCompile) installedOnDisk(ctx context.Context, target string) ([]PluginInfo, *debug.BuildInfo) {
+func (c *SelfCompile) installedOnDisk(ctx context.Context, target string) (buildRecord, *debug.BuildInfo) {
 	bi, err := buildinfo.ReadFile(target)
 	if err != nil {
 		bi, _ = debug.ReadBuildInfo()
-		return Installed(), bi
+		return registered.record, bi
 	}
 	if !usesLibrary(bi) {
-		return Installed(), bi
+		return registered.record, bi
 	}
-	installed, err := probe(ctx, target, c.ProbeTimeout)
+	rec, err := probe(ctx, target, c.ProbeTimeout)
 	if err != nil {
 		c.logf("Could not ask %s for its plugins (%v); using this process's list", target, err)
-		return Installed(), bi
+		return registered.record, bi
 	}
-	return installed, bi
+	return rec, bi
 }
 
 func usesLibrary(bi *debug.BuildInfo) bool {
@@ -306,8 +306,8 @@ func init() { startExe() }
 
 // registered is what the generated selfcompile_bundle.go passed to Register.
 var registered struct {
-	bundle  string
-	plugins []PluginInfo
+	bundle string
+	record buildRecord
 }
 
 // Register is called by the generated selfcompile_bundle.go, from an init
@@ -315,11 +315,11 @@ var registered struct {
 // of the stub. If the process was started as a verification probe, it
 // answers and exits: main's init runs after every plugin's init, so the
 // answer proves that they all ran. Host code does not call Register.
-func Register(bundle, plugins string) {
-	answerProbe(plugins)
+func Register(bundle, record string) {
+	answerProbe(record)
 	removeAsides()
 	registered.bundle = bundle
-	if err := json.Unmarshal([]byte(plugins), &registered.plugins); err != nil {
+	if err := json.Unmarshal([]byte(record), &registered.record); err != nil {
 		panic("selfcompile: malformed plugin record in selfcompile_bundle.go: " + err.Error())
 	}
 }
@@ -327,15 +327,15 @@ func Register(bundle, plugins string) {
 // Installed returns the plugins the running binary was built with, in
 // import path order.
 func Installed() []PluginInfo {
-	return append([]PluginInfo(nil), registered.plugins...)
+	return append([]PluginInfo(nil), registered.record.Plugins...)
 }
 
 // writeGenerated writes the stub for plugins and the bundle into the main
 // package directory of the restored source. The bundle is the running
 // binary's own, so the new binary carries it again and stays
 // self-compiling; it is streamed to disk, never copied into the heap.
-func writeGenerated(mainDir, bundle string, plugins []PluginInfo) error {
-	stub, err := renderStub(plugins)
+func writeGenerated(mainDir, bundle string, rec buildRecord) error {
+	stub, err := renderStub(rec)
 	if err != nil {
 		return err
 	}
@@ -354,16 +354,18 @@ func writeGenerated(mainDir, bundle string, plugins []PluginInfo) error {
 }
 
 // fetchSource gets the host's module source through the module proxy, for
-// bundles generated with --skip-source.
-func (c *SelfCompile) fetchSource(ctx context.Context, g *goTool, r *restored, bi *debug.BuildInfo) error {
-	version := ""
+// bundles generated with --skip-source, and returns the version fetched:
+// the one Install names, or the one the binary was built from, as its build
+// info or (for a rebuilt binary) its build record says.
+func (c *SelfCompile) fetchSource(ctx context.Context, g *goTool, r *restored, bi *debug.BuildInfo, recorded string) (string, error) {
+	version := recorded
 	if _, v, ok := strings.Cut(c.Install, "@"); ok {
 		version = v
 	} else if bi != nil && bi.Main.Path == r.m.MainModule && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		version = bi.Main.Version
 	}
 	if version == "" {
-		return fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.Install to %s@VERSION",
+		return "", fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.Install to %s@VERSION",
 			ErrNoSource, r.m.MainModule, r.m.MainPackage)
 	}
 	c.logf("Fetching %s@%s", r.m.MainModule, version)
@@ -371,13 +373,13 @@ func (c *SelfCompile) fetchSource(ctx context.Context, g *goTool, r *restored, b
 	tmp.dir = filepath.Dir(r.src)
 	out, err := tmp.run(ctx, "mod", "download", "-json", "--", r.m.MainModule+"@"+version)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNoSource, err)
+		return "", fmt.Errorf("%w: %v", ErrNoSource, err)
 	}
 	var mod struct{ Dir, Error string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		return fmt.Errorf("%w: go mod download %s@%s: %s", ErrNoSource, r.m.MainModule, version, mod.Error)
+		return "", fmt.Errorf("%w: go mod download %s@%s: %s", ErrNoSource, r.m.MainModule, version, mod.Error)
 	}
-	return copyTree(mod.Dir, r.src)
+	return version, copyTree(mod.Dir, r.src)
 }
 
 func shortHash(s string) string {

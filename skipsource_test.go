@@ -71,11 +71,11 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
+	// One install per argument, in this one process: the second must
+	// replace the binary again, not the file the first renamed aside.
+	for _, p := range os.Args[1:] {
 		c := selfcompile.SelfCompile{AutoCleanup: true}
-		for _, p := range os.Args[1:] {
-			c.Plugin(p)
-		}
+		c.Plugin(p)
 		if err := c.Compile(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -90,9 +90,10 @@ func main() {
 
 // TestSkipSource publishes a host whose bundle was generated with
 // --skip-source to a module proxy directory, installs it with go install,
-// and has it install a versioned plugin: the host's source comes through
-// the proxy (at the version its build info records), its dependencies
-// (this library among them) from the bundle.
+// and has it install a versioned plugin and then a local one, from the same
+// process: the host's source comes through the proxy (at the version its
+// build info records), its dependencies (this library among them) from the
+// bundle.
 func TestSkipSource(t *testing.T) {
 	setupE2E(t)
 	work := t.TempDir()
@@ -116,7 +117,10 @@ func TestSkipSource(t *testing.T) {
 	os.MkdirAll(host, 0o755)
 	os.WriteFile(filepath.Join(host, "go.mod"), []byte("module example.com/host\n\ngo 1.26\n\nrequire github.com/shazow/go-selfcompile v0.1.0\n"), 0o644)
 	os.WriteFile(filepath.Join(host, "main.go"), []byte(skipSourceMain), 0o644)
-	authorEnv := []string{"GOPROXY=" + fileProxy(libProxy, modcache), "GOSUMDB=off", "GOFLAGS=-mod=mod", "GOWORK=off"}
+	// A private module cache: the global one would keep the v0.1.0 and
+	// v1.0.0 of an earlier run.
+	private := "GOMODCACHE=" + filepath.Join(work, "modcache")
+	authorEnv := []string{"GOPROXY=" + fileProxy(libProxy, modcache), "GOSUMDB=off", "GOFLAGS=-mod=mod -modcacherw", "GOWORK=off", private}
 	if out, err := command(host, authorEnv, "go", "mod", "tidy"); err != nil {
 		t.Fatalf("go mod tidy: %v\n%s", err, out)
 	}
@@ -131,7 +135,7 @@ func TestSkipSource(t *testing.T) {
 
 	// A user installs the published host.
 	gobin := filepath.Join(work, "bin")
-	userEnv := []string{"GOBIN=" + gobin, "GOPROXY=" + fileProxy(hostProxy, libProxy, modcache), "GONOSUMDB=example.com,github.com/shazow", "GOFLAGS=-trimpath", "GOWORK=off"}
+	userEnv := []string{"GOBIN=" + gobin, "GOPROXY=" + fileProxy(hostProxy, libProxy, modcache), "GOSUMDB=off", "GOFLAGS=-trimpath -modcacherw", "GOWORK=off", private}
 	if out, err := command(work, userEnv, "go", "install", "example.com/host@v1.0.0"); err != nil {
 		t.Fatalf("go install: %v\n%s", err, out)
 	}
@@ -142,14 +146,24 @@ func TestSkipSource(t *testing.T) {
 
 	// The install reaches only the proxy with the host and the plugin: the
 	// library and its dependencies must come from the bundle.
-	out2, errOut, err := run(t, bin, []string{"GOPROXY=" + fileProxy(hostProxy), "GONOSUMDB=example.com"}, "example.com/pluginc@v1.0.0")
+	plugd := filepath.Join(work, "plugind")
+	writePlugin(t, plugd, "example.com/plugind", "plugind activated.")
+	out2, errOut, err := run(t, bin, []string{"GOPROXY=" + fileProxy(hostProxy), "GONOSUMDB=example.com"}, "example.com/pluginc@v1.0.0", plugd)
 	if err != nil {
 		t.Fatalf("install: %v\n%s%s", err, out2, errOut)
 	}
 	if !strings.Contains(errOut, "Fetching example.com/host@v1.0.0") {
 		t.Errorf("the install did not fetch the host source:\n%s", errOut)
 	}
-	if out := mustRun(t, bin); out != "pluginc activated.\nplugin example.com/pluginc@v1.0.0\nhost ok\n" {
+	if n := strings.Count(errOut, "Replacing binary: "+bin); n != 2 {
+		t.Errorf("%d replacements of %s, want 2:\n%s\nstdout:\n%s", n, bin, errOut, out2)
+	}
+	want := "pluginc activated.\nplugind activated.\nplugin example.com/pluginc@v1.0.0\nplugin example.com/plugind\nhost ok\n"
+	if out := mustRun(t, bin); out != want {
 		t.Fatalf("host after install: %q", out)
+	}
+	entries, _ := os.ReadDir(gobin)
+	if len(entries) != 2 { // host and its lock file
+		t.Errorf("left beside the binary: %v", entries)
 	}
 }

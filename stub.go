@@ -19,13 +19,24 @@ const StubFile = "selfcompile_bundle.go"
 // libraryPath is this package's import path, which the stub imports.
 const libraryPath = "github.com/shazow/go-selfcompile"
 
-// renderStub returns the source of StubFile for the given plugins. Each
+// buildRecord is what the stub records in a binary, what Register keeps and
+// what the binary's probe reports.
+type buildRecord struct {
+	// HostVersion is the version of the host module that the binary was
+	// built from when its source came through the module proxy
+	// (--skip-source): the build info of a rebuilt binary says "(devel)".
+	HostVersion string `json:"host,omitempty"`
+	// Plugins are the plugins compiled in, in import path order.
+	Plugins []PluginInfo `json:"plugins"`
+}
+
+// renderStub returns the source of StubFile for a build record. Each
 // import path is validated with golang.org/x/mod/module and written as a Go
 // string literal, so no plugin name can add code to the stub. The output is
 // a pure function of the plugin list, so the generator's empty stub and an
 // install without plugins write the same bytes.
-func renderStub(plugins []PluginInfo) ([]byte, error) {
-	plugins = append([]PluginInfo{}, plugins...) // never nil: the record is "[]", not "null"
+func renderStub(rec buildRecord) ([]byte, error) {
+	plugins := append([]PluginInfo{}, rec.Plugins...) // never nil: the record says [], not null
 	slices.SortFunc(plugins, func(a, b PluginInfo) int {
 		switch {
 		case a.ImportPath < b.ImportPath:
@@ -43,7 +54,8 @@ func renderStub(plugins []PluginInfo) ([]byte, error) {
 			return nil, &PluginError{Spec: p.ImportPath, Reason: "listed twice"}
 		}
 	}
-	record, err := json.Marshal(plugins)
+	rec.Plugins = plugins
+	record, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +72,8 @@ func renderStub(plugins []PluginInfo) ([]byte, error) {
 	}
 	b.WriteString(")\n\n")
 	fmt.Fprintf(&b, "//go:embed %s\nvar selfcompileBundle string\n\n", BundleFile)
-	b.WriteString("// selfcompilePlugins records the plugins this binary was built with.\n")
-	fmt.Fprintf(&b, "const selfcompilePlugins = %s\n\n", strconv.Quote(string(record)))
-	b.WriteString("func init() {\n\tselfcompile.Register(selfcompileBundle, selfcompilePlugins)\n}\n")
+	b.WriteString("// selfcompileRecord records the plugins this binary was built with.\n")
+	fmt.Fprintf(&b, "const selfcompileRecord = %s\n\n", strconv.Quote(string(record)))
+	b.WriteString("func init() {\n\tselfcompile.Register(selfcompileBundle, selfcompileRecord)\n}\n")
 	return format.Source(b.Bytes())
 }

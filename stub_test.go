@@ -34,7 +34,7 @@ func TestStubRejectsInjection(t *testing.T) {
 		if _, err := parseSpec(s); !errors.Is(err, ErrInvalidPlugin) {
 			t.Errorf("parseSpec(%q) = %v, want ErrInvalidPlugin", s, err)
 		}
-		if _, err := renderStub([]PluginInfo{{ImportPath: s}}); !errors.Is(err, ErrInvalidPlugin) {
+		if _, err := renderStub(buildRecord{Plugins: []PluginInfo{{ImportPath: s}}}); !errors.Is(err, ErrInvalidPlugin) {
 			t.Errorf("renderStub(%q) = %v, want ErrInvalidPlugin", s, err)
 		}
 	}
@@ -47,7 +47,7 @@ func TestStubImportsPlugins(t *testing.T) {
 		{ImportPath: "example.com/b", Module: "example.com/b", Version: "v1.2.3"},
 		{ImportPath: "example.com/a/sub", Module: "example.com/a", Local: `/tmp/dir with "quotes"`},
 	}
-	src, err := renderStub(plugins)
+	src, err := renderStub(buildRecord{Plugins: plugins})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,20 +83,20 @@ func TestStubImportsPlugins(t *testing.T) {
 // The generator's stub and an install without plugins write the same
 // bytes, so a rebuild without plugins reproduces the original program.
 func TestStubEmptyIsStable(t *testing.T) {
-	a, err := renderStub(nil)
+	a, err := renderStub(buildRecord{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := renderStub([]PluginInfo{})
+	b, _ := renderStub(buildRecord{Plugins: []PluginInfo{}})
 	if string(a) != string(b) {
 		t.Fatal("empty stubs differ")
 	}
-	order1, _ := renderStub([]PluginInfo{{ImportPath: "example.com/a"}, {ImportPath: "example.com/b"}})
-	order2, _ := renderStub([]PluginInfo{{ImportPath: "example.com/b"}, {ImportPath: "example.com/a"}})
+	order1, _ := renderStub(buildRecord{Plugins: []PluginInfo{{ImportPath: "example.com/a"}, {ImportPath: "example.com/b"}}})
+	order2, _ := renderStub(buildRecord{Plugins: []PluginInfo{{ImportPath: "example.com/b"}, {ImportPath: "example.com/a"}}})
 	if string(order1) != string(order2) {
 		t.Fatal("the stub depends on the order plugins were given in")
 	}
-	if _, err := renderStub([]PluginInfo{{ImportPath: "example.com/a"}, {ImportPath: "example.com/a"}}); !errors.Is(err, ErrInvalidPlugin) {
+	if _, err := renderStub(buildRecord{Plugins: []PluginInfo{{ImportPath: "example.com/a"}, {ImportPath: "example.com/a"}}}); !errors.Is(err, ErrInvalidPlugin) {
 		t.Fatalf("duplicate plugin: %v", err)
 	}
 }
