@@ -35,8 +35,8 @@ FUZZTIME ?= 10s
 test:
 	$(GO) vet ./...
 	$(GO) test ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz '^FuzzBundleReader$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s .
+	$(GO) test -run '^$$' -fuzz '^FuzzBundleReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s .
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m .

@@ -441,6 +441,10 @@ func (b *bundleReader) restorePart(name, dir string, progress func(n int64)) err
 	d := newPartDigest()
 	prefix := name + "/"
 	buf := make([]byte, 256<<10)
+	// The part may not write more than its manifest declares, which is what
+	// the caller checked the disk has room for: a decompression bomb stops
+	// there.
+	budget := want.Size
 	for b.next != nil && strings.HasPrefix(b.next.Name, prefix) {
 		hdr := b.next
 		rel := strings.TrimPrefix(hdr.Name, prefix)
@@ -451,6 +455,10 @@ func (b *bundleReader) restorePart(name, dir string, progress func(n int64)) err
 		if err != nil {
 			return corrupt("entry %q: %v", hdr.Name, err)
 		}
+		if hdr.Size > budget || d.files >= want.Files {
+			return corrupt("part %q is larger than its manifest says", name)
+		}
+		budget -= hdr.Size
 		exec := hdr.Mode&0o111 != 0
 		h := sha256.New()
 		var w io.Writer = h

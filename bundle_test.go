@@ -140,7 +140,11 @@ func craft(t *testing.T, entries []*tar.Header, bodies []string, digest string) 
 	tw := tar.NewWriter(zw)
 	m := sampleManifest()
 	m.Format = bundleFormat
-	m.Parts = []Part{{Name: partToolchain, Files: len(entries), Digest: digest}}
+	var size int64
+	for _, b := range bodies {
+		size += int64(len(b))
+	}
+	m.Parts = []Part{{Name: partToolchain, Files: len(entries), Size: size, Digest: digest}}
 	manifest := mustJSON(t, m)
 	tw.WriteHeader(&tar.Header{Name: manifestName, Mode: 0o644, Size: int64(len(manifest)), Typeflag: tar.TypeReg})
 	tw.Write(manifest)
