@@ -30,4 +30,3 @@ func TestReplaceKeepsModeUnderUmask(t *testing.T) {
 		t.Error("target not replaced")
 	}
 }
-

@@ -204,4 +204,3 @@ func copyDir(t *testing.T, src, dst string) {
 	idx, _ := os.ReadFile(filepath.Join(src, indexFile))
 	os.WriteFile(filepath.Join(dst, indexFile), idx, 0o600)
 }
-

@@ -46,4 +46,3 @@ func TestUnwritableDirectory(t *testing.T) {
 		t.Error("work started before the precondition was checked")
 	}
 }
-
