@@ -149,7 +149,13 @@ func buildFlags(bi *debug.BuildInfo, ldflags string) []string {
 	if bi != nil {
 		for _, s := range bi.Settings {
 			switch k, v := s.Key, s.Value; k {
-			case "-buildmode", "-compiler", "-gcflags", "-asmflags", "-tags":
+			case "-buildmode", "-compiler":
+				// Build info records the defaults too, but passing them
+				// changes the link action ID, and so the binary's build ID.
+				if v != "exe" && v != "gc" {
+					flags = append(flags, k+"="+v)
+				}
+			case "-gcflags", "-asmflags", "-tags":
 				flags = append(flags, k+"="+v)
 			case "-ldflags":
 				if ldflags == "" {
@@ -203,17 +209,21 @@ func (c *SelfCompile) resolvePlugins(ctx context.Context, g *goTool, r *restored
 	var get []string
 	for _, p := range plugins {
 		switch {
-		case p.dir != "":
-			if p.modulePath == r.m.MainModule {
-				return nil, &PluginError{Spec: p.raw, Reason: "it is part of the host module " + r.m.MainModule + "; install it by its import path " + p.importPath}
-			}
-			if !isDir(p.moduleDir) {
-				return nil, &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists"}
+		case p.moduleDir != "":
+			rel, err := filepath.Rel(r.src, p.moduleDir)
+			if err != nil {
+				return nil, err
 			}
 			if err := f.AddRequire(p.modulePath, localVersion); err != nil {
 				return nil, err
 			}
-			if err := f.AddReplace(p.modulePath, "", p.moduleDir, ""); err != nil {
+			if err := f.AddReplace(p.modulePath, "", filepath.ToSlash(rel), ""); err != nil {
+				return nil, err
+			}
+		case p.pinned:
+			// Installed before: the recorded version, unless the host
+			// already requires a higher one.
+			if err := requireAtLeast(f, p.modulePath, p.version); err != nil {
 				return nil, err
 			}
 		case p.version != "":
@@ -263,7 +273,7 @@ func (c *SelfCompile) resolvePlugins(ctx context.Context, g *goTool, r *restored
 			return nil, &PluginError{Spec: p.raw, Reason: "it is not provided by any module"}
 		}
 		info := PluginInfo{ImportPath: p.importPath, Module: lp.Module.Path, Version: lp.Module.Version}
-		if p.dir != "" {
+		if p.moduleDir != "" {
 			info.Version, info.Local = "", p.dir
 		}
 		if lp.Module.Main {
@@ -272,6 +282,17 @@ func (c *SelfCompile) resolvePlugins(ctx context.Context, g *goTool, r *restored
 		infos = append(infos, info)
 	}
 	return infos, nil
+}
+
+// requireAtLeast makes f require path at version, or at the version it
+// already requires if that is higher.
+func requireAtLeast(f *modfile.File, path, version string) error {
+	for _, r := range f.Require {
+		if r.Mod.Path == path && semver.Compare(r.Mod.Version, version) >= 0 {
+			return nil
+		}
+	}
+	return f.AddRequire(path, version)
 }
 
 // attributeError names, in a *BuildError, the plugins whose packages or
@@ -323,38 +344,4 @@ func mentions(out, path string) bool {
 		}
 		i = end
 	}
-}
-
-// mergePlugins returns installed with the new specs applied: a spec for an
-// import path already installed replaces it.
-func mergePlugins(installed []PluginInfo, specs []pluginSpec) []pluginSpec {
-	var out []pluginSpec
-	for _, p := range installed {
-		if slices.ContainsFunc(specs, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {
-			continue
-		}
-		sp := pluginSpec{raw: p.ImportPath, importPath: p.ImportPath}
-		switch {
-		case p.Local != "":
-			sp.dir, sp.modulePath, sp.moduleDir = p.Local, p.Module, localModuleDir(p)
-		case p.Version != "" && semver.IsValid(p.Version):
-			sp.version = p.Version
-		}
-		out = append(out, sp)
-	}
-	for _, s := range specs {
-		s.isNew = true
-		out = append(out, s)
-	}
-	return out
-}
-
-// localModuleDir returns the module root of a plugin installed from a
-// local directory: the directory minus the package's path inside its module.
-func localModuleDir(p PluginInfo) string {
-	rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, p.Module), "/")
-	if rel == "" {
-		return p.Local
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(p.Local, filepath.FromSlash(rel)), string(filepath.Separator))
 }

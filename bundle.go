@@ -65,6 +65,9 @@ type Manifest struct {
 	// SkipSource reports that the host source was left out; it is then
 	// fetched through the module proxy at install time.
 	SkipSource bool `json:",omitempty"`
+	// LocalModules lists, in a plugin bundle, the modules of plugins
+	// installed from a local folder, whose source it carries.
+	LocalModules []string `json:",omitempty"`
 	// Parts lists the parts in the order they are stored.
 	Parts []Part
 }

@@ -232,12 +232,23 @@ func TestInstallAPlugin(t *testing.T) {
 	if out := mustRun(t, bin, "--version"); !strings.Contains(out, "example-abinary 1.2.3-e2e") {
 		t.Errorf("--version after install: %q", out)
 	}
-	// Nothing is left beside the binary but the lock file.
+	// Nothing is left beside the binary but the lock file and one backup
+	// of the previous binary, for rollback.
 	entries, _ := os.ReadDir(filepath.Dir(bin))
+	backups := 0
 	for _, e := range entries {
-		if e.Name() != "example-abinary" && e.Name() != ".example-abinary.selfcompile.lock" {
+		switch {
+		case strings.HasPrefix(e.Name(), ".example-abinary.selfcompile-backup-"):
+			backups++
+			if fileHash(t, filepath.Join(filepath.Dir(bin), e.Name())) != before {
+				t.Error("the backup is not the previous binary")
+			}
+		case e.Name() != "example-abinary" && e.Name() != ".example-abinary.selfcompile.lock":
 			t.Errorf("left behind: %s", e.Name())
 		}
+	}
+	if backups != 1 {
+		t.Errorf("%d backups, want 1", backups)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log"
@@ -14,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/module"
 )
 
 // GenerateOptions configures Generate.
@@ -319,56 +320,37 @@ func collectModules(ctx context.Context, goBin string, env goEnv, root, mainPkg,
 	}
 	runEnv := append(withoutEnv(os.Environ(), "GOMODCACHE", "GOPROXY", "GOFLAGS", "GOWORK"),
 		"GOMODCACHE="+cacheDir, "GOPROXY="+proxy, "GOFLAGS=-mod=readonly", "GOWORK=off")
+	var graph []byte
 	for _, args := range [][]string{
-		{"list", "-m", "all"},
-		{"list", "-deps", "--", mainPkg},
+		{"list", "-deps", "--", mainPkg}, // downloads what the build needs
+		{"list", "-m", "-json", "all"},   // and every go.mod of the graph
 	} {
 		cmd := exec.CommandContext(ctx, goBin, args...)
 		cmd.Dir = root
 		cmd.Env = runEnv
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("selfcompile: collecting the host's modules: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("selfcompile: collecting the host's modules: go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		graph = out
+	}
+	var mods []module.Version
+	dec := json.NewDecoder(bytes.NewReader(graph))
+	for dec.More() {
+		var m listedModule
+		if err := dec.Decode(&m); err != nil {
+			return nil, err
+		}
+		if m.Replace != nil && m.Replace.Version == "" {
+			return nil, fmt.Errorf("selfcompile: module %s is replaced by the directory %s: the bundle cannot carry it; publish it, or move it into the host module", m.Path, m.Replace.Path)
+		}
+		if mv, ok := m.cached(); ok {
+			mods = append(mods, mv)
 		}
 	}
-	var files []bundleFile
-	err := filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) && p == cacheDir {
-			return filepath.SkipAll // no dependencies
-		}
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(cacheDir, p)
-		name := filepath.ToSlash(rel)
-		inDownload := strings.HasPrefix(name, "cache/")
-		if d.IsDir() {
-			if name == "cache/download/sumdb" || name == "cache/vcs" || (!inDownload && d.Name() == "testdata") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		if inDownload {
-			if ext := filepath.Ext(p); ext != ".mod" && ext != ".info" && ext != ".ziphash" && d.Name() != "list" {
-				return nil
-			}
-		} else if strings.HasSuffix(name, "_test.go") {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		files = append(files, bundleFile{name: name, src: p, exec: fi.Mode()&0o111 != 0})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(files, func(a, b bundleFile) int { return strings.Compare(a.name, b.name) })
-	return files, nil
+	return moduleFiles(cacheDir, mods)
 }
 
 // removeModCache removes a module cache, whose files the go command makes

@@ -43,8 +43,9 @@ type pluginSpec struct {
 	version    string // "" when none was given
 	dir        string // absolute directory, for local specs
 	modulePath string // module of a local spec
-	moduleDir  string // module root of a local spec
-	isNew      bool   // being added now, as opposed to already installed
+	moduleDir  string // source of a local plugin's module: its folder, or the copy the binary carries
+	isNew      bool   // being added or upgraded now, as opposed to kept as installed
+	pinned     bool   // installed at version before, kept there
 }
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)

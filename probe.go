@@ -2,6 +2,7 @@ package selfcompile
 
 import (
 	"bufio"
+	"io"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -24,19 +25,35 @@ import (
 
 const (
 	probeEnv    = "GO_SELFCOMPILE_PROBE"
+	exportEnv   = "GO_SELFCOMPILE_EXPORT" // with the probe: a file to write the plugin bundle to
 	probePrefix = "selfcompile-probe "
 
 	// DefaultProbeTimeout bounds a verification run of a new binary.
 	DefaultProbeTimeout = 30 * time.Second
 )
 
-// answerProbe answers a probe and exits, if this process was started as one.
-func answerProbe(plugins string) {
+// answerProbe answers a probe and exits, if this process was started as
+// one: it prints the build record and, if asked, writes the plugin bundle
+// to a file.
+func answerProbe(record, plugins string) {
 	nonce := os.Getenv(probeEnv)
 	if nonce == "" {
 		return
 	}
-	fmt.Fprintf(os.Stdout, "%s%s %s\n", probePrefix, nonce, plugins)
+	if export := os.Getenv(exportEnv); export != "" {
+		f, err := os.OpenFile(export, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = io.Copy(f, strings.NewReader(plugins))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "selfcompile: exporting the plugin bundle:", err)
+			os.Exit(2)
+		}
+	}
+	fmt.Fprintf(os.Stdout, "%s%s %s\n", probePrefix, nonce, record)
 	os.Exit(0)
 }
 
@@ -55,7 +72,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // probe runs exe as a probe and returns the build record it reports. The
 // returned error is a *VerifyError; its Plugins are left for the caller.
-func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord, error) {
+func probe(ctx context.Context, exe string, timeout time.Duration, export string) (buildRecord, error) {
 	var rec buildRecord
 	if timeout <= 0 {
 		timeout = DefaultProbeTimeout
@@ -67,7 +84,10 @@ func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord,
 	nonce := hex.EncodeToString(nb[:])
 
 	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(withoutEnv(os.Environ(), probeEnv), probeEnv+"="+nonce)
+	cmd.Env = append(withoutEnv(os.Environ(), probeEnv, exportEnv), probeEnv+"="+nonce)
+	if export != "" {
+		cmd.Env = append(cmd.Env, exportEnv+"="+export)
+	}
 	stdout := &limitedBuffer{max: 1 << 20}
 	stderr := &limitedBuffer{max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -101,7 +121,7 @@ func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord,
 // verifyBinary probes a freshly built binary and checks that it reports
 // exactly the expected plugins.
 func verifyBinary(ctx context.Context, exe string, want []PluginInfo, timeout time.Duration) error {
-	got, err := probe(ctx, exe, timeout)
+	got, err := probe(ctx, exe, timeout, "")
 	if err != nil {
 		var ve *VerifyError
 		if errors.As(err, &ve) {

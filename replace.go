@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,7 +27,7 @@ import (
 const (
 	stageTag  = "stage" // directory holding the new binary while it is built and verified
 	backupTag = "backup"
-	asideTag  = "old"   // Windows: the running binary, renamed aside
+	asideTag  = "old"   // Windows: a backup that still ran when it was pruned
 	checkTag  = "check" // an empty file that proves the directory is writable
 )
 
@@ -67,11 +68,38 @@ func newStageDir(target string) (string, error) {
 	return os.MkdirTemp(filepath.Dir(target), sidePrefix(target, stageTag))
 }
 
+// backupName returns a new name for a backup of target. Backups sort by
+// name in the order they were made.
+func backupName(target string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return filepath.Join(filepath.Dir(target), fmt.Sprintf("%s%020d-%s", sidePrefix(target, backupTag), time.Now().UnixNano(), hex.EncodeToString(b[:])))
+}
+
+// backups returns the backups of target, newest first.
+func backups(target string) []string {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(target), globEscape(sidePrefix(target, backupTag))+"*"))
+	slices.Sort(matches)
+	slices.Reverse(matches)
+	return matches
+}
+
+// pruneBackups removes all but the newest keep backups of target. On
+// Windows a backup that still runs cannot be removed; it is renamed for
+// removal at the next start.
+func pruneBackups(target string, keep int) {
+	for _, b := range backups(target)[min(keep, len(backups(target))):] {
+		if err := os.Remove(b); err != nil {
+			os.Rename(b, sideName(target, asideTag))
+		}
+	}
+}
+
 // removeLeftovers removes what an earlier, killed install left beside
-// target: staging directories, backups and (on Windows) renamed-aside
-// binaries that are no longer running. The caller holds the lock.
+// target: staging directories and directory checks. The caller holds the
+// lock. Backups stay: pruneBackups keeps as many as asked.
 func removeLeftovers(target string) {
-	for _, tag := range []string{stageTag, backupTag, asideTag, checkTag} {
+	for _, tag := range []string{stageTag, checkTag} {
 		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(target), globEscape(sidePrefix(target, tag))+"*"))
 		for _, m := range matches {
 			os.RemoveAll(m)
@@ -108,7 +136,7 @@ func replaceExecutable(fsys fileSystem, target, staged string) (old string, err 
 // complete binary.
 func swapLinked(fsys fileSystem, target, staged string) (string, error) {
 	dir := filepath.Dir(target)
-	backup := sideName(target, backupTag)
+	backup := backupName(target)
 	if err := fsys.Link(target, backup); err != nil {
 		if err := copyFile(target, backup); err != nil {
 			return "", fmt.Errorf("keeping a backup of %s: %w", target, err)
@@ -130,7 +158,7 @@ func swapLinked(fsys fileSystem, target, staged string) (string, error) {
 // that fails. Sharing violations (an antivirus scanner, an indexer) are
 // retried for a short while.
 func swapAside(fsys fileSystem, target, staged string) (string, error) {
-	aside := sideName(target, asideTag)
+	aside := backupName(target)
 	if err := retry(fsys, func() error { return fsys.Rename(target, aside) }); err != nil {
 		return "", err
 	}

@@ -155,13 +155,13 @@ func TestSwapAside(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(filepath.Base(aside), ".app.selfcompile-old-") {
+		if !strings.HasPrefix(filepath.Base(aside), ".app.selfcompile-backup-") {
 			t.Errorf("aside name %q is not hidden and unique", aside)
 		}
 		if readFile(t, aside) != "old binary" || readFile(t, target) != "new binary" {
 			t.Error("wrong contents after the swap")
 		}
-		if len(calls) != 5 || !strings.HasPrefix(calls[0], "app -> .app.selfcompile-old-") {
+		if len(calls) != 5 || !strings.HasPrefix(calls[0], "app -> .app.selfcompile-backup-") {
 			t.Errorf("rename sequence = %q", calls)
 		}
 	})

@@ -71,6 +71,18 @@ type SelfCompile struct {
 	// another install of the same executable is running.
 	NoWait bool
 
+	// DryRun makes Apply compute and return the plan without building or
+	// touching the executable.
+	DryRun bool
+
+	// KeepHostDeps makes Apply refuse, before building, a change that
+	// would move the version of any of the host's own dependencies.
+	KeepHostDeps bool
+
+	// Backups is how many previous binaries are kept beside the
+	// executable for Rollback; 0 means 1, a negative number none.
+	Backups int
+
 	// ProbeTimeout bounds the verification run of the new binary; it
 	// defaults to DefaultProbeTimeout.
 	ProbeTimeout time.Duration
@@ -99,13 +111,31 @@ func (c *SelfCompile) Compile() error {
 
 // CompileContext rebuilds the program with the plugins already installed
 // plus those added with Plugin, checks the new binary, and replaces the
-// executable with it. On any error the executable is left as it was.
+// executable with it. On any error the executable is left as it was. It is
+// Apply with one Add per plugin.
+func (c *SelfCompile) CompileContext(ctx context.Context) error {
+	var changes []Change
+	for _, p := range c.plugins {
+		changes = append(changes, Change{Op: Add, Spec: p})
+	}
+	_, err := c.Apply(ctx, changes...)
+	return err
+}
+
+// Apply changes the binary's plugin set in one rebuild: it adds, removes
+// and upgrades plugins, keeping the others. It returns the plan it
+// computed before building: the plugins added, removed and upgraded, and
+// the host dependencies whose version the change moves. With DryRun it
+// stops there; with KeepHostDeps it refuses, before building, a plan that
+// moves host dependencies. On any error the executable is left as it was.
 //
-// The steps: validate the plugins; lock the executable and check that its
-// directory is writable; restore the bundle (the toolchain from the cache
-// when it is there); write the stub; go build; run the new binary's probe;
-// swap it in.
-func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
+// The steps: validate the changes; lock the executable and check that its
+// directory is writable and the disks have room; ask the executable on
+// disk what it has; restore the bundle (the toolchain from the cache when
+// it is there) and the plugin bundle; resolve the plugins and make the
+// plan; write the stub; go build; run the new binary's probe; swap it in,
+// keeping the old one for Rollback.
+func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan, err error) {
 	if c.AutoCleanup {
 		defer func() {
 			if cerr := c.Cleanup(); err == nil {
@@ -113,122 +143,207 @@ func (c *SelfCompile) CompileContext(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	specs, err := c.parsePlugins()
-	if err != nil {
-		return err
+	if _, _, _, _, err := parseChanges(changes); err != nil {
+		return nil, err
 	}
 	bundle := c.Bundle
 	if bundle == "" {
 		bundle = registered.bundle
 	}
 	if bundle == "" {
-		return fmt.Errorf("%w: run go generate in the main package, then go build", ErrNoBundle)
+		return nil, fmt.Errorf("%w: run go generate in the main package, then go build", ErrNoBundle)
 	}
 	if err := checkTrailer(bundle); err != nil {
-		return err
+		return nil, err
 	}
 	target, err := c.target()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := checkWritable(target); err != nil {
-		return err
-	}
-	release, err := lockTarget(ctx, target, !c.NoWait, c.logf)
-	if err != nil {
-		return err
-	}
-	defer release()
-	removeLeftovers(target)
-	if fi, err := os.Stat(target); err == nil {
-		// The new binary, and a copy of the old one where hard links fail.
-		if err := ensureSpace(filepath.Dir(target), 2*uint64(fi.Size()), "the new binary"); err != nil {
-			return err
+	if !c.DryRun {
+		release, err := c.lock(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if fi, err := os.Stat(target); err == nil {
+			// The new binary, and a copy of the old one where hard links fail.
+			if err := ensureSpace(filepath.Dir(target), 2*uint64(fi.Size()), "the new binary"); err != nil {
+				return nil, err
+			}
 		}
 	}
 
-	installed, bi := c.installedOnDisk(ctx, target)
-
 	cache, err := c.cacheRoot()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.workdir == "" {
 		root := cmpOr(c.Root, os.TempDir())
 		prefix := cmpOr(c.Prefix, "go-selfcompile")
 		removeStale(root, prefix)
 		if c.workdir, c.releaseWorkdir, err = lockedTempDir(root, prefix); err != nil {
-			return fmt.Errorf("selfcompile: creating workdir: %w", err)
+			return nil, fmt.Errorf("selfcompile: creating workdir: %w", err)
 		}
 	}
+	installed, pluginBundle, bi := c.installedOnDisk(ctx, target, c.workdir)
+
 	c.logf("Initializing workdir: %s", c.workdir)
 	r, err := c.restore(ctx, bundle, c.workdir, cache)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g := newGoTool(r, bi)
 	var rec buildRecord
 	if r.m.SkipSource {
 		if rec.HostVersion, err = c.fetchSource(ctx, g, r, bi, installed.HostVersion); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	mainDir := filepath.Join(r.src, filepath.FromSlash(r.m.MainDir))
-
-	plugins := mergePlugins(installed.Plugins, specs)
+	host, err := buildList(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	local, err := restorePluginBundle(pluginBundle, r, c.workdir)
+	if err != nil {
+		return nil, err
+	}
+	plugins, err := desiredPlugins(installed.Plugins, local, changes)
+	if err != nil {
+		return nil, err
+	}
+	if err := stageLocalPlugins(ctx, plugins, c.workdir, r.m.MainModule); err != nil {
+		return nil, err
+	}
 	if rec.Plugins, err = c.resolvePlugins(ctx, g, r, plugins); err != nil {
-		return err
+		return nil, err
+	}
+	after, err := buildList(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	plan = makePlan(target, installed.Plugins, rec.Plugins, depsOf(bi, host), after)
+	c.logf("%s", strings.TrimSuffix(plan.String(), "\n"))
+	if c.DryRun {
+		return plan, nil
+	}
+	if c.KeepHostDeps && len(plan.HostDeps) > 0 {
+		return plan, &PlanError{Plan: plan}
+	}
+
+	mainDir := filepath.Join(r.src, filepath.FromSlash(r.m.MainDir))
+	if len(rec.Plugins) > 0 {
+		if err := writePluginBundle(ctx, r, plugins, host, after, filepath.Join(mainDir, PluginBundleFile)); err != nil {
+			return nil, err
+		}
 	}
 	if err := writeGenerated(mainDir, bundle, rec); err != nil {
-		return err
+		return nil, err
 	}
 
 	c.logf("Compiling workdir: %s", c.workdir)
 	stage, err := newStageDir(target)
 	if err != nil {
-		return &TargetError{Path: target, Err: err}
+		return nil, &TargetError{Path: target, Err: err}
 	}
 	defer os.RemoveAll(stage)
 	staged := filepath.Join(stage, filepath.Base(target))
 	args := append([]string{"build"}, buildFlags(bi, c.LDFlags)...)
 	args = append(args, "-o", staged, "./"+r.m.MainDir)
 	if _, err := g.run(ctx, args...); err != nil {
-		return attributeError(err, plugins)
+		return nil, attributeError(err, plugins)
 	}
 
 	c.logf("Verifying: %s", staged)
 	if err := verifyBinary(ctx, staged, rec.Plugins, c.ProbeTimeout); err != nil {
-		return err
+		return nil, err
 	}
 
 	c.logf("Replacing binary: %s", target)
-	old, err := replaceExecutable(osFS, target, staged)
+	if err := c.swapIn(target, staged); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// lock checks that target's directory is writable, takes the install lock
+// and removes what a killed install left. The caller calls release.
+func (c *SelfCompile) lock(ctx context.Context, target string) (release func(), err error) {
+	if err := checkWritable(target); err != nil {
+		return nil, err
+	}
+	release, err = lockTarget(ctx, target, !c.NoWait, c.logf)
+	if err != nil {
+		return nil, err
+	}
+	removeLeftovers(target)
+	return release, nil
+}
+
+// swapIn replaces target with newBin, keeps the old binary as the newest
+// backup, and removes the backups beyond Backups.
+func (c *SelfCompile) swapIn(target, newBin string) error {
+	old, err := replaceExecutable(osFS, target, newBin)
 	if err != nil {
 		return &TargetError{Path: target, Err: err}
 	}
-	os.Remove(old) // on Windows this fails while the old binary runs; the next install removes it
+	keep := c.Backups
+	if keep == 0 {
+		keep = 1
+	}
+	if keep < 0 {
+		os.Remove(old) // on Windows this fails while the old binary runs; the next start removes it
+		keep = 0
+	}
+	pruneBackups(target, keep)
 	return nil
+}
+
+// depsOf returns the module versions that the binary was built with, for
+// the modules of the host's build list, so that a plan shows what moves
+// from the installed binary; without build info, the host's own list.
+func depsOf(bi *debug.BuildInfo, host map[string]listedModule) map[string]listedModule {
+	if bi == nil {
+		return host
+	}
+	out := map[string]listedModule{}
+	for path, m := range host {
+		out[path] = m
+	}
+	for _, d := range bi.Deps {
+		if m, ok := out[d.Path]; ok {
+			m.Version = d.Version
+			out[d.Path] = m
+		}
+	}
+	return out
 }
 
 // installedOnDisk returns the plugins and build info of the executable on
 // disk now, which another installer may have replaced since this process
 // started: building on this process's own list would drop that install's
 // plugins. A target that is not a self-compiling program is not run.
-func (c *SelfCompile) installedOnDisk(ctx context.Context, target string) (buildRecord, *debug.BuildInfo) {
+func (c *SelfCompile) installedOnDisk(ctx context.Context, target, workdir string) (buildRecord, string, *debug.BuildInfo) {
 	bi, err := buildinfo.ReadFile(target)
 	if err != nil {
 		bi, _ = debug.ReadBuildInfo()
-		return registered.record, bi
+		return registered.record, registered.plugins, bi
 	}
 	if !usesLibrary(bi) {
-		return registered.record, bi
+		return registered.record, registered.plugins, bi
 	}
-	rec, err := probe(ctx, target, c.ProbeTimeout)
+	export := filepath.Join(workdir, "installed-plugins.bundle")
+	rec, err := probe(ctx, target, c.ProbeTimeout, export)
 	if err != nil {
 		c.logf("Could not ask %s for its plugins (%v); using this process's list", target, err)
-		return registered.record, bi
+		return registered.record, registered.plugins, bi
 	}
-	return rec, bi
+	plugins, err := os.ReadFile(export)
+	if err != nil {
+		c.logf("%s did not export its plugins (%v); using this process's list", target, err)
+		return registered.record, registered.plugins, bi
+	}
+	return rec, string(plugins), bi
 }
 
 func usesLibrary(bi *debug.BuildInfo) bool {
@@ -306,19 +421,20 @@ func init() { startExe() }
 
 // registered is what the generated selfcompile_bundle.go passed to Register.
 var registered struct {
-	bundle string
-	record buildRecord
+	bundle  string
+	plugins string // the plugin bundle
+	record  buildRecord
 }
 
 // Register is called by the generated selfcompile_bundle.go, from an init
-// function of package main, with the embedded bundle and the plugin record
-// of the stub. If the process was started as a verification probe, it
+// function of package main, with the embedded bundle, the embedded plugin
+// bundle ("" without plugins) and the build record of the stub. If the process was started as a verification probe, it
 // answers and exits: main's init runs after every plugin's init, so the
 // answer proves that they all ran. Host code does not call Register.
-func Register(bundle, record string) {
-	answerProbe(record)
+func Register(bundle, plugins, record string) {
+	answerProbe(record, plugins)
 	removeAsides()
-	registered.bundle = bundle
+	registered.bundle, registered.plugins = bundle, plugins
 	if err := json.Unmarshal([]byte(record), &registered.record); err != nil {
 		panic("selfcompile: malformed plugin record in selfcompile_bundle.go: " + err.Error())
 	}

@@ -163,7 +163,7 @@ func TestSkipSource(t *testing.T) {
 		t.Fatalf("host after install: %q", out)
 	}
 	entries, _ := os.ReadDir(gobin)
-	if len(entries) != 2 { // host and its lock file
+	if len(entries) != 3 { // host, its lock file and one backup
 		t.Errorf("left beside the binary: %v", entries)
 	}
 }

@@ -72,8 +72,14 @@ func renderStub(rec buildRecord) ([]byte, error) {
 	}
 	b.WriteString(")\n\n")
 	fmt.Fprintf(&b, "//go:embed %s\nvar selfcompileBundle string\n\n", BundleFile)
+	pluginBundle := `""`
+	if len(rec.Plugins) > 0 {
+		b.WriteString("// selfcompilePlugins carries what the plugins need for offline rebuilds.\n")
+		fmt.Fprintf(&b, "//\n//go:embed %s\nvar selfcompilePlugins string\n\n", PluginBundleFile)
+		pluginBundle = "selfcompilePlugins"
+	}
 	b.WriteString("// selfcompileRecord records the plugins this binary was built with.\n")
 	fmt.Fprintf(&b, "const selfcompileRecord = %s\n\n", strconv.Quote(string(record)))
-	b.WriteString("func init() {\n\tselfcompile.Register(selfcompileBundle, selfcompileRecord)\n}\n")
+	fmt.Fprintf(&b, "func init() {\n\tselfcompile.Register(selfcompileBundle, %s, selfcompileRecord)\n}\n", pluginBundle)
 	return format.Source(b.Bytes())
 }

@@ -361,9 +361,12 @@ func TestCrashConsistency(t *testing.T) {
 	install(-1, 0, false)
 	entries, _ := os.ReadDir(filepath.Dir(target))
 	for _, e := range entries {
-		if e.Name() != "example-abinary" && e.Name() != ".example-abinary.selfcompile.lock" {
+		if e.Name() != "example-abinary" && e.Name() != ".example-abinary.selfcompile.lock" && !strings.HasPrefix(e.Name(), ".example-abinary.selfcompile-backup-") {
 			t.Errorf("left beside the binary after the next install: %s", e.Name())
 		}
+	}
+	if n := len(entries); n != 3 {
+		t.Errorf("%d files beside the binary, want it, its lock and one backup", n)
 	}
 	if matches, _ := filepath.Glob(filepath.Join(toolchains, ".tmp-*")); len(matches) > 0 {
 		t.Errorf("left in the cache after the next install: %q", matches)
