@@ -33,6 +33,11 @@ type GenerateOptions struct {
 	// Go is the go command whose toolchain is bundled; it defaults to "go"
 	// found on PATH.
 	Go string
+	// WarmCache builds the host's dependencies with the toolchain it
+	// bundles, as an install will, and ships the go build cache entries
+	// that this made, so that a first install compiles only the stub, the
+	// main package and the plugins.
+	WarmCache bool
 	// Logger receives progress messages; nil means none.
 	Logger *log.Logger
 }
@@ -123,6 +128,14 @@ func Generate(ctx context.Context, opts GenerateOptions) (*Manifest, error) {
 		return nil, err
 	}
 	parts = append(parts, bundlePart{partModules, files})
+	if opts.WarmCache {
+		logf("Building the dependencies of %s for the warm cache", pkg.ImportPath)
+		files, err := warmCache(ctx, goBin, pkg.Module.Dir, pkg.ImportPath, modDir)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, bundlePart{partCache, files})
+	}
 	files, err = collectToolchain(env)
 	if err != nil {
 		return nil, err
@@ -351,6 +364,39 @@ func collectModules(ctx context.Context, goBin string, env goEnv, root, mainPkg,
 		}
 	}
 	return moduleFiles(cacheDir, mods)
+}
+
+// warmCache compiles every dependency of the main package the way an
+// install does (-trimpath, the module cache collectModules filled, no
+// network), into an empty build cache, and lists what that cache then
+// holds. Build cache entries do not depend on where GOROOT is.
+func warmCache(ctx context.Context, goBin, root, mainPkg, modDir string) ([]bundleFile, error) {
+	gocache := filepath.Join(modDir, "gocache")
+	env := append(withoutEnv(os.Environ(), "GOMODCACHE", "GOPROXY", "GOFLAGS", "GOWORK", "GOCACHE"),
+		"GOMODCACHE="+filepath.Join(modDir, "mod"), "GOPROXY=off", "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off", "GOCACHE="+gocache)
+	cmd := exec.CommandContext(ctx, goBin, "list", "-e", "-deps", "-f", "{{if .DepOnly}}{{.ImportPath}}{{end}}", "--", mainPkg)
+	cmd.Dir, cmd.Env = root, env
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("selfcompile: listing the host's dependencies: %w", err)
+	}
+	deps := strings.Fields(string(out))
+	cmd = exec.CommandContext(ctx, goBin, append([]string{"build", "-trimpath", "--"}, deps...)...)
+	cmd.Dir, cmd.Env = root, env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("selfcompile: building the host's dependencies for the warm cache: %v\n%s", err, out)
+	}
+	var files []bundleFile
+	err = filepath.WalkDir(gocache, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(gocache, p)
+		files = append(files, bundleFile{name: filepath.ToSlash(rel), src: p})
+		return nil
+	})
+	sortFiles(files)
+	return files, err
 }
 
 // removeModCache removes a module cache, whose files the go command makes

@@ -73,7 +73,7 @@ func restorePluginBundle(data string, r *restored, workdir string) (map[string]s
 				local[mod] = d
 			}
 		case partModules:
-			if err := restoreModules(br, r.modcache, filepath.Join(r.modcache, ".selfcompile-"+p.Digest[:24])); err != nil {
+			if err := restoreMerged(br, partModules, r.modcache, filepath.Join(r.modcache, ".selfcompile-"+p.Digest[:24]), nil); err != nil {
 				return nil, err
 			}
 		case partSums:

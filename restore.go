@@ -46,7 +46,7 @@ func (c *SelfCompile) cacheRoot() (string, error) {
 // reading stops after the last part that is needed, so a repeat install
 // decompresses only the host source.
 func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string) (*restored, error) {
-	br, err := openBundle(strings.NewReader(bundle))
+	br, err := openBundle(&releasingReader{s: bundle})
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +69,8 @@ func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string
 			dest[i] = r.src
 		case partModules:
 			dest[i] = filepath.Join(r.modcache, ".selfcompile-"+p.Digest[:24])
+		case partCache:
+			dest[i] = filepath.Join(r.gocache, ".selfcompile-"+p.Digest[:24])
 		case partToolchain:
 			r.goroot = filepath.Join(cache, "toolchains", m.GoVersion+"-"+p.Digest[:24])
 			dest[i] = r.goroot
@@ -110,6 +112,7 @@ func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string
 	if err := ensureSpace(workdir, workNeed, "the workdir"); err != nil {
 		return nil, err
 	}
+	progress, _ := c.byteProgress(int64(cacheNeed + workNeed - uint64(len(bundle))))
 	for i, p := range m.Parts[:last+1] {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -126,11 +129,13 @@ func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string
 			if err := os.MkdirAll(r.src, 0o755); err != nil {
 				return nil, err
 			}
-			err = br.restorePart(p.Name, r.src, nil)
+			err = br.restorePart(p.Name, r.src, progress)
 		case partModules:
-			err = restoreModules(br, r.modcache, dest[i])
+			err = restoreMerged(br, p.Name, r.modcache, dest[i], progress)
+		case partCache:
+			err = restoreMerged(br, p.Name, r.gocache, dest[i], progress)
 		default:
-			err = restoreShared(br, p.Name, dest[i])
+			err = restoreShared(br, p.Name, dest[i], progress)
 		}
 		if err != nil {
 			return nil, err
@@ -149,7 +154,7 @@ func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string
 // private temporary directory first, renamed into place only once the
 // part's digest has been checked, so the cache never holds a half-written
 // or unverified tree.
-func restoreShared(br *bundleReader, name, final string) error {
+func restoreShared(br *bundleReader, name, final string, progress func(int64)) error {
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		return err
 	}
@@ -159,7 +164,7 @@ func restoreShared(br *bundleReader, name, final string) error {
 		return err
 	}
 	defer release()
-	if err := br.restorePart(name, tmp, nil); err != nil {
+	if err := br.restorePart(name, tmp, progress); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
@@ -178,23 +183,25 @@ func restoreShared(br *bundleReader, name, final string) error {
 	return nil
 }
 
-// restoreModules restores the bundled modules into the host's module
-// cache, which also keeps the modules that plugins bring: into a temporary
-// directory first, then, once verified, moved file by file to where the
-// cache lacks them. The marker file records that it is done; a merge that
-// was cut short leaves no marker and is completed by the next install.
-func restoreModules(br *bundleReader, modcache, marker string) error {
-	if err := os.MkdirAll(modcache, 0o700); err != nil {
+// restoreMerged restores a part into a cache that other installs add to
+// as well: the bundled modules into the host's module cache (which also
+// keeps the modules that plugins bring), or prebuilt entries into the go
+// build cache. The part goes into a temporary directory first, then, once
+// verified, is moved file by file to where the cache lacks it. The marker
+// file records that it is done; a merge that was cut short leaves no
+// marker and is completed by the next install.
+func restoreMerged(br *bundleReader, part, cacheDir, marker string, progress func(int64)) error {
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return err
 	}
-	removeStale(filepath.Dir(modcache), tmpPrefix)
-	tmp, release, err := lockedTempDir(filepath.Dir(modcache), tmpPrefix)
+	removeStale(filepath.Dir(cacheDir), tmpPrefix)
+	tmp, release, err := lockedTempDir(filepath.Dir(cacheDir), tmpPrefix)
 	if err != nil {
 		return err
 	}
 	defer release()
 	defer os.RemoveAll(tmp)
-	if err := br.restorePart(partModules, tmp, nil); err != nil {
+	if err := br.restorePart(part, tmp, progress); err != nil {
 		return err
 	}
 	os.Remove(filepath.Join(tmp, lockFileName))
@@ -203,7 +210,7 @@ func restoreModules(br *bundleReader, modcache, marker string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(tmp, p)
-		dst := filepath.Join(modcache, rel)
+		dst := filepath.Join(cacheDir, rel)
 		if _, err := os.Lstat(dst); err == nil {
 			return nil
 		}

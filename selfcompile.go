@@ -87,10 +87,17 @@ type SelfCompile struct {
 	// defaults to DefaultProbeTimeout.
 	ProbeTimeout time.Duration
 
-	// Logger receives progress messages. It defaults to a logger writing
-	// to stderr with the prefix "[selfcompile] "; log.New(io.Discard, "", 0)
-	// silences it.
+	// Logger receives the messages of the 2015 transcript (Initializing
+	// workdir, Compiling workdir, Replacing binary, Cleaning up) and
+	// warnings. It defaults to a logger writing to stderr with the prefix
+	// "[selfcompile] "; log.New(io.Discard, "", 0) silences it.
 	Logger *log.Logger
+
+	// Progress receives the start and end of every stage (restore,
+	// download, resolve, build, verify, replace), with elapsed times and
+	// restored bytes. It defaults to printing them on stderr when stderr is
+	// a terminal or GO_SELFCOMPILE_PROGRESS=1 (ProgressTo(os.Stderr)).
+	Progress func(Event)
 
 	plugins        []string
 	workdir        string
@@ -189,17 +196,22 @@ func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan,
 	installed, pluginBundle, bi := c.installedOnDisk(ctx, target, c.workdir)
 
 	c.logf("Initializing workdir: %s", c.workdir)
+	done := c.stage("restore")
 	r, err := c.restore(ctx, bundle, c.workdir, cache)
 	if err != nil {
 		return nil, err
 	}
+	done()
 	g := newGoTool(r, bi)
 	var rec buildRecord
 	if r.m.SkipSource {
+		done := c.stage("download")
 		if rec.HostVersion, err = c.fetchSource(ctx, g, r, bi, installed.HostVersion); err != nil {
 			return nil, err
 		}
+		done()
 	}
+	done = c.stage("resolve")
 	host, err := buildList(ctx, g)
 	if err != nil {
 		return nil, err
@@ -222,6 +234,7 @@ func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan,
 	if err != nil {
 		return nil, err
 	}
+	done()
 	plan = makePlan(target, installed.Plugins, rec.Plugins, depsOf(bi, host), after)
 	c.logf("%s", strings.TrimSuffix(plan.String(), "\n"))
 	if c.DryRun {
@@ -242,6 +255,7 @@ func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan,
 	}
 
 	c.logf("Compiling workdir: %s", c.workdir)
+	done = c.stage("build")
 	stage, err := newStageDir(target)
 	if err != nil {
 		return nil, &TargetError{Path: target, Err: err}
@@ -254,15 +268,20 @@ func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan,
 		return nil, attributeError(err, plugins)
 	}
 
+	done()
 	c.logf("Verifying: %s", staged)
+	done = c.stage("verify")
 	if err := verifyBinary(ctx, staged, rec.Plugins, c.ProbeTimeout); err != nil {
 		return nil, err
 	}
+	done()
 
 	c.logf("Replacing binary: %s", target)
+	done = c.stage("replace")
 	if err := c.swapIn(target, staged); err != nil {
 		return nil, err
 	}
+	done()
 	return plan, nil
 }
 

@@ -161,7 +161,7 @@ func TestCachedToolchainTampered(t *testing.T) {
 	br.skipPart(partModules)
 	part, _ := br.Manifest.Part(partToolchain)
 	cache := filepath.Join(t.TempDir(), "tc")
-	if err := restoreShared(br, partToolchain, cache); err != nil {
+	if err := restoreShared(br, partToolchain, cache, nil); err != nil {
 		t.Fatal(err)
 	}
 	br.Close()

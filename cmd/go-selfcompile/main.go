@@ -18,6 +18,7 @@
 //
 //	-o, --out PATH      write the bundle to PATH (default selfcompile.bundle in the package directory)
 //	    --skip-source   leave the host's own source out; installs fetch it through the module proxy
+//	    --warm-cache    build the host's dependencies now and ship the build cache entries
 //	    --level LEVEL   compression: fastest, default or best (default best)
 //	-C, --dir DIR       the main package directory (default: the current directory)
 //	-q, --quiet         print nothing but errors
@@ -53,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	skipSource := fs.Bool("skip-source", false, "leave the host's own source out; installs fetch it through the module proxy")
 	level := fs.String("level", "best", "compression `LEVEL`: fastest, default or best")
 	dir := fs.StringP("dir", "C", ".", "the main package `DIR`ectory")
+	warm := fs.Bool("warm-cache", false, "build the host's dependencies now and ship the build cache, so a first install compiles only the plugins")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -80,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := selfcompile.GenerateOptions{Dir: *dir, Out: *out, SkipSource: *skipSource, Level: lv}
+	opts := selfcompile.GenerateOptions{Dir: *dir, Out: *out, SkipSource: *skipSource, Level: lv, WarmCache: *warm}
 	if !*quiet {
 		opts.Logger = log.New(stderr, "[go-selfcompile] ", 0)
 	}
