@@ -185,7 +185,7 @@ type row struct{ what, value, ratio string }
 
 type installRun struct {
 	total, toolchain, restore time.Duration
-	maxRSS         int64
+	maxRSS                    int64
 }
 
 func total(m *selfcompile.Manifest) int64 {

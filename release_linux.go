@@ -27,8 +27,8 @@ func releasePages(s string, off, end int) {
 	page := os.Getpagesize()
 	data := unsafe.StringData(s)
 	base := int(uintptr(unsafe.Pointer(data)) % uintptr(page)) // offset of s in its first page
-	start := (base+off+page-1)/page*page - base                 // first whole page at or after off
-	stop := (base+end)/page*page - base                          // end of the last whole page before end
+	start := (base+off+page-1)/page*page - base                // first whole page at or after off
+	stop := (base+end)/page*page - base                        // end of the last whole page before end
 	if stop <= start {
 		return
 	}
