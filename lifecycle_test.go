@@ -67,7 +67,6 @@ func TestPluginLifecycle(t *testing.T) {
 	writePlugin(t, a, "example.com/plugina", "plugina activated.")
 	writePlugin(t, b, "example.com/pluginb", "pluginb activated.")
 	pluginCmd(t, bin, nil, "add", a)
-	withA := fileHash(t, bin)
 	if err := os.RemoveAll(a); err != nil {
 		t.Fatal(err)
 	}
@@ -174,5 +173,15 @@ func TestPluginLifecycle(t *testing.T) {
 	if fileHash(t, copied) != original {
 		t.Error("a rebuild without plugins differs from the original binary")
 	}
-	_ = withA
+	// What the installs keep can be listed and purged.
+	usage := pluginCmd(t, copied, freshEnv, "cache")
+	for _, kind := range []string{"toolchain", "build", "modules"} {
+		if !strings.Contains(usage, kind+" ") {
+			t.Errorf("plugin cache does not list the %s cache:\n%s", kind, usage)
+		}
+	}
+	pluginCmd(t, copied, freshEnv, "cache", "--purge")
+	if _, err := os.Stat(filepath.Join(fresh, "cache", "go-selfcompile")); err == nil {
+		t.Error("plugin cache --purge left the cache")
+	}
 }

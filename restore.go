@@ -22,24 +22,6 @@ type restored struct {
 	src      string // the host's module root, in the workdir
 }
 
-// cacheRoot returns the directory that keeps restored toolchains, module
-// proxies and build caches between installs, creating it private to the
-// user.
-func (c *SelfCompile) cacheRoot() (string, error) {
-	dir := c.CacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("selfcompile: no cache directory (set SelfCompile.CacheDir): %w", err)
-		}
-		dir = filepath.Join(base, "go-selfcompile")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("selfcompile: creating cache directory: %w", err)
-	}
-	return dir, nil
-}
-
 // restore lays the bundle out for a build. The toolchain and the module
 // proxy are restored once per content digest into the cache and reused; the
 // host source goes into the workdir. Parts already cached are skipped, and

@@ -18,6 +18,7 @@
 //	example-abinary plugin upgrade [IMPORTPATH[@VERSION]...] [--dry-run] [--keep-host-deps]
 //	example-abinary plugin list
 //	example-abinary plugin rollback
+//	example-abinary plugin cache [--purge]
 //
 // A SPEC is an import path, IMPORTPATH@VERSION (a semantic version,
 // "latest", a pseudo-version or a commit), or a local directory (starting
@@ -71,11 +72,12 @@ func run(args []string) error {
 // pluginCommand runs "plugin add|remove|upgrade|list|rollback".
 func pluginCommand(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: example-abinary plugin add|remove|upgrade|list|rollback [ARGS] (see the package documentation)")
+		return errors.New("usage: example-abinary plugin add|remove|upgrade|list|rollback|cache [ARGS] (see the package documentation)")
 	}
 	fs := pflag.NewFlagSet("plugin "+args[0], pflag.ContinueOnError)
 	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
 	keepHostDeps := fs.Bool("keep-host-deps", false, "refuse a change that moves the version of one of the program's own dependencies")
+	purge := fs.Bool("purge", false, "with cache: remove the toolchain, build and module caches")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -94,6 +96,18 @@ func pluginCommand(args []string) error {
 	case "list":
 		for _, p := range selfcompile.Installed() {
 			fmt.Println(p.Describe())
+		}
+		return nil
+	case "cache":
+		if *purge {
+			return c.PurgeCache()
+		}
+		entries, err := c.CacheUsage()
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			fmt.Printf("%-9s %8.1f MB  %s\n", e.Kind, float64(e.Size)/1e6, e.Path)
 		}
 		return nil
 	case "rollback":
@@ -122,7 +136,7 @@ func pluginCommand(args []string) error {
 			changes = append(changes, selfcompile.Change{Op: selfcompile.Upgrade, Spec: spec})
 		}
 	default:
-		return fmt.Errorf("plugin: unknown command %q (add, remove, upgrade, list, rollback)", op)
+		return fmt.Errorf("plugin: unknown command %q (add, remove, upgrade, list, rollback, cache)", op)
 	}
 	plan, err := c.Apply(ctx, changes...)
 	if err != nil {
