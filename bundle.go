@@ -469,6 +469,7 @@ func (b *bundleReader) restorePart(name, dir string, progress func(n int64)) err
 	d := newPartDigest()
 	prefix := name + "/"
 	buf := make([]byte, 256<<10)
+	lastDir := "" // entries come sorted: most share the directory of the one before
 	// The part may not write more than its manifest declares, which is what
 	// the caller checked the disk has room for: a decompression bomb stops
 	// there.
@@ -493,8 +494,11 @@ func (b *bundleReader) restorePart(name, dir string, progress func(n int64)) err
 		var f *os.File
 		if dir != "" {
 			dst := filepath.Join(dir, local)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
+			if parent := filepath.Dir(dst); parent != lastDir {
+				if err := os.MkdirAll(parent, 0o755); err != nil {
+					return err
+				}
+				lastDir = parent
 			}
 			mode := fs.FileMode(0o644)
 			if exec {

@@ -37,6 +37,11 @@ var (
 	ErrNoSource = errors.New("selfcompile: host source is not available")
 	// ErrNoSpace: a disk lacks the room an install needs.
 	ErrNoSpace = errors.New("selfcompile: not enough disk space")
+	// ErrHostDepsChanged: the plugins would change the version of one of
+	// the host's own dependencies, and SelfCompile.KeepHostDeps refuses it.
+	ErrHostDepsChanged = errors.New("selfcompile: plugins would change host dependencies")
+	// ErrNoBackup: Rollback found no previous binary.
+	ErrNoBackup = errors.New("selfcompile: no previous binary to roll back to")
 )
 
 // BundleError reports a bundle that cannot be trusted. It matches

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,10 +116,6 @@ type PlanError struct {
 	Plan *Plan
 }
 
-// ErrHostDepsChanged: the plugins would change the version of one of the
-// host's own dependencies, and SelfCompile.KeepHostDeps refuses that.
-var ErrHostDepsChanged = errors.New("selfcompile: plugins would change host dependencies")
-
 func (e *PlanError) Error() string {
 	var b strings.Builder
 	b.WriteString("selfcompile: refused: the plugins would change these dependencies of the host, and KeepHostDeps is set; nothing was built:\n")
@@ -132,10 +127,6 @@ func (e *PlanError) Error() string {
 
 // Is reports whether target is ErrHostDepsChanged.
 func (e *PlanError) Is(target error) bool { return target == ErrHostDepsChanged }
-
-// ErrNotInstalled: a Remove or Upgrade names a plugin the binary does not
-// have.
-var ErrNotInstalled = errors.New("selfcompile: plugin is not installed")
 
 // parseChanges validates a change set before any work.
 func parseChanges(changes []Change) (adds []pluginSpec, removes, upgrades map[string]string, upgradeAll bool, err error) {
@@ -307,9 +298,6 @@ func versionOf(p PluginInfo) string {
 	}
 	return cmpOr(p.Version, "host")
 }
-
-// ErrNoBackup: Rollback found no previous binary.
-var ErrNoBackup = errors.New("selfcompile: no previous binary to roll back to")
 
 // Rollback puts back the previous binary, kept by the last install, after
 // checking that it starts. The binary it replaces becomes the newest

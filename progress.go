@@ -76,16 +76,14 @@ func (c *SelfCompile) stage(name string) (done func()) {
 }
 
 // byteProgress returns a callback for restorePart that reports restore
-// progress at most every 16 MB, and the total written so far.
-func (c *SelfCompile) byteProgress(total int64) (func(n int64), func() int64) {
+// progress at most every 16 MB.
+func (c *SelfCompile) byteProgress(total int64) func(n int64) {
 	var done, last int64
 	return func(n int64) {
-			done += n
-			if done-last >= 16<<20 {
-				last = done
-				c.emit(Event{Stage: "restore", Bytes: done, Total: total})
-			}
-		}, func() int64 {
-			return done
+		done += n
+		if done-last >= 16<<20 {
+			last = done
+			c.emit(Event{Stage: "restore", Bytes: done, Total: total})
 		}
+	}
 }

@@ -94,7 +94,7 @@ func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string
 	if err := ensureSpace(workdir, workNeed, "the workdir"); err != nil {
 		return nil, err
 	}
-	progress, _ := c.byteProgress(int64(cacheNeed + workNeed - uint64(len(bundle))))
+	progress := c.byteProgress(int64(cacheNeed + workNeed - uint64(len(bundle))))
 	for i, p := range m.Parts[:last+1] {
 		if err := ctx.Err(); err != nil {
 			return nil, err
