@@ -175,7 +175,18 @@ func (l Level) String() string {
 // 64 MB (the most a decoder accepts by default) 24.4 MB.
 const windowSize = 32 << 20
 
-func (l Level) encoderOptions() []zstd.EOption {
+// windowFor returns the window for a bundle of total raw bytes: no larger
+// than the data needs, so that the small plugin bundle an install writes
+// does not cost the installer the memory of a 32 MB window.
+func windowFor(total int64) int {
+	w := 1 << 20
+	for w < windowSize && int64(w) < total {
+		w <<= 1
+	}
+	return w
+}
+
+func (l Level) encoderOptions(window int) []zstd.EOption {
 	lv := zstd.SpeedBestCompression
 	switch l {
 	case LevelFastest:
@@ -185,7 +196,7 @@ func (l Level) encoderOptions() []zstd.EOption {
 	}
 	return []zstd.EOption{
 		zstd.WithEncoderLevel(lv),
-		zstd.WithWindowSize(windowSize),
+		zstd.WithWindowSize(window),
 		zstd.WithEncoderCRC(true),
 		zstd.WithEncoderConcurrency(1),
 	}
@@ -241,10 +252,14 @@ func writeBundle(w io.Writer, m *Manifest, parts []bundlePart, level Level) erro
 	if err != nil {
 		return err
 	}
+	var total int64
+	for _, p := range m.Parts {
+		total += p.Size
+	}
 
 	hw := sha256.New()
 	cw := &countingWriter{w: io.MultiWriter(w, hw)}
-	zw, err := zstd.NewWriter(cw, level.encoderOptions()...)
+	zw, err := zstd.NewWriter(cw, level.encoderOptions(windowFor(total))...)
 	if err != nil {
 		return err
 	}

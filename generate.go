@@ -248,7 +248,11 @@ func collectSource(ctx context.Context, root, mainRel, bundlePath string) ([]bun
 				names = append(names, n)
 			}
 		}
-	} else {
+	}
+	// Not in a git work tree, or in one that ignores the module (a copy
+	// under a build directory): every file counts.
+	if !slices.Contains(names, "go.mod") {
+		names = nil
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
