@@ -43,7 +43,7 @@ func answerProbe(record, plugins string) {
 	if export := os.Getenv(exportEnv); export != "" {
 		f, err := os.OpenFile(export, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
-			_, err = io.Copy(f, strings.NewReader(plugins))
+			_, err = io.Copy(f, &releasingReader{s: plugins})
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

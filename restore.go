@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -28,6 +29,11 @@ type restored struct {
 // reading stops after the last part that is needed, so a repeat install
 // decompresses only the host source.
 func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string) (*restored, error) {
+	// The decoder's window is most of the heap while restoring; without a
+	// limit the garbage collector lets the heap grow to twice what is live,
+	// and the installer's peak resident set past 64 MB. The previous limit
+	// comes back when the restore is done.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(restoreMemoryLimit))
 	br, err := openBundle(&releasingReader{s: bundle})
 	if err != nil {
 		return nil, err
@@ -206,6 +212,10 @@ func restoreMerged(br *bundleReader, part, cacheDir, marker string, progress fun
 	}
 	return os.WriteFile(marker, nil, 0o644)
 }
+
+// restoreMemoryLimit is the soft limit on the Go heap during a restore: the
+// 32 MB decoder window and some room for the rest.
+const restoreMemoryLimit = 48 << 20
 
 // tmpPrefix names the directories a part is restored into before it is
 // verified and moved into the cache.

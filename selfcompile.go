@@ -481,7 +481,7 @@ func writeGenerated(mainDir, bundle string, rec buildRecord) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, strings.NewReader(bundle)); err != nil {
+	if _, err := io.Copy(f, &releasingReader{s: bundle}); err != nil {
 		f.Close()
 		return err
 	}
