@@ -50,6 +50,7 @@ type BundleError struct {
 	Reason string
 }
 
+// Error describes what went wrong and what to do.
 func (e *BundleError) Error() string {
 	return "selfcompile: bundle is corrupt: " + e.Reason + " (rebuild the binary with go generate and go build)"
 }
@@ -66,6 +67,7 @@ type PluginError struct {
 	Reason string
 }
 
+// Error describes what went wrong and what to do.
 func (e *PluginError) Error() string {
 	return fmt.Sprintf("selfcompile: plugin %q: %s", e.Spec, e.Reason)
 }
@@ -85,6 +87,7 @@ type BuildError struct {
 	Output string
 }
 
+// Error describes what went wrong and what to do.
 func (e *BuildError) Error() string {
 	var b strings.Builder
 	b.WriteString("selfcompile: ")
@@ -115,6 +118,7 @@ type VerifyError struct {
 	Output string
 }
 
+// Error describes what went wrong and what to do.
 func (e *VerifyError) Error() string {
 	var b strings.Builder
 	b.WriteString("selfcompile: the new binary failed verification")
@@ -143,6 +147,7 @@ type TargetError struct {
 	Err error
 }
 
+// Error describes what went wrong and what to do.
 func (e *TargetError) Error() string {
 	return fmt.Sprintf("selfcompile: cannot replace %s: %v (rerun as a user who may write to its directory, or move the binary to a directory you own)", e.Path, e.Err)
 }
@@ -162,6 +167,7 @@ type SpaceError struct {
 	Need, Free uint64
 }
 
+// Error describes what went wrong and what to do.
 func (e *SpaceError) Error() string {
 	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or point SelfCompile.CacheDir or Root at a larger disk)",
 		e.Dir, e.What, e.Need>>20, e.Free>>20)

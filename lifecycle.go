@@ -30,6 +30,7 @@ const (
 	Upgrade
 )
 
+// String returns the change's name, as the example's commands spell it.
 func (o Op) String() string {
 	switch o {
 	case Remove:
@@ -116,6 +117,7 @@ type PlanError struct {
 	Plan *Plan
 }
 
+// Error describes what went wrong and what to do.
 func (e *PlanError) Error() string {
 	var b strings.Builder
 	b.WriteString("selfcompile: refused: the plugins would change these dependencies of the host, and KeepHostDeps is set; nothing was built:\n")
