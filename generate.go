@@ -340,7 +340,7 @@ func collectModules(ctx context.Context, goBin string, env goEnv, root, mainPkg,
 	var graph []byte
 	for _, args := range [][]string{
 		{"list", "-deps", "--", mainPkg}, // downloads what the build needs
-		{"list", "-m", "-json", "all"},   // and every go.mod of the graph
+		{"list", "-m", "all"},            // and every go.mod of the graph
 	} {
 		cmd := exec.CommandContext(ctx, goBin, args...)
 		cmd.Dir = root
@@ -353,13 +353,12 @@ func collectModules(ctx context.Context, goBin string, env goEnv, root, mainPkg,
 		}
 		graph = out
 	}
+	listed, err := parseModList(graph)
+	if err != nil {
+		return nil, err
+	}
 	var mods []module.Version
-	dec := json.NewDecoder(bytes.NewReader(graph))
-	for dec.More() {
-		var m listedModule
-		if err := dec.Decode(&m); err != nil {
-			return nil, err
-		}
+	for _, m := range listed {
 		if m.Replace != nil && m.Replace.Version == "" {
 			return nil, fmt.Errorf("selfcompile: module %s is replaced by the directory %s: the bundle cannot carry it; publish it, or move it into the host module", m.Path, m.Replace.Path)
 		}

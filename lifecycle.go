@@ -1,9 +1,7 @@
 package selfcompile
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -239,16 +237,34 @@ type listedModule struct {
 
 // buildList returns the module graph's selected versions, by path.
 func buildList(ctx context.Context, g *goTool) (map[string]listedModule, error) {
-	out, err := g.run(ctx, "list", "-mod=mod", "-m", "-json", "all")
+	out, err := g.run(ctx, "list", "-mod=mod", "-m", "all")
 	if err != nil {
 		return nil, err
 	}
+	return parseModList(out)
+}
+
+// parseModList reads the plain output of go list -m all: "path" for the
+// main module, "path version", and "path version => path version" or
+// "path version => dir" for replaced modules. (The -json form would make
+// the go command fetch every module's .info file, for its time, which an
+// offline install does not have.)
+func parseModList(out []byte) (map[string]listedModule, error) {
 	mods := map[string]listedModule{}
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for dec.More() {
+	for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
 		var m listedModule
-		if err := dec.Decode(&m); err != nil {
-			return nil, fmt.Errorf("selfcompile: reading go list -m output: %w", err)
+		switch {
+		case len(f) == 1 && i == 0:
+			m = listedModule{Path: f[0], Main: true}
+		case len(f) == 2:
+			m = listedModule{Path: f[0], Version: f[1]}
+		case len(f) == 4 && f[2] == "=>":
+			m = listedModule{Path: f[0], Version: f[1], Replace: &struct{ Path, Version, Dir string }{Path: f[3], Dir: f[3]}}
+		case len(f) == 5 && f[2] == "=>":
+			m = listedModule{Path: f[0], Version: f[1], Replace: &struct{ Path, Version, Dir string }{Path: f[3], Version: f[4]}}
+		default:
+			return nil, fmt.Errorf("selfcompile: unexpected go list -m line %q", line)
 		}
 		mods[m.Path] = m
 	}

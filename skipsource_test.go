@@ -120,7 +120,11 @@ func TestSkipSource(t *testing.T) {
 	// A private module cache: the global one would keep the v0.1.0 and
 	// v1.0.0 of an earlier run.
 	private := "GOMODCACHE=" + filepath.Join(work, "modcache")
-	authorEnv := []string{"GOPROXY=" + fileProxy(libProxy, modcache), "GOSUMDB=off", "GOFLAGS=-mod=mod -modcacherw", "GOWORK=off", private}
+	// The author's module cache first, then their GOPROXY: a fresh module
+	// cache lacks the .info files of modules the build never needed, which
+	// go list -m all reads.
+	userProxy, _ := command(e2e.repo, nil, "go", "env", "GOPROXY")
+	authorEnv := []string{"GOPROXY=" + fileProxy(libProxy, modcache) + "," + strings.TrimSpace(string(userProxy)), "GOSUMDB=off", "GOFLAGS=-mod=mod -modcacherw", "GOWORK=off", private}
 	if out, err := command(host, authorEnv, "go", "mod", "tidy"); err != nil {
 		t.Fatalf("go mod tidy: %v\n%s", err, out)
 	}
