@@ -88,7 +88,8 @@ func backups(target string) []string {
 // Windows a backup that still runs cannot be removed; it is renamed for
 // removal at the next start.
 func pruneBackups(target string, keep int) {
-	for _, b := range backups(target)[min(keep, len(backups(target))):] {
+	bs := backups(target)
+	for _, b := range bs[min(keep, len(bs)):] {
 		if err := os.Remove(b); err != nil {
 			os.Rename(b, sideName(target, asideTag))
 		}
