@@ -185,13 +185,13 @@ func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan,
 	if err != nil {
 		return nil, err
 	}
-	if c.workdir == "" {
-		root := cmpOr(c.Root, os.TempDir())
-		prefix := cmpOr(c.Prefix, "go-selfcompile")
-		removeStale(root, prefix)
-		if c.workdir, c.releaseWorkdir, err = lockedTempDir(root, prefix); err != nil {
-			return nil, fmt.Errorf("selfcompile: creating workdir: %w", err)
-		}
+	if c.workdir != "" {
+		c.Cleanup() // a previous Compile's, kept for inspection: each install starts afresh
+	}
+	root, prefix := cmpOr(c.Root, os.TempDir()), cmpOr(c.Prefix, "go-selfcompile")
+	removeStale(root, prefix)
+	if c.workdir, c.releaseWorkdir, err = lockedTempDir(root, prefix); err != nil {
+		return nil, fmt.Errorf("selfcompile: creating workdir: %w", err)
 	}
 	installed, pluginBundle, bi := c.installedOnDisk(ctx, target, c.workdir)
 

@@ -71,15 +71,20 @@ import (
 )
 
 func main() {
-	// One install per argument, in this one process: the second must
+	// One install per argument, in this one process, with one SelfCompile
+	// whose workdir is cleaned up at the end: the second install must
 	// replace the binary again, not the file the first renamed aside.
+	var c selfcompile.SelfCompile
 	for _, p := range os.Args[1:] {
-		c := selfcompile.SelfCompile{AutoCleanup: true}
 		c.Plugin(p)
 		if err := c.Compile(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	}
+	if err := c.Cleanup(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	for _, p := range selfcompile.Installed() {
 		fmt.Println("plugin", p)
