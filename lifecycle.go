@@ -75,10 +75,10 @@ func (p *Plan) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for %s:\n", p.Target)
 	for _, a := range p.Added {
-		fmt.Fprintf(&b, "  add      %s\n", describe(a))
+		fmt.Fprintf(&b, "  add      %s\n", a.Describe())
 	}
 	for _, r := range p.Removed {
-		fmt.Fprintf(&b, "  remove   %s\n", describe(r))
+		fmt.Fprintf(&b, "  remove   %s\n", r.Describe())
 	}
 	for _, u := range p.Upgraded {
 		fmt.Fprintf(&b, "  upgrade  %s %s => %s\n", u.Path, u.Old, u.New)
@@ -92,9 +92,10 @@ func (p *Plan) String() string {
 	return b.String()
 }
 
-// describe formats a plugin as "plugin list" prints it: its import path,
-// then its version, "local" and the folder it came from, or "host".
-func describe(p PluginInfo) string {
+// Describe formats a plugin as one line of "plugin list": its import path,
+// then its version, or "local" and the folder it came from, or "host" for
+// a package of the host's own module.
+func (p PluginInfo) Describe() string {
 	switch {
 	case p.Local != "":
 		return p.ImportPath + " local " + p.Local
@@ -103,11 +104,6 @@ func describe(p PluginInfo) string {
 	}
 	return p.ImportPath + " host"
 }
-
-// Describe formats a plugin as one line of "plugin list": its import path,
-// then its version, or "local" and the folder it came from, or "host" for
-// a package of the host's own module.
-func (p PluginInfo) Describe() string { return describe(p) }
 
 // PlanError reports a plan that a policy refuses. It matches
 // ErrHostDepsChanged.
@@ -128,71 +124,74 @@ func (e *PlanError) Error() string {
 // Is reports whether target is ErrHostDepsChanged.
 func (e *PlanError) Is(target error) bool { return target == ErrHostDepsChanged }
 
+// changeSet is a validated change set.
+type changeSet struct {
+	adds       []pluginSpec
+	removes    map[string]bool   // import paths
+	upgrades   map[string]string // import path -> version ("latest" if none)
+	upgradeAll bool
+}
+
 // parseChanges validates a change set before any work.
-func parseChanges(changes []Change) (adds []pluginSpec, removes, upgrades map[string]string, upgradeAll bool, err error) {
-	removes, upgrades = map[string]string{}, map[string]string{}
+func parseChanges(changes []Change) (*changeSet, error) {
+	cs := &changeSet{removes: map[string]bool{}, upgrades: map[string]string{}}
 	for _, ch := range changes {
 		switch ch.Op {
 		case Add:
 			sp, err := parseSpec(ch.Spec)
 			if err != nil {
-				return nil, nil, nil, false, err
+				return nil, err
 			}
-			adds = append(adds, sp)
+			cs.adds = append(cs.adds, sp)
 		case Remove:
 			if err := module.CheckImportPath(ch.Spec); err != nil {
-				return nil, nil, nil, false, &PluginError{Spec: ch.Spec, Reason: "remove takes an installed plugin's import path: " + pathReason(err)}
+				return nil, &PluginError{Spec: ch.Spec, Reason: "remove takes an installed plugin's import path: " + pathReason(err)}
 			}
-			removes[ch.Spec] = ""
+			cs.removes[ch.Spec] = true
 		case Upgrade:
 			if ch.Spec == "" {
-				upgradeAll = true
+				cs.upgradeAll = true
 				continue
 			}
 			if isLocalSpec(ch.Spec) {
-				return nil, nil, nil, false, &PluginError{Spec: ch.Spec, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
+				return nil, &PluginError{Spec: ch.Spec, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
 			}
 			sp, err := parseSpec(ch.Spec)
 			if err != nil {
-				return nil, nil, nil, false, err
+				return nil, err
 			}
-			upgrades[sp.importPath] = cmpOr(sp.version, "latest")
+			cs.upgrades[sp.importPath] = cmpOr(sp.version, "latest")
 		default:
-			return nil, nil, nil, false, fmt.Errorf("selfcompile: unknown change %d", ch.Op)
+			return nil, fmt.Errorf("selfcompile: unknown change %d", ch.Op)
 		}
 	}
-	return adds, removes, upgrades, upgradeAll, nil
+	return cs, nil
 }
 
 // desiredPlugins applies a change set to the installed plugins. local maps
 // the module path of each local plugin to the copy of its source that the
 // binary carries.
-func desiredPlugins(installed []PluginInfo, local map[string]string, changes []Change) ([]pluginSpec, error) {
-	adds, removes, upgrades, upgradeAll, err := parseChanges(changes)
-	if err != nil {
-		return nil, err
-	}
+func desiredPlugins(installed []PluginInfo, local map[string]string, cs *changeSet) ([]pluginSpec, error) {
 	has := func(path string) bool {
 		return slices.ContainsFunc(installed, func(p PluginInfo) bool { return p.ImportPath == path })
 	}
-	for path := range removes {
+	for path := range cs.removes {
 		if !has(path) {
 			return nil, &PluginError{Spec: path, Reason: "it is not installed (see plugin list)"}
 		}
 	}
-	for path := range upgrades {
+	for path := range cs.upgrades {
 		if !has(path) {
 			return nil, &PluginError{Spec: path, Reason: "it is not installed; add it instead"}
 		}
 	}
 	var out []pluginSpec
 	for _, p := range installed {
-		_, removed := removes[p.ImportPath]
-		if removed || slices.ContainsFunc(adds, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {
+		if cs.removes[p.ImportPath] || slices.ContainsFunc(cs.adds, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {
 			continue
 		}
-		version, upgrade := upgrades[p.ImportPath]
-		upgrade = upgrade || upgradeAll
+		version, upgrade := cs.upgrades[p.ImportPath]
+		upgrade = upgrade || cs.upgradeAll
 		sp := pluginSpec{raw: p.ImportPath, importPath: p.ImportPath, modulePath: p.Module}
 		switch {
 		case p.Local != "":
@@ -211,7 +210,7 @@ func desiredPlugins(installed []PluginInfo, local map[string]string, changes []C
 		}
 		out = append(out, sp)
 	}
-	for _, s := range adds {
+	for _, s := range cs.adds {
 		s.isNew = true
 		out = append(out, s)
 	}
@@ -355,6 +354,6 @@ func (c *SelfCompile) Rollback(ctx context.Context) error {
 	if err := c.swapIn(target, staged); err != nil {
 		return err
 	}
-	os.Remove(prev)
+	os.Remove(prev) // now the installed binary; with Backups > 1 it would stay as a duplicate
 	return nil
 }

@@ -131,15 +131,7 @@ func stageLocalPlugins(ctx context.Context, plugins []pluginSpec, workdir, mainM
 			}
 			os.RemoveAll(dst)
 			for _, f := range files {
-				data, err := os.ReadFile(f.src)
-				if err != nil {
-					return err
-				}
-				to := filepath.Join(dst, filepath.FromSlash(f.name))
-				if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-					return err
-				}
-				if err := os.WriteFile(to, data, 0o644); err != nil {
+				if err := copyToNew(f.src, filepath.Join(dst, filepath.FromSlash(f.name))); err != nil {
 					return err
 				}
 			}

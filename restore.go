@@ -356,10 +356,20 @@ func copyTree(src, dst string) error {
 		if !d.Type().IsRegular() {
 			return errors.New(p + ": not a regular file")
 		}
-		in, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, in, 0o644)
+		return copyToNew(p, target)
 	})
+}
+
+// copyToNew copies the file src to dst, creating dst's directory, with a
+// mode the user may write (source trees come from the read-only module
+// cache).
+func copyToNew(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
 }

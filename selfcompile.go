@@ -150,7 +150,8 @@ func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan,
 			}
 		}()
 	}
-	if _, _, _, _, err := parseChanges(changes); err != nil {
+	cs, err := parseChanges(changes)
+	if err != nil {
 		return nil, err
 	}
 	bundle := c.Bundle
@@ -220,7 +221,7 @@ func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan,
 	if err != nil {
 		return nil, err
 	}
-	plugins, err := desiredPlugins(installed.Plugins, local, changes)
+	plugins, err := desiredPlugins(installed.Plugins, local, cs)
 	if err != nil {
 		return nil, err
 	}
