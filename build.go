@@ -1,105 +1,95 @@
 package selfcompile
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
-	"golang.org/x/mod/modfile"
-	"golang.org/x/mod/semver"
+	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
 
-// goTool runs the bundled go command in a hermetic environment.
-type goTool struct {
-	bin string   // the go binary
-	dir string   // working directory: the host's module root
-	env []string // full environment
-}
-
-// run runs the go command and returns its standard output. A failure is a
-// *BuildError naming the command, with what the command printed; its
-// Plugins are left for the caller.
-func (g *goTool) run(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, g.bin, args...)
-	cmd.Dir = g.dir
-	cmd.Env = g.env
-	cmd.SysProcAttr = childAttr()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		text := stderr.String() + stdout.String()
-		if text == "" {
-			text = err.Error()
-		}
-		return nil, &BuildError{Step: "go " + args[0], Output: text}
-	}
-	return stdout.Bytes(), nil
-}
-
-// userGoVars are the go environment variables a user sets for their
-// network and privacy, which the inner go command honours. Every other GO*
-// and CGO_* variable of the user's environment is dropped.
-var userGoVars = []string{"GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOSUMDB", "GOINSECURE", "GOAUTH", "GOVCS"}
-
-const defaultGOPROXY = "https://proxy.golang.org,direct"
-
-// fileURL returns a file:// URL for the directory dir.
-func fileURL(dir string) string {
-	p := filepath.ToSlash(dir)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p // Windows: file:///C:/...
-	}
-	return (&url.URL{Scheme: "file", Path: p}).String()
-}
+// netVars are the go environment variables that say how to reach modules:
+// the user's, from the environment or the go env file (go env -w), are
+// honoured by installs that use the network. GOCACHEPROG lets a fleet
+// share a build cache. Every other GO* and CGO_* setting of the user is
+// ignored: what is built is what the binary records.
+var netVars = []string{"GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GONOSUMCHECK", "GOSUMDB", "GOINSECURE", "GOAUTH", "GOVCS", "GOCACHEPROG"}
 
 // newGoTool prepares the go command of the restored toolchain: GOTOOLCHAIN,
-// GOWORK, GOENV and GOFLAGS are ours; the module cache holds the bundled
-// modules, so the go command finds them before it asks the user's GOPROXY
-// (which may be off); the build cache persists, shared by every host
-// program, and the module cache persists per host program; and the target settings
-// recorded in the installed binary (GOOS, GOARCH, GOAMD64, CGO_*, ...) are
-// reproduced.
-func newGoTool(r *restored, bi *debug.BuildInfo) *goTool {
+// GOWORK, GOENV and GOFLAGS are the library's; the module cache holds the
+// bundled modules, so the go command finds them before it asks the user's
+// GOPROXY (which may be off); the build cache is shared by every host, the
+// module cache kept per host; temporary files go into the workdir, which
+// is removed whatever happens; and the settings recorded in the installed
+// binary (GOOS, GOARCH, GOAMD64, CGO_*, ...) are reproduced.
+func newGoTool(r *restored, bi *debug.BuildInfo, workdir string) gocmd.Go {
 	var env []string
 	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if (strings.HasPrefix(k, "GO") || strings.HasPrefix(k, "CGO_")) && !slices.Contains(userGoVars, k) {
-			continue
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "GO") && !strings.HasPrefix(k, "CGO_") {
+			env = append(env, kv)
 		}
-		env = append(env, kv)
 	}
-	proxy := cmpOr(os.Getenv("GOPROXY"), defaultGOPROXY)
+	env = append(env, userNetEnv()...)
 	env = append(env,
 		"GOROOT="+r.goroot,
 		"GOTOOLCHAIN=local",
 		"GOWORK=off",
 		"GOENV=off",
-		"GOFLAGS=-buildvcs=false",
-		"GOPROXY="+proxy,
+		"GOFLAGS=-mod=mod -buildvcs=false",
 		"GOCACHE="+r.gocache,
 		"GOMODCACHE="+r.modcache,
 		"GOPATH="+filepath.Join(r.hostDir, "path"),
+		"GOTMPDIR="+filepath.Join(workdir, "tmp"),
 	)
 	env = append(env, settingsEnv(bi)...)
-	return &goTool{bin: filepath.Join(r.goroot, "bin", "go"+exeSuffix()), dir: r.src, env: env}
+	return gocmd.Go{Bin: filepath.Join(r.goroot, "bin", "go"+exeSuffix()), Dir: r.module, Env: env}
 }
 
-// hostKey names a host program's cache directory: the last element of its
-// main package path and a short hash of the whole path.
-func hostKey(mainPkg string) string {
-	return filepath.Base(mainPkg) + "-" + shortHash(mainPkg)
+// userNetEnv returns the user's network settings for the go command: the
+// go env file's, overridden by the environment's. A process privileged
+// by its file takes none: its environment is not its user's to trust.
+func userNetEnv() []string {
+	if privileged() {
+		return nil
+	}
+	file := map[string]string{}
+	if data, err := os.ReadFile(goEnvFile()); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
+				file[k] = v
+			}
+		}
+	}
+	var env []string
+	for _, k := range netVars {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		} else if v, ok := file[k]; ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// goEnvFile is where go env -w writes: $GOENV, or go/env in the user's
+// configuration directory.
+func goEnvFile() string {
+	if f := os.Getenv("GOENV"); f != "" && f != "off" {
+		return f
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "go", "env")
 }
 
 // settingsEnv returns the environment that reproduces the target settings
@@ -108,36 +98,37 @@ func hostKey(mainPkg string) string {
 // command would do by itself on such a machine.
 func settingsEnv(bi *debug.BuildInfo) []string {
 	var env []string
-	if bi == nil {
-		return nil
-	}
 	for _, s := range bi.Settings {
 		k, v := s.Key, s.Value
 		switch {
 		case k == "CGO_ENABLED":
-			if v == "1" && !haveCC() {
+			if v == "1" && cCompiler() == "" {
 				v = "0"
 			}
 			env = append(env, k+"="+v)
-		case strings.HasPrefix(k, "CGO_"), k == "GOOS", k == "GOARCH", k == "GOEXPERIMENT", k == "GOFIPS140":
-			env = append(env, k+"="+v)
-		case strings.HasPrefix(k, "GO") && strings.ToUpper(k) == k: // GOAMD64, GOARM, GO386, ...
-			env = append(env, k+"="+v)
+		case strings.HasPrefix(k, "CGO_"), strings.HasPrefix(k, "GO") && strings.ToUpper(k) == k:
+			env = append(env, k+"="+v) // GOOS, GOARCH, GOAMD64, GOEXPERIMENT, GOFIPS140, ...
 		}
 	}
 	return env
 }
 
-func haveCC() bool {
+// cCompiler returns the C compiler that cgo would run: $CC, or gcc or
+// clang on PATH; "" when there is none.
+func cCompiler() string {
 	cc := os.Getenv("CC")
-	if cc == "" {
-		cc = "gcc"
+	if cc != "" {
+		if p, err := exec.LookPath(strings.Fields(cc + " x")[0]); err == nil {
+			return p
+		}
+		return ""
 	}
-	if _, err := exec.LookPath(strings.Fields(cc + " x")[0]); err == nil {
-		return true
+	for _, name := range []string{"gcc", "clang"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
 	}
-	_, err := exec.LookPath("clang")
-	return err == nil
+	return ""
 }
 
 // buildFlags returns the go build flags that reproduce the flags a binary
@@ -145,26 +136,22 @@ func haveCC() bool {
 // build (golang/go#63432), so ldflags, when set, replaces whatever the
 // build info has.
 func buildFlags(bi *debug.BuildInfo, ldflags string) []string {
-	flags := []string{"-trimpath", "-mod=mod"}
-	if bi != nil {
-		for _, s := range bi.Settings {
-			switch k, v := s.Key, s.Value; k {
-			case "-buildmode", "-compiler":
-				// Build info records the defaults too, but passing them
-				// changes the link action ID, and so the binary's build ID.
-				if v != "exe" && v != "gc" {
-					flags = append(flags, k+"="+v)
-				}
-			case "-gcflags", "-asmflags", "-tags":
+	flags := []string{"-trimpath"}
+	for _, s := range bi.Settings {
+		switch k, v := s.Key, s.Value; k {
+		case "-buildmode", "-compiler":
+			// Build info records the defaults too, but passing them
+			// changes the link action ID, and so the binary's build ID.
+			if v != "exe" && v != "gc" {
 				flags = append(flags, k+"="+v)
-			case "-ldflags":
-				if ldflags == "" {
-					ldflags = v
-				}
-			case "-race", "-msan", "-asan":
-				if v == "true" {
-					flags = append(flags, k)
-				}
+			}
+		case "-gcflags", "-asmflags", "-tags":
+			flags = append(flags, k+"="+v)
+		case "-ldflags":
+			ldflags = cmp.Or(ldflags, v)
+		case "-race", "-msan", "-asan":
+			if v == "true" {
+				flags = append(flags, k)
 			}
 		}
 	}
@@ -174,157 +161,110 @@ func buildFlags(bi *debug.BuildInfo, ldflags string) []string {
 	return flags
 }
 
-// localVersion is the version a module replaced by a local directory is
-// required at.
-const localVersion = "v0.0.0-00010101000000-000000000000"
-
-// listedPackage is what go list reports of a plugin package.
-type listedPackage struct {
-	ImportPath string
-	Name       string
-	Standard   bool
-	Module     *struct {
-		Path    string
-		Version string
-		Main    bool
-		Replace *struct{ Path, Version, Dir string }
-	}
-	Error *struct{ Err string }
-}
-
-// resolvePlugins makes the restored module provide every plugin: local
-// directories through a replace, versioned specs through go get, the rest
-// through the build list (or the proxy, for a new module). It returns the
-// plugins with their module and version, as the stub records them.
-func (c *SelfCompile) resolvePlugins(ctx context.Context, g *goTool, r *restored, plugins []pluginSpec) ([]PluginInfo, error) {
-	gomod := filepath.Join(r.src, "go.mod")
-	data, err := os.ReadFile(gomod)
-	if err != nil {
-		return nil, fmt.Errorf("selfcompile: the host source has no go.mod: %w", err)
-	}
-	f, err := modfile.Parse(gomod, data, nil)
-	if err != nil {
-		return nil, err
-	}
-	var get []string
-	for _, p := range plugins {
-		switch {
-		case p.moduleDir != "":
-			rel, err := filepath.Rel(r.src, p.moduleDir)
-			if err != nil {
-				return nil, err
-			}
-			if err := f.AddRequire(p.modulePath, localVersion); err != nil {
-				return nil, err
-			}
-			if err := f.AddReplace(p.modulePath, "", filepath.ToSlash(rel), ""); err != nil {
-				return nil, err
-			}
-		case p.pinned:
-			// Installed before: the recorded version, unless the host
-			// already requires a higher one.
-			if err := requireAtLeast(f, p.modulePath, p.version); err != nil {
-				return nil, err
-			}
-		case p.version != "":
-			get = append(get, p.importPath+"@"+p.version)
+// build writes the stub and the plugins bundle into the restored source
+// and builds the new binary into a private directory beside the
+// executable, reporting the packages compiled as the go command names
+// them.
+func (in *install) build() error {
+	done := in.stage("build")
+	if in.pluginBundle {
+		if err := in.writePluginBundle(); err != nil {
+			return err
 		}
 	}
-	f.Cleanup()
-	if err := os.WriteFile(gomod, modfile.Format(f.Syntax), 0o644); err != nil {
-		return nil, err
-	}
-	if len(get) > 0 {
-		if _, err := g.run(ctx, append([]string{"get", "--"}, get...)...); err != nil {
-			return nil, attributeError(err, plugins)
-		}
-	}
-
-	args := []string{"list", "-mod=mod", "-e", "-json=ImportPath,Name,Standard,Module,Error", "--"}
-	for _, p := range plugins {
-		args = append(args, p.importPath)
-	}
-	listed, err := g.run(ctx, args...)
-	if err != nil {
-		return nil, attributeError(err, plugins)
-	}
-	dec := json.NewDecoder(bytes.NewReader(listed))
-	byPath := map[string]listedPackage{}
-	for dec.More() {
-		var lp listedPackage
-		if err := dec.Decode(&lp); err != nil {
-			return nil, fmt.Errorf("selfcompile: reading go list output: %w", err)
-		}
-		byPath[lp.ImportPath] = lp
-	}
-	var infos []PluginInfo
-	for _, p := range plugins {
-		lp, ok := byPath[p.importPath]
-		switch {
-		case !ok:
-			return nil, &PluginError{Spec: p.raw, Reason: "go list did not report it"}
-		case lp.Error != nil:
-			return nil, &PluginError{Spec: p.raw, Reason: strings.TrimSpace(lp.Error.Err)}
-		case lp.Standard:
-			return nil, &PluginError{Spec: p.raw, Reason: "it is a standard library package, not a plugin"}
-		case lp.Name == "main":
-			return nil, &PluginError{Spec: p.raw, Reason: "it is a main package (a program), not a plugin; a plugin is a library package that registers itself in init"}
-		case lp.Module == nil:
-			return nil, &PluginError{Spec: p.raw, Reason: "it is not provided by any module"}
-		}
-		info := PluginInfo{ImportPath: p.importPath, Module: lp.Module.Path, Version: lp.Module.Version}
-		if p.moduleDir != "" {
-			info.Version, info.Local = "", p.dir
-		}
-		if lp.Module.Main {
-			info.Module, info.Version = "", ""
-		}
-		infos = append(infos, info)
-	}
-	return infos, nil
-}
-
-// requireAtLeast makes f require path at version, or at the version it
-// already requires if that is higher.
-func requireAtLeast(f *modfile.File, path, version string) error {
-	for _, r := range f.Require {
-		if r.Mod.Path == path && semver.Compare(r.Mod.Version, version) >= 0 {
-			return nil
-		}
-	}
-	return f.AddRequire(path, version)
-}
-
-// attributeError names, in a *BuildError, the plugins whose packages or
-// modules the go command's output mentions, or, when it mentions none, all
-// of the plugins being added. A go get or go list failure that names one
-// plugin becomes a *PluginError for it.
-func attributeError(err error, plugins []pluginSpec) error {
-	var be *BuildError
-	if !errors.As(err, &be) {
+	if err := in.writeStub(); err != nil {
 		return err
 	}
-	var named, added []string
+	in.c.logf("Compiling workdir: %s", in.workdir)
+	stage, err := newStageDir(in.bin.path)
+	if err != nil {
+		return &TargetError{Path: in.bin.path, Err: err}
+	}
+	in.undo = append(in.undo, func() { os.RemoveAll(stage) })
+	in.stageDir, in.staged = stage, filepath.Join(stage, filepath.Base(in.bin.path))
+	args := append([]string{"build", "-v"}, buildFlags(in.bin.build, in.c.LDFlags)...)
+	args = append(args, "-o", in.staged, "./"+in.bin.sharedM.MainDir)
+	failpoint(in.ctx, "build")
+	if _, err := in.g.Stream(in.ctx, in.buildProgress(), args...); err != nil {
+		return attributeError(err, in.plugins)
+	}
+	os.WriteFile(filepath.Join(in.r.hostDir, builtFile), nil, 0o600) // for TrimCache
+	done()
+	return nil
+}
+
+// buildProgress returns the function that sees each line go build -v
+// prints: the import path of each package it compiles. It reports them as
+// events and, every ten seconds, to the log.
+func (in *install) buildProgress() func(string) {
+	start, last, n := time.Now(), time.Now(), 0
+	return func(line string) {
+		if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
+			return // compiler output, not a package name
+		}
+		n++
+		failpoint(in.ctx, "compiled", n)
+		in.c.emit(Event{Stage: "build", Package: line, Count: int64(n), Total: int64(in.packages), Elapsed: time.Since(start)})
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			in.c.logf("Compiled %d packages of the %d in the program (%v)", n, in.packages, time.Since(start).Round(time.Second))
+		}
+	}
+}
+
+// attributeError makes a failed go command a typed error. A failure that
+// the output blames on packages of one plugin is that plugin's; a failure
+// of the C compiler says so; go get and go list failures that name one
+// plugin are a *PluginError for it.
+func attributeError(err error, plugins []pluginSpec) error {
+	var ge *gocmd.Error
+	if !errors.As(err, &ge) {
+		return err
+	}
+	be := &BuildError{Step: "go " + ge.Args[0], Output: ge.Output}
 	for _, p := range plugins {
-		mod := p.modulePath
-		if mod == "" {
-			mod = p.importPath
-		}
-		if mentions(be.Output, p.importPath) || mentions(be.Output, mod) {
-			named = append(named, p.raw)
-		}
-		if p.isNew {
-			added = append(added, p.raw)
+		mod := cmp.Or(p.modulePath, p.importPath)
+		if mentions(ge.Output, p.importPath) || mentions(ge.Output, mod) {
+			be.Plugins = append(be.Plugins, p.raw)
 		}
 	}
-	if be.Step != "go build" && len(named) == 1 {
-		return &PluginError{Spec: named[0], Reason: strings.TrimSpace(be.Output)}
+	failed := failedPackages(ge.Output)
+	if cc := cCompiler(); strings.Contains(ge.Output, "cgo:") || (cc != "" && strings.Contains(ge.Output, cc)) || strings.Contains(ge.Output, os.Getenv("CC")+":") && os.Getenv("CC") != "" {
+		be.Cause = fmt.Sprintf("the C compiler (%s) failed building %s; install a working C compiler or set CC to one", cmp.Or(os.Getenv("CC"), cc, "none found"), strings.Join(failed, ", "))
+		be.Plugins = slices.DeleteFunc(be.Plugins, func(p string) bool { return !blamed(p, plugins, failed) })
 	}
-	if len(named) == 0 {
-		named = added
+	if be.Step != "go build" && len(be.Plugins) == 1 {
+		return &PluginError{Spec: be.Plugins[0], Reason: strings.TrimSpace(ge.Output)}
 	}
-	be.Plugins = named
 	return be
+}
+
+// failedPackages returns the packages the go command's output reports
+// errors for, from its "# import/path" lines.
+func failedPackages(out string) []string {
+	var pkgs []string
+	for _, line := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(line, "# "); ok && !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	return pkgs
+}
+
+// blamed reports whether one of the failed packages belongs to the plugin
+// given as raw.
+func blamed(raw string, plugins []pluginSpec, failed []string) bool {
+	for _, p := range plugins {
+		if p.raw != raw {
+			continue
+		}
+		for _, f := range failed {
+			if f == p.importPath || strings.HasPrefix(f, cmp.Or(p.modulePath, p.importPath)+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mentions reports whether the go command output names the package or
@@ -344,4 +284,11 @@ func mentions(out, path string) bool {
 		}
 		i = end
 	}
+}
+
+func exeSuffix() string {
+	if runtime.GOOS == "windows" {
+		return ".exe"
+	}
+	return ""
 }

@@ -7,32 +7,86 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
-// cacheRoot returns the directory that keeps restored toolchains, module
-// proxies and build caches between installs, creating it private to the
-// user.
+// The cache directory (CacheDir) holds, for every program of the user
+// that uses this library:
+//
+//	toolchains/go1.26.8-<digest>/  a restored toolchain, shared by the programs that bundle it
+//	build/                        the go build cache, shared: its entries are keyed by content
+//	hosts/<main>-<hash>/mod/      a program's module cache
+//	hosts/<main>-<hash>/built     touched after each install's build, for TrimCache
+//	work/                         the workdirs of running installs
+//
+// It must belong to the user and be writable by no one else: it holds what
+// is compiled into programs.
+
+// Cache subdirectories.
+const (
+	toolchainsDir = "toolchains"
+	buildDir      = "build"
+	hostsDir      = "hosts"
+	workDir       = "work"
+	workPrefix    = "install-"
+	builtFile     = "built"
+)
+
+func workRoot(cache string) string { return filepath.Join(cache, workDir) }
+
+// cacheRoot returns CacheDir, created private to the user, after checking
+// that no one else can write it and that this user can.
 func (c *SelfCompile) cacheRoot() (string, error) {
 	dir := c.CacheDir
 	if dir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
-			return "", fmt.Errorf("selfcompile: no cache directory (set SelfCompile.CacheDir): %w", err)
+			return "", fmt.Errorf("%w: no cache directory (set SelfCompile.CacheDir): %v", ErrUnsafeCache, err)
 		}
 		dir = filepath.Join(base, "go-selfcompile")
 	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("selfcompile: creating cache directory: %w", err)
+		return "", fmt.Errorf("%w: creating %s: %v", ErrUnsafeCache, dir, err)
+	}
+	if err := checkPrivateDir(dir); err != nil {
+		return "", fmt.Errorf("%w: %v (remove it, or set SelfCompile.CacheDir to a directory of your own)", ErrUnsafeCache, err)
+	}
+	for _, sub := range []string{dir, filepath.Join(dir, buildDir)} {
+		if err := checkWritableDir(sub); err != nil {
+			return "", fmt.Errorf("%w: %s cannot be written: %v (fix its permissions, or set SelfCompile.CacheDir)", ErrUnsafeCache, sub, err)
+		}
 	}
 	return dir, nil
+}
+
+// checkWritableDir creates dir if needed and a file in it, and removes the
+// file.
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".selfcompile-check-")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // CacheEntry is one thing the library keeps between installs under
 // CacheDir.
 type CacheEntry struct {
-	// Kind is "toolchain" (a restored Go toolchain, shared by every host
-	// that bundles the same one), "build" (the go build cache, shared),
-	// or "modules" (a host program's module cache).
+	// Kind is "toolchain" (a restored Go toolchain, shared by the programs
+	// that bundle the same one), "build" (the go build cache, shared),
+	// "modules" (a program's module cache) or "work" (what killed installs
+	// left).
 	Kind string
 	// Path is the entry's directory.
 	Path string
@@ -52,22 +106,79 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 			entries = append(entries, CacheEntry{Kind: kind, Path: dir, Size: dirSize(dir)})
 		}
 	}
-	for _, kind := range []string{"toolchains", "hosts"} {
-		names, _ := os.ReadDir(filepath.Join(root, kind))
-		for _, n := range names {
-			if !n.IsDir() || strings.HasPrefix(n.Name(), ".") {
-				continue
-			}
-			if kind == "toolchains" {
-				add("toolchain", filepath.Join(root, kind, n.Name()))
-			} else {
-				add("modules", filepath.Join(root, kind, n.Name(), "mod"))
+	for _, d := range subdirs(filepath.Join(root, toolchainsDir)) {
+		add("toolchain", d)
+	}
+	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
+		add("modules", filepath.Join(d, "mod"))
+	}
+	add("build", filepath.Join(root, buildDir))
+	add("work", workRoot(root))
+	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Path, b.Path) })
+	return entries, nil
+}
+
+// TrimCache removes what the current executable (Target) does not need
+// for its next install, and returns the bytes freed: toolchains it does
+// not bundle, other programs' module caches, the modules of its own cache
+// that its build list no longer names, build cache entries its last
+// install did not use, and what killed installs left. Other programs of
+// the user restore or compile what they need again at their next install.
+func (c *SelfCompile) TrimCache() (freed int64, err error) {
+	root, err := c.cacheRoot()
+	if err != nil {
+		return 0, err
+	}
+	target, err := c.target()
+	if err != nil {
+		return 0, err
+	}
+	bin, err := openBinary(target)
+	if err != nil {
+		return 0, err
+	}
+	defer bin.Close()
+	keepToolchain := toolchainDir(root, bin.toolchainM)
+	for _, d := range subdirs(filepath.Join(root, toolchainsDir)) {
+		if d != keepToolchain {
+			freed += removeMeasured(d)
+		}
+	}
+	host := hostDir(root, bin.sharedM.MainPackage)
+	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
+		if d != host {
+			freed += removeMeasured(d)
+		}
+	}
+	freed += trimModules(filepath.Join(host, "mod"), bin.buildList())
+	freed += trimBuildCache(filepath.Join(root, buildDir), filepath.Join(host, builtFile))
+	removeStale(workRoot(root), workPrefix)
+	return freed, nil
+}
+
+// trimBuildCache removes the go build cache entries that the last install
+// of a program did not use. The go command marks an entry used by setting
+// its modification time, when that is more than an hour old; so every
+// entry older than an hour before that install's build is unused. Without
+// a record of a build, nothing is removed.
+func trimBuildCache(dir, built string) int64 {
+	fi, err := os.Stat(built)
+	if err != nil {
+		return 0
+	}
+	cutoff := fi.ModTime().Add(-time.Hour - time.Minute)
+	var freed int64
+	for _, sub := range subdirs(dir) {
+		entries, _ := os.ReadDir(sub)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(cutoff) {
+				if os.Remove(filepath.Join(sub, e.Name())) == nil {
+					freed += info.Size()
+				}
 			}
 		}
 	}
-	add("build", filepath.Join(root, "build"))
-	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Path, b.Path) })
-	return entries, nil
+	return freed
 }
 
 // PurgeCache removes everything the library keeps under CacheDir. The next
@@ -78,8 +189,20 @@ func (c *SelfCompile) PurgeCache() error {
 	if err != nil {
 		return err
 	}
-	makeTreeWritable(root)
-	return os.RemoveAll(root)
+	return removeTree(root)
+}
+
+// subdirs returns the directories in dir whose names do not start with a
+// dot.
+func subdirs(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
 }
 
 func dirSize(dir string) int64 {
@@ -93,4 +216,70 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// removeMeasured removes a tree and returns its size.
+func removeMeasured(dir string) int64 {
+	n := dirSize(dir)
+	removeTree(dir)
+	return n
+}
+
+// removeTree removes a tree, with the read-only directories that the go
+// command makes in a module cache.
+func removeTree(dir string) error { return fsutil.RemoveAll(dir) }
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// trimModules removes from a module cache the extracted source and zip
+// files of the module versions that keep does not list ("path@version").
+// The go.mod, .info and .ziphash files stay: they are small, and loading
+// the module graph offline needs them.
+func trimModules(cacheDir string, keep map[string]bool) int64 {
+	var freed int64
+	filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(cacheDir, p)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir() && rel == "cache/download":
+			freed += trimZips(p, keep)
+			return filepath.SkipDir
+		case d.IsDir() && strings.Contains(d.Name(), "@"):
+			if mv, err := modcache.Unescape(rel); err == nil && !keep[mv.String()] {
+				freed += removeMeasured(p)
+			}
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return freed
+}
+
+// trimZips removes the module zips under a module cache's cache/download
+// of versions that keep does not list.
+func trimZips(download string, keep map[string]bool) int64 {
+	var freed int64
+	filepath.WalkDir(download, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zip") {
+			return nil
+		}
+		rel, _ := filepath.Rel(download, p)
+		escPath, file, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		if !ok {
+			return nil
+		}
+		if mv, err := modcache.Unescape(escPath + "@" + strings.TrimSuffix(file, ".zip")); err == nil && !keep[mv.String()] {
+			if fi, err := d.Info(); err == nil && os.Remove(p) == nil {
+				freed += fi.Size()
+			}
+		}
+		return nil
+	})
+	return freed
 }

@@ -1,30 +1,46 @@
 package selfcompile
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
+	"syscall"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
 // Sentinel errors. Every error the library returns for one of these
-// conditions matches the sentinel with errors.Is; the typed errors below
-// carry the details and can be matched with errors.As.
+// conditions matches the sentinel with errors.Is, and only then; the typed
+// errors below carry the details and match with errors.As. On every one
+// of them the executable is unchanged, except for a *RollbackError.
 var (
-	// ErrNoBundle: the binary was built without a bundle (go generate was
-	// not run before go build).
+	// ErrNoBundle: the binary carries no bundle for its platform (go
+	// generate was not run before go build, or not for this target).
 	ErrNoBundle = errors.New("selfcompile: this binary carries no bundle")
-	// ErrBundleCorrupt: the bundle does not match its manifest, is
-	// truncated, or holds entries that are not allowed.
-	ErrBundleCorrupt = errors.New("selfcompile: bundle is corrupt")
-	// ErrBundleFormat: the bundle was written by an incompatible version.
-	ErrBundleFormat = errors.New("selfcompile: unsupported bundle format")
+	// ErrBundleCorrupt: a bundle does not match its checksum or manifest,
+	// is truncated, or holds entries that are not allowed.
+	ErrBundleCorrupt = bundle.ErrCorrupt
+	// ErrBundleFormat: a bundle was written by an incompatible version.
+	ErrBundleFormat = bundle.ErrFormat
 	// ErrPlatform: the bundled toolchain does not run on this platform.
 	ErrPlatform = errors.New("selfcompile: bundle is for another platform")
 	// ErrInvalidPlugin: a plugin spec is malformed, cannot be found, or
 	// is not a plugin package.
 	ErrInvalidPlugin = errors.New("selfcompile: invalid plugin")
-	// ErrNotWritable: the executable cannot be replaced by this user.
+	// ErrNeedsNetwork: an install needs a module that neither the binary
+	// nor the caches hold, and the module proxy cannot be reached.
+	ErrNeedsNetwork = errors.New("selfcompile: the install needs the network")
+	// ErrNotWritable: this user may not replace the executable, or a swap
+	// would lose its owner, setuid bits or file capabilities.
 	ErrNotWritable = errors.New("selfcompile: executable is not writable")
+	// ErrStale: the executable on disk is not the build this process
+	// runs, or not the program a backup belongs to.
+	ErrStale = errors.New("selfcompile: the executable on disk is another build")
+	// ErrUnsafeCache: the cache directory belongs to another user or may
+	// be written by others, or cannot be written at all.
+	ErrUnsafeCache = errors.New("selfcompile: the cache directory cannot be trusted")
 	// ErrBuild: the go command failed.
 	ErrBuild = errors.New("selfcompile: build failed")
 	// ErrVerify: the new binary did not pass its verification run.
@@ -42,21 +58,11 @@ var (
 	ErrHostDepsChanged = errors.New("selfcompile: plugins would change host dependencies")
 	// ErrNoBackup: Rollback found no previous binary.
 	ErrNoBackup = errors.New("selfcompile: no previous binary to roll back to")
+	// ErrCanceled: the context ended (SIGINT, SIGTERM, a deadline) before
+	// the install replaced the executable. The error also matches the
+	// context's own error.
+	ErrCanceled = errors.New("selfcompile: install canceled")
 )
-
-// BundleError reports a bundle that cannot be trusted. It matches
-// ErrBundleCorrupt.
-type BundleError struct {
-	Reason string
-}
-
-// Error describes what went wrong and what to do.
-func (e *BundleError) Error() string {
-	return "selfcompile: bundle is corrupt: " + e.Reason + " (rebuild the binary with go generate and go build)"
-}
-
-// Is reports whether target is ErrBundleCorrupt.
-func (e *BundleError) Is(target error) bool { return target == ErrBundleCorrupt }
 
 // PluginError reports a plugin spec that cannot be installed. It matches
 // ErrInvalidPlugin.
@@ -75,14 +81,38 @@ func (e *PluginError) Error() string {
 // Is reports whether target is ErrInvalidPlugin.
 func (e *PluginError) Is(target error) bool { return target == ErrInvalidPlugin }
 
+// NetworkError reports, before anything is built, a module that an
+// install needs and that only the network has. It matches ErrNeedsNetwork.
+type NetworkError struct {
+	// Plugins are the plugins that need the module (all those being added
+	// when the go command does not say).
+	Plugins []string
+	// Module and Version name the module.
+	Module, Version string
+	// Reason is what the go command said.
+	Reason string
+}
+
+// Error describes what went wrong and what to do.
+func (e *NetworkError) Error() string {
+	return fmt.Sprintf("selfcompile: plugin %s needs %s@%s, which this binary does not carry and the module proxy did not give (%s); nothing was built: connect to the network, set GOPROXY to a proxy that has it, or install a version of the plugin whose modules the binary carries",
+		strings.Join(e.Plugins, ", "), e.Module, e.Version, e.Reason)
+}
+
+// Is reports whether target is ErrNeedsNetwork.
+func (e *NetworkError) Is(target error) bool { return target == ErrNeedsNetwork }
+
 // BuildError reports a failed go command. It matches ErrBuild.
 type BuildError struct {
 	// Plugins lists the plugins the failure is attributed to: those whose
-	// packages the compiler output names, or every new plugin when it
-	// names none.
+	// packages the compiler output names. It is empty when the failure is
+	// in the host, the standard library or the C compiler.
 	Plugins []string
 	// Step is the go command that failed, as in "go build".
 	Step string
+	// Cause says, when it is known, what failed other than a plugin: the
+	// C compiler, for example.
+	Cause string
 	// Output is what the go command printed.
 	Output string
 }
@@ -90,16 +120,16 @@ type BuildError struct {
 // Error describes what went wrong and what to do.
 func (e *BuildError) Error() string {
 	var b strings.Builder
-	b.WriteString("selfcompile: ")
-	b.WriteString(e.Step)
-	b.WriteString(" failed")
+	fmt.Fprintf(&b, "selfcompile: %s failed", e.Step)
 	if len(e.Plugins) > 0 {
 		fmt.Fprintf(&b, " for plugin %s", strings.Join(e.Plugins, ", "))
 	}
+	if e.Cause != "" {
+		b.WriteString(": " + e.Cause)
+	}
 	b.WriteString("; the installed binary is unchanged")
 	if out := strings.TrimSpace(e.Output); out != "" {
-		b.WriteString(":\n")
-		b.WriteString(out)
+		b.WriteString(":\n" + out)
 	}
 	return b.String()
 }
@@ -114,7 +144,7 @@ type VerifyError struct {
 	Plugins []string
 	// Reason says what went wrong.
 	Reason string
-	// Output is what the binary printed to stderr.
+	// Output is the end of what the binary printed.
 	Output string
 }
 
@@ -125,12 +155,9 @@ func (e *VerifyError) Error() string {
 	if len(e.Plugins) > 0 {
 		fmt.Fprintf(&b, " (plugin %s)", strings.Join(e.Plugins, ", "))
 	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
-	b.WriteString("; the installed binary is unchanged")
+	b.WriteString(": " + e.Reason + "; the installed binary is unchanged")
 	if out := strings.TrimSpace(e.Output); out != "" {
-		b.WriteString(":\n")
-		b.WriteString(out)
+		b.WriteString(":\n" + out)
 	}
 	return b.String()
 }
@@ -138,40 +165,103 @@ func (e *VerifyError) Error() string {
 // Is reports whether target is ErrVerify.
 func (e *VerifyError) Is(target error) bool { return target == ErrVerify }
 
-// TargetError reports an executable that cannot be replaced. It matches
-// ErrNotWritable when the cause is a permission problem.
+// TargetError reports an executable that cannot be replaced, or a backup
+// that cannot be put back. It matches ErrNotWritable when the cause is a
+// permission problem, and whatever its cause matches otherwise.
 type TargetError struct {
-	// Path is the executable.
+	// Path is the executable, or the backup.
 	Path string
-	// Err is the underlying error.
+	// Err is the cause.
 	Err error
 }
 
 // Error describes what went wrong and what to do.
 func (e *TargetError) Error() string {
-	return fmt.Sprintf("selfcompile: cannot replace %s: %v (rerun as a user who may write to its directory, or move the binary to a directory you own)", e.Path, e.Err)
+	msg := fmt.Sprintf("selfcompile: cannot replace %s: %v", e.Path, e.Err)
+	if e.Is(ErrNotWritable) {
+		msg += " (rerun as a user who may write to it and its directory, or move the binary to a directory you own)"
+	}
+	return msg
 }
 
-// Unwrap returns the underlying error.
+// Unwrap returns the cause.
 func (e *TargetError) Unwrap() error { return e.Err }
 
-// Is reports whether target is ErrNotWritable.
-func (e *TargetError) Is(target error) bool { return target == ErrNotWritable }
+// Is reports whether target is ErrNotWritable and the cause is a
+// permission problem.
+func (e *TargetError) Is(target error) bool {
+	return target == ErrNotWritable && (errors.Is(e.Err, fs.ErrPermission) || errors.Is(e.Err, syscall.EROFS))
+}
 
-// SpaceError reports a file system without room for an install, found
-// before any work. It matches ErrNoSpace.
-type SpaceError struct {
-	// Dir is the directory that needs the space; What says what for.
-	Dir, What string
-	// Need and Free are in bytes.
-	Need, Free uint64
+// RollbackError reports a swap that failed after the executable was moved
+// and whose undoing failed too: the executable may be missing, and the
+// previous binary is at Backup. It is the one error after which a person
+// must act: move Backup back to Target.
+type RollbackError struct {
+	Target, Backup string
+	// Err is why the swap failed, and RestoreErr why putting the previous
+	// binary back failed.
+	Err, RestoreErr error
 }
 
 // Error describes what went wrong and what to do.
-func (e *SpaceError) Error() string {
-	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or point SelfCompile.CacheDir or Root at a larger disk)",
-		e.Dir, e.What, e.Need>>20, e.Free>>20)
+func (e *RollbackError) Error() string {
+	return fmt.Sprintf("selfcompile: replacing %s failed (%v) and putting the previous binary back failed too (%v): the previous binary is at %s; move it back to %s",
+		e.Target, e.Err, e.RestoreErr, e.Backup, e.Target)
 }
 
-// Is reports whether target is ErrNoSpace.
-func (e *SpaceError) Is(target error) bool { return target == ErrNoSpace }
+// Unwrap returns both causes.
+func (e *RollbackError) Unwrap() []error { return []error{e.Err, e.RestoreErr} }
+
+// canceledError is what an install returns when its context ends. It
+// matches ErrCanceled and the context's error.
+type canceledError struct {
+	stage string
+	err   error
+}
+
+func (e *canceledError) Error() string {
+	return fmt.Sprintf("selfcompile: install canceled during %s (%v); nothing was changed", e.stage, e.err)
+}
+
+func (e *canceledError) Is(target error) bool { return target == ErrCanceled }
+
+func (e *canceledError) Unwrap() error { return e.err }
+
+// spaceError reports a file system without room for an install, found
+// before any work. It matches ErrNoSpace.
+type spaceError struct {
+	dir, what  string
+	need, free uint64
+}
+
+func (e *spaceError) Error() string {
+	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or point SelfCompile.CacheDir at a larger disk)",
+		e.dir, e.what, e.need>>20, e.free>>20)
+}
+
+func (e *spaceError) Is(target error) bool { return target == ErrNoSpace }
+
+// planError reports a plan that KeepHostDeps refuses. It matches
+// ErrHostDepsChanged.
+type planError struct{ plan *Plan }
+
+func (e *planError) Error() string {
+	var b strings.Builder
+	b.WriteString("selfcompile: refused: the plugins would change these dependencies of the host, and KeepHostDeps is set; nothing was built:")
+	for _, h := range e.plan.HostDeps {
+		fmt.Fprintf(&b, "\n  %s %s => %s", h.Path, orNone(h.Old), orNone(h.New))
+	}
+	return b.String()
+}
+
+func (e *planError) Is(target error) bool { return target == ErrHostDepsChanged }
+
+// canceled turns a context's error into a *canceledError for stage, and
+// passes other errors through.
+func canceled(ctx context.Context, stage string, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return &canceledError{stage: stage, err: ctx.Err()}
+	}
+	return err
+}

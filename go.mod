@@ -8,3 +8,5 @@ require (
 	golang.org/x/mod v0.42.0
 	golang.org/x/sys v0.49.0
 )
+
+tool github.com/shazow/go-selfcompile/cmd/go-selfcompile

@@ -1,8 +1,10 @@
 package selfcompile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +30,7 @@ const (
 	Upgrade
 )
 
-// String returns the change's name, as the example's commands spell it.
+// String returns the change's name, as a plugin command spells it.
 func (o Op) String() string {
 	switch o {
 	case Remove:
@@ -48,26 +50,35 @@ type Change struct {
 // Plan describes what an Apply changes, computed before anything is built.
 type Plan struct {
 	// Target is the executable the plan is for.
-	Target string
+	Target string `json:"target"`
 	// Added, Removed and Upgraded are the plugin changes; Plugins is the
 	// resulting set.
-	Added, Removed []PluginInfo
-	Upgraded       []VersionChange
-	Plugins        []PluginInfo
-	// HostDeps lists the host's own dependencies whose version the new
-	// plugin set changes (minimal version selection can raise them).
-	HostDeps []VersionChange
+	Added    []PluginInfo    `json:"added,omitempty"`
+	Removed  []PluginInfo    `json:"removed,omitempty"`
+	Upgraded []VersionChange `json:"upgraded,omitempty"`
+	Plugins  []PluginInfo    `json:"plugins"`
+	// HostDeps lists the modules of the host's own build list whose
+	// version the new plugin set moves from the host's own (minimal
+	// version selection can raise them, and a plugin that is such a module
+	// can move it either way).
+	HostDeps []VersionChange `json:"host_deps,omitempty"`
+	// Carried lists, for each plugin taken from a local folder now, the
+	// files of its module that the binary will carry, relative to the
+	// module's root: what builds its packages, its go.mod, go.sum and
+	// licence, nothing else.
+	Carried map[string][]string `json:"carried,omitempty"`
 }
 
 // VersionChange is a module or plugin moving from one version to another.
 type VersionChange struct {
-	Path     string
-	Old, New string
+	Path string `json:"path"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
 }
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
-	return len(p.Added)+len(p.Removed)+len(p.Upgraded)+len(p.HostDeps) == 0
+	return len(p.Added)+len(p.Removed)+len(p.Upgraded) == 0
 }
 
 // String formats the plan for a person, one change per line.
@@ -84,45 +95,18 @@ func (p *Plan) String() string {
 		fmt.Fprintf(&b, "  upgrade  %s %s => %s\n", u.Path, u.Old, u.New)
 	}
 	for _, h := range p.HostDeps {
-		fmt.Fprintf(&b, "  host dependency %s %s => %s\n", h.Path, cmpOr(h.Old, "(none)"), h.New)
+		fmt.Fprintf(&b, "  host dependency %s %s => %s\n", h.Path, orNone(h.Old), orNone(h.New))
+	}
+	for _, path := range slices.Sorted(maps.Keys(p.Carried)) {
+		fmt.Fprintf(&b, "  carry    %s: %s\n", path, strings.Join(p.Carried[path], " "))
 	}
 	if p.Empty() {
-		b.WriteString("  no change\n")
+		b.WriteString("  no change to the plugins\n")
 	}
 	return b.String()
 }
 
-// Describe formats a plugin as one line of "plugin list": its import path,
-// then its version, or "local" and the folder it came from, or "host" for
-// a package of the host's own module.
-func (p PluginInfo) Describe() string {
-	switch {
-	case p.Local != "":
-		return p.ImportPath + " local " + p.Local
-	case p.Version != "":
-		return p.ImportPath + " " + p.Version
-	}
-	return p.ImportPath + " host"
-}
-
-// PlanError reports a plan that a policy refuses. It matches
-// ErrHostDepsChanged.
-type PlanError struct {
-	Plan *Plan
-}
-
-// Error describes what went wrong and what to do.
-func (e *PlanError) Error() string {
-	var b strings.Builder
-	b.WriteString("selfcompile: refused: the plugins would change these dependencies of the host, and KeepHostDeps is set; nothing was built:\n")
-	for _, h := range e.Plan.HostDeps {
-		fmt.Fprintf(&b, "  %s %s => %s\n", h.Path, cmpOr(h.Old, "(none)"), h.New)
-	}
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-// Is reports whether target is ErrHostDepsChanged.
-func (e *PlanError) Is(target error) bool { return target == ErrHostDepsChanged }
+func orNone(v string) string { return cmp.Or(v, "(none)") }
 
 // changeSet is a validated change set.
 type changeSet struct {
@@ -149,23 +133,30 @@ func parseChanges(changes []Change) (*changeSet, error) {
 			}
 			cs.removes[ch.Spec] = true
 		case Upgrade:
-			if ch.Spec == "" {
-				cs.upgradeAll = true
-				continue
-			}
-			if isLocalSpec(ch.Spec) {
-				return nil, &PluginError{Spec: ch.Spec, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
-			}
-			sp, err := parseSpec(ch.Spec)
-			if err != nil {
+			if err := cs.addUpgrade(ch.Spec); err != nil {
 				return nil, err
 			}
-			cs.upgrades[sp.importPath] = cmpOr(sp.version, "latest")
 		default:
 			return nil, fmt.Errorf("selfcompile: unknown change %d", ch.Op)
 		}
 	}
 	return cs, nil
+}
+
+func (cs *changeSet) addUpgrade(spec string) error {
+	if spec == "" {
+		cs.upgradeAll = true
+		return nil
+	}
+	if isLocalSpec(spec) {
+		return &PluginError{Spec: spec, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
+	}
+	sp, err := parseSpec(spec)
+	if err != nil {
+		return err
+	}
+	cs.upgrades[sp.importPath] = cmp.Or(sp.version, "latest")
+	return nil
 }
 
 // desiredPlugins applies a change set to the installed plugins. local maps
@@ -190,31 +181,35 @@ func desiredPlugins(installed []PluginInfo, local map[string]string, cs *changeS
 		if cs.removes[p.ImportPath] || slices.ContainsFunc(cs.adds, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {
 			continue
 		}
-		version, upgrade := cs.upgrades[p.ImportPath]
-		upgrade = upgrade || cs.upgradeAll
-		sp := pluginSpec{raw: p.ImportPath, importPath: p.ImportPath, modulePath: p.Module}
-		switch {
-		case p.Local != "":
-			sp.dir = p.Local
-			origin := localModuleDir(p)
-			sp.moduleDir = local[p.Module]
-			if sp.moduleDir == "" || (upgrade && isDir(origin)) {
-				sp.moduleDir, sp.isNew = origin, upgrade
-			}
-		case p.Version != "":
-			if upgrade {
-				sp.version, sp.isNew = cmpOr(version, "latest"), true
-			} else {
-				sp.version, sp.pinned = p.Version, true
-			}
-		}
-		out = append(out, sp)
+		out = append(out, cs.kept(p, local))
 	}
 	for _, s := range cs.adds {
 		s.isNew = true
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// kept returns the spec that builds an installed plugin again, upgraded if
+// the change set says so.
+func (cs *changeSet) kept(p PluginInfo, local map[string]string) pluginSpec {
+	version, upgrade := cs.upgrades[p.ImportPath]
+	upgrade = upgrade || cs.upgradeAll
+	sp := pluginSpec{raw: p.ImportPath, importPath: p.ImportPath, modulePath: p.Module}
+	switch {
+	case p.Local != "":
+		sp.dir = p.Local
+		origin := localModuleDir(p)
+		sp.moduleDir = local[p.Module]
+		if sp.moduleDir == "" || (upgrade && isDir(origin)) {
+			sp.moduleDir, sp.isNew = origin, upgrade
+		}
+	case p.Version != "" && upgrade:
+		sp.version, sp.isNew = cmp.Or(version, "latest"), true
+	case p.Version != "":
+		sp.version, sp.pinned = p.Version, true
+	}
+	return sp
 }
 
 // localModuleDir returns the module root of a plugin installed from a
@@ -227,133 +222,74 @@ func localModuleDir(p PluginInfo) string {
 	return strings.TrimSuffix(strings.TrimSuffix(p.Local, filepath.FromSlash(rel)), string(filepath.Separator))
 }
 
-// listedModule is what go list -m reports of a module.
-type listedModule struct {
-	Path, Version string
-	Main          bool
-	Replace       *struct{ Path, Version, Dir string }
-}
-
-// buildList returns the module graph's selected versions, by path.
-func buildList(ctx context.Context, g *goTool) (map[string]listedModule, error) {
-	out, err := g.run(ctx, "list", "-mod=mod", "-m", "all")
-	if err != nil {
-		return nil, err
-	}
-	return parseModList(out)
-}
-
-// parseModList reads the plain output of go list -m all: "path" for the
-// main module, "path version", and "path version => path version" or
-// "path version => dir" for replaced modules. (The -json form would make
-// the go command fetch every module's .info file, for its time, which an
-// offline install does not have.)
-func parseModList(out []byte) (map[string]listedModule, error) {
-	mods := map[string]listedModule{}
-	for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		var m listedModule
-		switch {
-		case len(f) == 1 && i == 0:
-			m = listedModule{Path: f[0], Main: true}
-		case len(f) == 2:
-			m = listedModule{Path: f[0], Version: f[1]}
-		case len(f) == 4 && f[2] == "=>":
-			m = listedModule{Path: f[0], Version: f[1], Replace: &struct{ Path, Version, Dir string }{Path: f[3], Dir: f[3]}}
-		case len(f) == 5 && f[2] == "=>":
-			m = listedModule{Path: f[0], Version: f[1], Replace: &struct{ Path, Version, Dir string }{Path: f[3], Version: f[4]}}
-		default:
-			return nil, fmt.Errorf("selfcompile: unexpected go list -m line %q", line)
-		}
-		mods[m.Path] = m
-	}
-	return mods, nil
-}
-
-// makePlan compares the installed plugins and build list with the new ones.
-func makePlan(target string, installed, plugins []PluginInfo, before, after map[string]listedModule) *Plan {
-	p := &Plan{Target: target, Plugins: plugins}
-	old := map[string]PluginInfo{}
-	for _, i := range installed {
-		old[i.ImportPath] = i
-	}
-	for _, n := range plugins {
-		o, ok := old[n.ImportPath]
-		switch {
-		case !ok:
-			p.Added = append(p.Added, n)
-		case o.Version != n.Version || o.Local != n.Local:
-			p.Upgraded = append(p.Upgraded, VersionChange{n.ImportPath, versionOf(o), versionOf(n)})
-		}
-		delete(old, n.ImportPath)
-	}
-	for _, i := range installed {
-		if _, ok := old[i.ImportPath]; ok {
-			p.Removed = append(p.Removed, i)
-		}
-	}
-	pluginMods := map[string]bool{}
-	for _, n := range plugins {
-		pluginMods[n.Module] = true
-	}
-	for path, b := range before {
-		a, ok := after[path]
-		if b.Main || pluginMods[path] || !ok {
-			continue
-		}
-		if a.Version != b.Version {
-			p.HostDeps = append(p.HostDeps, VersionChange{path, b.Version, a.Version})
-		}
-	}
-	slices.SortFunc(p.HostDeps, func(a, b VersionChange) int { return strings.Compare(a.Path, b.Path) })
-	return p
-}
-
-func versionOf(p PluginInfo) string {
-	if p.Local != "" {
-		return "local " + p.Local
-	}
-	return cmpOr(p.Version, "host")
-}
-
 // Rollback puts back the previous binary, kept by the last install, after
-// checking that it starts. The binary it replaces becomes the newest
+// checking that it is a build of the same program from the same bundles,
+// complete, and that it starts. The binary it replaces becomes the newest
 // backup, so a second Rollback undoes the first.
 func (c *SelfCompile) Rollback(ctx context.Context) error {
 	target, err := c.target()
 	if err != nil {
 		return err
 	}
-	release, err := c.lock(ctx, target)
-	if err != nil {
+	in := &install{c: c, ctx: ctx}
+	defer in.end()
+	if err := in.lock(target); err != nil {
 		return err
 	}
-	defer release()
 	bs := backups(target)
 	if len(bs) == 0 {
 		return fmt.Errorf("%w beside %s (installs keep SelfCompile.Backups of them)", ErrNoBackup, target)
 	}
 	prev := bs[0]
+	if err := checkBackup(target, prev); err != nil {
+		return err
+	}
 	c.logf("Verifying: %s", prev)
-	if _, err := probe(ctx, prev, c.ProbeTimeout, ""); err != nil {
+	if _, err := probe(ctx, prev, c.ProbeTimeout); err != nil {
 		return fmt.Errorf("selfcompile: the previous binary %s does not start: %w", prev, err)
 	}
-	// Stage it by a hard link, so that it stays a backup if the swap fails.
+	// Staged by a hard link, so that it stays a backup if the swap fails.
 	stage, err := newStageDir(target)
 	if err != nil {
 		return &TargetError{Path: target, Err: err}
 	}
 	defer os.RemoveAll(stage)
 	staged := filepath.Join(stage, filepath.Base(target))
-	if err := os.Link(prev, staged); err != nil {
-		if err := copyFile(prev, staged); err != nil {
-			return err
-		}
+	if err := linkOrCopy(prev, staged); err != nil {
+		return &TargetError{Path: target, Err: err}
 	}
 	c.logf("Replacing binary: %s", target)
-	if err := c.swapIn(target, staged); err != nil {
+	if err := c.swapIn(ctx, target, staged); err != nil {
 		return err
 	}
 	os.Remove(prev) // now the installed binary; with Backups > 1 it would stay as a duplicate
+	return nil
+}
+
+// checkBackup checks, without running it, that a backup may replace the
+// executable: it is a complete executable carrying its bundles, of the
+// same main package, built from the same bundles (a package manager may
+// have upgraded the program since the backup was made: rolling back then
+// would downgrade it).
+func checkBackup(target, backup string) error {
+	if err := checkComplete(backup); err != nil {
+		return &TargetError{Path: backup, Err: fmt.Errorf("the backup is damaged or truncated: %w", err)}
+	}
+	prev, err := openBinary(backup)
+	if err != nil {
+		return &TargetError{Path: backup, Err: fmt.Errorf("the backup is not a self-compiling build of this program: %w", err)}
+	}
+	defer prev.Close()
+	cur, err := openBinary(target)
+	if err != nil {
+		return nil // the executable is broken: any backup of this program beats it
+	}
+	defer cur.Close()
+	if prev.sharedM.MainPackage != cur.sharedM.MainPackage || prev.build.Main.Path != cur.build.Main.Path {
+		return &TargetError{Path: backup, Err: fmt.Errorf("%w: the backup is a build of %s, not of %s", ErrStale, prev.sharedM.MainPackage, cur.sharedM.MainPackage)}
+	}
+	if !cur.sameHost(trailerOf(prev.shared), trailerOf(prev.toolchain)) {
+		return &TargetError{Path: backup, Err: fmt.Errorf("%w: the backup is another build of the program than the one installed now (it was upgraded since?); rolling back would downgrade it", ErrStale)}
+	}
 	return nil
 }

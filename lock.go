@@ -16,9 +16,9 @@ import (
 // that it waits; without, it fails at once with ErrLocked.
 func lockTarget(ctx context.Context, target string, wait bool, logf func(string, ...any)) (release func(), err error) {
 	name := filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".selfcompile.lock")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openLockFile(name)
 	if err != nil {
-		return nil, &TargetError{Path: target, Err: err}
+		return nil, &TargetError{Path: target, Err: fmt.Errorf("opening the install lock: %w", err)}
 	}
 	said := false
 	for {

@@ -1,9 +1,10 @@
-//go:build !windows
+//go:build unix
 
 package selfcompile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -20,3 +21,25 @@ func tryLock(f *os.File) (bool, error) {
 }
 
 func unlock(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_UN) }
+
+// openLockFile opens the lock file beside an executable, in a directory
+// that others may write: never through a symlink, and only if it belongs
+// to this user or to root.
+func openLockFile(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", name)
+	}
+	if err == nil && owner(fi) != os.Geteuid() && owner(fi) != 0 {
+		err = fmt.Errorf("%s belongs to uid %d, not to this user or root: remove it", name, owner(fi))
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -35,6 +36,23 @@ func (p PluginInfo) String() string {
 	return p.ImportPath
 }
 
+// Describe formats a plugin as a line of "plugin list": its import path,
+// then its version, or "local" and the folder it came from, or "host" for
+// a package of the host's own module.
+func (p PluginInfo) Describe() string {
+	return p.ImportPath + " " + p.describeVersion()
+}
+
+func (p PluginInfo) describeVersion() string {
+	switch {
+	case p.Local != "":
+		return "local " + p.Local
+	case p.Version != "":
+		return p.Version
+	}
+	return "host"
+}
+
 // pluginSpec is a parsed plugin argument: an import path with an optional
 // version, or a local directory.
 type pluginSpec struct {
@@ -46,6 +64,7 @@ type pluginSpec struct {
 	moduleDir  string // source of a local plugin's module: its folder, or the copy the binary carries
 	isNew      bool   // being added or upgraded now, as opposed to kept as installed
 	pinned     bool   // installed at version before, kept there
+	replaces   int    // replace directives in a local plugin's go.mod, which are not followed
 }
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
@@ -111,9 +130,7 @@ func checkVersion(v string) error {
 
 type versionError struct{ v, hint string }
 
-func (e *versionError) Error() string { return "invalid version " + quote(e.v) + ": " + e.hint }
-
-func quote(s string) string { return `"` + s + `"` }
+func (e *versionError) Error() string { return "invalid version " + strconv.Quote(e.v) + ": " + e.hint }
 
 // parseLocalSpec resolves a local directory to its module and import path.
 func parseLocalSpec(s string) (pluginSpec, error) {

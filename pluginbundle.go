@@ -1,145 +1,229 @@
 package selfcompile
 
 import (
-	"context"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/modcache"
+	"github.com/shazow/go-selfcompile/internal/stub"
 )
 
-// The plugin bundle makes a binary self-contained: the stub embeds it as
-// PluginBundleFile, next to the host bundle, so that an install never
-// recompresses the toolchain. It has the host bundle's format, with three
-// parts: the source of every plugin installed from a local folder, the
-// modules that only the plugins need (as a module cache tree, like the
-// host's), and the go.sum of the last build. Any later rebuild restores it,
-// so it works offline, after a plugin's folder is gone, and on another
-// machine that got a copy of the binary.
+// The plugins bundle makes a rebuilt binary self-contained: the stub
+// embeds it next to the bundle package, so that an install never
+// recompresses the toolchain. It carries the source of every plugin
+// installed from a local folder, what the module cache needs beyond the
+// shared bundle for the new module graph (the modules only plugins need,
+// and the go.mod files of every version the graph names), go.sum, the
+// build list and the plugin record. Any later rebuild restores it, so it
+// works offline, after a plugin's folder is gone, and on another machine
+// that got a copy of the binary.
 
-// PluginBundleFile is the name of the plugin bundle in the main package.
-const PluginBundleFile = "selfcompile_plugins.bundle"
-
-const (
-	partLocal = "local" // "<escaped module path>/<file>" for each local plugin module
-	partSums  = "sums"  // go.sum
-)
-
-// localDir returns where the copy of a local plugin module is restored.
-func localDir(workdir, modPath string) (string, error) {
+// localDir returns where the copy of a local plugin module goes in the
+// workdir.
+func (in *install) localDir(modPath string) (string, error) {
 	esc, err := module.EscapePath(modPath)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(workdir, "plugins", filepath.FromSlash(esc)), nil
+	return filepath.Join(in.workdir, "plugins", filepath.FromSlash(esc)), nil
 }
 
-// restorePluginBundle lays out a binary's plugin bundle: local plugin
-// sources into the workdir, modules into the host's module cache, and the
-// go.sum lines after the host's own. It returns the restored local plugin
-// modules, by module path.
-func restorePluginBundle(data string, r *restored, workdir string) (map[string]string, error) {
+// hostSumFile, in the workdir, is the host's own go.sum, as the shared
+// bundle has it: the plugins bundle carries the go.mod files of the
+// versions that the new go.sum names and this one does not.
+const hostSumFile = "host.sum"
+
+// readIfExists returns the content of a file, or "" if it cannot be read.
+func readIfExists(name string) string {
+	data, _ := os.ReadFile(name)
+	return string(data)
+}
+
+// restorePluginBundle lays out the executable's plugins bundle: local
+// plugin sources into the workdir, modules into the host's module cache,
+// and its go.sum lines after the host's own. It returns the restored local
+// plugin modules, by module path.
+func (in *install) restorePluginBundle() (map[string]string, error) {
 	local := map[string]string{}
-	if data == "" {
-		return local, nil
-	}
-	if err := checkTrailer(data); err != nil {
+	if err := os.WriteFile(filepath.Join(in.workdir, hostSumFile), []byte(readIfExists(filepath.Join(in.r.module, "go.sum"))), 0o600); err != nil {
 		return nil, err
 	}
-	br, err := openBundle(strings.NewReader(data))
+	if in.bin.plugins == nil {
+		return local, nil
+	}
+	s := in.bin.plugins
+	br, err := bundle.Open(io.NewSectionReader(s, 0, s.Size()))
 	if err != nil {
 		return nil, err
 	}
 	defer br.Close()
 	for _, p := range br.Manifest.Parts {
-		switch p.Name {
-		case partLocal:
-			dir := filepath.Join(workdir, "plugins")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, err
-			}
-			if err := br.restorePart(partLocal, dir, nil); err != nil {
-				return nil, err
-			}
-			for _, mod := range br.Manifest.LocalModules {
-				d, err := localDir(workdir, mod)
-				if err != nil {
-					return nil, corrupt("local module %q: %v", mod, err)
-				}
-				local[mod] = d
-			}
-		case partModules:
-			if err := restoreMerged(br, partModules, r.modcache, filepath.Join(r.modcache, ".selfcompile-"+p.Digest[:24]), nil); err != nil {
-				return nil, err
-			}
-		case partSums:
-			dir, err := os.MkdirTemp(workdir, "sums-")
-			if err != nil {
-				return nil, err
-			}
-			if err := br.restorePart(partSums, dir, nil); err != nil {
-				return nil, err
-			}
-			sums, err := os.ReadFile(filepath.Join(dir, "go.sum"))
-			if err != nil {
-				return nil, corrupt("the plugin bundle has no go.sum")
-			}
-			if err := appendLines(filepath.Join(r.src, "go.sum"), string(sums)); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, corrupt("unknown part %q in the plugin bundle", p.Name)
+		if err := in.restorePluginPart(br, p, local); err != nil {
+			return nil, err
 		}
 	}
-	return local, br.end()
+	return local, br.End()
 }
 
-// stageLocalPlugins copies the module of every plugin installed from a
-// local folder into the workdir, where the plugin bundle's copies already
-// are, and points the plugins at the copies. The go.mod replace that
-// builds them is then a relative path, the same for every build, so the
-// same plugin set always gives the same binary; and the bundle is made
-// from what was built.
-func stageLocalPlugins(ctx context.Context, plugins []pluginSpec, workdir, mainModule string) error {
-	staged := map[string]string{}
-	for i, p := range plugins {
-		if p.moduleDir == "" {
-			continue
+func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map[string]string) error {
+	switch p.Name {
+	case bundle.PartLocal:
+		dir := filepath.Join(in.workdir, "plugins")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
 		}
-		if p.modulePath == mainModule {
-			return &PluginError{Spec: p.raw, Reason: "it is part of the host module " + mainModule + "; install it by its import path " + p.importPath}
+		if err := br.Restore(p.Name, dir, nil); err != nil {
+			return err
 		}
-		dst, err := localDir(workdir, p.modulePath)
-		if err != nil {
-			return &PluginError{Spec: p.raw, Reason: err.Error()}
-		}
-		if d, ok := staged[p.modulePath]; ok {
-			plugins[i].moduleDir = d
-			continue
-		}
-		if p.moduleDir != dst {
-			if !isDir(p.moduleDir) {
-				return &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
-			}
-			files, err := collectSource(ctx, p.moduleDir, ".", "")
+		for _, mod := range br.Manifest.LocalModules {
+			d, err := in.localDir(mod)
 			if err != nil {
-				return &PluginError{Spec: p.raw, Reason: "reading its folder: " + err.Error()}
+				return &bundle.CorruptError{Reason: fmt.Sprintf("local module %q: %v", mod, err)}
 			}
-			os.RemoveAll(dst)
-			for _, f := range files {
-				if err := copyToNew(f.src, filepath.Join(dst, filepath.FromSlash(f.name))); err != nil {
-					return err
-				}
+			local[mod] = d
+		}
+		return nil
+	case bundle.PartModules:
+		m := marker(in.r.modcache, p)
+		if exists(m) {
+			return br.Skip(p.Name)
+		}
+		return restoreMerged(br, p.Name, in.r.modcache, m, nil)
+	case bundle.PartSums:
+		dir, err := os.MkdirTemp(in.workdir, "sums-")
+		if err != nil {
+			return err
+		}
+		if err := br.Restore(p.Name, dir, nil); err != nil {
+			return err
+		}
+		sums, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+		if err != nil {
+			return &bundle.CorruptError{Reason: "the plugins bundle has no go.sum"}
+		}
+		return appendLines(filepath.Join(in.r.module, "go.sum"), string(sums))
+	}
+	return &bundle.CorruptError{Reason: fmt.Sprintf("unknown part %q in the plugins bundle", p.Name)}
+}
+
+// stageLocal copies into the workdir the module of every plugin that
+// comes from a local folder this time, and points the plugins at the
+// copies, so that the go.mod replace that builds them is the same relative
+// path in every build (the same plugin set gives the same binary), and the
+// plugins bundle is made from what was built. Only what builds the
+// module's packages is copied, as the go command lists it (gosrc). It
+// returns the files copied, by plugin import path, for the plan.
+func (in *install) stageLocal() (map[string][]string, error) {
+	fresh := map[string]string{} // module path -> folder
+	for _, p := range in.plugins {
+		if p.moduleDir == "" || strings.HasPrefix(p.moduleDir, in.workdir) {
+			continue
+		}
+		if p.modulePath == in.bin.sharedM.MainModule {
+			return nil, &PluginError{Spec: p.raw, Reason: "it is part of the host module " + p.modulePath + "; install it by its import path " + p.importPath}
+		}
+		if !isDir(p.moduleDir) {
+			return nil, &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
+		}
+		fresh[p.modulePath] = p.moduleDir
+	}
+	if len(fresh) == 0 {
+		return nil, nil
+	}
+	files, err := in.listLocal(fresh)
+	if err != nil {
+		return nil, err
+	}
+	carried := map[string][]string{}
+	for i, p := range in.plugins {
+		dir, ok := fresh[p.modulePath]
+		if !ok || strings.HasPrefix(p.moduleDir, in.workdir) {
+			continue
+		}
+		dst, err := in.localDir(p.modulePath)
+		if err != nil {
+			return nil, &PluginError{Spec: p.raw, Reason: err.Error()}
+		}
+		if _, done := carried[p.importPath]; !done && !isDir(dst) {
+			if carried[p.importPath], err = copyModule(dir, dst, files); err != nil {
+				return nil, err
 			}
 		}
-		staged[p.modulePath] = dst
-		plugins[i].moduleDir = dst
+		in.plugins[i].moduleDir = dst
+		in.plugins[i].replaces = countReplaces(dir)
 	}
-	return nil
+	return carried, nil
+}
+
+// listLocal lists what builds the packages of local plugin modules, by
+// pointing the restored go.mod at their folders and asking go list.
+func (in *install) listLocal(folders map[string]string) ([]string, error) {
+	gomod := filepath.Join(in.r.module, "go.mod")
+	f, err := readModFile(gomod)
+	if err != nil {
+		return nil, err
+	}
+	var patterns []string
+	for mod, dir := range folders {
+		if err := requireLocal(f, mod, dir); err != nil {
+			return nil, err
+		}
+		patterns = append(patterns, mod+"/...")
+	}
+	if err := writeModFile(gomod, f); err != nil {
+		return nil, err
+	}
+	files, err := gosrc.Files(in.ctx, in.g, [][]string{nil}, patterns...)
+	if errors.Is(err, gosrc.ErrOutside) {
+		return nil, &PluginError{Spec: strings.Join(slices.Sorted(maps.Values(folders)), " "), Reason: err.Error() + "; a plugin's files must be inside its module"}
+	}
+	if err != nil {
+		return nil, in.resolveError(err)
+	}
+	return files, nil
+}
+
+// copyModule copies the files under dir among files to dst, and returns
+// their names relative to dir.
+func copyModule(dir, dst string, files []string) ([]string, error) {
+	var names []string
+	for _, f := range files {
+		rel, err := filepath.Rel(dir, f)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue
+		}
+		if err := fsutil.CopyFile(f, filepath.Join(dst, rel), 0o644); err != nil {
+			return nil, err
+		}
+		names = append(names, filepath.ToSlash(rel))
+	}
+	return names, nil
+}
+
+// countReplaces returns how many replace directives the go.mod in dir has.
+func countReplaces(dir string) int {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return 0
+	}
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		return 0
+	}
+	return len(f.Replace)
 }
 
 // appendLines adds to the file the lines of text it lacks.
@@ -166,67 +250,155 @@ func appendLines(name, text string) error {
 	return os.WriteFile(name, []byte(b.String()), 0o644)
 }
 
-// writePluginBundle writes the plugin bundle for a resolved plugin set:
-// the sources of the local plugins, the modules of the build list that
-// the host's own build list does not have, and go.sum.
-func writePluginBundle(ctx context.Context, r *restored, plugins []pluginSpec, host, after map[string]listedModule, out string) error {
-	m := &Manifest{GoVersion: r.m.GoVersion, GOOS: r.m.GOOS, GOARCH: r.m.GOARCH, MainModule: r.m.MainModule, MainPackage: r.m.MainPackage, MainDir: r.m.MainDir}
-	var local []bundleFile
-	for _, p := range plugins {
+// writePluginBundle writes the plugins bundle of the new binary into its
+// main package: the sources of the local plugins, what the module cache
+// needs beyond the shared bundle, go.sum, the build list and the record.
+func (in *install) writePluginBundle() error {
+	sm := in.bin.sharedM
+	m := &bundle.Manifest{Kind: bundle.Plugins, GoVersion: in.bin.toolchainM.GoVersion, MainModule: sm.MainModule, MainPackage: sm.MainPackage, MainDir: sm.MainDir}
+	m.Record = []byte(in.rec.json())
+	m.BuildList = buildListLines(in.after)
+	local, err := in.localFiles(m)
+	if err != nil {
+		return err
+	}
+	mods, err := in.pluginModules()
+	if err != nil {
+		return err
+	}
+	sums, err := in.sortedSums()
+	if err != nil {
+		return err
+	}
+	parts := []bundle.PartFiles{
+		{Name: bundle.PartLocal, Files: local},
+		{Name: bundle.PartModules, Files: mods},
+		{Name: bundle.PartSums, Files: []bundle.File{{Name: "go.sum", Src: sums}}},
+	}
+	out := filepath.Join(in.mainDir(), stub.PluginsBundle)
+	failpoint(in.ctx, "plugins-bundle")
+	return fsutil.WriteAtomic(out, 0o644, func(w io.Writer) error { return bundle.Write(w, m, parts, bundle.LevelDefault) })
+}
+
+// localFiles lists the copies of the local plugin modules, named by their
+// escaped module path, and records those modules in m.
+func (in *install) localFiles(m *bundle.Manifest) ([]bundle.File, error) {
+	var files []bundle.File
+	for _, p := range in.plugins {
 		if p.moduleDir == "" || slices.Contains(m.LocalModules, p.modulePath) {
 			continue
 		}
 		esc, err := module.EscapePath(p.modulePath)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		files, err := collectSource(ctx, p.moduleDir, ".", "")
+		err = filepath.WalkDir(p.moduleDir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(p.moduleDir, path)
+			files = append(files, bundle.File{Name: esc + "/" + filepath.ToSlash(rel), Src: path})
+			return nil
+		})
 		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			f.name = esc + "/" + f.name
-			local = append(local, f)
+			return nil, err
 		}
 		m.LocalModules = append(m.LocalModules, p.modulePath)
 	}
-	var mods []module.Version
-	for path, a := range after {
+	sortFiles(files)
+	return files, nil
+}
+
+// pluginModules lists what the module cache must hold for the new build
+// beyond what the shared bundle carries: the source of every module of
+// the build list at a version the host does not have, and the go.mod (and
+// .info) of every module version the new go.sum names and the host's does
+// not, which is what the go command read to load the new module graph.
+func (in *install) pluginModules() ([]bundle.File, error) {
+	host, _ := parseModList([]byte(strings.Join(in.bin.sharedM.BuildList, "\n")))
+	var files []bundle.File
+	for path, a := range in.after {
 		if h, ok := host[path]; ok && h.Version == a.Version {
-			continue // in the host's bundle
+			continue
 		}
-		if mv, ok := a.cached(); ok {
-			mods = append(mods, mv)
+		mv, ok := a.cached()
+		if !ok {
+			continue
+		}
+		meta, err := modcache.Meta(in.r.modcache, mv, ".info", ".mod", ".ziphash")
+		if err != nil {
+			return nil, err
+		}
+		tree, err := modcache.Tree(in.r.modcache, mv)
+		if err != nil {
+			return nil, err
+		}
+		files = append(append(files, meta...), tree...)
+	}
+	carried := map[module.Version]bool{}
+	for _, mv := range goModSums(readIfExists(filepath.Join(in.workdir, hostSumFile))) {
+		carried[mv] = true
+	}
+	for _, mv := range goModSums(readIfExists(filepath.Join(in.r.module, "go.sum"))) {
+		if carried[mv] {
+			continue
+		}
+		meta, err := modcache.Meta(in.r.modcache, mv, ".info", ".mod")
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, meta...)
+	}
+	return dedupFiles(files), nil
+}
+
+// goModSums returns the module versions whose go.mod a go.sum names.
+func goModSums(sums string) []module.Version {
+	var out []module.Version
+	for _, line := range strings.Split(sums, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && strings.HasSuffix(f[1], "/go.mod") {
+			out = append(out, module.Version{Path: f[0], Version: strings.TrimSuffix(f[1], "/go.mod")})
 		}
 	}
-	modFiles, err := moduleFiles(r.modcache, mods)
-	if err != nil {
-		return err
-	}
-	sortFiles(local)
-	// go.sum with its lines sorted: the go command leaves the order of the
-	// lines it did not add, and the same plugin set must give the same
-	// bundle.
-	sums, err := os.ReadFile(filepath.Join(r.src, "go.sum"))
+	return out
+}
+
+// sortedSums writes go.sum with its lines sorted and returns its path: the
+// go command keeps the order of lines it did not add, and the same plugin
+// set must give the same bundle.
+func (in *install) sortedSums() (string, error) {
+	sums, err := os.ReadFile(filepath.Join(in.r.module, "go.sum"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return "", err
 	}
 	lines := slices.Compact(slices.Sorted(slices.Values(strings.Split(strings.TrimSpace(string(sums)), "\n"))))
-	sumFile := filepath.Join(filepath.Dir(r.src), "go.sum.sorted")
-	if err := os.WriteFile(sumFile, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		return err
+	out := filepath.Join(in.workdir, "go.sum.sorted")
+	return out, os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// buildListLines returns a build list as go list -m all prints it,
+// sorted, the main module first.
+func buildListLines(mods map[string]listedModule) []string {
+	var main string
+	var lines []string
+	for _, m := range mods {
+		switch {
+		case m.Main:
+			main = m.Path
+		case m.Replace == nil:
+			lines = append(lines, m.Path+" "+m.Version)
+		default:
+			lines = append(lines, strings.TrimSpace(m.Path+" "+m.Version+" => "+m.Replace.Path+" "+m.Replace.Version))
+		}
 	}
-	parts := []bundlePart{
-		{partLocal, local},
-		{partModules, modFiles},
-		{partSums, []bundleFile{{name: "go.sum", src: sumFile}}},
-	}
-	return writeFileAtomic(out, func(f *os.File) error { return writeBundle(f, m, parts, LevelDefault) })
+	slices.Sort(lines)
+	return append([]string{main}, lines...)
 }
 
 // cached returns the module version whose files the module cache holds for
-// m: m itself, or what it is replaced by. A module replaced by a directory,
-// and the main module, have none.
+// m: m itself, or what it is replaced by. A module replaced by a
+// directory, and the main module, have none.
 func (m listedModule) cached() (module.Version, bool) {
 	switch {
 	case m.Main:
@@ -239,60 +411,12 @@ func (m listedModule) cached() (module.Version, bool) {
 	return module.Version{}, false
 }
 
-// moduleFiles lists, for each module, the files that the go command reads
-// from its module cache: cache/download/PATH/@v/VERSION.{info,mod,ziphash},
-// and the extracted source without tests and test data, where the module
-// provides packages.
-func moduleFiles(modcache string, mods []module.Version) ([]bundleFile, error) {
-	var files []bundleFile
-	for _, mv := range mods {
-		esc, err := module.EscapePath(mv.Path)
-		if err != nil {
-			return nil, err
-		}
-		escV, err := module.EscapeVersion(mv.Version)
-		if err != nil {
-			return nil, err
-		}
-		for _, ext := range []string{".info", ".mod", ".ziphash"} {
-			name := "cache/download/" + esc + "/@v/" + escV + ext
-			if _, err := os.Stat(filepath.Join(modcache, filepath.FromSlash(name))); err == nil {
-				files = append(files, bundleFile{name: name, src: filepath.Join(modcache, filepath.FromSlash(name))})
-			}
-		}
-		root := filepath.Join(modcache, filepath.FromSlash(esc+"@"+escV))
-		if !isDir(root) {
-			continue // only its go.mod is needed
-		}
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if d.Name() == "testdata" {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !d.Type().IsRegular() || strings.HasSuffix(p, "_test.go") {
-				return nil
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(modcache, p)
-			files = append(files, bundleFile{name: filepath.ToSlash(rel), src: p, exec: fi.Mode()&0o111 != 0})
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	sortFiles(files)
-	return files, nil
+func sortFiles(files []bundle.File) {
+	slices.SortFunc(files, func(a, b bundle.File) int { return strings.Compare(a.Name, b.Name) })
 }
 
-func sortFiles(files []bundleFile) {
-	slices.SortFunc(files, func(a, b bundleFile) int { return strings.Compare(a.name, b.name) })
+// dedupFiles sorts files by name and drops repeated names.
+func dedupFiles(files []bundle.File) []bundle.File {
+	sortFiles(files)
+	return slices.CompactFunc(files, func(a, b bundle.File) bool { return a.Name == b.Name })
 }

@@ -1,11 +1,11 @@
-//go:build windows
-
 package selfcompile
 
 import "io/fs"
 
-// isPrivate reports whether fi may be trusted as part of a cached
-// toolchain. On Windows the user's cache directory is private to the user
-// by its ACL, which the library does not change; it checks the file is not
-// read-only-flagged oddly and trusts the ACL.
-func isPrivate(fi fs.FileInfo) bool { return fi.Mode().Perm()&0o200 != 0 || fi.IsDir() }
+// isPrivate reports whether fi may be trusted as part of the cache. On
+// Windows the user's cache directory is private to the user by its ACL,
+// which the library does not change.
+func isPrivate(fi fs.FileInfo) bool { return true }
+
+// checkPrivateDir trusts the ACL of the user's cache directory on Windows.
+func checkPrivateDir(dir string) error { return nil }

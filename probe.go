@@ -1,146 +1,168 @@
 package selfcompile
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/gocmd"
+	"github.com/shazow/go-selfcompile/internal/proc"
 )
 
 // The probe is how the library checks a binary before trusting it. Run
-// with probeEnv set to a nonce, a binary built with the stub prints one
-// line, "selfcompile-probe <nonce> <plugins as JSON>", and exits 0 from the
-// init of its main package. Go runs main's init after the init of every
-// package main imports, so an answer proves that every plugin's init ran.
+// with probeEnv set to "<nonce> <file>", a binary built with the stub
+// writes "<nonce> <record as JSON>" to the new file (in a directory private
+// to the installer) and exits, from the init of its main package. Go runs
+// main's init after the init of every package main imports, so an answer
+// proves that every plugin's init ran. The answer has a channel of its
+// own: what plugins print on stdout, however much, does not matter, and
+// the probe's whole process group is killed once it has exited, so a
+// child that a plugin started does not outlive it.
 
-const (
-	probeEnv    = "GO_SELFCOMPILE_PROBE"
-	exportEnv   = "GO_SELFCOMPILE_EXPORT" // with the probe: a file to write the plugin bundle to
-	probePrefix = "selfcompile-probe "
+const probeEnv = "GO_SELFCOMPILE_PROBE"
 
-	// DefaultProbeTimeout bounds a verification run of a new binary.
-	DefaultProbeTimeout = 30 * time.Second
-)
+// verifyTimeout bounds a verification run.
+func (c *SelfCompile) verifyTimeout() time.Duration {
+	if c.ProbeTimeout > 0 {
+		return c.ProbeTimeout
+	}
+	return defaultProbeTimeout
+}
 
 // answerProbe answers a probe and exits, if this process was started as
-// one: it prints the build record and, if asked, writes the plugin bundle
-// to a file.
-func answerProbe(record, plugins string) {
-	nonce := os.Getenv(probeEnv)
-	if nonce == "" {
+// one. A process privileged by its file ignores the variable.
+func answerProbe(record string) {
+	v := os.Getenv(probeEnv)
+	nonce, file, ok := strings.Cut(v, " ")
+	if v == "" || privileged() {
 		return
 	}
-	if export := os.Getenv(exportEnv); export != "" {
-		f, err := os.OpenFile(export, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			_, err = io.Copy(f, &releasingReader{s: plugins})
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "selfcompile: exporting the plugin bundle:", err)
-			os.Exit(2)
-		}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if !ok || err != nil {
+		fmt.Fprintf(os.Stderr, "selfcompile: %s is set, but its answer file cannot be created: %v\n", probeEnv, err)
+		os.Exit(2)
 	}
-	fmt.Fprintf(os.Stdout, "%s%s %s\n", probePrefix, nonce, record)
+	_, err = fmt.Fprintf(f, "%s %s\n", nonce, record)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Exit(2)
+	}
 	os.Exit(0)
-}
-
-// limitedBuffer keeps the first max bytes written to it.
-type limitedBuffer struct {
-	bytes.Buffer
-	max int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }
 
 // probe runs exe as a probe and returns the build record it reports. The
 // returned error is a *VerifyError; its Plugins are left for the caller.
-func probe(ctx context.Context, exe string, timeout time.Duration, export string) (buildRecord, error) {
+func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord, error) {
 	var rec buildRecord
 	if timeout <= 0 {
-		timeout = DefaultProbeTimeout
+		timeout = defaultProbeTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var nb [16]byte
-	rand.Read(nb[:])
-	nonce := hex.EncodeToString(nb[:])
-
-	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(withoutEnv(os.Environ(), probeEnv, exportEnv), probeEnv+"="+nonce)
-	if export != "" {
-		cmd.Env = append(cmd.Env, exportEnv+"="+export)
-	}
-	stdout := &limitedBuffer{max: 1 << 20}
-	stderr := &limitedBuffer{max: 64 << 10}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.WaitDelay = time.Second
-	cmd.SysProcAttr = childAttr()
-	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return rec, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: stderr.String()}
-	}
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return rec, &VerifyError{Reason: fmt.Sprintf("it exited with %v during start-up (a plugin's init may panic or exit)", ee.ProcessState), Output: stderr.String()}
+	answer, output, exit, err := runProbe(ctx, exe)
+	switch {
+	case answer != "":
+		if err := json.Unmarshal([]byte(answer), &rec); err != nil {
+			return rec, &VerifyError{Reason: "its plugin record is malformed: " + err.Error()}
 		}
-		return rec, &VerifyError{Reason: "it could not be run: " + err.Error(), Output: stderr.String()}
+		return rec, nil
+	case err != nil:
+		return rec, &VerifyError{Reason: "it could not be run: " + err.Error(), Output: output}
+	case ctx.Err() == context.DeadlineExceeded:
+		return rec, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: output}
+	case ctx.Err() != nil:
+		return rec, ctx.Err()
+	case !exit.Success():
+		return rec, &VerifyError{Reason: fmt.Sprintf("it exited with %v during start-up (a plugin's init may panic or exit)", exit), Output: output}
 	}
-	sc := bufio.NewScanner(bytes.NewReader(stdout.Bytes()))
-	sc.Buffer(nil, 1<<20)
-	want := probePrefix + nonce + " "
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), want); ok {
-			if err := json.Unmarshal([]byte(rest), &rec); err != nil {
-				return rec, &VerifyError{Reason: "its plugin record is malformed: " + err.Error()}
-			}
-			return rec, nil
-		}
-	}
-	return rec, &VerifyError{Reason: "it exited 0 without answering the probe (a plugin's init may end the program)", Output: stderr.String()}
+	return rec, &VerifyError{Reason: "it exited 0 without answering the probe (a plugin's init may end the program)", Output: output}
 }
 
-// verifyBinary probes a freshly built binary and checks that it reports
-// exactly the expected plugins.
-func verifyBinary(ctx context.Context, exe string, want []PluginInfo, timeout time.Duration) error {
-	got, err := probe(ctx, exe, timeout, "")
+// runProbe runs exe as a probe until it exits, kills what it started, and
+// returns its answer (the record), the end of what it printed, and how it
+// exited.
+func runProbe(ctx context.Context, exe string) (answer, output string, exit *os.ProcessState, err error) {
+	dir, err := os.MkdirTemp("", "selfcompile-probe-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer os.RemoveAll(dir)
+	out, err := os.Create(filepath.Join(dir, "output"))
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer out.Close()
+	var nb [16]byte
+	rand.Read(nb[:])
+	nonce, answerFile := hex.EncodeToString(nb[:]), filepath.Join(dir, "answer")
+	cmd := proc.Command(ctx, exe)
+	cmd.Env = append(gocmd.Without(os.Environ(), probeEnv, failpointEnv), probeEnv+"="+nonce+" "+answerFile)
+	cmd.Stdout, cmd.Stderr = out, out // a file: Wait does not wait for children that hold it open
+	err = cmd.Run()
+	proc.Kill(cmd) // the whole group: nothing a plugin started outlives the probe
+	if data, rerr := os.ReadFile(answerFile); rerr == nil {
+		if a, ok := strings.CutPrefix(strings.TrimSuffix(string(data), "\n"), nonce+" "); ok {
+			answer = a
+		}
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) || ctx.Err() != nil {
+		err = nil
+	}
+	return answer, tail(out, 64<<10), cmd.ProcessState, err
+}
+
+// tail returns the last n bytes of a file.
+func tail(f *os.File, n int64) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(0, fi.Size()-n)
+	data := make([]byte, fi.Size()-off)
+	f.ReadAt(data, off)
+	return string(data)
+}
+
+// verify probes the new binary and checks that it reports exactly the
+// expected plugins.
+func (in *install) verify() error {
+	done := in.stage("verify")
+	in.c.logf("Verifying: %s", in.staged)
+	failpoint(in.ctx, "verify")
+	got, err := probe(in.ctx, in.staged, in.c.verifyTimeout())
 	if err != nil {
 		var ve *VerifyError
 		if errors.As(err, &ve) {
-			ve.Plugins = suspects(ve.Output, want)
+			ve.Plugins = suspects(ve.Output, in.rec.Plugins)
 		}
 		return err
 	}
-	paths := func(ps []PluginInfo) []string {
-		var s []string
-		for _, p := range ps {
-			s = append(s, p.ImportPath)
-		}
-		slices.Sort(s)
-		return s
-	}
-	if g, w := paths(got.Plugins), paths(want); !slices.Equal(g, w) {
+	if g, w := importPaths(got.Plugins), importPaths(in.rec.Plugins); !slices.Equal(g, w) {
 		return &VerifyError{Reason: fmt.Sprintf("it reports plugins %q, expected %q", g, w)}
 	}
+	done()
 	return nil
+}
+
+func importPaths(ps []PluginInfo) []string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.ImportPath)
+	}
+	slices.Sort(s)
+	return s
 }
 
 // suspects returns the plugins whose import path appears in output, as in
@@ -153,12 +175,4 @@ func suspects(output string, plugins []PluginInfo) []string {
 		}
 	}
 	return s
-}
-
-// withoutEnv returns env without the variables named.
-func withoutEnv(env []string, names ...string) []string {
-	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
-		k, _, _ := strings.Cut(kv, "=")
-		return slices.Contains(names, k)
-	})
 }

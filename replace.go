@@ -1,26 +1,30 @@
 package selfcompile
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 // Replacing the executable never writes into the running file: on Linux
 // that fails with ETXTBSY, and anywhere else it can leave a half-written
 // program. The new binary is staged in a private directory beside the
-// target (same file system, so rename is atomic), given the target's mode,
-// synced, and renamed over the target; then the directory is synced. The
-// old binary is kept under a unique name until the swap is durable, and put
-// back if any step fails.
+// target (same file system, so rename is atomic), given the target's
+// owner, then its mode with setuid and setgid bits, then its extended
+// attributes (file capabilities among them), in that order because chown
+// clears the bits and the capabilities; synced, and renamed over the
+// target; then the directory is synced. The old binary is kept under a
+// unique name until the swap is durable, and put back if any step fails.
 
 // Name parts of the files the library leaves beside a target. All carry a
 // random suffix: there are no fixed temporary names.
@@ -28,7 +32,7 @@ const (
 	stageTag  = "stage" // directory holding the new binary while it is built and verified
 	backupTag = "backup"
 	asideTag  = "old"   // Windows: a backup that still ran when it was pruned
-	checkTag  = "check" // an empty file that proves the directory is writable
+	checkTag  = "check" // a file that proves the directory is writable and the metadata can be kept
 )
 
 // fileSystem is the seam through which the swap touches the disk, so that
@@ -42,13 +46,8 @@ type fileSystem struct {
 	Sleep    func(time.Duration)
 }
 
-var osFS = fileSystem{
-	Rename:   os.Rename,
-	Link:     os.Link,
-	Remove:   os.Remove,
-	SyncFile: syncFile,
-	SyncDir:  syncDir,
-	Sleep:    time.Sleep,
+func osFS() fileSystem {
+	return fileSystem{Rename: os.Rename, Link: os.Link, Remove: os.Remove, SyncFile: syncFile, SyncDir: syncDir, Sleep: time.Sleep}
 }
 
 // sideName returns a new unique name beside target: ".<base>.selfcompile-<tag>-<random>".
@@ -97,8 +96,8 @@ func pruneBackups(target string, keep int) {
 }
 
 // removeLeftovers removes what an earlier, killed install left beside
-// target: staging directories and directory checks. The caller holds the
-// lock. Backups stay: pruneBackups keeps as many as asked.
+// target: staging directories and checks. The caller holds the lock.
+// Backups stay: pruneBackups keeps as many as asked.
 func removeLeftovers(target string) {
 	for _, tag := range []string{stageTag, checkTag} {
 		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(target), globEscape(sidePrefix(target, tag))+"*"))
@@ -112,44 +111,99 @@ func globEscape(s string) string {
 	return strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`).Replace(s)
 }
 
-// replaceExecutable moves staged over target, giving it the target's mode
-// whatever the umask. It returns the path of the old binary, which the
-// caller removes or keeps. On error target is the old binary, intact.
-func replaceExecutable(fsys fileSystem, target, staged string) (old string, err error) {
+// checkReplaceable checks, before any work, that this process may replace
+// target with a file that keeps everything that makes it what it is: it
+// may create files in the directory; the real user may write the target
+// and its directory, when the process is privileged by its file; a sticky
+// directory lets it rename over the file; and the new file can be given
+// the target's owner, setuid and setgid bits and extended attributes (file
+// capabilities among them). Anything that would be lost is named.
+func checkReplaceable(target string) error {
+	fi, err := os.Stat(target)
+	if err != nil {
+		return &TargetError{Path: target, Err: err}
+	}
+	check, err := os.CreateTemp(filepath.Dir(target), sidePrefix(target, checkTag))
+	if err != nil {
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause
+		}
+		return &TargetError{Path: target, Err: err}
+	}
+	check.Close()
+	defer os.Remove(check.Name())
+	if err := checkRealUser(target); err != nil {
+		return &TargetError{Path: target, Err: err}
+	}
+	if err := checkSticky(target, fi); err != nil {
+		return &TargetError{Path: target, Err: err}
+	}
+	if err := copyMetadata(check.Name(), target, fi); err != nil {
+		return &TargetError{Path: target, Err: err}
+	}
+	return nil
+}
+
+// copyMetadata gives dst the owner, mode (setuid and setgid included) and
+// extended attributes of src, whose FileInfo is fi, in the order that
+// keeps them all; it names what it cannot keep.
+func copyMetadata(dst, src string, fi fs.FileInfo) error {
+	if err := matchOwner(dst, fi); err != nil {
+		return err
+	}
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if err := os.Chmod(dst, mode); err != nil {
+		return err
+	}
+	got, err := os.Stat(dst)
+	if err == nil && got.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != mode&(fs.ModeSetuid|fs.ModeSetgid) {
+		return fmt.Errorf("%w: the new binary would lose its setuid or setgid bit (mode %v): rerun as root or as its owner", fs.ErrPermission, fi.Mode())
+	}
+	return copyXattrs(dst, src)
+}
+
+// replaceExecutable moves staged over target, with the target's owner,
+// mode and extended attributes. It returns the path of the old binary,
+// which the caller removes or keeps. On error target is the old binary,
+// intact, unless the error is a *RollbackError.
+func replaceExecutable(ctx context.Context, fsys fileSystem, target, staged string) (old string, err error) {
 	fi, err := os.Stat(target)
 	if err != nil {
 		return "", err
 	}
-	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	if err := os.Chmod(staged, mode); err != nil {
+	if err := copyMetadata(staged, target, fi); err != nil {
 		return "", err
 	}
-	matchOwner(staged, fi)
 	if err := fsys.SyncFile(staged); err != nil {
 		return "", err
 	}
-	return swap(fsys, target, staged)
+	failpoint(ctx, "swap-staged")
+	return swap(ctx, fsys, target, staged)
 }
 
 // swapLinked is the swap for systems where a running executable can be
 // renamed over (Unix): link the old file to a backup name, rename the new
 // one over the target, sync the directory. The target path always names a
 // complete binary.
-func swapLinked(fsys fileSystem, target, staged string) (string, error) {
+func swapLinked(ctx context.Context, fsys fileSystem, target, staged string) (string, error) {
 	dir := filepath.Dir(target)
 	backup := backupName(target)
 	if err := fsys.Link(target, backup); err != nil {
-		if err := copyFile(target, backup); err != nil {
+		if err := fsutil.CopyFile(target, backup, 0o700); err != nil {
+			os.Remove(backup)
 			return "", fmt.Errorf("keeping a backup of %s: %w", target, err)
 		}
 	}
+	failpoint(ctx, "swap-linked")
 	if err := fsys.Rename(staged, target); err != nil {
 		fsys.Remove(backup)
 		return "", err
 	}
+	failpoint(ctx, "swap-renamed")
 	if err := fsys.SyncDir(dir); err != nil {
 		return "", restoreBackup(fsys, target, backup, err)
 	}
+	failpoint(ctx, "swap-synced")
 	return backup, nil
 }
 
@@ -158,24 +212,27 @@ func swapLinked(fsys fileSystem, target, staged string) (string, error) {
 // unique hidden name, move the new file in, and put the old one back if
 // that fails. Sharing violations (an antivirus scanner, an indexer) are
 // retried for a short while.
-func swapAside(fsys fileSystem, target, staged string) (string, error) {
+func swapAside(ctx context.Context, fsys fileSystem, target, staged string) (string, error) {
 	aside := backupName(target)
 	if err := retry(fsys, func() error { return fsys.Rename(target, aside) }); err != nil {
 		return "", err
 	}
+	failpoint(ctx, "swap-aside")
 	if err := retry(fsys, func() error { return fsys.Rename(staged, target) }); err != nil {
 		return "", restoreBackup(fsys, target, aside, err)
 	}
+	failpoint(ctx, "swap-renamed")
 	if err := fsys.SyncDir(filepath.Dir(target)); err != nil {
 		return "", restoreBackup(fsys, target, aside, err)
 	}
 	return aside, nil
 }
 
-// restoreBackup puts the old binary back after a failed swap step.
+// restoreBackup puts the old binary back after a failed swap step. If
+// that fails too, the error is a *RollbackError: a person must act.
 func restoreBackup(fsys fileSystem, target, backup string, cause error) error {
 	if err := retry(fsys, func() error { return fsys.Rename(backup, target) }); err != nil {
-		return fmt.Errorf("%w; restoring the previous binary also failed (%v): it is at %s", cause, err, backup)
+		return &RollbackError{Target: target, Backup: backup, Err: cause, RestoreErr: err}
 	}
 	fsys.SyncDir(filepath.Dir(target))
 	return cause
@@ -206,45 +263,49 @@ func syncFile(name string) error {
 	return f.Close()
 }
 
-// copyFile copies src to a new file dst with src's mode.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
+// linkOrCopy makes dst the same file as src, or a copy of it.
+func linkOrCopy(src, dst string) error {
+	if os.Link(src, dst) == nil {
+		return nil
 	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return err
-	}
-	return out.Close()
+	return fsutil.CopyFile(src, dst, 0o700)
 }
 
-// checkWritable fails with a *TargetError unless this process can create
-// files in dir.
-func checkWritable(target string) error {
-	f, err := os.CreateTemp(filepath.Dir(target), sidePrefix(target, checkTag))
+// replace swaps the verified new binary in for the executable, keeping
+// the old one as the newest backup, after checking that the executable is
+// still the file the install read.
+func (in *install) replace() error {
+	done := in.stage("replace")
+	if err := in.bin.stillThere(); err != nil {
+		return err
+	}
+	in.c.logf("Replacing binary: %s", in.bin.path)
+	if err := in.c.swapIn(in.ctx, in.bin.path, in.staged); err != nil {
+		return err
+	}
+	done()
+	return nil
+}
+
+// swapIn replaces target with newBin, keeps the old binary as the newest
+// backup, and removes the backups beyond Backups.
+func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) error {
+	old, err := replaceExecutable(ctx, osFS(), target, newBin)
+	var re *RollbackError
+	if errors.As(err, &re) {
+		return err
+	}
 	if err != nil {
-		if cause := errors.Unwrap(err); cause != nil {
-			err = cause
-		}
 		return &TargetError{Path: target, Err: err}
 	}
-	f.Close()
-	os.Remove(f.Name())
+	keep := c.Backups
+	if keep == 0 {
+		keep = 1
+	}
+	if keep < 0 {
+		os.Remove(old) // on Windows this fails while the old binary runs; the next start removes it
+		keep = 0
+	}
+	pruneBackups(target, keep)
 	return nil
 }

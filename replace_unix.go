@@ -1,16 +1,23 @@
-//go:build !windows
+//go:build unix
 
 package selfcompile
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // swap renames the new binary over the running one; Unix allows it.
-var swap = swapLinked
+func swap(ctx context.Context, fsys fileSystem, target, staged string) (string, error) {
+	return swapLinked(ctx, fsys, target, staged)
+}
 
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
@@ -25,12 +32,21 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// matchOwner gives name the owner and group of fi where this process may,
-// so that a root-run install keeps a binary owned by its user.
-func matchOwner(name string, fi fs.FileInfo) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		os.Lchown(name, int(st.Uid), int(st.Gid))
+// matchOwner gives name the owner and group of fi. Where this process may
+// not, the new file keeps the installer's: that loses nothing but the
+// owner, unless fi has a setuid or setgid bit, which copyMetadata checks.
+func matchOwner(name string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
 	}
+	if cur, err := os.Stat(name); err == nil {
+		if c, ok := cur.Sys().(*syscall.Stat_t); ok && c.Uid == st.Uid && c.Gid == st.Gid {
+			return nil
+		}
+	}
+	os.Lchown(name, int(st.Uid), int(st.Gid))
+	return nil
 }
 
 // transient reports whether a failed rename is worth retrying.
@@ -39,3 +55,32 @@ func transient(err error) bool { return errors.Is(err, syscall.EBUSY) }
 // removeAsides does nothing on Unix, where the old binary is not renamed
 // aside while it runs.
 func removeAsides() {}
+
+// checkRealUser refuses, in a process privileged by its file (setuid,
+// setgid, capabilities), an install that the user who ran it could not
+// make: one into a binary or directory that they may not write.
+func checkRealUser(target string) error {
+	if !privileged() {
+		return nil
+	}
+	for _, p := range []string{target, filepath.Dir(target)} {
+		if err := unix.Access(p, unix.W_OK); err != nil { // checks the real user
+			return fmt.Errorf("%w: this program runs with privileges from its file, and the user who ran it may not write %s (%v)", fs.ErrPermission, p, err)
+		}
+	}
+	return nil
+}
+
+// checkSticky refuses a target in a sticky directory (as /tmp) that
+// neither this user nor root owns, with the file owned by someone else:
+// the kernel refuses the rename, and only after the whole build.
+func checkSticky(target string, fi fs.FileInfo) error {
+	dfi, err := os.Stat(filepath.Dir(target))
+	if err != nil || dfi.Mode()&fs.ModeSticky == 0 || os.Geteuid() == 0 {
+		return nil
+	}
+	if owner(fi) != os.Geteuid() && owner(dfi) != os.Geteuid() {
+		return fmt.Errorf("%w: it belongs to uid %d in the sticky directory %s, where only its owner may replace it", fs.ErrPermission, owner(fi), filepath.Dir(target))
+	}
+	return nil
+}

@@ -1,8 +1,7 @@
-//go:build windows
-
 package selfcompile
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -13,7 +12,9 @@ import (
 
 // swap renames the running binary aside first: Windows does not let a
 // running executable be replaced, but lets it be renamed.
-var swap = swapAside
+func swap(ctx context.Context, fsys fileSystem, target, staged string) (string, error) {
+	return swapAside(ctx, fsys, target, staged)
+}
 
 // syncDir is a no-op: Windows has no directory fsync; MoveFileEx is
 // journaled by NTFS.
@@ -21,7 +22,16 @@ func syncDir(string) error { return nil }
 
 // matchOwner does nothing on Windows, where files inherit the directory's
 // ACL.
-func matchOwner(string, fs.FileInfo) {}
+func matchOwner(string, fs.FileInfo) error { return nil }
+
+// checkRealUser and checkSticky have nothing to check on Windows.
+func checkRealUser(string) error { return nil }
+
+func checkSticky(string, fs.FileInfo) error { return nil }
+
+// copyXattrs does nothing on Windows: its executables carry no extended
+// attributes that an install must keep.
+func copyXattrs(dst, src string) error { return nil }
 
 // transient reports whether a failed rename is worth retrying: sharing
 // violations come and go while scanners hold the file open.

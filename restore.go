@@ -1,168 +1,233 @@
 package selfcompile
 
 import (
-	"context"
+	"bytes"
+	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
 // restored is a bundle laid out on disk, ready to build with.
 type restored struct {
-	m        Manifest
-	goroot   string // the bundled toolchain, shared by every host with the same one
+	goroot   string // the toolchain, shared by every host that bundles it
 	gocache  string // the go build cache, shared: its entries are keyed by content
-	hostDir  string // module cache and GOPATH of this host program
-	modcache string // the host's module cache, holding the bundled modules
-	src      string // the host's module root, in the workdir
+	hostDir  string // this host program's module cache and GOPATH
+	modcache string
+	src      string // the source part, in the workdir
+	module   string // the host module's root, in src
 }
 
-// restore lays the bundle out for a build. The toolchain and the module
-// proxy are restored once per content digest into the cache and reused; the
-// host source goes into the workdir. Parts already cached are skipped, and
-// reading stops after the last part that is needed, so a repeat install
-// decompresses only the host source.
-func (c *SelfCompile) restore(ctx context.Context, bundle, workdir, cache string) (*restored, error) {
-	// The decoder's window is most of the heap while restoring; without a
-	// limit the garbage collector lets the heap grow to twice what is live,
-	// and the installer's peak resident set past 64 MB. The previous limit
-	// comes back when the restore is done.
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(restoreMemoryLimit))
-	br, err := openBundle(&releasingReader{s: bundle})
-	if err != nil {
-		return nil, err
+func toolchainDir(cache string, m *bundle.Manifest) string {
+	p, _ := m.Part(bundle.PartToolchain)
+	return filepath.Join(cache, toolchainsDir, m.GoVersion+"-"+p.Digest[:24])
+}
+
+// hostDir names a host program's cache directory: the last element of its
+// main package path and a short hash of the whole path.
+func hostDir(cache, mainPkg string) string {
+	h := sha256.Sum256([]byte(mainPkg))
+	return filepath.Join(cache, hostsDir, filepath.Base(mainPkg)+fmt.Sprintf("-%x", h[:4]))
+}
+
+// restore lays the executable's bundles out for a build. The toolchain is
+// restored once per digest into the cache and reused once it is checked;
+// the modules and build cache entries are merged into the caches once per
+// digest; the source goes into the workdir every time. Reading stops after
+// the last part that is needed, so a repeat install decompresses only the
+// source.
+func (in *install) restore() error {
+	done := in.stage("restore")
+	b := in.bin
+	r := &restored{
+		gocache: filepath.Join(in.cache, buildDir),
+		hostDir: hostDir(in.cache, b.sharedM.MainPackage),
+		goroot:  toolchainDir(in.cache, b.toolchainM),
+		src:     filepath.Join(in.workdir, "src"),
 	}
-	defer br.Close()
-	m := br.Manifest
-	if m.GOOS != runtime.GOOS || m.GOARCH != runtime.GOARCH {
-		return nil, fmt.Errorf("%w: its toolchain runs on %s/%s and this is %s/%s; generate the bundle with a go for %[4]s/%[5]s",
-			ErrPlatform, m.GOOS, m.GOARCH, runtime.GOOS, runtime.GOARCH)
-	}
-	r := &restored{m: m, src: filepath.Join(workdir, "src"), hostDir: filepath.Join(cache, "hosts", hostKey(m.MainPackage))}
 	r.modcache = filepath.Join(r.hostDir, "mod")
-	r.gocache = filepath.Join(cache, "build")
-	dest := make([]string, len(m.Parts)) // where each part goes; its presence means it is there
-	for i, p := range m.Parts {
-		if len(p.Digest) < 24 {
-			return nil, corrupt("part %q has no digest", p.Name)
-		}
-		switch p.Name {
-		case partSource:
-			dest[i] = r.src
-		case partModules:
-			dest[i] = filepath.Join(r.modcache, ".selfcompile-"+p.Digest[:24])
-		case partCache:
-			dest[i] = filepath.Join(r.gocache, ".selfcompile-"+p.Digest[:24])
-		case partToolchain:
-			r.goroot = filepath.Join(cache, "toolchains", m.GoVersion+"-"+p.Digest[:24])
-			dest[i] = r.goroot
-		default:
-			return nil, corrupt("unknown part %q", p.Name)
+	r.module = filepath.Join(r.src, filepath.FromSlash(cmp.Or(b.sharedM.ModuleDir, ".")))
+	in.r = r
+	jobs, err := in.restoreJobs()
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, j := range jobs {
+		total += j.size()
+	}
+	if err := ensureSpace(in.cache, uint64(total), "the toolchain, the caches and the workdir"); err != nil {
+		return err
+	}
+	progress := in.byteProgress(total)
+	for _, j := range jobs {
+		if err := j.run(in, progress); err != nil {
+			return err
 		}
 	}
-	if _, hasSource := m.Part(partSource); r.goroot == "" || hasSource == m.SkipSource {
-		return nil, corrupt("parts %v do not match the manifest", partNames(m.Parts))
+	done()
+	in.g = newGoTool(r, b.build, in.workdir)
+	if b.sharedM.SkipSource {
+		return in.fetchSource()
 	}
-	need := make([]bool, len(m.Parts))
-	last := -1
-	for i, p := range m.Parts {
-		_, err := os.Stat(dest[i])
-		if err == nil && p.Name == partToolchain {
-			if err = verifyCached(dest[i], p); err != nil {
-				c.logf("Restoring the toolchain again: the cached copy at %s %v", dest[i], err)
-				discard(dest[i])
+	return nil
+}
+
+// restoreJob is a bundle, with where each of its parts that an install
+// needs goes.
+type restoreJob struct {
+	bundle *io.SectionReader
+	m      *bundle.Manifest
+	dest   map[string]string // part name -> its directory, or its marker for merged parts
+}
+
+// restoreJobs lists what an install must restore: the source always, and
+// what the caches lack.
+func (in *install) restoreJobs() ([]restoreJob, error) {
+	b, r := in.bin, in.r
+	if _, ok := b.sharedM.Part(bundle.PartSource); ok == b.sharedM.SkipSource {
+		return nil, &bundle.CorruptError{Reason: "the shared bundle's parts do not match its manifest"}
+	}
+	var jobs []restoreJob
+	for _, j := range []restoreJob{{bundle: b.shared, m: b.sharedM}, {bundle: b.toolchain, m: b.toolchainM}} {
+		j.dest = map[string]string{}
+		for _, p := range j.m.Parts {
+			switch p.Name {
+			case bundle.PartSource:
+				j.dest[p.Name] = r.src
+			case bundle.PartModules, bundle.PartCache:
+				dir := r.modcache
+				if p.Name == bundle.PartCache {
+					dir = r.gocache
+				}
+				if m := marker(dir, p); !exists(m) {
+					j.dest[p.Name] = m
+				}
+			case bundle.PartToolchain:
+				if !in.toolchainCached(p) {
+					j.dest[p.Name] = r.goroot
+				}
+			default:
+				return nil, &bundle.CorruptError{Reason: fmt.Sprintf("unknown part %q in the %s bundle", p.Name, j.m.Kind)}
 			}
 		}
-		if p.Name == partSource || err != nil {
-			need[i], last = true, i
+		if len(j.dest) > 0 {
+			jobs = append(jobs, j)
 		}
 	}
-	// Room for what will be written, checked before anything is.
-	var cacheNeed, workNeed uint64
-	for i, p := range m.Parts {
-		switch {
-		case p.Name == partSource:
-			workNeed += uint64(p.Size)
-		case need[i]:
-			cacheNeed += uint64(p.Size)
+	return jobs, nil
+}
+
+// toolchainCached reports whether the toolchain is in the cache and
+// unchanged; a changed copy is removed.
+func (in *install) toolchainCached(p bundle.Part) bool {
+	dir := in.r.goroot
+	if !isDir(dir) {
+		return false
+	}
+	err := verifyCached(dir, p)
+	if err != nil {
+		in.c.logf("Restoring the toolchain again: the cached copy at %s %v", dir, err)
+		discard(dir)
+	}
+	return err == nil
+}
+
+// size is the bytes a job writes.
+func (j restoreJob) size() int64 {
+	var n int64
+	for _, p := range j.m.Parts {
+		if _, ok := j.dest[p.Name]; ok {
+			n += p.Size
 		}
 	}
-	workNeed += uint64(len(bundle)) // the bundle is written again into the main package
-	if err := ensureSpace(cache, cacheNeed, "the toolchain and build cache"); err != nil {
-		return nil, err
+	return n
+}
+
+// run restores the job's parts in the order the bundle stores them,
+// skipping the others, and stops reading after the last one it needs.
+func (j restoreJob) run(in *install, progress func(int64)) error {
+	br, err := bundle.Open(io.NewSectionReader(j.bundle, 0, j.bundle.Size()))
+	if err != nil {
+		return err
 	}
-	if err := ensureSpace(workdir, workNeed, "the workdir"); err != nil {
-		return nil, err
-	}
-	progress := c.byteProgress(int64(cacheNeed + workNeed - uint64(len(bundle))))
-	for i, p := range m.Parts[:last+1] {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	defer br.Close()
+	left := len(j.dest)
+	for _, p := range br.Manifest.Parts {
+		if left == 0 {
+			break
 		}
-		if !need[i] {
-			if err := br.skipPart(p.Name); err != nil {
-				return nil, err
+		dest, ok := j.dest[p.Name]
+		if !ok {
+			if err := br.Skip(p.Name); err != nil {
+				return err
 			}
 			continue
 		}
+		left--
 		start := time.Now()
-		switch p.Name {
-		case partSource:
-			if err := os.MkdirAll(r.src, 0o755); err != nil {
-				return nil, err
-			}
-			err = br.restorePart(p.Name, r.src, progress)
-		case partModules:
-			err = restoreMerged(br, p.Name, r.modcache, dest[i], progress)
-		case partCache:
-			err = restoreMerged(br, p.Name, r.gocache, dest[i], progress)
-		default:
-			err = restoreShared(br, p.Name, dest[i], progress)
+		failpoint(in.ctx, "restore-"+p.Name)
+		if err := restorePart(br, p.Name, dest, progress); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil, err
-		}
-		c.logf("Restored %s: %d files, %.1f MB in %v", p.Name, p.Files, float64(p.Size)/1e6, time.Since(start).Round(time.Millisecond))
+		in.c.logf("Restored %s: %d files, %.1f MB in %v", p.Name, p.Files, float64(p.Size)/1e6, time.Since(start).Round(time.Millisecond))
 	}
-	if last == len(m.Parts)-1 {
-		if err := br.end(); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return nil
 }
+
+// restorePart restores the next part of br to dest: the source into the
+// workdir, the toolchain into the cache, the others merged into a cache.
+func restorePart(br *bundle.Reader, name, dest string, progress func(int64)) error {
+	switch name {
+	case bundle.PartSource:
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return err
+		}
+		return br.Restore(name, dest, progress)
+	case bundle.PartToolchain:
+		return restoreShared(br, name, dest, progress)
+	}
+	return restoreMerged(br, name, filepath.Dir(dest), dest, progress)
+}
+
+// marker names the file that records that a part was merged into a cache.
+func marker(cacheDir string, p bundle.Part) string {
+	return filepath.Join(cacheDir, ".selfcompile-"+p.Name+"-"+p.Digest[:24])
+}
+
+// tmpPrefix names the directories a part is restored into before it is
+// verified and moved into the cache.
+const tmpPrefix = ".tmp-"
 
 // restoreShared restores a part into the cache directory final: into a
 // private temporary directory first, renamed into place only once the
 // part's digest has been checked, so the cache never holds a half-written
 // or unverified tree.
-func restoreShared(br *bundleReader, name, final string, progress func(int64)) error {
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return err
-	}
-	removeStale(filepath.Dir(final), tmpPrefix)
-	tmp, release, err := lockedTempDir(filepath.Dir(final), tmpPrefix)
+func restoreShared(br *bundle.Reader, name, final string, progress func(int64)) error {
+	tmp, release, err := partTemp(filepath.Dir(final))
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := br.restorePart(name, tmp, progress); err != nil {
-		os.RemoveAll(tmp)
+	if err := br.Restore(name, tmp, progress); err != nil {
+		removeTree(tmp)
 		return err
 	}
 	os.Remove(filepath.Join(tmp, lockFileName))
 	if err := writeIndex(tmp); err != nil {
-		os.RemoveAll(tmp)
+		removeTree(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		os.RemoveAll(tmp)
+		removeTree(tmp)
 		if isDir(final) { // another installer restored it first
 			return nil
 		}
@@ -171,25 +236,31 @@ func restoreShared(br *bundleReader, name, final string, progress func(int64)) e
 	return nil
 }
 
-// restoreMerged restores a part into a cache that other installs add to
-// as well: the bundled modules into the host's module cache (which also
-// keeps the modules that plugins bring), or prebuilt entries into the go
-// build cache. The part goes into a temporary directory first, then, once
-// verified, is moved file by file to where the cache lacks it. The marker
-// file records that it is done; a merge that was cut short leaves no
-// marker and is completed by the next install.
-func restoreMerged(br *bundleReader, part, cacheDir, marker string, progress func(int64)) error {
-	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
-		return err
+// partTemp creates a locked temporary directory in parent, after removing
+// those that killed installs left.
+func partTemp(parent string) (string, func(), error) {
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", nil, err
 	}
-	removeStale(filepath.Dir(cacheDir), tmpPrefix)
-	tmp, release, err := lockedTempDir(filepath.Dir(cacheDir), tmpPrefix)
+	removeStale(parent, tmpPrefix)
+	return lockedTempDir(parent, tmpPrefix)
+}
+
+// restoreMerged restores a part into a cache that other installs add to
+// as well: modules into the host's module cache, which also keeps what
+// plugins bring, or prebuilt entries into the go build cache. The part
+// goes into a temporary directory first; once verified, each file is moved
+// into the cache, over any file there that differs: nothing is trusted
+// because it exists. The marker records that the part was merged; a merge
+// cut short leaves none, and the next install does it again.
+func restoreMerged(br *bundle.Reader, part, cacheDir, marker string, progress func(int64)) error {
+	tmp, release, err := partTemp(cacheDir)
 	if err != nil {
 		return err
 	}
 	defer release()
-	defer os.RemoveAll(tmp)
-	if err := br.restorePart(part, tmp, progress); err != nil {
+	defer removeTree(tmp)
+	if err := br.Restore(part, tmp, progress); err != nil {
 		return err
 	}
 	os.Remove(filepath.Join(tmp, lockFileName))
@@ -198,99 +269,65 @@ func restoreMerged(br *bundleReader, part, cacheDir, marker string, progress fun
 			return err
 		}
 		rel, _ := filepath.Rel(tmp, p)
-		dst := filepath.Join(cacheDir, rel)
-		if _, err := os.Lstat(dst); err == nil {
-			return nil
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		return os.Rename(p, dst)
+		return mergeFile(p, filepath.Join(cacheDir, rel))
 	})
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(marker, nil, 0o644)
+	return os.WriteFile(marker, nil, 0o600)
 }
 
-// restoreMemoryLimit is the soft limit on the Go heap during a restore: the
-// 32 MB decoder window and some room for the rest.
-const restoreMemoryLimit = 48 << 20
+// mergeFile moves the verified file src to dst, unless dst already has
+// the same content. The go command makes module directories read-only;
+// they are made writable for the move and read-only again.
+func mergeFile(src, dst string) error {
+	if sameContent(src, dst) {
+		return nil
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	err := os.Rename(src, dst)
+	if errors.Is(err, fs.ErrPermission) {
+		if fi, serr := os.Stat(dir); serr == nil && os.Chmod(dir, fi.Mode().Perm()|0o200) == nil {
+			err = os.Rename(src, dst)
+			os.Chmod(dir, fi.Mode().Perm())
+		}
+	}
+	return err
+}
 
-// tmpPrefix names the directories a part is restored into before it is
-// verified and moved into the cache.
-const tmpPrefix = ".tmp-"
+// sameContent reports whether the files a and b hold the same bytes.
+func sameContent(a, b string) bool {
+	fb, err := os.Stat(b)
+	if err != nil || !fb.Mode().IsRegular() {
+		return false
+	}
+	if fa, err := os.Stat(a); err != nil || fa.Size() != fb.Size() {
+		return false
+	}
+	ha, _, err1 := bundle.HashFile(a)
+	hb, _, err2 := bundle.HashFile(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ha, hb)
+}
 
-// indexFile, in a cached part, records the size, modification time and
-// mode of every file as restored, once the part's digest was checked.
+// indexFile, in a cached toolchain, records the size, modification time
+// and mode of every file as restored, once the part's digest was checked.
 const indexFile = ".selfcompile-index"
 
-// writeIndex records the files under dir in its index file.
-func writeIndex(dir string) error {
-	var b strings.Builder
-	err := walkFiles(dir, func(rel string, fi fs.FileInfo) error {
-		fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, indexFile), []byte(b.String()), 0o600)
-}
-
-// verifyCached checks a cached part before it is used: the directory, its
-// index and every file are the user's and not writable by others, and the
-// files are exactly those of the index, with the size, time and mode they
-// were restored with after their digest was checked. It reads no file
-// content, so it costs a stat per file; any difference makes the caller
-// restore the part again.
-func verifyCached(dir string, p Part) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !isPrivate(fi) {
-		return fmt.Errorf("is not private to this user (mode %v)", fi.Mode())
-	}
-	index, err := os.ReadFile(filepath.Join(dir, indexFile))
-	if err != nil {
-		return fmt.Errorf("has no index: %w", err)
-	}
-	if ifi, err := os.Stat(filepath.Join(dir, indexFile)); err != nil || !isPrivate(ifi) {
-		return errors.New("has an index that is not private to this user")
-	}
+// index returns the index of the files under dir: a line per file, in
+// lexical order. writeIndex and verifyCached both use it, so the two
+// cannot drift.
+func index(dir string, check func(rel string, fi fs.FileInfo) error) (string, int, error) {
 	var b strings.Builder
 	n := 0
-	err = walkFiles(dir, func(rel string, fi fs.FileInfo) error {
-		if !isPrivate(fi) {
-			return fmt.Errorf("has %s, which is not private to this user", rel)
-		}
-		fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
-		n++
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if b.String() != string(index) || n != p.Files {
-		return errors.New("was changed after it was restored")
-	}
-	return nil
-}
-
-// walkFiles calls f for every regular file under dir but the index, in
-// lexical order, with its slash-separated relative name. Anything else
-// but a directory is an error.
-func walkFiles(dir string, f func(rel string, fi fs.FileInfo) error) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			return nil
-		}
 		if rel == indexFile {
 			return nil
 		}
@@ -301,75 +338,104 @@ func walkFiles(dir string, f func(rel string, fi fs.FileInfo) error) error {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("has %s, which is not a regular file", rel)
 		}
-		return f(rel, fi)
+		if check != nil {
+			if err := check(rel, fi); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
+		n++
+		return nil
 	})
+	return b.String(), n, err
+}
+
+// writeIndex records the files under dir in its index file.
+func writeIndex(dir string) error {
+	idx, _, err := index(dir, nil)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, indexFile), []byte(idx), 0o600)
+}
+
+// verifyCached checks a cached toolchain before it is used: the
+// directory, its index and every file are the user's and not writable by
+// others, and the files are exactly those of the index, with the size,
+// time and mode they were restored with after their digest was checked.
+// It reads no file content, so it costs a stat per file; any difference
+// makes the caller restore the part again.
+func verifyCached(dir string, p bundle.Part) error {
+	for _, name := range []string{dir, filepath.Join(dir, indexFile)} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		if !isPrivate(fi) {
+			return fmt.Errorf("is not private to this user (%s has mode %v)", name, fi.Mode())
+		}
+	}
+	want, err := os.ReadFile(filepath.Join(dir, indexFile))
+	if err != nil {
+		return fmt.Errorf("has no index: %w", err)
+	}
+	got, n, err := index(dir, func(rel string, fi fs.FileInfo) error {
+		if !isPrivate(fi) {
+			return fmt.Errorf("has %s, which is not private to this user", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if got != string(want) || n != p.Files {
+		return errors.New("was changed after it was restored")
+	}
+	return nil
 }
 
 // discard moves a bad cache directory out of the way and removes it.
 func discard(dir string) {
-	aside := dir + ".bad-" + shortHash(time.Now().String())
+	aside := fmt.Sprintf("%s.bad-%d", dir, time.Now().UnixNano())
 	if os.Rename(dir, aside) == nil {
 		dir = aside
 	}
-	makeTreeWritable(dir)
-	os.RemoveAll(dir)
+	removeTree(dir)
 }
 
-// makeTreeWritable lets RemoveAll delete a tree with read-only directories.
-func makeTreeWritable(dir string) {
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
-func partNames(parts []Part) []string {
-	var s []string
-	for _, p := range parts {
-		s = append(s, p.Name)
+// fetchSource gets the host's module source through the module proxy, for
+// bundles generated with --skip-source, at the version that Install names,
+// or that the binary was built from, as its build info or (for a rebuilt
+// binary) its record says.
+func (in *install) fetchSource() error {
+	done := in.stage("download")
+	m, bi := in.bin.sharedM, in.bin.build
+	version := in.bin.record.HostVersion
+	if _, v, ok := strings.Cut(in.c.Install, "@"); ok {
+		version = v
+	} else if bi.Main.Path == m.MainModule && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version = bi.Main.Version
 	}
-	return s
-}
-
-// copyTree copies the regular files under src into dst, writable by the
-// user (the module cache is read-only).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return errors.New(p + ": not a regular file")
-		}
-		return copyToNew(p, target)
-	})
-}
-
-// copyToNew copies the file src to dst, creating dst's directory, with a
-// mode the user may write (source trees come from the read-only module
-// cache).
-func copyToNew(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
+	if version == "" {
+		return fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.Install to %s@VERSION",
+			ErrNoSource, m.MainModule, m.MainPackage)
+	}
+	in.c.logf("Fetching %s@%s", m.MainModule, version)
+	g := in.g
+	g.Dir = in.workdir
+	var mod struct{ Dir, Error string }
+	if err := g.JSON(in.ctx, &mod, "mod", "download", "-json", "--", m.MainModule+"@"+version); err != nil || mod.Dir == "" {
+		return fmt.Errorf("%w: go mod download %s@%s: %v %s", ErrNoSource, m.MainModule, version, err, mod.Error)
+	}
+	if err := os.CopyFS(in.r.module, os.DirFS(mod.Dir)); err != nil { // writable copies of the read-only cache
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
+	in.rec.HostVersion = version
+	done()
+	return nil
 }

@@ -1,64 +1,82 @@
-// Command go-selfcompile writes the bundle that makes a Go program able to
-// recompile itself with plugins. Run it from a go:generate line next to
-// func main:
+// Command go-selfcompile makes a Go program able to recompile itself with
+// plugins. Run it from a go:generate line next to func main, through the
+// go tool that the program's go.mod names, so that generator and library
+// are the same version:
 //
-//	//go:generate go-selfcompile
+//	go get -tool github.com/shazow/go-selfcompile/cmd/go-selfcompile
 //
-// It writes selfcompile.bundle (the Go toolchain of the go command on
-// PATH, the host module's source and its dependency modules, compressed
-// with zstd) and selfcompile_bundle.go, which embeds the bundle into the
-// program. See the package documentation of
-// github.com/shazow/go-selfcompile for the run-time half.
+//	//go:generate go tool go-selfcompile
+//
+// It writes the package selfcompilebundle beside the main package (the Go
+// toolchain of each target, the program's source and its dependency
+// modules, compressed with zstd, each bundle embedded by a Go file named
+// for its target) and selfcompile_plugins.go, which registers it.
 //
 // Usage:
 //
 //	go-selfcompile [flags]
+//	go-selfcompile inspect [--json] BINARY...
 //
 // Flags:
 //
-//	-o, --out PATH      write the bundle to PATH (default selfcompile.bundle in the package directory)
-//	    --skip-source   leave the host's own source out; installs fetch it through the module proxy
-//	    --warm-cache    build the host's dependencies now and ship the build cache entries
+//	    --targets LIST  GOOS/GOARCH pairs to bundle a toolchain for, comma-separated,
+//	                    or "release" for linux, darwin and windows on amd64 and arm64
+//	                    (default: the go command's GOOS/GOARCH)
+//	    --skip-source   leave the program's own source out; installs fetch it through the module proxy
+//	    --warm-cache    build the dependencies now for each target and ship the build cache entries
 //	    --level LEVEL   compression: fastest, default or best (default best)
 //	-C, --dir DIR       the main package directory (default: the current directory)
 //	-q, --quiet         print nothing but errors
 //	    --version       print the version and exit
-//	-h, --help          print this help
+//
+// inspect prints what a binary carries, for any target, without running
+// it: target, Go version, program and version, bundle parts, plugins.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/generate"
 	"github.com/spf13/pflag"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-selfcompile:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "inspect" {
+		return inspect(args[1:], stdout, stderr)
+	}
 	fs := pflag.NewFlagSet("go-selfcompile", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.StringP("out", "o", "", "write the bundle to `PATH` (default selfcompile.bundle in the package directory)")
-	skipSource := fs.Bool("skip-source", false, "leave the host's own source out; installs fetch it through the module proxy")
+	targets := fs.String("targets", "", "GOOS/GOARCH `LIST` to bundle a toolchain for, or \"release\" (default: the go command's GOOS/GOARCH)")
+	skipSource := fs.Bool("skip-source", false, "leave the program's own source out; installs fetch it through the module proxy")
 	level := fs.String("level", "best", "compression `LEVEL`: fastest, default or best")
 	dir := fs.StringP("dir", "C", ".", "the main package `DIR`ectory")
-	warm := fs.Bool("warm-cache", false, "build the host's dependencies now and ship the build cache, so a first install compiles only the plugins")
+	warm := fs.Bool("warm-cache", false, "build the dependencies now for each target and ship the build cache entries")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n\nRun from a go:generate line in a main package. Writes %s and %s.\n\nFlags:\n", selfcompile.BundleFile, selfcompile.StubFile)
+		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,44 +85,113 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	self, _ := debug.ReadBuildInfo()
 	if *version {
-		v := "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		fmt.Fprintln(stdout, "go-selfcompile", v)
+		fmt.Fprintln(stdout, "go-selfcompile", selfVersion(self))
 		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (see --help)", fs.Args())
 	}
-	lv, err := selfcompile.ParseLevel(*level)
+	lv, err := bundle.ParseLevel(*level)
 	if err != nil {
 		return err
 	}
-	opts := selfcompile.GenerateOptions{Dir: *dir, Out: *out, SkipSource: *skipSource, Level: lv, WarmCache: *warm}
+	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self}
 	if !*quiet {
 		opts.Logger = log.New(stderr, "[go-selfcompile] ", 0)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	m, err := selfcompile.Generate(ctx, opts)
+	res, err := generate.Generate(ctx, opts)
 	if err != nil {
 		return err
 	}
 	if !*quiet {
-		tw := tabwriter.NewWriter(stderr, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "part\tfiles\traw MB\tcompressed MB\t")
-		var raw, comp int64
-		for _, p := range m.Parts {
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t\n", p.Name, p.Files, mb(p.Size), mb(p.Compressed))
-			raw += p.Size
-			comp += p.Compressed
-		}
-		fmt.Fprintf(tw, "total\t\t%.1f\t%.1f\t\n", mb(raw), mb(comp))
-		tw.Flush()
+		printResult(stderr, res)
 	}
 	return nil
 }
 
+func parseTargets(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t == "release" {
+			out = append(out, generate.ReleaseTargets...)
+		} else if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func selfVersion(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "(unknown)"
+	}
+	if bi.Main.Path == "github.com/shazow/go-selfcompile" {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/shazow/go-selfcompile" {
+			return d.Version
+		}
+	}
+	return bi.Main.Version
+}
+
+// printResult prints the table of bundle parts and the large source files.
+func printResult(w io.Writer, res *generate.Result) {
+	for _, f := range res.Large {
+		fmt.Fprintf(w, "[go-selfcompile] large file in the source part: %s\n", f)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "bundle\tpart\tfiles\traw MB\tcompressed MB\t")
+	var raw, comp int64
+	row := func(name string, m *bundle.Manifest) {
+		for _, p := range m.Parts {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t\n", name, p.Name, p.Files, mb(p.Size), mb(p.Compressed))
+			raw += p.Size
+			comp += p.Compressed
+		}
+	}
+	row("shared", res.Shared)
+	for _, t := range res.Shared.Targets {
+		row(t, res.Toolchains[t])
+	}
+	fmt.Fprintf(tw, "total\t\t\t%.1f\t%.1f\t\n", mb(raw), mb(comp))
+	tw.Flush()
+	fmt.Fprintf(w, "[go-selfcompile] done in %v\n", res.Elapsed.Round(1e8))
+}
+
 func mb(n int64) float64 { return float64(n) / 1e6 }
+
+// inspect prints what each binary carries.
+func inspect(args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("go-selfcompile inspect", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("inspect: name a binary")
+	}
+	for _, path := range fs.Args() {
+		b, err := selfcompile.Inspect(path)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "\t")
+			if err := enc.Encode(b); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprint(stdout, b)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package selfcompile
+
+import (
+	"debug/buildinfo"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+)
+
+// Binary is what a self-compiling executable carries, as Inspect reads it
+// from the file.
+type Binary struct {
+	// Path is the executable.
+	Path string `json:"path"`
+	// GOOS and GOARCH are the target it was built for, and GoVersion the
+	// Go version that built it.
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	GoVersion string `json:"go_version"`
+	// MainPackage and MainModule are the host program; HostVersion is its
+	// module version, when known.
+	MainPackage string `json:"main_package"`
+	MainModule  string `json:"main_module"`
+	HostVersion string `json:"host_version,omitempty"`
+	// Toolchain is the target of the toolchain it carries ("" for none),
+	// and Targets those that the generator was run for.
+	Toolchain string   `json:"toolchain,omitempty"`
+	Targets   []string `json:"targets,omitempty"`
+	// Parts lists the parts of its bundles, and Plugins its plugins.
+	Parts   []Part       `json:"parts"`
+	Plugins []PluginInfo `json:"plugins"`
+}
+
+// Part is one part of a bundle a binary carries.
+type Part struct {
+	// Bundle is "shared", "toolchain" or "plugins", and Name the part's:
+	// "source", "modules", "toolchain", "cache", "local" or "sums".
+	Bundle string `json:"bundle"`
+	Name   string `json:"name"`
+	// Files and Size are its files and their uncompressed bytes.
+	Files int   `json:"files"`
+	Size  int64 `json:"size"`
+}
+
+// Inspect reads what the executable at path carries, without running it:
+// it works on a binary for any target, as go version -m does.
+func Inspect(path string) (*Binary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	bi, err := buildinfo.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not a Go program: %v", ErrNoBundle, path, err)
+	}
+	b := &Binary{Path: path, GoVersion: bi.GoVersion, MainModule: bi.Main.Path, Plugins: []PluginInfo{}}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "GOOS":
+			b.GOOS = s.Value
+		case "GOARCH":
+			b.GOARCH = s.Value
+		}
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		b.HostVersion = v
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	sections, err := bundle.Locate(f, fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	if len(sections) == 0 {
+		return nil, fmt.Errorf("%w: %s carries none", ErrNoBundle, path)
+	}
+	for _, s := range sections {
+		m, err := bundle.ReadManifest(io.NewSectionReader(s, 0, s.Size()))
+		if err != nil {
+			return nil, err
+		}
+		if err := b.add(m); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// add records what a bundle's manifest says.
+func (b *Binary) add(m *bundle.Manifest) error {
+	for _, p := range m.Parts {
+		b.Parts = append(b.Parts, Part{Bundle: m.Kind, Name: p.Name, Files: p.Files, Size: p.Size})
+	}
+	switch m.Kind {
+	case bundle.Shared:
+		b.MainPackage, b.Targets = m.MainPackage, m.Targets
+	case bundle.Toolchain:
+		b.Toolchain = m.GOOS + "/" + m.GOARCH
+	case bundle.Plugins:
+		var rec buildRecord
+		if err := json.Unmarshal(m.Record, &rec); err != nil {
+			return &bundle.CorruptError{Reason: "plugin record: " + err.Error()}
+		}
+		b.Plugins = rec.Plugins
+		if rec.HostVersion != "" {
+			b.HostVersion = rec.HostVersion
+		}
+	}
+	return nil
+}
+
+// String formats what the binary carries for a person.
+func (b *Binary) String() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "%s: %s %s/%s, %s\n", b.Path, b.MainPackage, b.GOOS, b.GOARCH, b.GoVersion)
+	if b.HostVersion != "" {
+		fmt.Fprintf(&s, "  host     %s %s\n", b.MainModule, b.HostVersion)
+	}
+	fmt.Fprintf(&s, "  toolchain %s (generated for %s)\n", orNone(b.Toolchain), strings.Join(b.Targets, ", "))
+	for _, p := range b.Parts {
+		fmt.Fprintf(&s, "  part     %-9s %-9s %6d files %8.1f MB\n", p.Bundle, p.Name, p.Files, float64(p.Size)/1e6)
+	}
+	for _, p := range b.Plugins {
+		fmt.Fprintf(&s, "  plugin   %s\n", p.Describe())
+	}
+	return s.String()
+}

@@ -1,0 +1,157 @@
+// Package bundle is the format of the files that a self-compiling program
+// carries: a tar stream compressed with zstd, whose first entry is a
+// manifest and whose other entries are the files of named parts, ended by a
+// zstd skippable frame that holds the sha256 and length of everything
+// before it.
+//
+// A program carries up to three bundles, each embedded as a string: the
+// shared bundle (the host's source and modules, the same for every target),
+// the toolchain bundle of its GOOS/GOARCH (the Go toolchain and, with
+// --warm-cache, build cache entries), and, once plugins are installed, the
+// plugins bundle (local plugin sources, the modules only plugins need,
+// go.sum and the plugin record). The trailer lets Locate find every bundle
+// in an executable file without running it.
+package bundle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Format is the version of the bundle format that this package reads and
+// writes.
+const Format = 2
+
+// Bundle kinds.
+const (
+	Shared    = "shared"
+	Toolchain = "toolchain"
+	Plugins   = "plugins"
+)
+
+// Part names. Within a bundle, parts come in the order the manifest lists
+// them.
+const (
+	PartSource    = "source"    // shared: the host module and the modules it replaces by directories
+	PartModules   = "modules"   // shared, plugins: a module cache tree (GOMODCACHE layout)
+	PartToolchain = "toolchain" // toolchain: a pruned GOROOT
+	PartCache     = "cache"     // toolchain, optional: go build cache entries of the host's dependencies
+	PartLocal     = "local"     // plugins: "<escaped module path>/<file>" for each plugin from a local folder
+	PartSums      = "sums"      // plugins: go.sum of the last build
+)
+
+// Manifest describes a bundle. It is the bundle's first entry.
+type Manifest struct {
+	// Format is the bundle format version.
+	Format int
+	// Kind is Shared, Toolchain or Plugins.
+	Kind string
+	// GoVersion is the version of the Go toolchain the bundle is for, as
+	// in "go1.26.8".
+	GoVersion string
+	// GOOS and GOARCH are the platform a toolchain bundle runs on.
+	GOOS   string `json:",omitempty"`
+	GOARCH string `json:",omitempty"`
+	// MainModule is the host's module path and MainPackage the import path
+	// of its main package.
+	MainModule, MainPackage string
+	// ModuleDir is the host module's root inside the source part,
+	// slash-separated ("." when the part holds only the host module), and
+	// MainDir the main package's directory inside the host module.
+	ModuleDir string `json:",omitempty"`
+	MainDir   string
+	// Targets lists, in a shared bundle, the GOOS/GOARCH pairs that
+	// toolchain bundles were generated for.
+	Targets []string `json:",omitempty"`
+	// BuildList is the module graph's build list, "path version" per
+	// module (the main module without a version): the host's in a shared
+	// bundle, the one the last install built in a plugins bundle.
+	BuildList []string `json:",omitempty"`
+	// SkipSource reports that the host source was left out of a shared
+	// bundle; installs fetch it through the module proxy.
+	SkipSource bool `json:",omitempty"`
+	// LocalModules lists, in a plugins bundle, the modules of plugins
+	// installed from a local folder, whose source the bundle carries.
+	LocalModules []string `json:",omitempty"`
+	// Record is, in a plugins bundle, the build record of the binary: the
+	// plugins it was built with.
+	Record json.RawMessage `json:",omitempty"`
+	// Parts lists the parts in the order they are stored.
+	Parts []Part
+}
+
+// Part describes one part of a bundle.
+type Part struct {
+	// Name is the part's name (PartSource, PartModules, ...).
+	Name string
+	// Files is the number of files in the part, and Size their
+	// uncompressed bytes.
+	Files int
+	Size  int64
+	// Compressed is the number of compressed bundle bytes the part took;
+	// Write fills it in, and it is not stored.
+	Compressed int64 `json:"-"`
+	// Digest is the hex sha256 of the part's index: one line per file
+	// with the sha256 of its content, its mode and its name.
+	Digest string
+}
+
+// Part returns the named part and whether the bundle has it.
+func (m *Manifest) Part(name string) (Part, bool) {
+	for _, p := range m.Parts {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Part{}, false
+}
+
+// Size returns the uncompressed bytes of every part.
+func (m *Manifest) Size() int64 {
+	var n int64
+	for _, p := range m.Parts {
+		n += p.Size
+	}
+	return n
+}
+
+// File is one file that Write stores.
+type File struct {
+	Name string // slash path inside the part
+	Src  string // path on disk
+	Exec bool
+}
+
+// PartFiles is a part to write: its name and its files, sorted by name.
+type PartFiles struct {
+	Name  string
+	Files []File
+}
+
+var (
+	// ErrCorrupt matches every error about a bundle that does not match
+	// its trailer or manifest, is truncated, or holds entries that are
+	// not allowed.
+	ErrCorrupt = errors.New("selfcompile: bundle is corrupt")
+	// ErrFormat matches a bundle written in a format this package does
+	// not read.
+	ErrFormat = errors.New("selfcompile: unsupported bundle format")
+)
+
+// CorruptError reports a bundle that cannot be trusted. It matches
+// ErrCorrupt.
+type CorruptError struct {
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return "selfcompile: bundle is corrupt: " + e.Reason + " (rebuild the binary with go generate and go build)"
+}
+
+// Is reports whether target is ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+func corrupt(format string, args ...any) error {
+	return &CorruptError{Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,80 @@
+// Package fsutil holds the file operations that the generator and the
+// installer share: copying a file, writing one atomically, and removing a
+// tree that the go command made read-only.
+package fsutil
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// CopyFile copies src to a new or truncated file dst with mode perm,
+// creating dst's directory.
+func CopyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return Copy(dst, in, perm)
+}
+
+// Copy writes what r reads to a new or truncated file name with mode perm,
+// creating its directory, and syncs it.
+func Copy(name string, r io.Reader, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// WriteAtomic writes a file through a temporary file in the same
+// directory, synced and renamed into place with mode perm, so that readers
+// see the old file or the whole new one.
+func WriteAtomic(name string, perm fs.FileMode, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	err = write(f)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+// RemoveAll removes a tree, with the read-only directories that the go
+// command makes in a module cache.
+func RemoveAll(dir string) error {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}

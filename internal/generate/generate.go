@@ -1,0 +1,163 @@
+// Package generate is the generator behind cmd/go-selfcompile: it writes
+// the bundle package and the stub that make a host program able to
+// recompile itself with plugins.
+package generate
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/gocmd"
+)
+
+// Options configures Generate.
+type Options struct {
+	// Dir is the host's main package directory; it defaults to ".".
+	Dir string
+	// Targets are the GOOS/GOARCH pairs to bundle a toolchain for; they
+	// default to the go command's GOOS/GOARCH. Toolchains for targets
+	// other than the go command's own come from the golang.org/toolchain
+	// module of the same Go version, through the module proxy.
+	Targets []string
+	// SkipSource leaves the host's own source out of the bundle; installs
+	// then fetch it through the module proxy.
+	SkipSource bool
+	// Level is the compression level.
+	Level bundle.Level
+	// Go is the go command whose toolchain is bundled; it defaults to
+	// "go" on PATH.
+	Go string
+	// WarmCache builds the host's dependencies for each target, as an
+	// install will, and ships the build cache entries, so that a first
+	// install compiles only the stub, the main package and the plugins.
+	WarmCache bool
+	// Self is the generator's build info, checked against the version of
+	// the library that the host requires; nil skips the check.
+	Self *debug.BuildInfo
+	// Logger receives progress messages; nil means none.
+	Logger *log.Logger
+}
+
+// Result is what Generate wrote.
+type Result struct {
+	// Shared is the manifest of the shared bundle, and Toolchains those of
+	// the toolchain bundles, by target; their parts carry their
+	// compressed sizes.
+	Shared     *bundle.Manifest
+	Toolchains map[string]*bundle.Manifest
+	// Large lists the files of the source part of 1 MB or more.
+	Large []string
+	// Elapsed is the time Generate took.
+	Elapsed time.Duration
+}
+
+// ReleaseTargets is the usual set of targets of a release.
+var ReleaseTargets = []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64"}
+
+// gen is one run of Generate.
+type gen struct {
+	opts    Options
+	logf    func(string, ...any)
+	goCmd   gocmd.Go // the go command, in the main package's directory, with the user's environment
+	env     goEnv
+	host    hostInfo
+	targets []string
+	tmp     string // private scratch directory, removed at the end
+}
+
+// Generate writes, into the main package in opts.Dir, the bundle package
+// (a shared bundle with the host's source and modules, and a toolchain
+// bundle per target, each embedded by a Go file named for its target) and
+// the stub that registers it. The same inputs give byte-identical
+// bundles.
+func Generate(ctx context.Context, opts Options) (*Result, error) {
+	start := time.Now()
+	g, err := newGen(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer removeAll(g.tmp)
+	res, err := g.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// newGen checks, in the first seconds, everything that would make
+// generation fail: no go command, not a main package, not a module, a
+// version skew, a target without a toolchain, a replaced directory that
+// cannot be carried.
+func newGen(ctx context.Context, opts Options) (*gen, error) {
+	g := &gen{opts: opts, logf: func(string, ...any) {}}
+	if opts.Logger != nil {
+		g.logf = opts.Logger.Printf
+	}
+	dir, err := filepath.Abs(cmp.Or(opts.Dir, "."))
+	if err != nil {
+		return nil, err
+	}
+	bin, err := exec.LookPath(cmp.Or(opts.Go, "go"))
+	if err != nil {
+		return nil, fmt.Errorf("no go command found (%v): go-selfcompile bundles the toolchain of the go on PATH, so install Go or put it on PATH", err)
+	}
+	g.goCmd = gocmd.Go{Bin: bin, Dir: dir}
+	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY"); err != nil {
+		return nil, err
+	}
+	if g.targets, err = g.checkTargets(opts.Targets); err != nil {
+		return nil, err
+	}
+	if err := g.loadHost(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkVersion(opts.Self, g.host); err != nil {
+		return nil, err
+	}
+	if g.tmp, err = os.MkdirTemp("", "go-selfcompile-"); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// checkTargets validates the targets and returns them sorted.
+func (g *gen) checkTargets(targets []string) ([]string, error) {
+	if len(targets) == 0 {
+		targets = []string{g.env.GOOS + "/" + g.env.GOARCH}
+	}
+	for _, t := range targets {
+		goos, goarch, ok := strings.Cut(t, "/")
+		if !ok || goos == "" || goarch == "" || strings.ContainsAny(t, " ,") {
+			return nil, fmt.Errorf("target %q is not GOOS/GOARCH, as in linux/amd64", t)
+		}
+		if !g.native(t) && !strings.HasPrefix(g.env.GOVERSION, "go1.") {
+			return nil, fmt.Errorf("the go command is %s, not a release: toolchains for other targets (%s) come from the golang.org/toolchain module of a release", g.env.GOVERSION, t)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(targets))), nil
+}
+
+// native reports whether target is the platform the go command runs on,
+// whose toolchain is its own GOROOT.
+func (g *gen) native(target string) bool {
+	return target == g.env.GOHOSTOS+"/"+g.env.GOHOSTARCH
+}
+
+// goEnv is the part of go env that Generate reads.
+type goEnv struct {
+	GOROOT, GOVERSION, GOOS, GOARCH, GOHOSTOS, GOHOSTARCH, GOMODCACHE, GOPROXY string
+}
+
+func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }

@@ -1,0 +1,126 @@
+package generate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/shazow/go-selfcompile/internal/stub"
+)
+
+// hostInfo is the host program, as the go command sees it.
+type hostInfo struct {
+	mainPkg   string // import path of the main package
+	mainDir   string // its directory
+	modPath   string // the host module
+	modDir    string // its root
+	buildList []string
+	replaced  []replaced // modules replaced by a directory, which the bundle carries
+	root      string     // the directory that holds the host module and every replaced one
+	library   string     // the go list -m all line of this library ("" when the host is it)
+}
+
+// replaced is a module of the build list replaced by a local directory.
+type replaced struct {
+	path string // module path
+	dir  string // absolute directory
+}
+
+// loadHost asks the go command about the main package and its module
+// graph, and checks that the bundle can carry every module replaced by a
+// directory.
+func (g *gen) loadHost(ctx context.Context) error {
+	var pkg struct {
+		Name, ImportPath, Dir string
+		Module                *struct{ Path, Dir string }
+	}
+	if err := g.goCmd.JSON(ctx, &pkg, "list", "-json=Name,ImportPath,Dir,Module", "."); err != nil {
+		return err
+	}
+	if pkg.Name != "main" {
+		return fmt.Errorf("%s is package %s, not a main package: run go-selfcompile from the go:generate line of a program's main package", g.goCmd.Dir, pkg.Name)
+	}
+	if pkg.Module == nil || pkg.Module.Dir == "" {
+		return fmt.Errorf("%s is not in a module: run go mod init first", g.goCmd.Dir)
+	}
+	h := hostInfo{mainPkg: pkg.ImportPath, mainDir: pkg.Dir, modPath: pkg.Module.Path, modDir: pkg.Module.Dir, root: pkg.Module.Dir}
+	out, err := g.goCmd.Run(ctx, "list", "-m", "all")
+	if err != nil {
+		return err
+	}
+	h.buildList = strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range h.buildList[1:] {
+		f := strings.Fields(line)
+		if f[0] == stub.LibraryPath {
+			h.library = line
+		}
+		if len(f) == 4 && f[2] == "=>" { // a directory replacement
+			if err := h.addReplaced(f[0], f[3]); err != nil {
+				return err
+			}
+		}
+	}
+	g.host = h
+	return nil
+}
+
+// addReplaced records a module replaced by a directory, which must hold
+// the module, and widens the root to hold it.
+func (h *hostInfo) addReplaced(path, dir string) error {
+	abs := dir
+	if !filepath.IsAbs(dir) {
+		abs = filepath.Join(h.modDir, filepath.FromSlash(dir))
+	}
+	if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
+		return fmt.Errorf("module %s is replaced by %s, which the bundle cannot carry: %v (fix the replace directive in %s)", path, dir, err, filepath.Join(h.modDir, "go.mod"))
+	}
+	h.replaced = append(h.replaced, replaced{path: path, dir: abs})
+	for !within(abs, h.root) {
+		h.root = filepath.Dir(h.root)
+	}
+	return nil
+}
+
+// within reports whether p is dir or inside it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && filepath.IsLocal(rel)
+}
+
+// checkVersion refuses a generator whose version differs from the
+// version of the library that the host requires: the bundle format, the
+// stub and the library must agree. The fix is to run the generator the
+// host's go.mod names, with go tool.
+func checkVersion(self *debug.BuildInfo, h hostInfo) error {
+	if self == nil || h.modPath == stub.LibraryPath {
+		return nil // the host is the library itself: one tree
+	}
+	mine := ""
+	if self.Main.Path == stub.LibraryPath {
+		mine = stub.LibraryPath + " " + self.Main.Version
+	}
+	for _, d := range self.Deps {
+		if d.Path == stub.LibraryPath {
+			mine = d.Path + " " + d.Version
+			if d.Replace != nil {
+				mine += " => " + strings.TrimSpace(d.Replace.Path+" "+d.Replace.Version)
+			}
+		}
+	}
+	if h.library == "" {
+		return fmt.Errorf("%s does not require %s: run go get -tool %s/cmd/go-selfcompile in the host module", h.modPath, stub.LibraryPath, stub.LibraryPath)
+	}
+	if !sameLibrary(mine, h.library) {
+		return fmt.Errorf("this go-selfcompile is %q but %s requires %q: the generator and the library must be the same version; run go get -tool %s/cmd/go-selfcompile@%s and use //go:generate go tool go-selfcompile",
+			strings.TrimPrefix(mine, stub.LibraryPath+" "), h.modPath, strings.TrimPrefix(h.library, stub.LibraryPath+" "), stub.LibraryPath, strings.Fields(h.library)[1])
+	}
+	return nil
+}
+
+// sameLibrary compares the generator's line for the library with the
+// host's go list -m all line: go tool builds the generator from the
+// module the host requires, so they are equal, replacement included.
+func sameLibrary(mine, host string) bool { return mine == host }

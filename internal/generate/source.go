@@ -1,0 +1,145 @@
+package generate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/stub"
+)
+
+// sourceFiles lists the source part: what builds the packages of the host
+// module and of every module it replaces by a directory, for every target,
+// as go list reports it, named relative to the root that holds them all;
+// with the generated files as this run writes them (generated, by path),
+// and without the bundles. A go.mod whose replace directives name absolute directories is
+// carried with them made relative, since the restored tree is laid out as
+// the root is.
+func (g *gen) sourceFiles(ctx context.Context, generated map[string][]byte) ([]bundle.File, error) {
+	patterns := []string{g.host.modPath + "/..."}
+	for _, r := range g.host.replaced {
+		patterns = append(patterns, r.path+"/...")
+	}
+	paths, err := gosrc.Files(ctx, g.goCmd, g.targetEnvs(), patterns...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the host's source: %w", err)
+	}
+	bundleDir := filepath.Join(g.host.mainDir, stub.BundleDir)
+	skip := map[string]bool{filepath.Join(g.host.mainDir, stub.PluginsBundle): true}
+	for name := range generated {
+		skip[name] = true
+	}
+	var files []bundle.File
+	for _, p := range paths {
+		if skip[p] || filepath.Dir(p) == bundleDir { // the bundles, and generated files of an earlier run
+
+			continue
+		}
+		f, err := g.sourceFile(p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	for name, content := range generated {
+		src := filepath.Join(g.tmp, "generated", filepath.Base(name))
+		if err := writeNew(src, content); err != nil {
+			return nil, err
+		}
+		files = append(files, bundle.File{Name: g.rel(name), Src: src})
+	}
+	if err := g.relativeReplaces(files); err != nil {
+		return nil, err
+	}
+	sortFiles(files)
+	return files, nil
+}
+
+// sourceFile names a file of the source part.
+func (g *gen) sourceFile(p string) (bundle.File, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	return bundle.File{Name: g.rel(p), Src: p, Exec: fi.Mode()&0o111 != 0}, nil
+}
+
+// rel names p relative to the root, slash-separated.
+func (g *gen) rel(p string) string {
+	r, _ := filepath.Rel(g.host.root, p)
+	return filepath.ToSlash(r)
+}
+
+// relativeReplaces replaces, in files, the host's go.mod by a copy whose
+// replace directives name directories relative to the module, if any is
+// absolute.
+func (g *gen) relativeReplaces(files []bundle.File) error {
+	gomod := filepath.Join(g.host.modDir, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		return err
+	}
+	f, err := modfile.Parse(gomod, data, nil)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, r := range f.Replace {
+		if r.New.Version == "" && filepath.IsAbs(r.New.Path) {
+			rel, err := filepath.Rel(g.host.modDir, r.New.Path)
+			if err != nil {
+				return err
+			}
+			if err := f.AddReplace(r.Old.Path, r.Old.Version, filepath.ToSlash(rel), ""); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	out, err := f.Format()
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(g.tmp, "go.mod")
+	if err := writeNew(src, out); err != nil {
+		return err
+	}
+	for i := range files {
+		if files[i].Src == gomod {
+			files[i].Src = src
+		}
+	}
+	return nil
+}
+
+// targetEnvs returns the environment additions that make go list report
+// for each target.
+func (g *gen) targetEnvs() [][]string {
+	var envs [][]string
+	for _, t := range g.targets {
+		goos, goarch, _ := strings.Cut(t, "/")
+		envs = append(envs, []string{"GOOS=" + goos, "GOARCH=" + goarch})
+	}
+	return envs
+}
+
+// large returns the files of at least 1 MB, for the generator to print:
+// a vendor should know what ships to every user.
+func large(files []bundle.File) []string {
+	var out []string
+	for _, f := range files {
+		if fi, err := os.Stat(f.Src); err == nil && fi.Size() >= 1<<20 {
+			out = append(out, fmt.Sprintf("%s (%.1f MB)", f.Name, float64(fi.Size())/1e6))
+		}
+	}
+	return out
+}

@@ -1,0 +1,141 @@
+package generate
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/gocmd"
+	"github.com/shazow/go-selfcompile/internal/stub"
+)
+
+// toolchainFiles lists the toolchain part for a target: the go command's
+// own GOROOT for its platform, else the golang.org/toolchain module of the
+// same Go version for the target, downloaded through the user's module
+// cache and GOPROXY, which the go command checks against the checksum
+// database. Either is pruned to what building a program needs.
+func (g *gen) toolchainFiles(ctx context.Context, target string) ([]bundle.File, error) {
+	goos, goarch, _ := strings.Cut(target, "/")
+	root := g.env.GOROOT
+	if !g.native(target) {
+		var err error
+		if root, err = g.downloadToolchain(ctx, goos, goarch); err != nil {
+			return nil, err
+		}
+	}
+	return pruneToolchain(root, goos, goarch)
+}
+
+// downloadToolchain downloads the golang.org/toolchain module for a target
+// and returns its directory in the module cache.
+func (g *gen) downloadToolchain(ctx context.Context, goos, goarch string) (string, error) {
+	mod := "golang.org/toolchain@v0.0.1-" + g.env.GOVERSION + "." + goos + "-" + goarch
+	g.logf("Downloading %s", mod)
+	c := g.goCmd
+	c.Dir = g.tmp
+	c.Env = append(gocmd.Without(os.Environ(), "GOFLAGS", "GOWORK"), "GOWORK=off")
+	var m struct{ Dir, Error string }
+	err := c.JSON(ctx, &m, "mod", "download", "-json", mod)
+	if err != nil || m.Dir == "" {
+		return "", fmt.Errorf("no Go toolchain for %s/%s: go mod download %s: %v %s (the module proxy must serve golang.org/toolchain for this target; GOPROXY is %q)", goos, goarch, mod, err, m.Error, g.env.GOPROXY)
+	}
+	return m.Dir, nil
+}
+
+// pruneToolchain lists the parts of a GOROOT that building a program for
+// goos/goarch needs: the go command; the compiler, linker, assembler and
+// cgo; the runtime's assembly headers; the standard library's source
+// without tests and test data (src/cmd is for building Go itself);
+// VERSION and go.env. The golang.org/toolchain module names its go.mod
+// files _go.mod and keeps no execute bits; the bundle names them go.mod
+// and marks the programs executable.
+func pruneToolchain(root, goos, goarch string) ([]bundle.File, error) {
+	exe := ""
+	if goos == "windows" {
+		exe = ".exe"
+	}
+	tools := "pkg/tool/" + goos + "_" + goarch + "/"
+	required := []string{"VERSION", "go.env", "bin/go" + exe}
+	for _, t := range []string{"asm", "cgo", "compile", "link"} {
+		required = append(required, tools+t+exe)
+	}
+	var files []bundle.File
+	for _, name := range required {
+		files = append(files, bundle.File{Name: name, Src: filepath.Join(root, filepath.FromSlash(name)), Exec: strings.Contains(name, "/")})
+	}
+	for _, sub := range []string{"pkg/include", "src"} {
+		err := filepath.WalkDir(filepath.Join(root, filepath.FromSlash(sub)), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			name := filepath.ToSlash(rel)
+			switch {
+			case d.IsDir() && (name == "src/cmd" || d.Name() == "testdata"):
+				return filepath.SkipDir
+			case d.IsDir() || !d.Type().IsRegular() || strings.HasSuffix(name, "_test.go"):
+				return nil
+			case path.Base(name) == "_go.mod":
+				name = path.Join(path.Dir(name), "go.mod")
+			}
+			files = append(files, bundle.File{Name: name, Src: p})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading the toolchain at %s: %w", root, err)
+		}
+	}
+	for _, f := range files[:len(required)] {
+		if _, err := os.Stat(f.Src); err != nil {
+			return nil, fmt.Errorf("the toolchain at %s is incomplete: %w", root, err)
+		}
+	}
+	sortFiles(files)
+	return files, nil
+}
+
+// warmFiles builds the host's dependencies for a target as an install
+// will (-trimpath, the scratch module cache, no network; cgo off when
+// cross-compiling, as a cross-built release records it) into an empty
+// build cache, and lists what that cache then holds. The go command keys
+// these entries by the toolchain's version, not its path or the platform
+// it runs on, so entries made by cross-compiling are hits on the target.
+func (g *gen) warmFiles(ctx context.Context, target string) ([]bundle.File, error) {
+	goos, goarch, _ := strings.Cut(target, "/")
+	gocache := filepath.Join(g.tmp, "gocache-"+goos+"-"+goarch)
+	c := g.scratchGo("off")
+	c.Env = append(gocmd.Without(c.Env, "GOFLAGS", "GOCACHE", "GOOS", "GOARCH"), "GOFLAGS=-mod=mod -buildvcs=false", "GOCACHE="+gocache, "GOOS="+goos, "GOARCH="+goarch)
+	if !g.native(target) {
+		c.Env = append(gocmd.Without(c.Env, "CGO_ENABLED"), "CGO_ENABLED=0")
+	}
+	out, err := c.Run(ctx, "list", "-e", "-deps", "-f", "{{if .DepOnly}}{{.ImportPath}}{{end}}", "--", g.host.mainPkg)
+	if err != nil {
+		return nil, fmt.Errorf("listing the host's dependencies for %s: %w", target, err)
+	}
+	var deps []string
+	for _, p := range strings.Fields(string(out)) {
+		if p != stub.BundleImportPath(g.host.mainPkg) { // its bundles are being made
+			deps = append(deps, p)
+		}
+	}
+	g.logf("Building %d packages for %s for the warm cache", len(deps), target)
+	if _, err := c.Run(ctx, append([]string{"build", "-trimpath", "--"}, deps...)...); err != nil {
+		return nil, fmt.Errorf("building the host's dependencies for %s for the warm cache: %w", target, err)
+	}
+	var files []bundle.File
+	err = filepath.WalkDir(gocache, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() || filepath.Dir(p) == gocache { // README, trim.txt
+			return err
+		}
+		rel, _ := filepath.Rel(gocache, p)
+		files = append(files, bundle.File{Name: filepath.ToSlash(rel), Src: p})
+		return nil
+	})
+	sortFiles(files)
+	return files, err
+}

@@ -1,0 +1,171 @@
+package generate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/stub"
+)
+
+// run collects every part, writes the bundles (in parallel, one per
+// core), and then the Go files that embed them.
+func (g *gen) run(ctx context.Context) (*Result, error) {
+	generated, err := g.generatedFiles()
+	if err != nil {
+		return nil, err
+	}
+	shared := &bundle.Manifest{Kind: bundle.Shared, GoVersion: g.env.GOVERSION, MainModule: g.host.modPath, MainPackage: g.host.mainPkg,
+		ModuleDir: g.rel(g.host.modDir), MainDir: relSlash(g.host.modDir, g.host.mainDir), Targets: g.targets, BuildList: g.host.buildList, SkipSource: g.opts.SkipSource}
+	res := &Result{Shared: shared, Toolchains: map[string]*bundle.Manifest{}}
+	var sharedParts []bundle.PartFiles
+	if !g.opts.SkipSource {
+		g.logf("Listing the source of %s", g.host.modPath)
+		src, err := g.sourceFiles(ctx, generated)
+		if err != nil {
+			return nil, err
+		}
+		res.Large = large(src)
+		sharedParts = append(sharedParts, bundle.PartFiles{Name: bundle.PartSource, Files: src})
+	}
+	g.logf("Collecting the modules of %s", g.host.mainPkg)
+	mods, err := g.moduleFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sharedParts = append(sharedParts, bundle.PartFiles{Name: bundle.PartModules, Files: mods})
+	jobs := []writeJob{{name: stub.SharedBundle, m: shared, parts: sharedParts}}
+	for _, t := range g.targets {
+		job, err := g.toolchainJob(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		res.Toolchains[t] = job.m
+		jobs = append(jobs, job)
+	}
+	if err := g.writeBundles(jobs); err != nil {
+		return nil, err
+	}
+	return res, g.install(jobs, generated)
+}
+
+// writeJob is a bundle to write.
+type writeJob struct {
+	name  string // file name in the bundle package
+	m     *bundle.Manifest
+	parts []bundle.PartFiles
+}
+
+// toolchainJob collects the toolchain bundle of a target.
+func (g *gen) toolchainJob(ctx context.Context, target string) (writeJob, error) {
+	goos, goarch, _ := strings.Cut(target, "/")
+	m := &bundle.Manifest{Kind: bundle.Toolchain, GoVersion: g.env.GOVERSION, GOOS: goos, GOARCH: goarch, MainModule: g.host.modPath, MainPackage: g.host.mainPkg}
+	files, err := g.toolchainFiles(ctx, target)
+	if err != nil {
+		return writeJob{}, err
+	}
+	parts := []bundle.PartFiles{{Name: bundle.PartToolchain, Files: files}}
+	if g.opts.WarmCache {
+		cache, err := g.warmFiles(ctx, target)
+		if err != nil {
+			return writeJob{}, err
+		}
+		parts = append(parts, bundle.PartFiles{Name: bundle.PartCache, Files: cache})
+	}
+	return writeJob{name: stub.ToolchainBundle(goos, goarch), m: m, parts: parts}, nil
+}
+
+// writeBundles writes the bundles into the scratch directory, as many at
+// once as there are cores.
+func (g *gen) writeBundles(jobs []writeJob) error {
+	g.logf("Writing %d bundles (%s, level %s)", len(jobs), g.env.GOVERSION, g.opts.Level)
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, runtimeCPUs()))
+	for i, j := range jobs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = fsutil.WriteAtomic(filepath.Join(g.tmp, j.name), 0o644, func(w io.Writer) error {
+				return bundle.Write(w, j.m, j.parts, g.opts.Level)
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", jobs[i].name, err)
+		}
+	}
+	return nil
+}
+
+// install moves the bundles into the bundle package, writes the Go files,
+// and removes the files of targets no longer generated: the package then
+// matches the bundles, whatever ran before.
+func (g *gen) install(jobs []writeJob, generated map[string][]byte) error {
+	dir := filepath.Join(g.host.mainDir, stub.BundleDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, j := range jobs {
+		keep[j.name] = true
+		if err := fsutil.CopyFile(filepath.Join(g.tmp, j.name), filepath.Join(dir, j.name), 0o644); err != nil {
+			return err
+		}
+	}
+	for name, content := range generated {
+		keep[filepath.Base(name)] = true
+		if err := fsutil.WriteAtomic(name, 0o644, func(w io.Writer) error { _, err := w.Write(content); return err }); err != nil {
+			return err
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !keep[e.Name()] && (strings.HasPrefix(e.Name(), "toolchain_") || strings.HasSuffix(e.Name(), ".bundle")) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// generatedFiles returns the Go files this run writes, by path: the bundle
+// package's and the stub.
+func (g *gen) generatedFiles() (map[string][]byte, error) {
+	pkg, err := stub.BundlePackage(g.host.mainPkg, g.targets)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for name, content := range pkg {
+		out[filepath.Join(g.host.mainDir, stub.BundleDir, name)] = content
+	}
+	main, err := stub.Main(stub.BundleImportPath(g.host.mainPkg), nil, stub.EmptyRecord, false)
+	if err != nil {
+		return nil, err
+	}
+	out[filepath.Join(g.host.mainDir, stub.MainFile)] = main
+	return out, nil
+}
+
+// writeNew writes content to a new file name, creating its directory.
+func writeNew(name string, content []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(name, content, 0o644)
+}
+
+func relSlash(base, p string) string {
+	r, _ := filepath.Rel(base, p)
+	return filepath.ToSlash(r)
+}
+
+func removeAll(dir string) { fsutil.RemoveAll(dir) }

@@ -1,0 +1,140 @@
+// Package plugincmd is a ready plugin command for a program that uses
+// go-selfcompile: add, remove, upgrade, list, rollback and cache, with
+// dry runs, JSON for configuration tools, clear exit codes, SIGINT and
+// SIGTERM handling, and a progress display on a terminal.
+//
+// A program with flag or pflag hands it what follows "plugin":
+//
+//	if len(os.Args) > 1 && os.Args[1] == "plugin" {
+//		plugincmd.Main(os.Args[2:], selfcompile.SelfCompile{LDFlags: "-X main.version=" + version})
+//	}
+//
+// A cobra program adds a command that does not parse its flags (cobra is
+// not imported here, so programs without it do not build it):
+//
+//	cmd := plugincmd.Command{SelfCompile: selfcompile.SelfCompile{LDFlags: "-X main.version=" + version}}
+//	root.AddCommand(&cobra.Command{Use: "plugin", DisableFlagParsing: true,
+//		RunE: func(c *cobra.Command, args []string) error { return cmd.Run(c.Context(), args) }})
+//
+// The commands:
+//
+//	plugin add SPEC... [--dry-run] [--json] [--keep-host-deps] [--restart]
+//	plugin remove IMPORTPATH... [--dry-run] [--json] [--restart]
+//	plugin upgrade [IMPORTPATH[@VERSION]...] [--dry-run] [--json] [--keep-host-deps] [--restart]
+//	plugin list [--json]
+//	plugin rollback [--restart]
+//	plugin cache [--trim | --purge]
+//
+// A SPEC is an import path, IMPORTPATH@VERSION (a semantic version,
+// "latest", a pseudo-version or a commit), or a local directory (starting
+// with ./, ../ or /). "--plugin SPEC" is the 2015 spelling of "add SPEC".
+package plugincmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	selfcompile "github.com/shazow/go-selfcompile"
+)
+
+// Exit codes of the command, as ExitCode maps errors to them.
+const (
+	ExitOK       = 0   // done, or nothing to do
+	ExitFailed   = 1   // the change failed; the binary is unchanged
+	ExitUsage    = 2   // the command line is wrong
+	ExitRefused  = 3   // --keep-host-deps refused the change
+	ExitNetwork  = 4   // the change needs a module that only the network has
+	ExitAct      = 5   // a swap failed and was not undone: see the message, and act
+	ExitCanceled = 130 // SIGINT or SIGTERM; the binary is unchanged
+)
+
+// Command is the plugin command of a program.
+type Command struct {
+	// SelfCompile holds the options of every change: LDFlags, CacheDir,
+	// Target, Backups, ... Its Logger and Progress default to what suits
+	// the terminal.
+	SelfCompile selfcompile.SelfCompile
+	// Name is the program's name in usage lines; it defaults to the base
+	// name of os.Args[0].
+	Name string
+	// Stdout and Stderr default to the process's.
+	Stdout, Stderr io.Writer
+}
+
+// Main runs the command with args (what follows "plugin" on the command
+// line), with SIGINT and SIGTERM canceling it, and exits the process with
+// ExitCode of its error.
+func Main(args []string, sc selfcompile.SelfCompile) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cmd := &Command{SelfCompile: sc}
+	err := cmd.Run(ctx, args)
+	stop()
+	if err != nil {
+		fmt.Fprintln(cmd.stderr(), err)
+	}
+	os.Exit(ExitCode(err))
+}
+
+// Run runs the command with args (what follows "plugin"). A program that
+// calls it handles signals itself, for example with the context of a
+// cobra command run by ExecuteContext.
+func Run(ctx context.Context, args []string) error {
+	return (&Command{}).Run(ctx, args)
+}
+
+// ExitCode returns the exit code for an error of Run.
+func ExitCode(err error) int {
+	var re *selfcompile.RollbackError
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.As(err, &re):
+		return ExitAct
+	case errors.Is(err, selfcompile.ErrCanceled), errors.Is(err, context.Canceled):
+		return ExitCanceled
+	case errors.Is(err, selfcompile.ErrHostDepsChanged):
+		return ExitRefused
+	case errors.Is(err, selfcompile.ErrNeedsNetwork):
+		return ExitNetwork
+	}
+	return ExitFailed
+}
+
+// usageError is a wrong command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func (cmd *Command) usage(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...) + "\nusage: " + cmd.name() + " plugin add|remove|upgrade|list|rollback|cache [ARGS] [FLAGS]"}
+}
+
+func (cmd *Command) name() string {
+	if cmd.Name != "" {
+		return cmd.Name
+	}
+	return filepath.Base(os.Args[0])
+}
+
+func (cmd *Command) stdout() io.Writer {
+	if cmd.Stdout != nil {
+		return cmd.Stdout
+	}
+	return os.Stdout
+}
+
+func (cmd *Command) stderr() io.Writer {
+	if cmd.Stderr != nil {
+		return cmd.Stderr
+	}
+	return os.Stderr
+}

@@ -1,0 +1,7 @@
+//go:build unix && !linux && !darwin
+
+package selfcompile
+
+// copyXattrs does nothing where the library does not read extended
+// attributes.
+func copyXattrs(dst, src string) error { return nil }
