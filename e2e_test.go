@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,14 +14,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	selfcompile "github.com/shazow/go-selfcompile"
 )
 
 // The end-to-end tests drive the real thing: the go-selfcompile generator
 // run on a copy of this repository, example/abinary built from it, and that
-// binary installing plugins into itself with GOPROXY=off. One run shares
-// one generated bundle, one example binary and one installer cache (under
-// a private XDG_CACHE_HOME), so only the first install compiles the
-// standard library.
+// binary installing plugins into itself with GOPROXY=off. A run shares one
+// generated bundle, one example binary and one installer cache (a private
+// XDG_CACHE_HOME), whose go build cache the test's own build of the example
+// fills: -trimpath cache entries do not depend on where GOROOT is, so no
+// install compiles the standard library again.
 
 const aplugin = "github.com/shazow/go-selfcompile/example/aplugin"
 
@@ -28,18 +33,18 @@ const aplugin = "github.com/shazow/go-selfcompile/example/aplugin"
 var e2e struct {
 	once     sync.Once
 	err      error
-	work     string // private directory of this test run
+	work     string // private directory of this test run, under build/ (creating files in /tmp is slow on some machines)
 	repo     string // copy of this repository, with the bundle generated
 	gen      string // the go-selfcompile binary
 	abinary  string // example-abinary as built, never modified
 	cacheDir string // XDG_CACHE_HOME for the installers
+	modcache string // the go command's module cache
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if e2e.work != "" {
-		makeWritable(e2e.work)
-		os.RemoveAll(e2e.work)
+		removeAll(e2e.work)
 	}
 	os.Exit(code)
 }
@@ -61,21 +66,25 @@ func setupE2E(t *testing.T) {
 }
 
 func buildE2E() error {
-	work, err := os.MkdirTemp("", "selfcompile-e2e-")
-	if err != nil {
-		return err
-	}
-	e2e.work = work
-	e2e.repo = filepath.Join(work, "repo")
-	e2e.cacheDir = filepath.Join(work, "cache")
 	root, err := os.Getwd()
 	if err != nil {
 		return err
 	}
+	os.MkdirAll(filepath.Join(root, "build"), 0o755)
+	if e2e.work, err = os.MkdirTemp(filepath.Join(root, "build"), "e2e-"); err != nil {
+		return err
+	}
+	e2e.repo = filepath.Join(e2e.work, "repo")
+	e2e.cacheDir = filepath.Join(e2e.work, "cache")
 	if err := copyRepo(root, e2e.repo); err != nil {
 		return err
 	}
-	e2e.gen = filepath.Join(work, "bin", "go-selfcompile")
+	out, err := command(e2e.repo, nil, "go", "env", "GOMODCACHE")
+	if err != nil {
+		return fmt.Errorf("go env: %v\n%s", err, out)
+	}
+	e2e.modcache = strings.TrimSpace(string(out))
+	e2e.gen = filepath.Join(e2e.work, "bin", "go-selfcompile")
 	if out, err := command(e2e.repo, nil, "go", "build", "-o", e2e.gen, "./cmd/go-selfcompile"); err != nil {
 		return fmt.Errorf("building the generator: %v\n%s", err, out)
 	}
@@ -83,9 +92,21 @@ func buildE2E() error {
 	if out, err := command(filepath.Join(e2e.repo, "example", "abinary"), nil, e2e.gen, "--level", "fastest", "-q"); err != nil {
 		return fmt.Errorf("generating: %v\n%s", err, out)
 	}
-	e2e.abinary = filepath.Join(work, "bin", "example-abinary")
-	if out, err := command(e2e.repo, nil, "go", "build", "-trimpath", "-ldflags", "-X main.version=1.2.3-e2e", "-o", e2e.abinary, "./example/abinary"); err != nil {
-		return fmt.Errorf("building example-abinary: %v\n%s", err, out)
+	e2e.abinary = filepath.Join(e2e.work, "bin", "example-abinary")
+	return buildHost(e2e.repo, "./example/abinary", e2e.abinary, "-ldflags", "-X main.version=1.2.3-e2e")
+}
+
+// buildHost builds a host program with go build -trimpath, as a vendor
+// would, into the installers' shared build cache.
+func buildHost(dir, pkg, out string, flags ...string) error {
+	gocache := filepath.Join(e2e.cacheDir, "go-selfcompile", "build")
+	if err := os.MkdirAll(gocache, 0o700); err != nil {
+		return err
+	}
+	os.Chmod(e2e.cacheDir, 0o700)
+	args := append(append([]string{"build", "-trimpath"}, flags...), "-o", out, pkg)
+	if out, err := command(dir, []string{"GOCACHE=" + gocache}, "go", args...); err != nil {
+		return fmt.Errorf("building %s: %v\n%s", pkg, err, out)
 	}
 	return nil
 }
@@ -99,12 +120,12 @@ func copyRepo(src, dst string) error {
 		}
 		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
-			if rel == ".git" || rel == "build" {
+			if rel == ".git" || rel == "build" || d.Name() == "selfcompilebundle" {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		if d.Name() == "selfcompile.bundle" || d.Name() == "selfcompile_bundle.go" || !d.Type().IsRegular() {
+		if strings.HasPrefix(d.Name(), "selfcompile_plugins.") || !d.Type().IsRegular() {
 			return nil
 		}
 		data, err := os.ReadFile(p)
@@ -124,29 +145,55 @@ func command(dir string, env []string, name string, args ...string) ([]byte, err
 	return cmd.CombinedOutput()
 }
 
-// installedCopy gives the test its own copy of example-abinary.
-func installedCopy(t *testing.T) string {
+// tempDir returns a new directory under the test run's, removed when the
+// test ends.
+func tempDir(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "example-abinary")
-	data, err := os.ReadFile(e2e.abinary)
+	dir, err := os.MkdirTemp(e2e.work, "t-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { removeAll(dir) })
+	return dir
+}
+
+// installedCopy gives the test its own copy of example-abinary.
+func installedCopy(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(tempDir(t), "bin", "example-abinary")
+	copyBinary(t, e2e.abinary, bin)
 	return bin
 }
 
+func copyBinary(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	tmp := dst + ".copy"
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// userEnv is the environment of an installer run as a user would: the
+// shared cache, no network.
+func userEnv(env ...string) []string {
+	return append(append(os.Environ(), "XDG_CACHE_HOME="+e2e.cacheDir, "GOPROXY=off"), env...)
+}
+
 // run runs an installed binary as a user would, offline, with the shared
-// installer cache.
+// installer cache, plus env.
 func run(t *testing.T, bin string, env []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = filepath.Dir(bin)
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+e2e.cacheDir, "GOPROXY=off")
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = userEnv(env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
@@ -163,32 +210,79 @@ func mustRun(t *testing.T, bin string, args ...string) string {
 	return out
 }
 
+// installer returns a SelfCompile that replaces target, as example-abinary
+// would, but in this process, so that tests can inspect the typed error.
+func installer(t *testing.T, target string) *selfcompile.SelfCompile {
+	t.Helper()
+	t.Setenv("GOPROXY", "off")
+	return &selfcompile.SelfCompile{
+		Target:       target,
+		CacheDir:     filepath.Join(e2e.cacheDir, "go-selfcompile"),
+		ProbeTimeout: 5 * time.Second,
+		Logger:       log.New(io.Discard, "", 0),
+	}
+}
+
 func fileHash(t *testing.T, p string) string {
 	t.Helper()
-	f, err := os.Open(p)
+	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	io.Copy(h, f)
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return fmt.Sprintf("%x", sha256.Sum256(data))
 }
 
 // writePlugin writes a plugin module at dir whose init prints msg.
 func writePlugin(t *testing.T, dir, modPath, msg string) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{
+	writeFiles(t, dir, map[string]string{
 		"go.mod":    "module " + modPath + "\n\ngo 1.26\n",
 		"plugin.go": fmt.Sprintf("package %s\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(%q) }\n", filepath.Base(modPath), msg),
-	}
+	})
+}
+
+// writeFiles writes files (slash names to contents) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// removeAll removes a tree that may hold a module cache, whose directories
+// the go command makes read-only.
+func removeAll(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// onlyBeside fails unless the directory of bin holds bin, its lock file,
+// and backups of it: nothing else is left behind.
+func onlyBeside(t *testing.T, bin string, backups int) {
+	t.Helper()
+	entries, _ := os.ReadDir(filepath.Dir(bin))
+	n := 0
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case strings.HasPrefix(name, "."+filepath.Base(bin)+".selfcompile-backup-"):
+			n++
+		case name != filepath.Base(bin) && name != "."+filepath.Base(bin)+".selfcompile.lock":
+			t.Errorf("left beside the binary: %s", name)
+		}
+	}
+	if n != backups {
+		t.Errorf("%d backups beside the binary, want %d", n, backups)
 	}
 }
 
@@ -200,28 +294,22 @@ func TestInstallAPlugin(t *testing.T) {
 	if out := mustRun(t, bin); out != "Just doing binary things\n" {
 		t.Fatalf("before install: %q", out)
 	}
-
 	out, errOut, err := run(t, bin, nil, "--plugin", aplugin)
 	if err != nil {
 		t.Fatalf("install: %v\n%s%s", err, out, errOut)
 	}
-	if !strings.HasSuffix(out, "Success.\n") {
-		t.Errorf("install output %q does not end with Success.", out)
+	if !strings.HasPrefix(out, "Installing plugin: "+aplugin+"\n") || !strings.HasSuffix(out, "Success.\n") {
+		t.Errorf("install output %q", out)
 	}
-	for _, want := range []string{"Initializing workdir: ", "Compiling workdir: ", "Replacing binary: " + bin, "Cleaning up: "} {
+	for _, want := range []string{"Initializing workdir: ", "Compiling workdir: ", "Verifying: ", "Replacing binary: " + bin, "Cleaning up: "} {
 		if !strings.Contains(errOut, "[selfcompile] ") || !strings.Contains(errOut, want) {
 			t.Errorf("install log lacks %q:\n%s", want, errOut)
 		}
 	}
-
-	if got := fileHash(t, bin); got == before {
+	if fileHash(t, bin) == before {
 		t.Fatal("the binary was not replaced")
 	}
-	fi, err := os.Stat(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o755 {
+	if fi, _ := os.Stat(bin); fi.Mode().Perm() != 0o755 {
 		t.Errorf("mode after install = %v, want 0755", fi.Mode().Perm())
 	}
 	if out := mustRun(t, bin); out != "aplugin activated.\nJust doing binary things\n" {
@@ -232,23 +320,10 @@ func TestInstallAPlugin(t *testing.T) {
 	if out := mustRun(t, bin, "--version"); !strings.Contains(out, "example-abinary 1.2.3-e2e") {
 		t.Errorf("--version after install: %q", out)
 	}
-	// Nothing is left beside the binary but the lock file and one backup
-	// of the previous binary, for rollback.
-	entries, _ := os.ReadDir(filepath.Dir(bin))
-	backups := 0
-	for _, e := range entries {
-		switch {
-		case strings.HasPrefix(e.Name(), ".example-abinary.selfcompile-backup-"):
-			backups++
-			if fileHash(t, filepath.Join(filepath.Dir(bin), e.Name())) != before {
-				t.Error("the backup is not the previous binary")
-			}
-		case e.Name() != "example-abinary" && e.Name() != ".example-abinary.selfcompile.lock":
-			t.Errorf("left behind: %s", e.Name())
-		}
-	}
-	if backups != 1 {
-		t.Errorf("%d backups, want 1", backups)
+	onlyBeside(t, bin, 1)
+	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".example-abinary.selfcompile-backup-*"))
+	if len(backups) == 1 && fileHash(t, backups[0]) != before {
+		t.Error("the backup is not the previous binary")
 	}
 }
 
@@ -257,10 +332,9 @@ func TestInstallAPlugin(t *testing.T) {
 func TestInstallLocalPlugins(t *testing.T) {
 	setupE2E(t)
 	bin := installedCopy(t)
-	src := t.TempDir()
+	src := tempDir(t)
 	writePlugin(t, filepath.Join(src, "pluga"), "example.com/pluga", "pluga activated.")
 	writePlugin(t, filepath.Join(src, "plugb"), "example.com/plugb", "plugb activated.")
-
 	mustRun(t, bin, "--plugin", filepath.Join(src, "pluga"))
 	if out := mustRun(t, bin); out != "pluga activated.\nJust doing binary things\n" {
 		t.Fatalf("after the first install: %q", out)
@@ -268,7 +342,7 @@ func TestInstallLocalPlugins(t *testing.T) {
 	// A relative path, as a user types it.
 	cmd := exec.Command(bin, "--plugin", "./plugb")
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+e2e.cacheDir, "GOPROXY=off")
+	cmd.Env = userEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("second install: %v\n%s", err, out)
 	}
@@ -283,38 +357,20 @@ func TestFailedInstallKeepsBinary(t *testing.T) {
 	setupE2E(t)
 	bin := installedCopy(t)
 	before := fileHash(t, bin)
-	dir := filepath.Join(t.TempDir(), "broken")
+	dir := filepath.Join(tempDir(t), "broken")
 	writePlugin(t, dir, "example.com/broken", "never")
-	if err := os.WriteFile(filepath.Join(dir, "bad.go"), []byte("package broken\n\nvar x int = \"not a number\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiles(t, dir, map[string]string{"bad.go": "package broken\n\nvar x int = \"not a number\"\n"})
 	out, errOut, err := run(t, bin, nil, "--plugin", dir)
-	if err == nil {
+	if err == nil || strings.Contains(out, "Success.") {
 		t.Fatalf("install of a broken plugin succeeded:\n%s", out)
-	}
-	if strings.Contains(out, "Success.") {
-		t.Errorf("a failed install printed Success.")
 	}
 	for _, want := range []string{"build failed for plugin " + dir, "cannot use \"not a number\"", "installed binary is unchanged"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("error lacks %q:\n%s", want, errOut)
 		}
 	}
-	if got := fileHash(t, bin); got != before {
+	if fileHash(t, bin) != before {
 		t.Fatal("a failed install changed the binary")
 	}
-	if out := mustRun(t, bin); out != "Just doing binary things\n" {
-		t.Fatalf("after the failed install: %q", out)
-	}
-}
-
-// makeWritable lets RemoveAll delete a tree that holds a module cache,
-// whose directories the go command makes read-only.
-func makeWritable(dir string) {
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
+	onlyBeside(t, bin, 0)
 }

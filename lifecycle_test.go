@@ -23,7 +23,7 @@ func pluginCmd(t *testing.T, bin string, env []string, args ...string) string {
 func publishCopy(t *testing.T, proxy, modcache, path, from, to string) {
 	t.Helper()
 	src := filepath.Join(modcache, path+"@"+from)
-	dst := filepath.Join(t.TempDir(), "copy")
+	dst := filepath.Join(tempDir(t), "copy")
 	if err := copyRepo(src, dst); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func publishCopy(t *testing.T, proxy, modcache, path, from, to string) {
 // example-abinary's plugin commands, as a user would.
 func TestPluginLifecycle(t *testing.T) {
 	setupE2E(t)
-	work := t.TempDir()
+	work := tempDir(t)
 	bin := filepath.Join(work, "bin", "example-abinary")
 	copyBinary(t, e2e.abinary, bin)
 	original := fileHash(t, bin)
@@ -48,15 +48,13 @@ func TestPluginLifecycle(t *testing.T) {
 		writePlugin(t, d, "example.com/pluginc", "pluginc "+v+" activated.")
 		writeProxyModule(t, proxy, "example.com/pluginc", v, d)
 	}
-	out, err := command(e2e.repo, nil, "go", "env", "GOMODCACHE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	publishCopy(t, proxy, strings.TrimSpace(string(out)), "github.com/spf13/pflag", "v1.1.0", "v1.99.0")
+	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", "v1.1.0", "v1.99.0")
 	ph := filepath.Join(work, "src", "pluginh")
 	writePlugin(t, ph, "example.com/pluginh", "pluginh activated.")
-	os.WriteFile(filepath.Join(ph, "go.mod"), []byte("module example.com/pluginh\n\ngo 1.26\n\nrequire github.com/spf13/pflag v1.99.0\n"), 0o644)
-	os.WriteFile(filepath.Join(ph, "uses.go"), []byte("package pluginh\n\nimport \"github.com/spf13/pflag\"\n\nvar _ = pflag.Parse\n"), 0o644)
+	writeFiles(t, ph, map[string]string{
+		"go.mod":  "module example.com/pluginh\n\ngo 1.26\n\nrequire github.com/spf13/pflag v1.99.0\n",
+		"uses.go": "package pluginh\n\nimport \"github.com/spf13/pflag\"\n\nvar _ = pflag.Parse\n",
+	})
 	writeProxyModule(t, proxy, "example.com/pluginh", "v1.0.0", ph)
 	online := []string{"GOPROXY=file://" + filepath.ToSlash(proxy), "GOSUMDB=off"}
 

@@ -49,3 +49,10 @@ func owner(fi fs.FileInfo) int {
 	}
 	return -1
 }
+
+func group(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Gid)
+	}
+	return -1
+}

@@ -9,3 +9,7 @@ func isPrivate(fi fs.FileInfo) bool { return true }
 
 // checkPrivateDir trusts the ACL of the user's cache directory on Windows.
 func checkPrivateDir(dir string) error { return nil }
+
+func owner(fs.FileInfo) int { return -1 }
+
+func group(fs.FileInfo) int { return -1 }

@@ -155,11 +155,27 @@ func copyMetadata(dst, src string, fi fs.FileInfo) error {
 	if err := os.Chmod(dst, mode); err != nil {
 		return err
 	}
-	got, err := os.Stat(dst)
-	if err == nil && got.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != mode&(fs.ModeSetuid|fs.ModeSetgid) {
-		return fmt.Errorf("%w: the new binary would lose its setuid or setgid bit (mode %v): rerun as root or as its owner", fs.ErrPermission, fi.Mode())
+	if err := checkBits(dst, fi); err != nil {
+		return err
 	}
 	return copyXattrs(dst, src)
+}
+
+// checkBits checks that dst has the setuid and setgid bits of fi, with
+// the owner and group that give them their meaning.
+func checkBits(dst string, fi fs.FileInfo) error {
+	bits := fi.Mode() & (fs.ModeSetuid | fs.ModeSetgid)
+	if bits == 0 {
+		return nil
+	}
+	got, err := os.Stat(dst)
+	if err != nil {
+		return err
+	}
+	if got.Mode()&bits != bits || (bits&fs.ModeSetuid != 0 && owner(got) != owner(fi)) || (bits&fs.ModeSetgid != 0 && group(got) != group(fi)) {
+		return fmt.Errorf("%w: the new binary would lose its setuid or setgid bit (mode %v, owner %d:%d): rerun as root or as its owner", fs.ErrPermission, fi.Mode(), owner(fi), group(fi))
+	}
+	return nil
 }
 
 // replaceExecutable moves staged over target, with the target's owner,

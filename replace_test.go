@@ -1,10 +1,10 @@
 package selfcompile
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,6 +38,8 @@ func writeTarget(t *testing.T, dir string, mode os.FileMode) string {
 	}
 	return target
 }
+
+var ctx = context.Background()
 
 func readFile(t *testing.T, p string) string {
 	t.Helper()
@@ -77,7 +79,7 @@ func TestReplaceThroughSymlink(t *testing.T) {
 		t.Fatalf("target = %s, want %s", target, real)
 	}
 	staged := stagedBinary(t, target, "new binary")
-	backup, err := replaceExecutable(osFS, target, staged)
+	backup, err := replaceExecutable(ctx, osFS(), target, staged)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,11 +99,11 @@ func TestReplaceRenameFails(t *testing.T) {
 	dir := t.TempDir()
 	target := writeTarget(t, dir, 0o755)
 	staged := stagedBinary(t, target, "new binary")
-	fsys := osFS
+	fsys := osFS()
 	fsys.Rename = func(oldpath, newpath string) error {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EIO}
 	}
-	if _, err := replaceExecutable(fsys, target, staged); !errors.Is(err, syscall.EIO) {
+	if _, err := replaceExecutable(ctx, fsys, target, staged); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("err = %v, want EIO", err)
 	}
 	if readFile(t, target) != "old binary" {
@@ -116,9 +118,9 @@ func TestReplaceRestoresBackup(t *testing.T) {
 	dir := t.TempDir()
 	target := writeTarget(t, dir, 0o755)
 	staged := stagedBinary(t, target, "new binary")
-	fsys := osFS
+	fsys := osFS()
 	fsys.SyncDir = func(string) error { return syscall.EIO }
-	if _, err := replaceExecutable(fsys, target, staged); !errors.Is(err, syscall.EIO) {
+	if _, err := replaceExecutable(ctx, fsys, target, staged); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("err = %v, want EIO", err)
 	}
 	if readFile(t, target) != "old binary" {
@@ -139,7 +141,7 @@ func TestSwapAside(t *testing.T) {
 		dir := t.TempDir()
 		target := writeTarget(t, dir, 0o755)
 		staged := stagedBinary(t, target, "new binary")
-		fsys := osFS
+		fsys := osFS()
 		fails := 3
 		var calls []string
 		fsys.Sleep = func(time.Duration) {}
@@ -151,7 +153,7 @@ func TestSwapAside(t *testing.T) {
 			}
 			return os.Rename(oldpath, newpath)
 		}
-		aside, err := swapAside(fsys, target, staged)
+		aside, err := swapAside(ctx, fsys, target, staged)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +171,7 @@ func TestSwapAside(t *testing.T) {
 		dir := t.TempDir()
 		target := writeTarget(t, dir, 0o755)
 		staged := stagedBinary(t, target, "new binary")
-		fsys := osFS
+		fsys := osFS()
 		fsys.Sleep = func(time.Duration) {}
 		fsys.Rename = func(oldpath, newpath string) error {
 			if oldpath == staged {
@@ -177,7 +179,7 @@ func TestSwapAside(t *testing.T) {
 			}
 			return os.Rename(oldpath, newpath)
 		}
-		if _, err := swapAside(fsys, target, staged); err == nil {
+		if _, err := swapAside(ctx, fsys, target, staged); err == nil {
 			t.Fatal("swap succeeded")
 		}
 		if readFile(t, target) != "old binary" {
@@ -187,16 +189,53 @@ func TestSwapAside(t *testing.T) {
 	})
 }
 
-func TestCheckWritable(t *testing.T) {
-	if runtime.GOOS == "windows" || os.Getuid() == 0 {
-		t.Skip("root may write anywhere")
-	}
+// When the swap fails after the old binary was moved aside and putting it
+// back fails too, the error is a *RollbackError that says where it is.
+func TestRollbackError(t *testing.T) {
 	dir := t.TempDir()
 	target := writeTarget(t, dir, 0o755)
-	os.Chmod(dir, 0o555)
-	defer os.Chmod(dir, 0o755)
-	err := checkWritable(target)
-	if !errors.Is(err, ErrNotWritable) || !strings.Contains(err.Error(), "rerun as a user") {
-		t.Fatalf("err = %v", err)
+	staged := stagedBinary(t, target, "new binary")
+	fsys := osFS()
+	fsys.Sleep = func(time.Duration) {}
+	fsys.Rename = func(oldpath, newpath string) error {
+		if oldpath == target {
+			return os.Rename(oldpath, newpath) // aside
+		}
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EIO}
+	}
+	_, err := swapAside(ctx, fsys, target, staged)
+	var re *RollbackError
+	if !errors.As(err, &re) || re.Target != target || !strings.Contains(err.Error(), "move it back to "+target) {
+		t.Fatalf("err = %v, want a *RollbackError", err)
+	}
+	if readFile(t, re.Backup) != "old binary" {
+		t.Fatal("the error does not name where the old binary is")
+	}
+	if errors.Is(err, ErrNotWritable) {
+		t.Error("an I/O failure matches ErrNotWritable")
+	}
+}
+
+// TargetError matches ErrNotWritable only when its cause is a permission
+// problem.
+func TestTargetErrorIs(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&os.PathError{Op: "open", Err: syscall.EACCES}, true},
+		{&os.PathError{Op: "open", Err: syscall.EPERM}, true},
+		{&os.PathError{Op: "open", Err: syscall.EROFS}, true},
+		{&os.PathError{Op: "write", Err: syscall.EIO}, false},
+		{&os.PathError{Op: "stat", Err: syscall.ENOENT}, false},
+		{ErrStale, false},
+	} {
+		te := &TargetError{Path: "/x", Err: c.err}
+		if got := errors.Is(te, ErrNotWritable); got != c.want {
+			t.Errorf("TargetError{%v} matches ErrNotWritable: %v, want %v", c.err, got, c.want)
+		}
+	}
+	if !errors.Is(&TargetError{Path: "/x", Err: ErrStale}, ErrStale) {
+		t.Error("TargetError does not match its cause")
 	}
 }

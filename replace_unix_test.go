@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build unix
 
 package selfcompile
 
@@ -14,7 +14,7 @@ func TestReplaceKeepsModeUnderUmask(t *testing.T) {
 	dir := t.TempDir()
 	target := writeTarget(t, dir, 0o755)
 	staged := stagedBinary(t, target, "new binary")
-	backup, err := replaceExecutable(osFS, target, staged)
+	backup, err := replaceExecutable(ctx, osFS(), target, staged)
 	if err != nil {
 		t.Fatal(err)
 	}
