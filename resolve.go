@@ -193,7 +193,9 @@ func (in *install) listPlugins() ([]PluginInfo, error) {
 
 // pluginInfo checks what go list says of a plugin's package.
 func pluginInfo(p pluginSpec, lp listedPackage) (PluginInfo, error) {
-	bad := func(reason string) (PluginInfo, error) { return PluginInfo{}, &PluginError{Spec: p.raw, Reason: reason} }
+	bad := func(reason string) (PluginInfo, error) {
+		return PluginInfo{}, &PluginError{Spec: p.raw, Reason: reason}
+	}
 	switch {
 	case lp.ImportPath == "":
 		return bad("go list did not report it")

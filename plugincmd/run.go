@@ -13,7 +13,7 @@ import (
 // flags are the command's flags; each subcommand accepts those it uses.
 type flags struct {
 	dryRun, asJSON, keepHostDeps, restart, trim, purge bool
-	plugins                                           []string // --plugin, the 2015 spelling of add
+	plugins                                            []string // --plugin, the 2015 spelling of add
 }
 
 // Run runs the command with args (what follows "plugin").

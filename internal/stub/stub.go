@@ -38,7 +38,9 @@ const LibraryPath = "github.com/shazow/go-selfcompile"
 // ToolchainBundle returns the name of a target's toolchain bundle in the
 // bundle package, and ToolchainGoFile that of the Go file that embeds it.
 // The _GOOS_GOARCH suffix is what makes go build pick the right one.
-func ToolchainBundle(goos, goarch string) string { return "toolchain_" + goos + "_" + goarch + ".bundle" }
+func ToolchainBundle(goos, goarch string) string {
+	return "toolchain_" + goos + "_" + goarch + ".bundle"
+}
 
 // ToolchainGoFile returns the name of the Go file that embeds a target's
 // toolchain bundle.
