@@ -175,6 +175,7 @@ func (in *install) build() error {
 	if err := in.writeStub(); err != nil {
 		return err
 	}
+	failpoint(in.ctx, "stub")
 	in.c.logf("Compiling workdir: %s", in.workdir)
 	stage, err := newStageDir(in.bin.path)
 	if err != nil {
@@ -190,6 +191,7 @@ func (in *install) build() error {
 	}
 	os.WriteFile(filepath.Join(in.r.hostDir, builtFile), nil, 0o600) // for TrimCache
 	done()
+	failpoint(in.ctx, "built")
 	return nil
 }
 

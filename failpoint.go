@@ -1,6 +1,7 @@
 package selfcompile
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -11,8 +12,9 @@ import (
 // deterministically, and prove where it stopped. The environment variable
 // GO_SELFCOMPILE_FAILPOINT=NAME[:ACTION] names the point; at it, the
 // install prints "selfcompile: failpoint NAME ACTION" on stderr, then
-// kills itself with SIGKILL (ACTION kill, the default) or waits until its
-// context ends (pause). A process privileged by its file ignores the
+// kills itself with SIGKILL (ACTION kill, the default), or waits until its
+// context ends or a line or the end comes on its standard input (pause),
+// which is how a test lets it go on. A process privileged by its file ignores the
 // variable, as it ignores every other GO_SELFCOMPILE_ variable.
 const failpointEnv = "GO_SELFCOMPILE_FAILPOINT"
 
@@ -44,11 +46,21 @@ func failpoint(ctx context.Context, name string, count ...int) {
 	}
 	fmt.Fprintf(os.Stderr, "selfcompile: failpoint %s %s\n", name, armed.action)
 	if armed.action == "pause" {
-		<-ctx.Done()
+		go func() {
+			bufio.NewReader(os.Stdin).ReadString('\n')
+			resume <- struct{}{}
+		}()
+		select {
+		case <-ctx.Done():
+		case <-resume:
+		}
 		return
 	}
 	killSelf()
 }
+
+// resume is how a paused failpoint learns that its test lets it go on.
+var resume = make(chan struct{}, 1)
 
 // killSelf ends the process at once, as SIGKILL does.
 func killSelf() {

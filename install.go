@@ -43,6 +43,7 @@ func (c *SelfCompile) begin(ctx context.Context, replace bool) (in *install, err
 			in.end()
 		}
 	}()
+	failpoint(ctx, "begin")
 	target, err := c.target()
 	if err != nil {
 		return in, err
@@ -59,6 +60,7 @@ func (c *SelfCompile) begin(ctx context.Context, replace bool) (in *install, err
 	if err := in.bin.checkCurrent(); err != nil {
 		return in, err
 	}
+	failpoint(ctx, "opened")
 	if replace {
 		// The new binary, and a copy of the old one where hard links fail.
 		if err := ensureSpace(filepath.Dir(target), 2*uint64(in.bin.info.Size()), "the new binary"); err != nil {

@@ -168,7 +168,8 @@ func (in *install) stageLocal() (map[string][]string, error) {
 	return carried, nil
 }
 
-// listLocal lists what builds the packages of local plugin modules, by
+// listLocal lists what builds the plugin packages of local plugin
+// modules, with the packages of their modules that they import, by
 // pointing the restored go.mod at their folders and asking go list.
 func (in *install) listLocal(folders map[string]string) ([]string, error) {
 	gomod := filepath.Join(in.r.module, "go.mod")
@@ -176,17 +177,22 @@ func (in *install) listLocal(folders map[string]string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var patterns []string
+	var modules, patterns []string
 	for mod, dir := range folders {
 		if err := requireLocal(f, mod, dir); err != nil {
 			return nil, err
 		}
-		patterns = append(patterns, mod+"/...")
+		modules = append(modules, mod)
+	}
+	for _, p := range in.plugins {
+		if _, ok := folders[p.modulePath]; ok {
+			patterns = append(patterns, p.importPath)
+		}
 	}
 	if err := writeModFile(gomod, f); err != nil {
 		return nil, err
 	}
-	files, err := gosrc.Files(in.ctx, in.g, [][]string{nil}, patterns...)
+	files, err := gosrc.Files(in.ctx, in.g, gosrc.Options{Deps: true, Modules: modules}, patterns...)
 	if errors.Is(err, gosrc.ErrOutside) {
 		return nil, &PluginError{Spec: strings.Join(slices.Sorted(maps.Values(folders)), " "), Reason: err.Error() + "; a plugin's files must be inside its module"}
 	}

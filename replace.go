@@ -323,5 +323,6 @@ func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) error {
 		keep = 0
 	}
 	pruneBackups(target, keep)
+	failpoint(ctx, "pruned")
 	return nil
 }

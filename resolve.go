@@ -30,6 +30,7 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	failpoint(in.ctx, "plugins-restored")
 	if in.plugins, err = desiredPlugins(in.bin.record.Plugins, local, cs); err != nil {
 		return nil, err
 	}
@@ -40,9 +41,11 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	if err := in.require(); err != nil {
 		return nil, err
 	}
+	failpoint(in.ctx, "required")
 	if in.rec.Plugins, err = in.listPlugins(); err != nil {
 		return nil, err
 	}
+	failpoint(in.ctx, "listed")
 	out, err := in.g.Run(in.ctx, "list", "-m", "all")
 	if err != nil {
 		return nil, in.resolveError(err)
@@ -55,6 +58,7 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	plan.Carried = carried
 	in.c.logf("%s", strings.TrimSuffix(plan.String(), "\n"))
 	done()
+	failpoint(in.ctx, "planned")
 	return plan, nil
 }
 
@@ -182,23 +186,39 @@ func (in *install) listPlugins() ([]PluginInfo, error) {
 	in.packages = len(byPath)
 	var infos []PluginInfo
 	for _, p := range in.plugins {
-		info, err := pluginInfo(p, byPath[p.importPath])
+		info, err := in.pluginInfo(p, byPath[p.importPath])
 		if err != nil {
 			return nil, in.withReplaceHint(err)
 		}
 		infos = append(infos, info)
 	}
+	for _, lp := range byPath {
+		if lp.Error != nil && needsNetwork(lp.Error.Err) {
+			return nil, in.withReplaceHint(&NetworkError{Plugins: in.newPlugins(), Module: lp.ImportPath, Version: "latest", Reason: strings.TrimSpace(lp.Error.Err)})
+		}
+	}
 	return infos, nil
 }
 
+// needsNetwork reports whether a go command error is about a module it
+// could only get from the network.
+func needsNetwork(msg string) bool {
+	return strings.Contains(msg, "module lookup disabled") || networkFailure.MatchString(msg)
+}
+
 // pluginInfo checks what go list says of a plugin's package.
-func pluginInfo(p pluginSpec, lp listedPackage) (PluginInfo, error) {
+func (in *install) pluginInfo(p pluginSpec, lp listedPackage) (PluginInfo, error) {
 	bad := func(reason string) (PluginInfo, error) {
 		return PluginInfo{}, &PluginError{Spec: p.raw, Reason: reason}
 	}
+	main := in.bin.sharedM.MainModule
 	switch {
 	case lp.ImportPath == "":
 		return bad("go list did not report it")
+	case lp.Error != nil && (p.importPath == main || strings.HasPrefix(p.importPath, main+"/")):
+		return bad("there is no such package in the host module " + main + ": " + strings.TrimSpace(lp.Error.Err))
+	case lp.Error != nil && needsNetwork(lp.Error.Err):
+		return PluginInfo{}, &NetworkError{Plugins: []string{p.raw}, Module: cmp.Or(p.modulePath, p.importPath), Version: cmp.Or(p.version, "latest"), Reason: strings.TrimSpace(lp.Error.Err)}
 	case lp.Error != nil:
 		return bad(strings.TrimSpace(lp.Error.Err))
 	case lp.Standard:

@@ -74,6 +74,7 @@ func (in *install) restore() error {
 		}
 	}
 	done()
+	failpoint(in.ctx, "restored")
 	in.g = newGoTool(r, b.build, in.workdir)
 	if b.sharedM.SkipSource {
 		return in.fetchSource()
@@ -175,7 +176,14 @@ func (j restoreJob) run(in *install, progress func(int64)) error {
 		left--
 		start := time.Now()
 		failpoint(in.ctx, "restore-"+p.Name)
-		if err := restorePart(br, p.Name, dest, progress); err != nil {
+		files := 0
+		each := func(n int64) {
+			if files++; files%25 == 0 {
+				failpoint(in.ctx, "restore-"+p.Name, files)
+			}
+			progress(n)
+		}
+		if err := restorePart(br, p.Name, dest, each); err != nil {
 			return err
 		}
 		in.c.logf("Restored %s: %d files, %.1f MB in %v", p.Name, p.Files, float64(p.Size)/1e6, time.Since(start).Round(time.Millisecond))

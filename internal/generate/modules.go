@@ -69,7 +69,7 @@ func (g *gen) moduleFiles(ctx context.Context) ([]bundle.File, error) {
 		}
 		// Offline: packages of these modules that import modules the host
 		// does not build with are carried, but not their imports.
-		paths, err := gosrc.Files(ctx, g.scratchGo("off"), g.targetEnvs(), patterns...)
+		paths, err := gosrc.Files(ctx, g.scratchGo("off"), gosrc.Options{Envs: g.targetEnvs()}, patterns...)
 		if err != nil {
 			return nil, fmt.Errorf("listing the packages of the host's modules: %w", err)
 		}

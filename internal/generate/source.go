@@ -26,7 +26,7 @@ func (g *gen) sourceFiles(ctx context.Context, generated map[string][]byte) ([]b
 	for _, r := range g.host.replaced {
 		patterns = append(patterns, r.path+"/...")
 	}
-	paths, err := gosrc.Files(ctx, g.goCmd, g.targetEnvs(), patterns...)
+	paths, err := gosrc.Files(ctx, g.goCmd, gosrc.Options{Envs: g.targetEnvs()}, patterns...)
 	if err != nil {
 		return nil, fmt.Errorf("listing the host's source: %w", err)
 	}

@@ -44,16 +44,37 @@ func (p *listedPackage) files() []string {
 	return all
 }
 
+// Options says what Files lists.
+type Options struct {
+	// Envs are the environments to list with, each added to the go
+	// command's (as in "GOOS=darwin", "GOARCH=arm64"); none means the go
+	// command's own.
+	Envs [][]string
+	// Deps lists the packages that the matching ones import, too, within
+	// the modules of Modules.
+	Deps bool
+	// Modules, if not empty, restricts the listing to the packages of
+	// these modules.
+	Modules []string
+}
+
 // Files returns the absolute paths of the files that build the packages
 // matching patterns, as go list run by g reports them for each environment
-// in envs (each added to g's, as in "GOOS=darwin", "GOARCH=arm64"; one nil
-// entry lists with g's environment alone), and, for every module those
-// packages belong to, its go.mod, go.sum and licence files. The files of
-// a module's packages are those of every target: build constraints for
-// other platforms and tags are ignored, and embedded files are those of
-// the targets in envs. Every file must be inside its module's directory,
-// symlinks included.
-func Files(ctx context.Context, g gocmd.Go, envs [][]string, patterns ...string) ([]string, error) {
+// of opts, and, for every module those packages belong to, its go.mod,
+// go.sum and licence files. The files of a module's packages are those of
+// every target: build constraints for other platforms and tags are
+// ignored, and embedded files are those of the targets listed. Every file
+// must be inside its module's directory, symlinks included.
+func Files(ctx context.Context, g gocmd.Go, opts Options, patterns ...string) ([]string, error) {
+	envs := opts.Envs
+	if len(envs) == 0 {
+		envs = [][]string{nil}
+	}
+	args := []string{"list", "-e", "-json=" + listFields}
+	if opts.Deps {
+		args = append(args, "-deps")
+	}
+	args = append(append(args, "--"), patterns...)
 	seen := map[string]bool{}
 	modules := map[string]string{} // directory -> module path
 	var files []string
@@ -65,7 +86,7 @@ func Files(ctx context.Context, g gocmd.Go, envs [][]string, patterns ...string)
 				lg.Env = append(os.Environ(), env...)
 			}
 		}
-		out, err := lg.Run(ctx, append([]string{"list", "-e", "-json=" + listFields, "--"}, patterns...)...)
+		out, err := lg.Run(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -77,8 +98,8 @@ func Files(ctx context.Context, g gocmd.Go, envs [][]string, patterns ...string)
 			} else if err != nil {
 				return nil, fmt.Errorf("reading go list output: %w", err)
 			}
-			if p.Module == nil || p.Module.Dir == "" {
-				continue // standard library, or a pattern that matched nothing
+			if p.Module == nil || p.Module.Dir == "" || (len(opts.Modules) > 0 && !slices.Contains(opts.Modules, p.Module.Path)) {
+				continue // standard library, a pattern that matched nothing, or another module
 			}
 			modules[p.Module.Dir] = p.Module.Path
 			for _, f := range p.files() {
