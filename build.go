@@ -70,9 +70,7 @@ func userNetEnv() []string {
 	}
 	var env []string
 	for _, k := range netVars {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		} else if v, ok := file[k]; ok {
+		if v := cmp.Or(os.Getenv(k), file[k]); v != "" { // as the go command reads them: an empty variable is unset
 			env = append(env, k+"="+v)
 		}
 	}

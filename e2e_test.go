@@ -93,7 +93,16 @@ func buildE2E() error {
 		return fmt.Errorf("generating: %v\n%s", err, out)
 	}
 	e2e.abinary = filepath.Join(e2e.work, "bin", "example-abinary")
-	return buildHost(e2e.repo, "./example/abinary", e2e.abinary, "-ldflags", "-X main.version=1.2.3-e2e")
+	if err := buildHost(e2e.repo, "./example/abinary", e2e.abinary, "-ldflags", "-X main.version=1.2.3-e2e"); err != nil {
+		return err
+	}
+	// A dry run restores the toolchain into the shared cache, once.
+	cmd := exec.Command(e2e.abinary, "plugin", "add", "--dry-run", aplugin)
+	cmd.Env = userEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("dry run: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // buildHost builds a host program with go build -trimpath, as a vendor

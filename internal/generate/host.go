@@ -99,14 +99,14 @@ func checkVersion(self *debug.BuildInfo, h hostInfo) error {
 		return nil // the host is the library itself: one tree
 	}
 	mine := ""
-	if self.Main.Path == stub.LibraryPath {
-		mine = stub.LibraryPath + " " + self.Main.Version
-	}
-	for _, d := range self.Deps {
-		if d.Path == stub.LibraryPath {
-			mine = d.Path + " " + d.Version
-			if d.Replace != nil {
-				mine += " => " + strings.TrimSpace(d.Replace.Path+" "+d.Replace.Version)
+	for _, m := range append([]*debug.Module{&self.Main}, self.Deps...) {
+		if m.Path == stub.LibraryPath {
+			mine = m.Path + " " + m.Version
+			if r := m.Replace; r != nil {
+				mine += " => " + r.Path // a directory: build info says its version is (devel)
+				if r.Version != "(devel)" {
+					mine += " " + r.Version
+				}
 			}
 		}
 	}
