@@ -225,7 +225,7 @@ func countReplaces(dir string) int {
 	if err != nil {
 		return 0
 	}
-	f, err := modfile.ParseLax("go.mod", data, nil)
+	f, err := modfile.Parse("go.mod", data, nil)
 	if err != nil {
 		return 0
 	}
