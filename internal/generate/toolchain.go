@@ -113,7 +113,9 @@ func (g *gen) warmFiles(ctx context.Context, target string) ([]bundle.File, erro
 	if !g.native(target) {
 		c.Env = append(gocmd.Without(c.Env, "CGO_ENABLED"), "CGO_ENABLED=0")
 	}
-	out, err := c.Run(ctx, "list", "-e", "-deps", "-f", "{{if .DepOnly}}{{.ImportPath}}{{end}}", "--", g.host.mainPkg)
+	// What the stub imports, which may not be written yet, besides the main
+	// package's imports.
+	out, err := c.Run(ctx, "list", "-e", "-deps", "-f", "{{if ne .ImportPath \""+g.host.mainPkg+"\"}}{{.ImportPath}}{{end}}", "--", g.host.mainPkg, "embed", stub.LibraryPath)
 	if err != nil {
 		return nil, fmt.Errorf("listing the host's dependencies for %s: %w", target, err)
 	}
