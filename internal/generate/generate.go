@@ -114,16 +114,19 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 		return nil, fmt.Errorf("no go command found (%v): go-selfcompile bundles the toolchain of the go on PATH, so install Go or put it on PATH", err)
 	}
 	g.goCmd = gocmd.Go{Bin: bin, Dir: dir}
-	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY"); err != nil {
+	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD"); err != nil {
+		return nil, err
+	}
+	if g.env.GOMOD == "" || g.env.GOMOD == os.DevNull {
+		return nil, fmt.Errorf("%s is not in a module: run go mod init first", dir)
+	}
+	if err := checkVersion(opts.Self, g.env.GOMOD); err != nil {
 		return nil, err
 	}
 	if g.targets, err = g.checkTargets(opts.Targets); err != nil {
 		return nil, err
 	}
 	if err := g.loadHost(ctx); err != nil {
-		return nil, err
-	}
-	if err := checkVersion(opts.Self, g.host); err != nil {
 		return nil, err
 	}
 	if g.tmp, err = os.MkdirTemp("", "go-selfcompile-"); err != nil {
@@ -157,7 +160,7 @@ func (g *gen) native(target string) bool {
 
 // goEnv is the part of go env that Generate reads.
 type goEnv struct {
-	GOROOT, GOVERSION, GOOS, GOARCH, GOHOSTOS, GOHOSTARCH, GOMODCACHE, GOPROXY string
+	GOROOT, GOVERSION, GOOS, GOARCH, GOHOSTOS, GOHOSTARCH, GOMODCACHE, GOPROXY, GOMOD string
 }
 
 func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"golang.org/x/mod/modfile"
+
 	"github.com/shazow/go-selfcompile/internal/stub"
 )
 
@@ -20,7 +22,6 @@ type hostInfo struct {
 	buildList []string
 	replaced  []replaced // modules replaced by a directory, which the bundle carries
 	root      string     // the directory that holds the host module and every replaced one
-	library   string     // the go list -m all line of this library ("" when the host is it)
 }
 
 // replaced is a module of the build list replaced by a local directory.
@@ -54,9 +55,6 @@ func (g *gen) loadHost(ctx context.Context) error {
 	h.buildList = strings.Split(strings.TrimSpace(string(out)), "\n")
 	for _, line := range h.buildList[1:] {
 		f := strings.Fields(line)
-		if f[0] == stub.LibraryPath {
-			h.library = line
-		}
 		if len(f) == 4 && f[2] == "=>" { // a directory replacement
 			if err := h.addReplaced(f[0], f[3]); err != nil {
 				return err
@@ -91,36 +89,64 @@ func within(p, dir string) bool {
 }
 
 // checkVersion refuses a generator whose version differs from the
-// version of the library that the host requires: the bundle format, the
-// stub and the library must agree. The fix is to run the generator the
-// host's go.mod names, with go tool.
-func checkVersion(self *debug.BuildInfo, h hostInfo) error {
-	if self == nil || h.modPath == stub.LibraryPath {
+// version of the library that the host's go.mod requires: the bundle
+// format, the stub and the library must agree. The fix is to run the
+// generator that go.mod names, with go tool. It reads go.mod only, so that
+// it answers before the go command loads anything.
+func checkVersion(self *debug.BuildInfo, gomod string) error {
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		return err
+	}
+	f, err := modfile.Parse(gomod, data, nil)
+	if err != nil {
+		return err
+	}
+	if self == nil || f.Module.Mod.Path == stub.LibraryPath {
 		return nil // the host is the library itself: one tree
 	}
-	mine := ""
-	for _, m := range append([]*debug.Module{&self.Main}, self.Deps...) {
-		if m.Path == stub.LibraryPath {
-			mine = m.Path + " " + m.Version
-			if r := m.Replace; r != nil {
-				mine += " => " + r.Path // a directory: build info says its version is (devel)
-				if r.Version != "(devel)" {
-					mine += " " + r.Version
-				}
-			}
+	want := ""
+	for _, r := range f.Require {
+		if r.Mod.Path == stub.LibraryPath {
+			want = r.Mod.Version
 		}
 	}
-	if h.library == "" {
-		return fmt.Errorf("%s does not require %s: run go get -tool %s/cmd/go-selfcompile in the host module", h.modPath, stub.LibraryPath, stub.LibraryPath)
+	if want == "" {
+		return fmt.Errorf("%s does not require %s: run go get -tool %s/cmd/go-selfcompile in it", f.Module.Mod.Path, stub.LibraryPath, stub.LibraryPath)
 	}
-	if !sameLibrary(mine, h.library) {
+	for _, r := range f.Replace {
+		if r.Old.Path == stub.LibraryPath && (r.Old.Version == "" || r.Old.Version == want) {
+			want += " => " + strings.TrimSpace(r.New.Path+" "+r.New.Version)
+		}
+	}
+	mine := libraryVersion(self)
+	if !sameLibrary(mine, want) {
 		return fmt.Errorf("this go-selfcompile is %q but %s requires %q: the generator and the library must be the same version; run go get -tool %s/cmd/go-selfcompile@%s and use //go:generate go tool go-selfcompile",
-			strings.TrimPrefix(mine, stub.LibraryPath+" "), h.modPath, strings.TrimPrefix(h.library, stub.LibraryPath+" "), stub.LibraryPath, strings.Fields(h.library)[1])
+			mine, f.Module.Mod.Path, want, stub.LibraryPath, strings.Fields(want)[0])
 	}
 	return nil
 }
 
-// sameLibrary compares the generator's line for the library with the
-// host's go list -m all line: go tool builds the generator from the
-// module the host requires, so they are equal, replacement included.
+// libraryVersion returns the version of this library that a build info
+// records, as "version" or "version => replacement".
+func libraryVersion(bi *debug.BuildInfo) string {
+	for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+		if m.Path != stub.LibraryPath {
+			continue
+		}
+		v := m.Version
+		if r := m.Replace; r != nil {
+			v += " => " + r.Path // a directory: build info says its version is (devel)
+			if r.Version != "(devel)" {
+				v += " " + r.Version
+			}
+		}
+		return v
+	}
+	return "(unknown)"
+}
+
+// sameLibrary compares the generator's version of the library with the
+// host's: go tool builds the generator from the module the host
+// requires, so they are equal, replacement included.
 func sameLibrary(mine, host string) bool { return mine == host }

@@ -31,15 +31,10 @@ func (g *gen) sourceFiles(ctx context.Context, generated map[string][]byte) ([]b
 		return nil, fmt.Errorf("listing the host's source: %w", err)
 	}
 	bundleDir := filepath.Join(g.host.mainDir, stub.BundleDir)
-	skip := map[string]bool{filepath.Join(g.host.mainDir, stub.PluginsBundle): true}
-	for name := range generated {
-		skip[name] = true
-	}
 	var files []bundle.File
 	for _, p := range paths {
-		if skip[p] || filepath.Dir(p) == bundleDir { // the bundles, and generated files of an earlier run
-
-			continue
+		if generated[p] != nil || filepath.Dir(p) == bundleDir || isBundle(p) {
+			continue // written by this run, or an earlier one, or the bundles of a host in a replaced module
 		}
 		f, err := g.sourceFile(p)
 		if err != nil {
@@ -59,6 +54,12 @@ func (g *gen) sourceFiles(ctx context.Context, generated map[string][]byte) ([]b
 	}
 	sortFiles(files)
 	return files, nil
+}
+
+// isBundle reports whether p is a bundle that go-selfcompile wrote for some
+// host: the bundle cannot carry itself, nor another host's.
+func isBundle(p string) bool {
+	return filepath.Base(p) == stub.PluginsBundle || (filepath.Base(filepath.Dir(p)) == stub.BundleDir && strings.HasSuffix(p, ".bundle"))
 }
 
 // sourceFile names a file of the source part.
