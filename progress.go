@@ -33,7 +33,7 @@ func (e Event) String() string {
 	case e.Stage == "restore" && e.Total > 0:
 		return fmt.Sprintf("restore: %.1f of %.1f MB (%v)", float64(e.Count)/1e6, float64(e.Total)/1e6, el)
 	case e.Stage == "build" && e.Count > 0:
-		return fmt.Sprintf("build: compiled %d packages of the %d in the program (%v)", e.Count, e.Total, el)
+		return fmt.Sprintf("build: compiled %s, %d of the %d packages in the program (%v)", e.Package, e.Count, e.Total, el)
 	}
 	return e.Stage + "..."
 }

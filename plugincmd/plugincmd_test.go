@@ -66,11 +66,11 @@ func TestUsage(t *testing.T) {
 func TestTerminal(t *testing.T) {
 	var out bytes.Buffer
 	term := &terminal{w: &out}
-	term.show(selfcompile.Event{Stage: "build", Count: 3, Total: 180, Elapsed: 1500 * time.Millisecond})
+	term.show(selfcompile.Event{Stage: "build", Package: "example.com/p", Count: 3, Total: 180, Elapsed: 1500 * time.Millisecond})
 	term.Write([]byte("[selfcompile] Verifying: x\n"))
 	term.show(selfcompile.Event{Stage: "build", Done: true, Elapsed: 2 * time.Second})
-	want := "\r\033[K[selfcompile] build: compiled 3 packages of the 180 in the program (1.5s)" +
-		"\r\033[K[selfcompile] Verifying: x\n[selfcompile] build: compiled 3 packages of the 180 in the program (1.5s)" +
+	want := "\r\033[K[selfcompile] build: compiled example.com/p, 3 of the 180 packages in the program (1.5s)" +
+		"\r\033[K[selfcompile] Verifying: x\n[selfcompile] build: compiled example.com/p, 3 of the 180 packages in the program (1.5s)" +
 		"\r\033[K"
 	if out.String() != want {
 		t.Errorf("terminal output:\n%q\nwant\n%q", out.String(), want)

@@ -14,9 +14,19 @@ import (
 // setOutput gives sc, where the program left them unset, a progress
 // display and a logger that suit where stderr goes: on a terminal, a
 // status line that the log lines scroll above; elsewhere, plain log lines,
-// which include the build's progress every few seconds.
+// which include the build's progress every few seconds, and with
+// GO_SELFCOMPILE_PROGRESS=1 a line for every event.
 func (cmd *Command) setOutput(sc *selfcompile.SelfCompile, quiet bool) {
 	w := cmd.stderr()
+	if os.Getenv("GO_SELFCOMPILE_PROGRESS") == "1" && sc.Progress == nil {
+		var mu sync.Mutex
+		sc.Progress = func(e selfcompile.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(w, "[selfcompile] %s\n", e)
+		}
+		return
+	}
 	f, ok := w.(*os.File)
 	if !ok || os.Getenv("TERM") == "dumb" {
 		return
