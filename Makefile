@@ -1,26 +1,26 @@
 # go-selfcompile: the end-to-end example and the tests.
 #
-#   make example-aplugin   build the generator, generate and build example-abinary,
-#                          install example/aplugin into it offline, and run it
-#   make test              vet, run every test, fuzz the bundle reader and the
-#                          plugin-spec parser for $(FUZZTIME) each
-#   make bench             print the benchmark table
+#   make example-aplugin   generate and build example-abinary, install example/aplugin
+#                          into it offline (GOPROXY=off), and run it
+#   make test              vet, every test (end-to-end ones included), short fuzz runs
+#   make test-arm64        the linux/arm64 build installs a plugin under qemu-user
+#                          (installs Debian's qemu-user-static where it is missing; root)
+#   make bench             the benchmark table of BENCHMARKS.md
+#   make bench-large       the large-host benchmark (go.k6.io/k6, downloaded; not in CI)
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 PLUGIN  ?= github.com/shazow/go-selfcompile/example/aplugin
+FUZZTIME ?= 10s
 
-.PHONY: all example-aplugin example-abinary generate test bench clean
+.PHONY: all example-aplugin example-abinary generate test test-arm64 bench bench-large clean
 
 all: example-abinary
 
-build/go-selfcompile: FORCE
-	$(GO) build -o $@ ./cmd/go-selfcompile
-
-# go generate runs the //go:generate go-selfcompile line of example/abinary,
-# with the generator just built first on PATH.
-generate: build/go-selfcompile
-	PATH="$(CURDIR)/build:$$PATH" $(GO) generate ./example/abinary
+# go generate runs the //go:generate line of example/abinary: go tool
+# go-selfcompile, the generator this module's go.mod names.
+generate:
+	$(GO) generate ./example/abinary
 
 example-abinary: generate
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o build/example-abinary ./example/abinary
@@ -30,18 +30,29 @@ example-aplugin: example-abinary
 	GOPROXY=off ./build/example-abinary --plugin $(PLUGIN)
 	./build/example-abinary
 
-FUZZTIME ?= 10s
-
 test:
 	$(GO) vet ./...
+	cd example/cobrahost && $(GO) vet ./...
 	$(GO) test -timeout 30m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s .
-	$(GO) test -run '^$$' -fuzz '^FuzzBundleReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s .
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/bundle
+
+# binfmt_misc runs linux/arm64 programs, and the programs they start, with
+# qemu-aarch64-static: the installer starts the arm64 go command it carries.
+QEMU_MAGIC = \x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00
+QEMU_MASK  = \xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff
+
+test-arm64:
+	command -v qemu-aarch64-static >/dev/null || (apt-get update && apt-get install -y qemu-user-static)
+	test -e /proc/sys/fs/binfmt_misc/register || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+	test -e /proc/sys/fs/binfmt_misc/qemu-aarch64 || printf '%s' ':qemu-aarch64:M::$(QEMU_MAGIC):$(QEMU_MASK):/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register
+	$(GO) test -run '^TestArm64UnderQemu$$' -timeout 60m -v .
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m .
+	$(GO) test -run '^$$' -bench '^(BenchmarkInstall|BenchmarkTargets)$$' -benchtime 1x -timeout 60m .
+
+bench-large:
+	SELFCOMPILE_BENCH_LARGE=1 $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 120m .
 
 clean:
-	rm -rf build example/abinary/selfcompile.bundle example/abinary/selfcompile_bundle.go
-
-FORCE:
+	rm -rf build example/*/selfcompilebundle example/*/selfcompile_plugins.*

@@ -26,7 +26,7 @@ type Event struct {
 
 // String formats the event for a line of a log.
 func (e Event) String() string {
-	el := e.Elapsed.Round(100 * time.Millisecond)
+	el := e.Elapsed.Round(time.Millisecond)
 	switch {
 	case e.Done:
 		return fmt.Sprintf("%s: done in %v", e.Stage, el)

@@ -1,0 +1,366 @@
+package selfcompile_test
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+)
+
+// The benchmarks time whole programs, as a user runs them, in one run, and
+// print a table: each time is also given as a ratio to a floor measured
+// in the same run, a plain go build -trimpath of the same program with the
+// same plugin. They work under build/bench (or $SELFCOMPILE_BENCH_DIR),
+// not the system temporary directory: creating files there is much slower
+// on some machines, and a user's cache is in their HOME.
+
+// benchDir returns a new directory for a benchmark, removed at its end.
+func benchDir(b *testing.B) string {
+	b.Helper()
+	base := os.Getenv("SELFCOMPILE_BENCH_DIR")
+	if base == "" {
+		wd, _ := os.Getwd()
+		base = filepath.Join(wd, "build", "bench")
+	}
+	os.MkdirAll(base, 0o755)
+	dir, err := os.MkdirTemp(base, "run-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { removeAll(dir) })
+	return dir
+}
+
+// measured is one run of a program: its wall time, the time of each stage
+// of an install as its progress events report them, the toolchain's
+// restore, the packages compiled, and the program's own peak anonymous
+// memory (RssAnon): not the compiler's, which is a child process, and not
+// the clean file-backed pages of the bundles it reads.
+type measured struct {
+	total     time.Duration
+	stages    map[string]time.Duration
+	toolchain time.Duration
+	compiled  int
+	rssAnon   int64
+}
+
+var (
+	stageDone     = regexp.MustCompile(`\] (\w+): done in (\S+)$`)
+	toolchainDone = regexp.MustCompile(`Restored toolchain: .* in (\S+)$`)
+	compiledLine  = regexp.MustCompile(`\] build: compiled `)
+	rssAnonLine   = regexp.MustCompile(`RssAnon:\s+(\d+) kB`)
+)
+
+// measure runs bin with args in dir, with env added, and fails the
+// benchmark unless it succeeds.
+func measure(b *testing.B, env []string, bin string, args ...string) measured {
+	b.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = append(append(os.Environ(), "GO_SELFCOMPILE_PROGRESS=1"), env...)
+	stderr, _ := cmd.StderrPipe()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	peak := make(chan int64)
+	go func() {
+		var max int64
+		for {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+			if err != nil || strings.Contains(string(data), "State:\tZ") {
+				peak <- max
+				return
+			}
+			if m := rssAnonLine.FindSubmatch(data); m != nil {
+				var kb int64
+				fmt.Sscan(string(m[1]), &kb)
+				max = maxInt(max, kb<<10)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	m := measured{stages: map[string]time.Duration{}}
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		log.WriteString(line + "\n")
+		if s := stageDone.FindStringSubmatch(line); s != nil {
+			m.stages[s[1]], _ = time.ParseDuration(s[2])
+		}
+		if s := toolchainDone.FindStringSubmatch(line); s != nil {
+			m.toolchain, _ = time.ParseDuration(s[1])
+		}
+		if compiledLine.MatchString(line) {
+			m.compiled++
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, log.String())
+	}
+	m.total = time.Since(start)
+	m.rssAnon = <-peak
+	return m
+}
+
+func maxInt(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// timed runs a command and returns how long it took.
+func timed(b *testing.B, dir string, env []string, name string, args ...string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	if out, err := command(dir, env, name, args...); err != nil {
+		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return time.Since(start)
+}
+
+// table collects the rows of a benchmark's table.
+type table [][3]string
+
+func (t *table) add(what, value, ratio string) { *t = append(*t, [3]string{what, value, ratio}) }
+
+func (t table) print() {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "| measure\t| value\t| ratio / goal\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|")
+	for _, r := range t {
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t|\n", r[0], r[1], r[2])
+	}
+	tw.Flush()
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func ratio(d, floor time.Duration, name string) string {
+	return fmt.Sprintf("%.2f of %s", d.Seconds()/floor.Seconds(), name)
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+// dirBytes returns the bytes of the regular files under dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// bundleParts adds a row for each bundle in a bundle package directory,
+// with its parts, and returns the bytes of the bundles.
+func bundleParts(b *testing.B, t *table, pkgDir string) int64 {
+	b.Helper()
+	var total int64
+	entries, _ := os.ReadDir(pkgDir)
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".bundle") {
+			continue
+		}
+		f, err := os.Open(filepath.Join(pkgDir, e.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		m, err := bundle.ReadManifest(f)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += fi.Size()
+		var parts []string
+		for _, p := range m.Parts {
+			parts = append(parts, fmt.Sprintf("%s %s raw in %d files", p.Name, mb(p.Size), p.Files))
+		}
+		t.add(e.Name(), mb(fi.Size()), strings.Join(parts, "; "))
+	}
+	return total
+}
+
+const netHostMain = `package main
+
+//go:generate go tool go-selfcompile
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+
+	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/plugincmd"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "plugin" {
+		plugincmd.Main(os.Args[2:], selfcompile.SelfCompile{})
+	}
+	fmt.Println(http.StatusText(http.StatusOK))
+}
+`
+
+// BenchmarkInstall measures, in one run, what installs cost on a program
+// that imports net/http, against what the compiler must do anyway: the
+// bundle's parts and generation times; the floors, a cold and a warm go
+// build -trimpath of the same program with the same plugin; first installs
+// on a fresh cache with and without the warm cache; a repeat install with
+// where its time goes; the toolchain's restore; the installer's peak
+// anonymous memory; and the disk that installs add.
+func BenchmarkInstall(b *testing.B) {
+	if testing.Short() {
+		b.Skip("slow")
+	}
+	work := benchDir(b)
+	repo := filepath.Join(work, "repo")
+	root, _ := os.Getwd()
+	if err := copyRepo(root, repo); err != nil {
+		b.Fatal(err)
+	}
+	host := filepath.Join(repo, "example", "nethost")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "main.go"), []byte(netHostMain), 0o644)
+	var t table
+
+	// Generation, at the default level, without and with the warm cache.
+	gen := func(flags ...string) time.Duration {
+		return timed(b, host, nil, "go", append([]string{"tool", "go-selfcompile", "-q"}, flags...)...)
+	}
+	gen() // builds the generator with go tool, outside the timing
+	tPlain := gen()
+	plainBin := filepath.Join(work, "plain", "nethost")
+	timed(b, repo, nil, "go", "build", "-trimpath", "-o", plainBin, "./example/nethost")
+	plainBytes := bundleParts(b, &table{}, filepath.Join(host, "selfcompilebundle"))
+	tWarm := gen("--warm-cache")
+	warmBytes := bundleParts(b, &t, filepath.Join(host, "selfcompilebundle"))
+	warmBin := filepath.Join(work, "warm", "nethost")
+	timed(b, repo, nil, "go", "build", "-trimpath", "-o", warmBin, "./example/nethost")
+	t.add("bundle, without --warm-cache", mb(plainBytes), "")
+	t.add("bundle, with --warm-cache", mb(warmBytes), "")
+	t.add("generation (level best)", secs(tPlain), "")
+	t.add("generation with --warm-cache", secs(tWarm), "")
+
+	// Floors: the program with the plugin imported, go build -trimpath with
+	// an empty build cache, then with only main changed.
+	floorCache := filepath.Join(work, "floorcache")
+	zz := filepath.Join(host, "zz_plugin.go")
+	floor := func(extra string) time.Duration {
+		os.WriteFile(zz, []byte("package main\n\nimport _ \""+aplugin+"\"\n"+extra), 0o644)
+		return timed(b, repo, []string{"GOCACHE=" + floorCache}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), "./example/nethost")
+	}
+	cold, warm := floor(""), floor("\nvar changed = 1\n")
+	os.Remove(zz)
+	t.add("floor: cold go build -trimpath", secs(cold), "1.00 of cold")
+	t.add("floor: warm go build -trimpath (main changed)", secs(warm), "1.00 of warm")
+
+	homeA, homeB := filepath.Join(work, "homeA"), filepath.Join(work, "homeB")
+	env := func(home string) []string {
+		return []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "GOPROXY=off"}
+	}
+	first := measure(b, env(homeA), plainBin, "plugin", "add", aplugin)
+	firstWarm := measure(b, env(homeB), warmBin, "plugin", "add", aplugin)
+	t.add("first install, fresh cache, no warm cache", secs(first.total), ratio(first.total, cold, "cold")+" (goal <= 1.15)")
+	t.add("first install, fresh cache, warm cache", secs(firstWarm.total), ratio(firstWarm.total, cold, "cold")+" (goal <= 0.25)")
+	t.add("toolchain restore, cold", secs(first.toolchain), "goal < 1 s")
+
+	// Repeat installs: each adds a new local plugin, so main and the
+	// plugin compile.
+	cacheBefore := dirBytes(filepath.Join(homeA, "cache"))
+	var repeats []measured
+	for i := range 3 {
+		d := filepath.Join(work, fmt.Sprintf("rep%d", i))
+		writePluginB(b, d, fmt.Sprintf("example.com/rep%d", i))
+		repeats = append(repeats, measure(b, env(homeA), plainBin, "plugin", "add", d))
+	}
+	repeat := median(repeats)
+	grew := (dirBytes(filepath.Join(homeA, "cache")) - cacheBefore) / int64(len(repeats))
+	t.add("repeat install, warm caches (median of 3)", secs(repeat.total), ratio(repeat.total, warm, "warm")+" (goal <= 1.2)")
+	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
+		t.add("  of which "+s, secs(repeat.stages[s]), "")
+	}
+	t.add("cache growth per repeat install", mb(grew), "goal <= 2 MB")
+	t.add("cache after the installs", mb(dirBytes(filepath.Join(homeA, "cache"))), "")
+	t.add("installer peak RssAnon, first install", mb(first.rssAnon), "goal <= 64 MB")
+	t.add("installer peak RssAnon, repeat install", mb(repeat.rssAnon), "goal <= 64 MB")
+	b.ReportMetric(first.total.Seconds()/cold.Seconds(), "first/cold")
+	b.ReportMetric(firstWarm.total.Seconds()/cold.Seconds(), "firstwarm/cold")
+	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
+	b.ReportMetric(float64(first.rssAnon)/1e6, "MB-peak-RssAnon")
+	t.print()
+}
+
+// median returns the run with the median total time.
+func median(runs []measured) measured {
+	sorted := append([]measured(nil), runs...)
+	for i := range sorted {
+		for j := i + 1; j < len(sorted); j++ {
+			if sorted[j].total < sorted[i].total {
+				sorted[i], sorted[j] = sorted[j], sorted[i]
+			}
+		}
+	}
+	return sorted[len(sorted)/2]
+}
+
+func writePluginB(b *testing.B, dir, modPath string) {
+	b.Helper()
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+modPath+"\n\ngo 1.26\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.go"), []byte("package "+filepath.Base(modPath)+"\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(\""+modPath+"\") }\n"), 0o644)
+}
+
+// BenchmarkTargets measures generation for four targets in one run against
+// four separate generations: time, and the bytes of the bundles written
+// (the shared bundle, the host's source and modules, is written once).
+// The toolchains of the other targets are downloaded before the timing.
+func BenchmarkTargets(b *testing.B) {
+	if testing.Short() {
+		b.Skip("slow")
+	}
+	work := benchDir(b)
+	repo := filepath.Join(work, "repo")
+	root, _ := os.Getwd()
+	if err := copyRepo(root, repo); err != nil {
+		b.Fatal(err)
+	}
+	host := filepath.Join(repo, "example", "abinary")
+	targets := []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64"}
+	gen := func(ts ...string) (time.Duration, int64) {
+		d := timed(b, host, nil, "go", "tool", "go-selfcompile", "-q", "--targets", strings.Join(ts, ","))
+		return d, bundleParts(b, &table{}, filepath.Join(host, "selfcompilebundle"))
+	}
+	gen(targets...) // downloads the toolchains and builds the generator
+	var t table
+	tOne, bytesOne := gen(targets...)
+	var tSep time.Duration
+	var bytesSep int64
+	for _, target := range targets {
+		d, n := gen(target)
+		tSep += d
+		bytesSep += n
+	}
+	t.add("4 targets, one generation", secs(tOne), "")
+	t.add("4 targets, 4 generations", secs(tSep), fmt.Sprintf("%.2f of one", tSep.Seconds()/tOne.Seconds()))
+	t.add("bundle bytes, one generation", mb(bytesOne), "")
+	t.add("bundle bytes, 4 generations", mb(bytesSep), fmt.Sprintf("%.2f of one", float64(bytesSep)/float64(bytesOne)))
+	b.ReportMetric(tSep.Seconds()/tOne.Seconds(), "separate/one")
+	t.print()
+}
