@@ -58,8 +58,7 @@ func k6Host(b *testing.B, work string) string {
 	os.WriteFile(main, []byte(s), 0o644)
 	root, _ := os.Getwd()
 	for _, args := range [][]string{
-		{"mod", "edit", "-require=github.com/shazow/go-selfcompile@v0.0.0", "-replace=github.com/shazow/go-selfcompile=" + root},
-		{"get", "-tool", "github.com/shazow/go-selfcompile/cmd/go-selfcompile"},
+		{"mod", "edit", "-require=github.com/shazow/go-selfcompile@v0.0.0", "-replace=github.com/shazow/go-selfcompile=" + root, "-tool=github.com/shazow/go-selfcompile/cmd/go-selfcompile"},
 		{"mod", "tidy"},
 	} {
 		if out, err := command(host, []string{"GOFLAGS=-mod=mod"}, "go", args...); err != nil {
