@@ -239,3 +239,24 @@ func TestTargetErrorIs(t *testing.T) {
 		t.Error("TargetError does not match its cause")
 	}
 }
+
+// A swap on macOS does not give the new binary the quarantine attribute
+// of a downloaded one: Gatekeeper would refuse its ad-hoc signature.
+// Every other attribute, and every attribute elsewhere, is kept.
+func TestKeepXattr(t *testing.T) {
+	for _, c := range []struct {
+		goos, name string
+		want       bool
+	}{
+		{"darwin", "com.apple.quarantine", false},
+		{"darwin", "com.apple.provenance", false},
+		{"darwin", "com.apple.metadata:kMDItemWhereFroms", true},
+		{"linux", "security.capability", true},
+		{"linux", "com.apple.quarantine", true},
+		{"linux", "user.origin", true},
+	} {
+		if got := keepXattr(c.goos, c.name); got != c.want {
+			t.Errorf("keepXattr(%s, %s) = %v, want %v", c.goos, c.name, got, c.want)
+		}
+	}
+}

@@ -7,14 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
 
 // copyXattrs gives dst the extended attributes of src: file capabilities
 // (security.capability, as setcap sets them), SELinux labels, user.*
-// attributes. Those that cannot be set are named in the error, after
-// keepXattr's exceptions.
+// attributes. Those that cannot be set are named in the error; those
+// that keepXattr leaves out are not copied.
 func copyXattrs(dst, src string) error {
 	names, err := listXattrs(src)
 	if err != nil {
@@ -22,7 +23,7 @@ func copyXattrs(dst, src string) error {
 	}
 	var lost []string
 	for _, name := range names {
-		if !keepXattr(name) {
+		if !keepXattr(runtime.GOOS, name) {
 			continue
 		}
 		val, err := getXattr(src, name)
