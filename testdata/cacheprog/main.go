@@ -1,0 +1,154 @@
+// Command cacheprog is a minimal GOCACHEPROG program (protocol: 'go doc
+// cmd/go/internal/cacheprog') keeping the build cache in a directory that
+// outlives the go command and may be shared by several users or machines:
+//
+//	GOCACHEPROG="cacheprog /path/to/store" go build ./...
+//
+// Bodies live in <store>/o/<outputID>, entries in <store>/a/<actionID> as
+// "<outputID> <size> <unixnano>", each written via a temp file and rename.
+// Requests are logged to <store>/requests.log as "<command> <actionID> <result>".
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+type request struct {
+	ID                 int64
+	Command            string
+	ActionID, OutputID []byte
+	BodySize           int64
+}
+
+type response struct {
+	ID            int64
+	Err           string     `json:",omitempty"`
+	KnownCommands []string   `json:",omitempty"`
+	Miss          bool       `json:",omitempty"`
+	OutputID      []byte     `json:",omitempty"`
+	Size          int64      `json:",omitempty"`
+	Time          *time.Time `json:",omitempty"`
+	DiskPath      string     `json:",omitempty"` // must be absolute
+}
+
+var (
+	store   string
+	logFile *os.File
+	outMu   sync.Mutex                   // serializes stdout and requests.log
+	enc     = json.NewEncoder(os.Stdout) // one Write per Encode
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		log.Fatal("usage: cacheprog STOREDIR")
+	}
+	var err error
+	store, err = filepath.Abs(os.Args[1])
+	for _, dir := range []string{"a", "o"} {
+		err = errors.Join(err, os.MkdirAll(filepath.Join(store, dir), 0o777))
+	}
+	if err == nil {
+		logFile, err = os.OpenFile(filepath.Join(store, "requests.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	reply(&response{KnownCommands: []string{"get", "put", "close"}}, "") // ID 0: capabilities
+
+	// Requests are read in order (a put's body is the next JSON value, a base64
+	// string that decodes into []byte) but answered concurrently, by ID.
+	dec := json.NewDecoder(os.Stdin)
+	var wg sync.WaitGroup
+	defer wg.Wait() // stdin may reach EOF without a "close" (e.g. go list -export)
+	for {
+		var req request
+		var body []byte
+		err := dec.Decode(&req)
+		if err == nil && req.Command == "put" && req.BodySize > 0 {
+			err = dec.Decode(&body)
+		}
+		if err == io.EOF {
+			return
+		} else if err != nil {
+			log.Fatal(err)
+		}
+		if req.Command == "close" {
+			wg.Wait()
+			reply(&response{ID: req.ID}, "close - -")
+			return
+		}
+		wg.Go(func() {
+			res, result := handle(&req, body)
+			reply(res, fmt.Sprintf("%s %x %s", req.Command, req.ActionID, result))
+		})
+	}
+}
+
+func handle(req *request, body []byte) (*response, string) {
+	res, aid := &response{ID: req.ID}, hex.EncodeToString(req.ActionID) // hex keeps paths safe
+	switch req.Command {
+	case "get":
+		var nsec int64
+		data, err := os.ReadFile(filepath.Join(store, "a", aid))
+		if err == nil {
+			_, err = fmt.Sscanf(string(data), "%x %d %d", &res.OutputID, &res.Size, &nsec)
+		}
+		res.DiskPath = filepath.Join(store, "o", hex.EncodeToString(res.OutputID))
+		if fi, serr := os.Stat(res.DiskPath); err != nil || serr != nil || fi.Size() != res.Size {
+			return &response{ID: req.ID, Miss: true}, "miss"
+		}
+		t := time.Unix(0, nsec) // go clean -testcache compares against this
+		res.Time = &t
+		return res, "hit"
+	case "put":
+		res.DiskPath = filepath.Join(store, "o", hex.EncodeToString(req.OutputID))
+		var err error
+		if fi, serr := os.Stat(res.DiskPath); serr != nil || fi.Size() != int64(len(body)) {
+			err = writeAtomic(res.DiskPath, body) // else reuse the identical body
+		}
+		if err == nil {
+			entry := fmt.Sprintf("%x %d %d\n", req.OutputID, len(body), time.Now().UnixNano())
+			err = writeAtomic(filepath.Join(store, "a", aid), []byte(entry))
+		}
+		if err != nil {
+			return &response{ID: req.ID, Err: err.Error()}, "error"
+		}
+		return res, "put"
+	}
+	return &response{ID: req.ID, Err: "unknown command " + req.Command}, "error"
+}
+
+// writeAtomic creates path, readable by all, via a temporary file and rename.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op once renamed
+	_, err = f.Write(data)
+	if err = errors.Join(err, f.Chmod(0o444), f.Close()); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// reply logs logLine (if any) to requests.log, then sends res.
+func reply(res *response, logLine string) {
+	outMu.Lock()
+	defer outMu.Unlock()
+	if logLine != "" {
+		fmt.Fprintln(logFile, logLine) // a single O_APPEND write
+	}
+	if err := enc.Encode(res); err != nil {
+		log.Fatal(err)
+	}
+}
