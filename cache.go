@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/modcache"
 )
@@ -19,6 +20,7 @@ import (
 //	toolchains/go1.26.8-<digest>/  a restored toolchain, shared by the programs that bundle it
 //	build/                        the go build cache, shared: its entries are keyed by content
 //	hosts/<main>-<hash>/mod/      a program's module cache
+//	hosts/<main>-<hash>/src-<digest>/  its source, restored once per bundle
 //	hosts/<main>-<hash>/built     touched after each install's build, for TrimCache
 //	work/                         the workdirs of running installs
 //
@@ -85,8 +87,8 @@ func checkWritableDir(dir string) error {
 type CacheEntry struct {
 	// Kind is "toolchain" (a restored Go toolchain, shared by the programs
 	// that bundle the same one), "build" (the go build cache, shared),
-	// "modules" (a program's module cache) or "work" (what killed installs
-	// left).
+	// "modules" (a program's module cache), "source" (a program's source)
+	// or "work" (what killed installs left).
 	Kind string
 	// Path is the entry's directory.
 	Path string
@@ -111,6 +113,10 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 	}
 	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
 		add("modules", filepath.Join(d, "mod"))
+		srcs, _ := filepath.Glob(filepath.Join(d, "src-*"))
+		for _, s := range srcs {
+			add("source", s)
+		}
 	}
 	add("build", filepath.Join(root, buildDir))
 	add("work", workRoot(root))
@@ -120,9 +126,10 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 
 // TrimCache removes what the current executable (Target) does not need
 // for its next install, and returns the bytes freed: toolchains it does
-// not bundle, other programs' module caches, the modules of its own cache
-// that its build list no longer names, build cache entries its last
-// install did not use, and what killed installs left. Other programs of
+// not bundle, other programs' caches, its own source of other versions,
+// the modules of its own cache that its build list no longer names, build
+// cache entries its last install did not use, and what killed installs
+// left. Other programs of
 // the user restore or compile what they need again at their next install.
 func (c *SelfCompile) TrimCache() (freed int64, err error) {
 	root, err := c.cacheRoot()
@@ -148,6 +155,12 @@ func (c *SelfCompile) TrimCache() (freed int64, err error) {
 	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
 		if d != host {
 			freed += removeMeasured(d)
+		}
+	}
+	srcs, _ := filepath.Glob(filepath.Join(host, "src-*"))
+	for _, s := range srcs {
+		if p, ok := bin.sharedM.Part(bundle.PartSource); !ok || filepath.Base(s) != "src-"+p.Digest[:24] {
+			freed += removeMeasured(s)
 		}
 	}
 	freed += trimModules(filepath.Join(host, "mod"), bin.buildList())

@@ -15,8 +15,8 @@ import (
 )
 
 // crashPoints are the failpoints an install passes through, in order,
-// when it adds a local plugin with its modules and toolchain missing from
-// the cache: each names a place in the code (see failpoint.go).
+// when it adds a local plugin with its source, modules and toolchain
+// missing from the cache: each names a place in the code (see failpoint.go).
 // "restore-PART.N" is the N-th file of a part restored.
 func crashPoints() []string {
 	points := []string{"begin", "locked", "opened", "workdir", "restore-source", "restore-source.25", "restore-source.50", "restore-modules"}
@@ -52,6 +52,11 @@ func TestCrashConsistency(t *testing.T) {
 		switch {
 		case strings.HasPrefix(point, "restore-toolchain"):
 			removeAll(toolchains)
+		case strings.HasPrefix(point, "restore-source"):
+			srcs, _ := filepath.Glob(filepath.Join(cache, "go-selfcompile", "hosts", "*", "src-*"))
+			for _, s := range srcs {
+				removeAll(s)
+			}
 		case strings.HasPrefix(point, "restore-modules"):
 			markers, _ := filepath.Glob(filepath.Join(cache, "go-selfcompile", "hosts", "*", "mod", ".selfcompile-modules-*"))
 			for _, m := range markers {
@@ -116,7 +121,7 @@ func TestCrashConsistency(t *testing.T) {
 			t.Errorf("left beside the binary after the next install: %s", e.Name())
 		}
 	}
-	for _, pattern := range []string{"toolchains/.tmp-*", "work/*", "hosts/*/mod/.tmp-*", "build/.tmp-*"} {
+	for _, pattern := range []string{"toolchains/.tmp-*", "work/*", "hosts/*/.tmp-*", "hosts/*/mod/.tmp-*", "build/.tmp-*"} {
 		if m, _ := filepath.Glob(filepath.Join(cache, "go-selfcompile", pattern)); len(m) > 0 {
 			t.Errorf("left in the cache after the next install: %q", m)
 		}

@@ -119,87 +119,77 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 	return &bundle.CorruptError{Reason: fmt.Sprintf("unknown part %q in the plugins bundle", p.Name)}
 }
 
-// stageLocal copies into the workdir the module of every plugin that
-// comes from a local folder this time, and points the plugins at the
-// copies, so that the go.mod replace that builds them is the same relative
-// path in every build (the same plugin set gives the same binary), and the
-// plugins bundle is made from what was built. Only what builds the
-// module's packages is copied, as the go command lists it (gosrc). It
-// returns the files copied, by plugin import path, for the plan.
-func (in *install) stageLocal() (map[string][]string, error) {
-	fresh := map[string]string{} // module path -> folder
-	for _, p := range in.plugins {
+// checkLocal checks the plugins that come from a local folder this time:
+// not part of the host module, and still there. It notes their go.mod's
+// replace directives, which a plugin's build does not follow.
+func (in *install) checkLocal() error {
+	for i, p := range in.plugins {
 		if p.moduleDir == "" || strings.HasPrefix(p.moduleDir, in.workdir) {
 			continue
 		}
 		if p.modulePath == in.bin.sharedM.MainModule {
-			return nil, &PluginError{Spec: p.raw, Reason: "it is part of the host module " + p.modulePath + "; install it by its import path " + p.importPath}
+			return &PluginError{Spec: p.raw, Reason: "it is part of the host module " + p.modulePath + "; install it by its import path " + p.importPath}
 		}
 		if !isDir(p.moduleDir) {
-			return nil, &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
+			return &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
 		}
-		fresh[p.modulePath] = p.moduleDir
+		in.plugins[i].replaces = countReplaces(p.moduleDir)
 	}
-	if len(fresh) == 0 {
+	return nil
+}
+
+// stageLocal copies into the workdir the module of every plugin that
+// comes from a local folder this time, and points go.mod and the plugins
+// at the copies: the replace that builds them is then the same relative
+// path in every build (the same plugin set gives the same binary), and the
+// plugins bundle is made from what was built. Only what builds the
+// plugins is copied, as go list listed it (pkgs, see gosrc): their
+// packages, the packages of their modules they import, go.mod, go.sum and
+// the licence. It returns the files copied, by plugin import path, for the
+// plan.
+func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error) {
+	folders := map[string]string{} // module path -> folder
+	for _, p := range in.plugins {
+		if p.moduleDir != "" && !strings.HasPrefix(p.moduleDir, in.workdir) {
+			folders[p.modulePath] = p.moduleDir
+		}
+	}
+	if len(folders) == 0 {
 		return nil, nil
 	}
-	files, err := in.listLocal(fresh)
+	files, err := gosrc.Files(pkgs, slices.Collect(maps.Keys(folders))...)
+	if errors.Is(err, gosrc.ErrOutside) {
+		return nil, &PluginError{Spec: strings.Join(slices.Sorted(maps.Values(folders)), " "), Reason: err.Error() + "; a plugin's files must be inside its module"}
+	}
 	if err != nil {
 		return nil, err
 	}
-	carried := map[string][]string{}
-	for i, p := range in.plugins {
-		dir, ok := fresh[p.modulePath]
-		if !ok || strings.HasPrefix(p.moduleDir, in.workdir) {
-			continue
-		}
-		dst, err := in.localDir(p.modulePath)
-		if err != nil {
-			return nil, &PluginError{Spec: p.raw, Reason: err.Error()}
-		}
-		if _, done := carried[p.importPath]; !done && !isDir(dst) {
-			if carried[p.importPath], err = copyModule(dir, dst, files); err != nil {
-				return nil, err
-			}
-		}
-		in.plugins[i].moduleDir = dst
-		in.plugins[i].replaces = countReplaces(dir)
-	}
-	return carried, nil
-}
-
-// listLocal lists what builds the plugin packages of local plugin
-// modules, with the packages of their modules that they import, by
-// pointing the restored go.mod at their folders and asking go list.
-func (in *install) listLocal(folders map[string]string) ([]string, error) {
 	gomod := filepath.Join(in.r.module, "go.mod")
 	f, err := readModFile(gomod)
 	if err != nil {
 		return nil, err
 	}
-	var modules, patterns []string
+	carried := map[string][]string{}
 	for mod, dir := range folders {
-		if err := requireLocal(f, mod, dir); err != nil {
+		dst, err := in.localDir(mod)
+		if err != nil {
+			return nil, &PluginError{Spec: dir, Reason: err.Error()}
+		}
+		names, err := copyModule(dir, dst, files)
+		if err != nil {
 			return nil, err
 		}
-		modules = append(modules, mod)
-	}
-	for _, p := range in.plugins {
-		if _, ok := folders[p.modulePath]; ok {
-			patterns = append(patterns, p.importPath)
+		if err := requireLocal(f, mod, in.relToModule(dst)); err != nil {
+			return nil, err
+		}
+		for i, p := range in.plugins {
+			if p.modulePath == mod {
+				in.plugins[i].moduleDir = dst
+				carried[p.importPath] = names
+			}
 		}
 	}
-	if err := writeModFile(gomod, f); err != nil {
-		return nil, err
-	}
-	files, err := gosrc.Files(in.ctx, in.g, gosrc.Options{Deps: true, Modules: modules}, patterns...)
-	if errors.Is(err, gosrc.ErrOutside) {
-		return nil, &PluginError{Spec: strings.Join(slices.Sorted(maps.Values(folders)), " "), Reason: err.Error() + "; a plugin's files must be inside its module"}
-	}
-	if err != nil {
-		return nil, in.resolveError(err)
-	}
-	return files, nil
+	return carried, writeModFile(gomod, f)
 }
 
 // copyModule copies the files under dir among files to dst, and returns

@@ -2,10 +2,8 @@ package selfcompile
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +14,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/shazow/go-selfcompile/internal/gocmd"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
 )
 
 // resolve applies the change set to the plugins the executable has, makes
@@ -34,18 +33,22 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	if in.plugins, err = desiredPlugins(in.bin.record.Plugins, local, cs); err != nil {
 		return nil, err
 	}
-	carried, err := in.stageLocal()
-	if err != nil {
+	if err := in.checkLocal(); err != nil {
 		return nil, err
 	}
 	if err := in.require(); err != nil {
 		return nil, err
 	}
 	failpoint(in.ctx, "required")
-	if in.rec.Plugins, err = in.listPlugins(); err != nil {
+	pkgs, err := in.listPlugins()
+	if err != nil {
 		return nil, err
 	}
 	failpoint(in.ctx, "listed")
+	carried, err := in.stageLocal(pkgs)
+	if err != nil {
+		return nil, err
+	}
 	out, err := in.g.Run(in.ctx, "list", "-m", "all")
 	if err != nil {
 		return nil, in.resolveError(err)
@@ -67,8 +70,9 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 const localVersion = "v0.0.0-00010101000000-000000000000"
 
 // require writes the plugin set into the restored go.mod: a requirement
-// and a replace for each local plugin, the recorded version for each kept
-// one (unless the host requires more), and go get for each new version.
+// and a replace for each local plugin (its folder, or the copy the binary
+// carries), the recorded version for each kept one (unless the host
+// requires more), and go get for each new version.
 func (in *install) require() error {
 	gomod := filepath.Join(in.r.module, "go.mod")
 	f, err := readModFile(gomod)
@@ -148,56 +152,39 @@ func requireAtLeast(f *modfile.File, path, version string) error {
 	return f.AddRequire(path, version)
 }
 
-// listedPackage is what go list reports of a package.
-type listedPackage struct {
-	ImportPath string
-	Name       string
-	Standard   bool
-	Module     *struct {
-		Path, Version string
-		Main          bool
-	}
-	Error *struct{ Err string }
-}
-
-// listPlugins checks that each plugin is a package a plugin may be, and
-// returns the plugins with their module and version, as the stub records
-// them. It also counts the packages the build will have.
-func (in *install) listPlugins() ([]PluginInfo, error) {
-	args := []string{"list", "-e", "-deps", "-json=ImportPath,Name,Standard,Module,Error", "--", "./" + in.bin.sharedM.MainDir}
+// listPlugins lists, in one go list, the packages of the program with the
+// plugins: it checks that each plugin is a package a plugin may be and
+// sets the plugins as the stub records them, finds what only the network
+// has before anything is built, and counts the packages the build will
+// have. The listing also says what builds local plugins (stageLocal).
+func (in *install) listPlugins() ([]gosrc.Package, error) {
+	args := []string{"-deps", "--", "./" + in.bin.sharedM.MainDir}
 	for _, p := range in.plugins {
 		args = append(args, p.importPath)
 	}
-	out, err := in.g.Run(in.ctx, args...)
+	pkgs, err := gosrc.List(in.ctx, in.g, nil, args...)
 	if err != nil {
 		return nil, in.resolveError(err)
 	}
-	byPath := map[string]listedPackage{}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for {
-		var lp listedPackage
-		if err := dec.Decode(&lp); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("selfcompile: reading go list output: %w", err)
-		}
-		byPath[lp.ImportPath] = lp
+	byPath := map[string]gosrc.Package{}
+	for _, p := range pkgs {
+		byPath[p.ImportPath] = p
 	}
 	in.packages = len(byPath)
-	var infos []PluginInfo
+	in.rec.Plugins = nil
 	for _, p := range in.plugins {
 		info, err := in.pluginInfo(p, byPath[p.importPath])
 		if err != nil {
 			return nil, in.withReplaceHint(err)
 		}
-		infos = append(infos, info)
+		in.rec.Plugins = append(in.rec.Plugins, info)
 	}
-	for _, lp := range byPath {
-		if lp.Error != nil && needsNetwork(lp.Error.Err) {
-			return nil, in.withReplaceHint(&NetworkError{Plugins: in.newPlugins(), Module: lp.ImportPath, Version: "latest", Reason: strings.TrimSpace(lp.Error.Err)})
+	for _, p := range pkgs {
+		if p.Error != nil && needsNetwork(p.Error.Err) {
+			return nil, in.withReplaceHint(&NetworkError{Plugins: in.newPlugins(), Module: p.ImportPath, Version: "latest", Reason: strings.TrimSpace(p.Error.Err)})
 		}
 	}
-	return infos, nil
+	return pkgs, nil
 }
 
 // needsNetwork reports whether a go command error is about a module it
@@ -207,7 +194,7 @@ func needsNetwork(msg string) bool {
 }
 
 // pluginInfo checks what go list says of a plugin's package.
-func (in *install) pluginInfo(p pluginSpec, lp listedPackage) (PluginInfo, error) {
+func (in *install) pluginInfo(p pluginSpec, lp gosrc.Package) (PluginInfo, error) {
 	bad := func(reason string) (PluginInfo, error) {
 		return PluginInfo{}, &PluginError{Spec: p.raw, Reason: reason}
 	}
@@ -229,7 +216,7 @@ func (in *install) pluginInfo(p pluginSpec, lp listedPackage) (PluginInfo, error
 		return bad("it is not provided by any module")
 	}
 	info := PluginInfo{ImportPath: p.importPath, Module: lp.Module.Path, Version: lp.Module.Version}
-	if p.moduleDir != "" {
+	if p.dir != "" {
 		info.Version, info.Local = "", p.dir
 	}
 	if lp.Module.Main {

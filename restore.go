@@ -14,16 +14,18 @@ import (
 	"time"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 // restored is a bundle laid out on disk, ready to build with.
 type restored struct {
-	goroot   string // the toolchain, shared by every host that bundles it
-	gocache  string // the go build cache, shared: its entries are keyed by content
-	hostDir  string // this host program's module cache and GOPATH
-	modcache string
-	src      string // the source part, in the workdir
-	module   string // the host module's root, in src
+	goroot    string // the toolchain, shared by every host that bundles it
+	gocache   string // the go build cache, shared: its entries are keyed by content
+	hostDir   string // this host program's module cache, source and GOPATH
+	modcache  string
+	cachedSrc string // the source part, restored once per digest like the toolchain
+	src       string // the source for this install, in the workdir: links to cachedSrc
+	module    string // the host module's root, in src
 }
 
 func toolchainDir(cache string, m *bundle.Manifest) string {
@@ -38,12 +40,13 @@ func hostDir(cache, mainPkg string) string {
 	return filepath.Join(cache, hostsDir, filepath.Base(mainPkg)+fmt.Sprintf("-%x", h[:4]))
 }
 
-// restore lays the executable's bundles out for a build. The toolchain is
-// restored once per digest into the cache and reused once it is checked;
-// the modules and build cache entries are merged into the caches once per
-// digest; the source goes into the workdir every time. Reading stops after
-// the last part that is needed, so a repeat install decompresses only the
-// source.
+// restore lays the executable's bundles out for a build. The toolchain and
+// the host's source are restored once per digest into the cache, and
+// reused once they are checked; the modules and build cache entries are
+// merged into the caches once per digest. The source of each install is a
+// tree of hard links to the cached one, in the workdir, but for the files
+// an install changes. Reading stops after the last part that is needed,
+// so a repeat install decompresses nothing.
 func (in *install) restore() error {
 	done := in.stage("restore")
 	b := in.bin
@@ -54,6 +57,9 @@ func (in *install) restore() error {
 		src:     filepath.Join(in.workdir, "src"),
 	}
 	r.modcache = filepath.Join(r.hostDir, "mod")
+	if p, ok := b.sharedM.Part(bundle.PartSource); ok {
+		r.cachedSrc = filepath.Join(r.hostDir, "src-"+p.Digest[:24])
+	}
 	r.module = filepath.Join(r.src, filepath.FromSlash(cmp.Or(b.sharedM.ModuleDir, ".")))
 	in.r = r
 	jobs, err := in.restoreJobs()
@@ -73,6 +79,11 @@ func (in *install) restore() error {
 			return err
 		}
 	}
+	if r.cachedSrc != "" {
+		if err := linkTree(r.cachedSrc, r.src, r.module); err != nil {
+			return err
+		}
+	}
 	done()
 	failpoint(in.ctx, "restored")
 	in.g = newGoTool(r, b.build, in.workdir)
@@ -80,6 +91,34 @@ func (in *install) restore() error {
 		return in.fetchSource()
 	}
 	return nil
+}
+
+// linkTree makes dst a tree of hard links to the files of the cached tree
+// src (copies where the file system has no hard links), but for the files
+// of the host module at module that the go command writes in place: go.mod
+// and go.sum are copies. An install writes nothing else in place: the files
+// it writes are new ones (fsutil.WriteAtomic, fsutil.Copy).
+func linkTree(src, dst, module string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if rel == indexFile || rel == lockFileName {
+			return nil
+		}
+		if filepath.Dir(target) == module && (d.Name() == "go.mod" || d.Name() == "go.sum") {
+			return fsutil.CopyFile(p, target, 0o644)
+		}
+		if os.Link(p, target) == nil {
+			return nil
+		}
+		return fsutil.CopyFile(p, target, 0o644)
+	})
 }
 
 // restoreJob is a bundle, with where each of its parts that an install
@@ -103,7 +142,9 @@ func (in *install) restoreJobs() ([]restoreJob, error) {
 		for _, p := range j.m.Parts {
 			switch p.Name {
 			case bundle.PartSource:
-				j.dest[p.Name] = r.src
+				if !in.cached(r.cachedSrc, p) {
+					j.dest[p.Name] = r.cachedSrc
+				}
 			case bundle.PartModules, bundle.PartCache:
 				dir := r.modcache
 				if p.Name == bundle.PartCache {
@@ -113,7 +154,7 @@ func (in *install) restoreJobs() ([]restoreJob, error) {
 					j.dest[p.Name] = m
 				}
 			case bundle.PartToolchain:
-				if !in.toolchainCached(p) {
+				if !in.cached(r.goroot, p) {
 					j.dest[p.Name] = r.goroot
 				}
 			default:
@@ -127,16 +168,15 @@ func (in *install) restoreJobs() ([]restoreJob, error) {
 	return jobs, nil
 }
 
-// toolchainCached reports whether the toolchain is in the cache and
-// unchanged; a changed copy is removed.
-func (in *install) toolchainCached(p bundle.Part) bool {
-	dir := in.r.goroot
+// cached reports whether part p is in the cache at dir and unchanged; a
+// changed copy is removed.
+func (in *install) cached(dir string, p bundle.Part) bool {
 	if !isDir(dir) {
 		return false
 	}
 	err := verifyCached(dir, p)
 	if err != nil {
-		in.c.logf("Restoring the toolchain again: the cached copy at %s %v", dir, err)
+		in.c.logf("Restoring the %s again: the cached copy at %s %v", p.Name, dir, err)
 		discard(dir)
 	}
 	return err == nil
@@ -191,16 +231,12 @@ func (j restoreJob) run(in *install, progress func(int64)) error {
 	return nil
 }
 
-// restorePart restores the next part of br to dest: the source into the
-// workdir, the toolchain into the cache, the others merged into a cache.
+// restorePart restores the next part of br to dest: the source and the
+// toolchain into a cache directory of their own, the others merged into a
+// cache.
 func restorePart(br *bundle.Reader, name, dest string, progress func(int64)) error {
 	switch name {
-	case bundle.PartSource:
-		if err := os.MkdirAll(dest, 0o755); err != nil {
-			return err
-		}
-		return br.Restore(name, dest, progress)
-	case bundle.PartToolchain:
+	case bundle.PartSource, bundle.PartToolchain:
 		return restoreShared(br, name, dest, progress)
 	}
 	return restoreMerged(br, name, filepath.Dir(dest), dest, progress)
@@ -320,8 +356,9 @@ func sameContent(a, b string) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(ha, hb)
 }
 
-// indexFile, in a cached toolchain, records the size, modification time
-// and mode of every file as restored, once the part's digest was checked.
+// indexFile, in a cached toolchain or source, records the size,
+// modification time and mode of every file as restored, once the part's
+// digest was checked.
 const indexFile = ".selfcompile-index"
 
 // index returns the index of the files under dir: a line per file, in
@@ -367,7 +404,7 @@ func writeIndex(dir string) error {
 	return os.WriteFile(filepath.Join(dir, indexFile), []byte(idx), 0o600)
 }
 
-// verifyCached checks a cached toolchain before it is used: the
+// verifyCached checks a cached toolchain or source before it is used: the
 // directory, its index and every file are the user's and not writable by
 // others, and the files are exactly those of the index, with the size,
 // time and mode they were restored with after their digest was checked.

@@ -1,9 +1,9 @@
 package selfcompile
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,7 +73,7 @@ func (in *install) writeStub() error {
 	if err != nil {
 		return &PluginError{Spec: strings.Join(imports, " "), Reason: err.Error()}
 	}
-	if err := os.WriteFile(filepath.Join(in.mainDir(), stub.MainFile), src, 0o644); err != nil {
+	if err := fsutil.Copy(filepath.Join(in.mainDir(), stub.MainFile), bytes.NewReader(src), 0o644); err != nil {
 		return err
 	}
 	dir := filepath.Join(in.mainDir(), stub.BundleDir)

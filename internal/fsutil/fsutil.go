@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 )
 
-// CopyFile copies src to a new or truncated file dst with mode perm,
-// creating dst's directory.
+// CopyFile copies src to a new file dst with mode perm, creating dst's
+// directory (see Copy).
 func CopyFile(src, dst string, perm fs.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -21,13 +21,15 @@ func CopyFile(src, dst string, perm fs.FileMode) error {
 	return Copy(dst, in, perm)
 }
 
-// Copy writes what r reads to a new or truncated file name with mode perm,
-// creating its directory, and syncs it.
+// Copy writes what r reads to a new file name with mode perm, creating its
+// directory, and syncs it. A file already at name is unlinked first, not
+// written into: it may be a hard link to a cached file.
 func Copy(name string, r io.Reader, perm fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	os.Remove(name)
+	out, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}

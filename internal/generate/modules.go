@@ -15,7 +15,6 @@ import (
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
-	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
@@ -69,7 +68,7 @@ func (g *gen) moduleFiles(ctx context.Context) ([]bundle.File, error) {
 		}
 		// Offline: packages of these modules that import modules the host
 		// does not build with are carried, but not their imports.
-		paths, err := gosrc.Files(ctx, g.scratchGo("off"), gosrc.Options{Envs: g.targetEnvs()}, patterns...)
+		paths, err := g.listFiles(ctx, g.scratchGo("off"), patterns)
 		if err != nil {
 			return nil, fmt.Errorf("listing the packages of the host's modules: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/stub"
 )
@@ -26,7 +27,7 @@ func (g *gen) sourceFiles(ctx context.Context, generated map[string][]byte) ([]b
 	for _, r := range g.host.replaced {
 		patterns = append(patterns, r.path+"/...")
 	}
-	paths, err := gosrc.Files(ctx, g.goCmd, gosrc.Options{Envs: g.targetEnvs()}, patterns...)
+	paths, err := g.listFiles(ctx, g.goCmd, patterns)
 	if err != nil {
 		return nil, fmt.Errorf("listing the host's source: %w", err)
 	}
@@ -120,6 +121,20 @@ func (g *gen) relativeReplaces(files []bundle.File) error {
 		}
 	}
 	return nil
+}
+
+// listFiles lists, with gosrc, the files that build the packages matching
+// patterns, for every target.
+func (g *gen) listFiles(ctx context.Context, c gocmd.Go, patterns []string) ([]string, error) {
+	var pkgs []gosrc.Package
+	for _, env := range g.targetEnvs() {
+		listed, err := gosrc.List(ctx, c, env, append([]string{"--"}, patterns...)...)
+		if err != nil {
+			return nil, err
+		}
+		pkgs = append(pkgs, listed...)
+	}
+	return gosrc.Files(pkgs)
 }
 
 // targetEnvs returns the environment additions that make go list report

@@ -21,17 +21,56 @@ import (
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
 
-// listFields are the go list fields that name a package's files.
-const listFields = "Dir,ImportPath,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles"
-
-type listedPackage struct {
-	Dir, ImportPath string
-	Module          *struct{ Path, Dir string }
+// Package is what go list reports of a package: its identity, and the
+// files that build it.
+type Package struct {
+	ImportPath, Name, Dir string
+	Standard              bool
+	Module                *struct {
+		Path, Version, Dir string
+		Main               bool
+	}
+	Error *struct{ Err string }
 	GoFiles, CgoFiles, CFiles, CXXFiles, MFiles, HFiles, FFiles, SFiles,
 	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles, IgnoredGoFiles, IgnoredOtherFiles []string
 }
 
-func (p *listedPackage) files() []string {
+// fields are the go list fields of Package.
+const fields = "ImportPath,Name,Dir,Standard,Module,Error,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles"
+
+// List runs go list -e with args (flags such as -deps, then patterns),
+// with env added to g's environment, and returns the packages it reports.
+func List(ctx context.Context, g gocmd.Go, env []string, args ...string) ([]Package, error) {
+	if env != nil {
+		g.Env = append(slices.Clone(cmpEnv(g.Env)), env...)
+	}
+	out, err := g.Run(ctx, append([]string{"list", "-e", "-json=" + fields}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []Package
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p Package
+		if err := dec.Decode(&p); err == io.EOF {
+			return pkgs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("reading go list output: %w", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+}
+
+func cmpEnv(env []string) []string {
+	if env == nil {
+		return os.Environ()
+	}
+	return env
+}
+
+// files returns the paths of the files that build p, for every target:
+// build constraints for other platforms and tags are ignored.
+func (p *Package) files() []string {
 	var all []string
 	for _, fs := range [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.CXXFiles, p.MFiles, p.HFiles, p.FFiles, p.SFiles,
 		p.SwigFiles, p.SwigCXXFiles, p.SysoFiles, p.EmbedFiles, p.IgnoredGoFiles, p.IgnoredOtherFiles} {
@@ -44,83 +83,38 @@ func (p *listedPackage) files() []string {
 	return all
 }
 
-// Options says what Files lists.
-type Options struct {
-	// Envs are the environments to list with, each added to the go
-	// command's (as in "GOOS=darwin", "GOARCH=arm64"); none means the go
-	// command's own.
-	Envs [][]string
-	// Deps lists the packages that the matching ones import, too, within
-	// the modules of Modules.
-	Deps bool
-	// Modules, if not empty, restricts the listing to the packages of
-	// these modules.
-	Modules []string
-}
-
-// Files returns the absolute paths of the files that build the packages
-// matching patterns, as go list run by g reports them for each environment
-// of opts, and, for every module those packages belong to, its go.mod,
-// go.sum and licence files. The files of a module's packages are those of
-// every target: build constraints for other platforms and tags are
-// ignored, and embedded files are those of the targets listed. Every file
-// must be inside its module's directory, symlinks included.
-func Files(ctx context.Context, g gocmd.Go, opts Options, patterns ...string) ([]string, error) {
-	envs := opts.Envs
-	if len(envs) == 0 {
-		envs = [][]string{nil}
-	}
-	args := []string{"list", "-e", "-json=" + listFields}
-	if opts.Deps {
-		args = append(args, "-deps")
-	}
-	args = append(append(args, "--"), patterns...)
+// Files returns the absolute paths of the files that build pkgs, but for
+// packages of the standard library and of modules other than those named
+// in modules (all, when it is empty); and, for every module they belong
+// to, its go.mod, go.sum and licence files. Every file must be inside its
+// module's directory, symlinks included.
+func Files(pkgs []Package, modules ...string) ([]string, error) {
 	seen := map[string]bool{}
-	modules := map[string]string{} // directory -> module path
+	dirs := map[string]bool{} // module directories
 	var files []string
-	for _, env := range envs {
-		lg := g
-		if env != nil {
-			lg.Env = append(slices.Clone(g.Env), env...)
-			if g.Env == nil {
-				lg.Env = append(os.Environ(), env...)
-			}
-		}
-		out, err := lg.Run(ctx, args...)
-		if err != nil {
-			return nil, err
-		}
-		dec := json.NewDecoder(strings.NewReader(string(out)))
-		for {
-			var p listedPackage
-			if err := dec.Decode(&p); err == io.EOF {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("reading go list output: %w", err)
-			}
-			if p.Module == nil || p.Module.Dir == "" || (len(opts.Modules) > 0 && !slices.Contains(opts.Modules, p.Module.Path)) {
-				continue // standard library, a pattern that matched nothing, or another module
-			}
-			modules[p.Module.Dir] = p.Module.Path
-			for _, f := range p.files() {
-				if !seen[f] {
-					seen[f] = true
-					files = append(files, f)
-				}
-			}
+	add := func(f string) {
+		if !seen[f] {
+			seen[f] = true
+			files = append(files, f)
 		}
 	}
-	for dir := range modules {
+	for _, p := range pkgs {
+		if p.Module == nil || p.Module.Dir == "" || (len(modules) > 0 && !slices.Contains(modules, p.Module.Path)) {
+			continue // standard library, a pattern that matched nothing, or another module
+		}
+		dirs[p.Module.Dir] = true
+		for _, f := range p.files() {
+			add(f)
+		}
+	}
+	for dir := range dirs {
 		for _, f := range moduleFiles(dir) {
-			if !seen[f] {
-				seen[f] = true
-				files = append(files, f)
-			}
+			add(f)
 		}
 	}
 	real := map[string]string{}
 	for _, f := range files {
-		if err := inModule(f, modules, real); err != nil {
+		if err := inModule(f, dirs, real); err != nil {
 			return nil, err
 		}
 	}
@@ -163,9 +157,9 @@ var ErrOutside = errors.New("file leaves its module through a symlink")
 // inModule checks that f, with symlinks resolved, is a regular file inside
 // the directory of the module that holds it. real caches resolved
 // directories.
-func inModule(f string, modules map[string]string, real map[string]string) error {
+func inModule(f string, dirs map[string]bool, real map[string]string) error {
 	var modDir string
-	for dir := range modules {
+	for dir := range dirs {
 		if strings.HasPrefix(f, dir+string(filepath.Separator)) && len(dir) > len(modDir) {
 			modDir = dir
 		}
