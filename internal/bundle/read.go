@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -29,21 +30,34 @@ type Reader struct {
 	partIdx  int         // index into Manifest.Parts of the next part
 }
 
+// decoders keeps the decoders of closed readers: a decoder's window is
+// most of the memory a restore takes, and the installer reads its bundles
+// one after the other.
+var decoders sync.Pool
+
 // Open reads the manifest at the start of r and checks its format. The
 // caller must Close the reader. Open does not check the trailer: Verify
 // and Locate do.
 func Open(r io.Reader) (*Reader, error) {
-	zr, err := zstd.NewReader(r,
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(64<<20),
-	)
-	if err != nil {
+	zr, _ := decoders.Get().(*zstd.Decoder)
+	if zr == nil {
+		var err error
+		zr, err = zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(64<<20),
+		)
+		if err != nil {
+			return nil, corrupt("%v", err)
+		}
+	}
+	if err := zr.Reset(r); err != nil {
+		decoders.Put(zr)
 		return nil, corrupt("%v", err)
 	}
 	b := &Reader{zr: zr, tr: tar.NewReader(zr)}
 	if err := b.readManifest(); err != nil {
-		zr.Close()
+		b.Close()
 		return nil, err
 	}
 	return b, nil
@@ -82,11 +96,18 @@ func ReadManifest(r io.Reader) (*Manifest, error) {
 		return nil, err
 	}
 	b.Close()
-	return &b.Manifest, nil
+	m := b.Manifest // not a pointer into b: the decoder's buffers go with it
+	return &m, nil
 }
 
-// Close releases the decoder.
-func (b *Reader) Close() { b.zr.Close() }
+// Close releases the decoder for the next reader.
+func (b *Reader) Close() {
+	if b.zr != nil {
+		b.zr.Reset(nil)
+		decoders.Put(b.zr)
+		b.zr = nil
+	}
+}
 
 func (b *Reader) advance() error {
 	hdr, err := b.tr.Next()

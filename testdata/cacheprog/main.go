@@ -1,12 +1,17 @@
 // Command cacheprog is a minimal GOCACHEPROG program (protocol: 'go doc
 // cmd/go/internal/cacheprog') keeping the build cache in a directory that
-// outlives the go command and may be shared by several users or machines:
+// outlives the go command and may be shared by several users or machines,
+// as a fleet's cache program would; the tests use it to prove that installs
+// honour GOCACHEPROG:
 //
-//	GOCACHEPROG="cacheprog /path/to/store" go build ./...
+//	GOCACHEPROG="cacheprog /path/to/store [/path/to/seed/gocache]" go build ./...
 //
 // Bodies live in <store>/o/<outputID>, entries in <store>/a/<actionID> as
 // "<outputID> <size> <unixnano>", each written via a temp file and rename.
-// Requests are logged to <store>/requests.log as "<command> <actionID> <result>".
+// A miss in the store is looked up, read-only, in the seed, a go build
+// cache directory, so that a test need not compile the standard library
+// again. Requests are logged to <store>/requests.log as "<command>
+// <actionID> <result>".
 package main
 
 import (
@@ -42,14 +47,18 @@ type response struct {
 
 var (
 	store   string
+	seed    string
 	logFile *os.File
 	outMu   sync.Mutex                   // serializes stdout and requests.log
 	enc     = json.NewEncoder(os.Stdout) // one Write per Encode
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		log.Fatal("usage: cacheprog STOREDIR")
+	if len(os.Args) < 2 || len(os.Args) > 3 {
+		log.Fatal("usage: cacheprog STOREDIR [SEEDGOCACHE]")
+	}
+	if len(os.Args) == 3 {
+		seed = os.Args[2]
 	}
 	var err error
 	store, err = filepath.Abs(os.Args[1])
@@ -104,7 +113,7 @@ func handle(req *request, body []byte) (*response, string) {
 		}
 		res.DiskPath = filepath.Join(store, "o", hex.EncodeToString(res.OutputID))
 		if fi, serr := os.Stat(res.DiskPath); err != nil || serr != nil || fi.Size() != res.Size {
-			return &response{ID: req.ID, Miss: true}, "miss"
+			return fromSeed(req)
 		}
 		t := time.Unix(0, nsec) // go clean -testcache compares against this
 		res.Time = &t
@@ -151,4 +160,31 @@ func reply(res *response, logLine string) {
 	if err := enc.Encode(res); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// fromSeed answers a get that the store misses from the seed go build
+// cache: its entry <seed>/<xx>/<actionID>-a is "v1 <actionID> <outputID>
+// <size> <unixnano>", and the output <seed>/<xx>/<outputID>-d.
+func fromSeed(req *request) (*response, string) {
+	miss := &response{ID: req.ID, Miss: true}
+	if seed == "" || len(req.ActionID) == 0 {
+		return miss, "miss"
+	}
+	aid := hex.EncodeToString(req.ActionID)
+	data, err := os.ReadFile(filepath.Join(seed, aid[:2], aid+"-a"))
+	if err != nil {
+		return miss, "miss"
+	}
+	var id, out []byte
+	var size, nsec int64
+	if _, err := fmt.Sscanf(string(data), "v1 %x %x %d %d", &id, &out, &size, &nsec); err != nil || len(out) == 0 {
+		return miss, "miss"
+	}
+	oid := hex.EncodeToString(out)
+	path := filepath.Join(seed, oid[:2], oid+"-d")
+	if fi, err := os.Stat(path); err != nil || fi.Size() != size {
+		return miss, "miss"
+	}
+	t := time.Unix(0, nsec)
+	return &response{ID: req.ID, OutputID: out, Size: size, Time: &t, DiskPath: path}, "seed"
 }
