@@ -73,12 +73,11 @@ func (c *SelfCompile) begin(ctx context.Context, replace bool) (in *install, err
 	return in, in.makeWorkdir()
 }
 
-// lock checks that the executable may be replaced, with everything that
-// makes it what it is, and takes its install lock.
+// lock takes the executable's install lock, removes what killed installs
+// left beside it, and checks that it may be replaced, with everything
+// that makes it what it is. The check runs under the lock: another
+// installer removes leftovers, its check file among them, only under it.
 func (in *install) lock(target string) error {
-	if err := checkReplaceable(target); err != nil {
-		return err
-	}
 	release, err := lockTarget(in.ctx, target, !in.c.NoWait, in.c.logf)
 	if err != nil {
 		return err
@@ -86,7 +85,7 @@ func (in *install) lock(target string) error {
 	in.undo = append(in.undo, release)
 	removeLeftovers(target)
 	failpoint(in.ctx, "locked")
-	return nil
+	return checkReplaceable(target)
 }
 
 // makeWorkdir creates the install's private directory under the cache,

@@ -1,7 +1,6 @@
 package selfcompile_test
 
 import (
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,14 +187,14 @@ func TestRepeatInstallsDisk(t *testing.T) {
 	cache := freshCache(t)
 	env := []string{"XDG_CACHE_HOME=" + cache}
 	pluginCmd(t, bin, env, "add", aplugin) // the first fills the module cache
-	before := diskUsage(t, cache)
+	before := dirBytes(cache)
 	for i := range 10 {
 		d := filepath.Join(tempDir(t), "rep")
 		name := "rep" + string(rune('a'+i))
 		writePlugin(t, d, "example.com/"+name, name+" activated.")
 		pluginCmd(t, bin, env, "add", d)
 	}
-	grew := diskUsage(t, cache) - before
+	grew := dirBytes(cache) - before
 	t.Logf("ten installs grew the caches by %.1f MB", float64(grew)/1e6)
 	if grew > 20e6 {
 		t.Errorf("ten installs grew the caches by %.1f MB, more than 20 MB", float64(grew)/1e6)
@@ -203,20 +202,6 @@ func TestRepeatInstallsDisk(t *testing.T) {
 	if out := mustRun(t, bin); !strings.Contains(out, "repj activated.") {
 		t.Fatalf("after ten installs: %q", out)
 	}
-}
-
-// diskUsage returns the bytes that the files under dir take on disk.
-func diskUsage(t *testing.T, dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // TestCacheProgFleet: installs honour GOCACHEPROG, so machines that share

@@ -106,11 +106,11 @@ func (in *install) require() error {
 }
 
 func readModFile(gomod string) (*modfile.File, error) {
-	data, err := os.ReadFile(gomod)
+	f, err := gosrc.ReadModFile(gomod)
 	if err != nil {
-		return nil, fmt.Errorf("selfcompile: the host source has no go.mod: %w", err)
+		return nil, fmt.Errorf("selfcompile: reading the host's go.mod: %w", err)
 	}
-	return modfile.Parse(gomod, data, nil)
+	return f, nil
 }
 
 func writeModFile(gomod string, f *modfile.File) error {

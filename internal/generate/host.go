@@ -8,8 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"golang.org/x/mod/modfile"
-
+	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/stub"
 )
 
@@ -94,11 +93,7 @@ func within(p, dir string) bool {
 // generator that go.mod names, with go tool. It reads go.mod only, so that
 // it answers before the go command loads anything.
 func checkVersion(self *debug.BuildInfo, gomod string) error {
-	data, err := os.ReadFile(gomod)
-	if err != nil {
-		return err
-	}
-	f, err := modfile.Parse(gomod, data, nil)
+	f, err := gosrc.ReadModFile(gomod)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/mod/modfile"
-
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
@@ -83,11 +81,7 @@ func (g *gen) rel(p string) string {
 // absolute.
 func (g *gen) relativeReplaces(files []bundle.File) error {
 	gomod := filepath.Join(g.host.modDir, "go.mod")
-	data, err := os.ReadFile(gomod)
-	if err != nil {
-		return err
-	}
-	f, err := modfile.Parse(gomod, data, nil)
+	f, err := gosrc.ReadModFile(gomod)
 	if err != nil {
 		return err
 	}

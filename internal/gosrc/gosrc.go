@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/mod/modfile"
+
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
 
@@ -148,6 +150,15 @@ func IsLicense(name string) bool {
 		}
 	}
 	return false
+}
+
+// ReadModFile parses the go.mod file at path.
+func ReadModFile(path string) (*modfile.File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return modfile.Parse(path, data, nil)
 }
 
 // ErrOutside matches a file that would be carried but leaves its module
