@@ -30,12 +30,14 @@ example-aplugin: example-abinary
 	GOPROXY=off ./build/example-abinary --plugin $(PLUGIN)
 	./build/example-abinary
 
+# The test run cross-builds for darwin/arm64, which the vet for it then
+# finds in the build cache.
 test:
 	$(GO) vet ./...
-	GOOS=windows GOARCH=amd64 $(GO) vet ./...
-	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	cd example/cobrahost && $(GO) vet ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 	$(GO) test -timeout 30m ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s .
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/bundle
 
@@ -47,7 +49,7 @@ QEMU_MASK  = \xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xf
 test-arm64:
 	command -v qemu-aarch64-static >/dev/null || (apt-get update && apt-get install -y qemu-user-static)
 	test -e /proc/sys/fs/binfmt_misc/register || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-	test -e /proc/sys/fs/binfmt_misc/qemu-aarch64 || printf '%s' ':qemu-aarch64:M::$(QEMU_MAGIC):$(QEMU_MASK):/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register
+	grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || echo 1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || printf '%s' ':qemu-aarch64:M::$(QEMU_MAGIC):$(QEMU_MASK):/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register
 	$(GO) test -run '^TestArm64UnderQemu$$' -timeout 60m -v .
 
 bench:
