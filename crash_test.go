@@ -37,6 +37,7 @@ func crashPoints() []string {
 // left, beside the binary and in the cache.
 func TestCrashConsistency(t *testing.T) {
 	setupE2E(t)
+	t.Parallel() // its own binaries, and caches that installs share safely: it runs beside the others
 	root := tempDir(t)
 	plug := filepath.Join(root, "crashplug")
 	writePlugin(t, plug, "example.com/crashplug", "crashplug activated.")

@@ -72,6 +72,7 @@ func bundleEntry(t *testing.T, r io.Reader, name string) ([]byte, bool) {
 // installs a plugin.
 func TestCrossTargets(t *testing.T) {
 	setupE2E(t)
+	t.Parallel() // its own binaries, and caches that installs share safely: it runs beside the others
 	repo := filepath.Join(tempDir(t), "repo")
 	if err := copyRepo(e2e.repo, repo); err != nil {
 		t.Fatal(err)
@@ -156,6 +157,7 @@ func minimalPE() []byte {
 // reports ErrNoBundle, with the generator command to run.
 func TestWindowsToolchain(t *testing.T) {
 	setupE2E(t)
+	t.Parallel() // its own binaries, and caches that installs share safely: it runs beside the others
 	work := tempDir(t)
 	const version = "v0.0.1-go1.26.8.windows-amd64"
 	src := filepath.Join(work, "toolchain")

@@ -105,15 +105,16 @@ func buildE2E() error {
 	return nil
 }
 
-// buildHost builds a host program with go build -trimpath, as a vendor
-// would, into the installers' shared build cache.
+// buildHost builds a host program with go build -trimpath
+// -buildvcs=false, as a vendor would for binaries that rebuild to the same
+// bytes, into the installers' shared build cache.
 func buildHost(dir, pkg, out string, flags ...string) error {
 	gocache := filepath.Join(e2e.cacheDir, "go-selfcompile", "build")
 	if err := os.MkdirAll(gocache, 0o700); err != nil {
 		return err
 	}
 	os.Chmod(e2e.cacheDir, 0o700)
-	args := append(append([]string{"build", "-trimpath"}, flags...), "-o", out, pkg)
+	args := append(append([]string{"build", "-trimpath", "-buildvcs=false"}, flags...), "-o", out, pkg)
 	if out, err := command(dir, []string{"GOCACHE=" + gocache}, "go", args...); err != nil {
 		return fmt.Errorf("building %s: %v\n%s", pkg, err, out)
 	}

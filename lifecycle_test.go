@@ -35,6 +35,7 @@ func publishCopy(t *testing.T, proxy, modcache, path, from, to string) {
 // example-abinary's plugin commands, as a user would.
 func TestPluginLifecycle(t *testing.T) {
 	setupE2E(t)
+	t.Parallel() // its own binaries, and caches that installs share safely: it runs beside the others
 	work := tempDir(t)
 	bin := filepath.Join(work, "bin", "example-abinary")
 	copyBinary(t, e2e.abinary, bin)

@@ -88,6 +88,7 @@ func main() {
 // fresh cache removes it and adds it back, offline.
 func TestOfflineGraph(t *testing.T) {
 	setupE2E(t)
+	t.Parallel() // its own binaries, and caches that installs share safely: it runs beside the others
 	work := tempDir(t)
 	proxy := graphProxy(t, work)
 	host := filepath.Join(work, "graphhost")

@@ -46,6 +46,7 @@ func main() {
 // library it requires.
 func TestSkipSource(t *testing.T) {
 	setupE2E(t)
+	t.Parallel() // its own binaries, and caches that installs share safely: it runs beside the others
 	work := tempDir(t)
 	modcache := filepath.Join(e2e.modcache, "cache", "download")
 
