@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,7 +233,7 @@ func TestWindowsToolchain(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "carries no bundle") || !strings.Contains(errOut, "--targets") || !strings.Contains(errOut, "linux/amd64") {
 		t.Fatalf("install from a binary without a toolchain for its target: %v\n%s%s", err, out, errOut)
 	}
-	sc := installer(t, bin)
+	sc := selfcompile.SelfCompile{Target: bin, CacheDir: filepath.Join(work, "cache"), Logger: log.New(io.Discard, "", 0)}
 	sc.Plugin(aplugin)
 	if err := sc.Compile(); !errors.Is(err, selfcompile.ErrNoBundle) {
 		t.Errorf("err = %v, want ErrNoBundle", err)
