@@ -91,3 +91,4 @@ func TestGeneratorVersionSkew(t *testing.T) {
 		t.Fatalf("a generator of another version: %v\n%s", err, out)
 	}
 }
+

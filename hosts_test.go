@@ -2,6 +2,7 @@ package selfcompile_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,5 +94,27 @@ func TestRestart(t *testing.T) {
 	want := "Success.\nRestarting.\npid plugin in process " + strconv.Itoa(r.cmd.Process.Pid) + "\n"
 	if !strings.Contains(out, want) || strings.Count(out, "Restarting.") != 1 || !strings.HasSuffix(out, "Success.\n") {
 		t.Fatalf("output:\n%s\nwant it to contain:\n%s", out, want)
+	}
+}
+
+// TestInspectAndJSON: go-selfcompile inspect reads a binary without
+// running it; the plugin command prints its plan and its list as JSON for
+// configuration tools.
+func TestInspectAndJSON(t *testing.T) {
+	setupE2E(t)
+	bin := installedCopy(t)
+	out, err := command(e2e.work, nil, e2e.gen, "inspect", bin)
+	if err != nil || !strings.Contains(string(out), "github.com/shazow/go-selfcompile/example/abinary linux/amd64") || !strings.Contains(string(out), "toolchain linux/amd64") {
+		t.Errorf("go-selfcompile inspect: %v\n%s", err, out)
+	}
+	plan := pluginCmd(t, bin, nil, "add", "--dry-run", "--json", aplugin)
+	var p selfcompile.Plan
+	if err := json.Unmarshal([]byte(plan[strings.Index(plan, "{"):]), &p); err != nil || len(p.Added) != 1 || p.Added[0].ImportPath != aplugin {
+		t.Errorf("plugin add --dry-run --json: %v\n%s", err, plan)
+	}
+	pluginCmd(t, bin, nil, "add", aplugin)
+	var list []selfcompile.PluginInfo
+	if err := json.Unmarshal([]byte(pluginCmd(t, bin, nil, "list", "--json")[len("aplugin activated.\n"):]), &list); err != nil || len(list) != 1 || list[0].ImportPath != aplugin {
+		t.Errorf("plugin list --json: %v %+v", err, list)
 	}
 }

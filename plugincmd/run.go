@@ -53,7 +53,7 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(cmd.stdout(), "Rolled back.")
 		return cmd.restartIf(&sc, f.restart)
 	case "add", "remove", "upgrade":
-		changes, err := cmd.changes(op, rest)
+		changes, err := cmd.changes(op, rest, !f.asJSON)
 		if err != nil {
 			return err
 		}
@@ -62,8 +62,9 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 	return cmd.usage("unknown command %q", words[0])
 }
 
-// changes turns the arguments of add, remove or upgrade into changes.
-func (cmd *Command) changes(op string, args []string) ([]selfcompile.Change, error) {
+// changes turns the arguments of add, remove or upgrade into changes,
+// saying which plugins it installs when say is set.
+func (cmd *Command) changes(op string, args []string, say bool) ([]selfcompile.Change, error) {
 	kind := map[string]selfcompile.Op{"add": selfcompile.Add, "remove": selfcompile.Remove, "upgrade": selfcompile.Upgrade}[op]
 	if len(args) == 0 && op != "upgrade" {
 		return nil, cmd.usage("plugin %s: name at least one plugin", op)
@@ -73,7 +74,7 @@ func (cmd *Command) changes(op string, args []string) ([]selfcompile.Change, err
 	}
 	var changes []selfcompile.Change
 	for _, spec := range args {
-		if op == "add" {
+		if op == "add" && say {
 			fmt.Fprintln(cmd.stdout(), "Installing plugin:", spec)
 		}
 		changes = append(changes, selfcompile.Change{Op: kind, Spec: spec})
@@ -93,14 +94,16 @@ func (cmd *Command) apply(ctx context.Context, sc *selfcompile.SelfCompile, f fl
 	}
 	switch {
 	case f.asJSON:
-		return printJSON(cmd.stdout(), plan)
+		if err := printJSON(cmd.stdout(), plan); err != nil {
+			return err
+		}
 	case f.dryRun:
 		fmt.Fprint(cmd.stdout(), plan)
 		fmt.Fprintln(cmd.stdout(), "Dry run: nothing changed.")
-		return nil
+	default:
+		fmt.Fprintln(cmd.stdout(), "Success.")
 	}
-	fmt.Fprintln(cmd.stdout(), "Success.")
-	return cmd.restartIf(sc, f.restart && !plan.Empty())
+	return cmd.restartIf(sc, f.restart && !f.dryRun && !plan.Empty())
 }
 
 // restartIf makes the new binary take over this process when asked.
