@@ -91,4 +91,3 @@ func TestGeneratorVersionSkew(t *testing.T) {
 		t.Fatalf("a generator of another version: %v\n%s", err, out)
 	}
 }
-
