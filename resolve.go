@@ -40,20 +40,32 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 		return nil, err
 	}
 	failpoint(in.ctx, "required")
+	// The build list comes from a second go command, run at the same time:
+	// the module graph does not depend on what the listing adds to go.mod,
+	// and the go command locks go.mod and go.sum while it writes them.
+	type modList struct {
+		out []byte
+		err error
+	}
+	mods := make(chan modList, 1)
+	go func() {
+		out, err := in.g.Run(in.ctx, "list", "-m", "all")
+		mods <- modList{out, err}
+	}()
 	pkgs, err := in.listPlugins()
+	m := <-mods
 	if err != nil {
 		return nil, err
+	}
+	if m.err != nil {
+		return nil, in.resolveError(m.err)
 	}
 	failpoint(in.ctx, "listed")
-	carried, err := in.stageLocal(pkgs)
-	if err != nil {
+	if in.after, err = parseModList(m.out); err != nil {
 		return nil, err
 	}
-	out, err := in.g.Run(in.ctx, "list", "-m", "all")
+	carried, err := in.stageLocal(pkgs)
 	if err != nil {
-		return nil, in.resolveError(err)
-	}
-	if in.after, err = parseModList(out); err != nil {
 		return nil, err
 	}
 	in.pluginBundle = len(in.rec.Plugins) > 0 || in.rec.HostVersion != ""
