@@ -105,6 +105,11 @@ func BenchmarkLargeHost(b *testing.B) {
 	}
 	cold := floor("")
 	warm := medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+	warmNew := newPluginFloor(b, host, func(i int) string {
+		d := filepath.Join(work, fmt.Sprintf("xk6-floor%d", i))
+		k6Extension(b, d, fmt.Sprintf("floor%d", i))
+		return d
+	}, func(mod string) time.Duration { return floor("import _ \"" + mod + "\"\n") })
 	os.Remove(zz)
 	os.WriteFile(filepath.Join(host, "go.mod"), gomod, 0o644)
 	os.WriteFile(filepath.Join(host, "go.sum"), gosum, 0o644)
@@ -140,10 +145,11 @@ func BenchmarkLargeHost(b *testing.B) {
 	t.add("generation with --warm-cache", secs(tWarm), "")
 	t.add("floor: cold go build -trimpath", secs(cold), "1.00 of cold")
 	t.add("floor: warm go build -trimpath (main changed, median of 3)", secs(warm), "1.00 of warm")
+	t.add("floor: warm go build -trimpath adding a new extension (median of 3)", secs(warmNew), "1.00 of new")
 	t.add("first install, fresh cache, offline, no warm cache", secs(first.total), ratio(first.total, cold, "cold"))
 	t.add("  of which restore (toolchain "+secs(first.toolchain)+")", secs(first.stages["restore"]), "")
 	t.add("first install, fresh cache, offline, warm cache", secs(firstWarm.total), ratio(firstWarm.total, cold, "cold")+" (goal <= 0.25)")
-	t.add("repeat install, warm caches (median of 3)", secs(repeat.total), ratio(repeat.total, warm, "warm")+" (goal <= 1.2)")
+	t.add("repeat install, warm caches (median of 3)", secs(repeat.total), ratio(repeat.total, warm, "warm")+" (goal <= 1.2), "+ratio(repeat.total, warmNew, "new"))
 	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
 		t.add("  of which "+s, secs(repeat.stages[s]), "")
 	}

@@ -277,9 +277,15 @@ func BenchmarkInstall(b *testing.B) {
 	}
 	cold := floor("")
 	warm := medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+	warmNew := newPluginFloor(b, repo, func(i int) string {
+		d := filepath.Join(work, fmt.Sprintf("floorplug%d", i))
+		writePluginB(b, d, fmt.Sprintf("example.com/floorplug%d", i))
+		return d
+	}, func(mod string) time.Duration { return floor("import _ \"" + mod + "\"\n") })
 	os.Remove(zz)
 	t.add("floor: cold go build -trimpath", secs(cold), "1.00 of cold")
 	t.add("floor: warm go build -trimpath (main changed, median of 3)", secs(warm), "1.00 of warm")
+	t.add("floor: warm go build -trimpath adding a new plugin (median of 3)", secs(warmNew), "1.00 of new")
 
 	homeA, homeB := filepath.Join(work, "homeA"), filepath.Join(work, "homeB")
 	env := func(home string) []string {
@@ -302,7 +308,7 @@ func BenchmarkInstall(b *testing.B) {
 	}
 	repeat := median(repeats)
 	grew := (dirBytes(filepath.Join(homeA, "cache")) - cacheBefore) / int64(len(repeats))
-	t.add("repeat install, warm caches (median of 3)", secs(repeat.total), ratio(repeat.total, warm, "warm")+" (goal <= 1.2)")
+	t.add("repeat install, warm caches (median of 3)", secs(repeat.total), ratio(repeat.total, warm, "warm")+" (goal <= 1.2), "+ratio(repeat.total, warmNew, "new"))
 	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
 		t.add("  of which "+s, secs(repeat.stages[s]), "")
 	}
@@ -315,6 +321,30 @@ func BenchmarkInstall(b *testing.B) {
 	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
 	b.ReportMetric(float64(first.rssAnon)/1e6, "MB-peak-RssAnon")
 	t.print()
+}
+
+// newPluginFloor times, three times, a warm go build -trimpath of the
+// program in the module at dir with one more plugin, a new local module each
+// time, as an install that adds a plugin compiles it; dir's go.mod and
+// go.sum are put back after. plugin writes the i-th plugin's module and
+// returns its directory; build builds with the plugin's module imported.
+func newPluginFloor(b *testing.B, dir string, plugin func(i int) string, build func(mod string) time.Duration) time.Duration {
+	b.Helper()
+	gomod, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+	gosum, _ := os.ReadFile(filepath.Join(dir, "go.sum"))
+	defer os.WriteFile(filepath.Join(dir, "go.mod"), gomod, 0o644)
+	defer os.WriteFile(filepath.Join(dir, "go.sum"), gosum, 0o644)
+	var ds []time.Duration
+	for i := range 3 {
+		p := plugin(i)
+		data, _ := os.ReadFile(filepath.Join(p, "go.mod"))
+		mod := strings.Fields(string(data))[1]
+		if out, err := command(dir, nil, "go", "mod", "edit", "-require="+mod+"@v0.0.0", "-replace="+mod+"="+p); err != nil {
+			b.Fatalf("go mod edit: %v\n%s", err, out)
+		}
+		ds = append(ds, build(mod))
+	}
+	return medianDuration(ds...)
 }
 
 // medianDuration returns the median of three or more durations.
