@@ -11,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
 // The end-to-end tests drive the real thing: the go-selfcompile generator
@@ -296,6 +298,54 @@ func onlyBeside(t *testing.T, bin string, backups int) {
 	}
 }
 
+// partFiles returns the names of the files of a part of the bundle of a
+// kind that the executable bin carries.
+func partFiles(t *testing.T, bin, kind, part string) []string {
+	t.Helper()
+	f, err := os.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	sections, err := bundle.Locate(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sections {
+		br, err := bundle.Open(io.NewSectionReader(s, 0, s.Size()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer br.Close()
+		if br.Manifest.Kind != kind {
+			continue
+		}
+		dir := t.TempDir()
+		for _, p := range br.Manifest.Parts {
+			if p.Name != part {
+				br.Skip(p.Name)
+				continue
+			}
+			if err := br.Restore(part, dir, nil); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(dir, p)
+					names = append(names, filepath.ToSlash(rel))
+				}
+				return nil
+			})
+			slices.Sort(names)
+			return names
+		}
+	}
+	t.Fatalf("%s carries no %s part in a %s bundle", bin, part, kind)
+	return nil
+}
+
 // TestInstallAPlugin reproduces the 2015 transcript, offline.
 func TestInstallAPlugin(t *testing.T) {
 	setupE2E(t)
@@ -358,6 +408,28 @@ func TestInstallLocalPlugins(t *testing.T) {
 	}
 	if out := mustRun(t, bin); out != "pluga activated.\nplugb activated.\nJust doing binary things\n" {
 		t.Fatalf("after the second install: %q", out)
+	}
+}
+
+// TestLocalPluginChanged: adding a local plugin again reads its folder
+// again, and what was deleted from it is gone from the build and from what
+// the binary carries.
+func TestLocalPluginChanged(t *testing.T) {
+	setupE2E(t)
+	bin := installedCopy(t)
+	dir := filepath.Join(tempDir(t), "changing")
+	writeFiles(t, dir, map[string]string{"go.mod": "module example.com/changing\n\ngo 1.26\n",
+		"a.go": "package changing\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(\"changing\", B()) }\n",
+		"b.go": "package changing\n\nfunc B() string { return \"v1\" }\n"})
+	pluginCmd(t, bin, nil, "add", dir)
+	os.Remove(filepath.Join(dir, "b.go"))
+	writeFiles(t, dir, map[string]string{"a.go": "package changing\n\nimport \"fmt\"\n\nfunc B() string { return \"v2\" }\n\nfunc init() { fmt.Println(\"changing\", B()) }\n"})
+	pluginCmd(t, bin, nil, "add", dir)
+	if out := mustRun(t, bin); out != "changing v2\nJust doing binary things\n" {
+		t.Fatalf("after the second add: %q", out)
+	}
+	if got := partFiles(t, bin, bundle.Plugins, bundle.PartLocal); !slices.Equal(got, []string{"example.com/changing/a.go", "example.com/changing/go.mod"}) {
+		t.Errorf("the binary carries %q", got)
 	}
 }
 

@@ -139,9 +139,14 @@ func TestOfflineGraph(t *testing.T) {
 		t.Fatalf("after a rebuild without ../lib: %q", out)
 	}
 
-	// Online, from the proxy: a plugin with a module dependency of its own.
-	pluginCmd(t, bin, append(fresh, "GOPROXY=file://"+filepath.ToSlash(proxy), "GOSUMDB=off"), "add", "example.com/pluginx@v1.0.0")
-	if out := mustRun(t, bin); !strings.Contains(out, "pluginx activated with newdep\n") {
+	// Online, from the proxy: a plugin with a module dependency of its own,
+	// and a local one whose go.mod does not require the module it imports
+	// (the go command adds the requirement to the program's go.mod).
+	untidy := filepath.Join(work, "untidy")
+	writeFiles(t, untidy, map[string]string{"go.mod": "module example.com/untidy\n\ngo 1.26\n",
+		"u.go": "package untidy\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/newdep\"\n)\n\nfunc init() { fmt.Println(\"untidy uses \" + newdep.Name) }\n"})
+	pluginCmd(t, bin, append(fresh, "GOPROXY=file://"+filepath.ToSlash(proxy), "GOSUMDB=off"), "add", "example.com/pluginx@v1.0.0", untidy)
+	if out := mustRun(t, bin); !strings.Contains(out, "pluginx activated with newdep\n") || !strings.Contains(out, "untidy uses newdep\n") {
 		t.Fatalf("after the online install: %q", out)
 	}
 	// A copy of that binary, on another fresh cache, offline.
@@ -153,7 +158,7 @@ func TestOfflineGraph(t *testing.T) {
 		t.Fatalf("pluginx is still there: %q", out)
 	}
 	pluginCmd(t, copied, other, "add", "example.com/pluginx@v1.0.0")
-	if out := mustRun(t, copied); !strings.Contains(out, "pluginx activated with newdep\n") {
+	if out := mustRun(t, copied); !strings.Contains(out, "pluginx activated with newdep\n") || !strings.Contains(out, "untidy uses newdep\n") {
 		t.Fatalf("pluginx was not added back offline: %q", out)
 	}
 }

@@ -41,10 +41,14 @@ func (in *install) localDir(modPath string) (string, error) {
 	return filepath.Join(in.workdir, "plugins", filepath.FromSlash(esc)), nil
 }
 
-// hostSumFile, in the workdir, is the host's own go.sum, as the shared
-// bundle has it: the plugins bundle carries the go.mod files of the
-// versions that the new go.sum names and this one does not.
-const hostSumFile = "host.sum"
+// hostSumFile and hostModFile, in the workdir, are the host's own go.sum
+// and go.mod, as the shared bundle has them: the plugins bundle carries
+// the go.mod files of the versions that the new go.sum names and the
+// host's does not, and the requirements the host's go.mod lacks.
+const (
+	hostSumFile = "host.sum"
+	hostModFile = "host.mod"
+)
 
 // readIfExists returns the content of a file, or "" if it cannot be read.
 func readIfExists(name string) string {
@@ -58,8 +62,10 @@ func readIfExists(name string) string {
 // plugin modules, by module path.
 func (in *install) restorePluginBundle() (map[string]string, error) {
 	local := map[string]string{}
-	if err := os.WriteFile(filepath.Join(in.workdir, hostSumFile), []byte(readIfExists(filepath.Join(in.r.module, "go.sum"))), 0o600); err != nil {
-		return nil, err
+	for name, file := range map[string]string{hostSumFile: "go.sum", hostModFile: "go.mod"} {
+		if err := os.WriteFile(filepath.Join(in.workdir, name), []byte(readIfExists(filepath.Join(in.r.module, file))), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	if in.bin.plugins == nil {
 		return local, nil
@@ -75,7 +81,57 @@ func (in *install) restorePluginBundle() (map[string]string, error) {
 			return nil, err
 		}
 	}
+	if err := in.restoreRequires(br.Manifest.Requires); err != nil {
+		return nil, err
+	}
 	return local, br.End()
+}
+
+// restoreRequires adds to the restored go.mod the requirements that the
+// last install's go.mod had beyond the host's.
+func (in *install) restoreRequires(reqs []string) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	gomod := filepath.Join(in.r.module, "go.mod")
+	f, err := readModFile(gomod)
+	if err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		path, version, _ := strings.Cut(r, " ")
+		if err := requireAtLeast(f, path, version); err != nil {
+			return &bundle.CorruptError{Reason: fmt.Sprintf("the plugins bundle's requirement %q: %v", r, err)}
+		}
+	}
+	return writeModFile(gomod, f)
+}
+
+// addedRequires returns the requirements of the install's go.mod that the
+// host's go.mod does not have at that version, but for the plugins' own
+// modules, which every install requires again.
+func (in *install) addedRequires() ([]string, error) {
+	host, err := modfile.Parse(hostModFile, []byte(readIfExists(filepath.Join(in.workdir, hostModFile))), nil)
+	if err != nil {
+		return nil, err
+	}
+	now, err := readModFile(filepath.Join(in.r.module, "go.mod"))
+	if err != nil {
+		return nil, err
+	}
+	had := map[string]string{}
+	for _, r := range host.Require {
+		had[r.Mod.Path] = r.Mod.Version
+	}
+	var out []string
+	for _, r := range now.Require {
+		if had[r.Mod.Path] == r.Mod.Version || slices.ContainsFunc(in.rec.Plugins, func(p PluginInfo) bool { return p.Module == r.Mod.Path }) {
+			continue
+		}
+		out = append(out, r.Mod.Path+" "+r.Mod.Version)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map[string]string) error {
@@ -175,6 +231,9 @@ func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error)
 		if err != nil {
 			return nil, &PluginError{Spec: dir, Reason: err.Error()}
 		}
+		if err := removeTree(dst); err != nil { // the copy the binary carried: files deleted from the folder must go
+			return nil, err
+		}
 		names, err := copyModule(dir, dst, files)
 		if err != nil {
 			return nil, err
@@ -254,6 +313,10 @@ func (in *install) writePluginBundle() error {
 	m := &bundle.Manifest{Kind: bundle.Plugins, GoVersion: in.bin.toolchainM.GoVersion, MainModule: sm.MainModule, MainPackage: sm.MainPackage, MainDir: sm.MainDir}
 	m.Record = []byte(in.rec.json())
 	m.BuildList = buildListLines(in.after)
+	var err error
+	if m.Requires, err = in.addedRequires(); err != nil {
+		return err
+	}
 	local, err := in.localFiles(m)
 	if err != nil {
 		return err

@@ -40,28 +40,18 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 		return nil, err
 	}
 	failpoint(in.ctx, "required")
-	// The build list comes from a second go command, run at the same time:
-	// the module graph does not depend on what the listing adds to go.mod,
-	// and the go command locks go.mod and go.sum while it writes them.
-	type modList struct {
-		out []byte
-		err error
-	}
-	mods := make(chan modList, 1)
-	go func() {
-		out, err := in.g.Run(in.ctx, "list", "-m", "all")
-		mods <- modList{out, err}
-	}()
 	pkgs, err := in.listPlugins()
-	m := <-mods
 	if err != nil {
 		return nil, err
 	}
-	if m.err != nil {
-		return nil, in.resolveError(m.err)
-	}
 	failpoint(in.ctx, "listed")
-	if in.after, err = parseModList(m.out); err != nil {
+	// After the listing: it adds to go.mod the modules that provide what
+	// the plugins import, which may be new to the graph.
+	out, err := in.g.Run(in.ctx, "list", "-m", "all")
+	if err != nil {
+		return nil, in.resolveError(err)
+	}
+	if in.after, err = parseModList(out); err != nil {
 		return nil, err
 	}
 	carried, err := in.stageLocal(pkgs)

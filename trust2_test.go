@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,54 +19,6 @@ import (
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 )
-
-// partFiles returns the names of the files of a part of the bundle of a
-// kind that the executable bin carries.
-func partFiles(t *testing.T, bin, kind, part string) []string {
-	t.Helper()
-	f, err := os.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	sections, err := bundle.Locate(f, fi.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range sections {
-		br, err := bundle.Open(io.NewSectionReader(s, 0, s.Size()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer br.Close()
-		if br.Manifest.Kind != kind {
-			continue
-		}
-		dir := t.TempDir()
-		for _, p := range br.Manifest.Parts {
-			if p.Name != part {
-				br.Skip(p.Name)
-				continue
-			}
-			if err := br.Restore(part, dir, nil); err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-				if err == nil && !d.IsDir() {
-					rel, _ := filepath.Rel(dir, p)
-					names = append(names, filepath.ToSlash(rel))
-				}
-				return nil
-			})
-			slices.Sort(names)
-			return names
-		}
-	}
-	t.Fatalf("%s carries no %s part in a %s bundle", bin, part, kind)
-	return nil
-}
 
 // A plugin's folder goes into the binary only as far as the build uses
 // it: not its dotfiles, data, files reached through symlinks, or what else

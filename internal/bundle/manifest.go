@@ -74,6 +74,11 @@ type Manifest struct {
 	// LocalModules lists, in a plugins bundle, the modules of plugins
 	// installed from a local folder, whose source the bundle carries.
 	LocalModules []string `json:",omitempty"`
+	// Requires lists, in a plugins bundle, the requirements that the last
+	// install's go.mod had beyond the host's own and the plugins' modules,
+	// as "path version": what the go command added for the plugins'
+	// imports, which a later rebuild, offline, needs again.
+	Requires []string `json:",omitempty"`
 	// Record is, in a plugins bundle, the build record of the binary: the
 	// plugins it was built with.
 	Record json.RawMessage `json:",omitempty"`
