@@ -42,6 +42,9 @@ func workRoot(cache string) string { return filepath.Join(cache, workDir) }
 // cacheRoot returns CacheDir, created private to the user, after checking
 // that no one else can write it and that this user can.
 func (c *SelfCompile) cacheRoot() (string, error) {
+	if err := checkUnprivileged(); err != nil {
+		return "", err
+	}
 	dir := c.CacheDir
 	if dir == "" {
 		base, err := os.UserCacheDir()

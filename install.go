@@ -33,10 +33,25 @@ type install struct {
 	stageDir, staged string // the new binary, beside the executable
 }
 
+// checkUnprivileged refuses, in a program that runs with privileges from
+// its file (setuid, setgid, file capabilities), everything but reading
+// what it has: the user who runs it is not the one whose binary and
+// caches it would change, and its environment (PATH, HOME, the go
+// settings) is that user's to set.
+func checkUnprivileged() error {
+	if privileged() {
+		return fmt.Errorf("%w: this program runs with privileges from its file (setuid, setgid or file capabilities); change its plugins as the user who owns it, running it without them", ErrNotWritable)
+	}
+	return nil
+}
+
 // begin takes what an install holds until its end: the executable's lock
 // (for Apply), its bundles, the cache and a private workdir. The caller
 // calls end.
 func (c *SelfCompile) begin(ctx context.Context, replace bool) (in *install, err error) {
+	if err := checkUnprivileged(); err != nil {
+		return nil, err
+	}
 	in = &install{c: c, ctx: ctx, apply: replace, current: "start"}
 	defer func() {
 		if err != nil {

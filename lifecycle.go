@@ -227,6 +227,9 @@ func localModuleDir(p PluginInfo) string {
 // complete, and that it starts. The binary it replaces becomes the newest
 // backup, so a second Rollback undoes the first.
 func (c *SelfCompile) Rollback(ctx context.Context) error {
+	if err := checkUnprivileged(); err != nil {
+		return err
+	}
 	target, err := c.target()
 	if err != nil {
 		return err

@@ -113,11 +113,10 @@ func globEscape(s string) string {
 
 // checkReplaceable checks, before any work, that this process may replace
 // target with a file that keeps everything that makes it what it is: it
-// may create files in the directory; the real user may write the target
-// and its directory, when the process is privileged by its file; a sticky
-// directory lets it rename over the file; and the new file can be given
-// the target's owner, setuid and setgid bits and extended attributes (file
-// capabilities among them). Anything that would be lost is named.
+// may create files in the directory; a sticky directory lets it rename
+// over the file; and the new file can be given the target's owner, setuid
+// and setgid bits and extended attributes (file capabilities among them).
+// Anything that would be lost is named.
 func checkReplaceable(target string) error {
 	fi, err := os.Stat(target)
 	if err != nil {
@@ -132,9 +131,6 @@ func checkReplaceable(target string) error {
 	}
 	check.Close()
 	defer os.Remove(check.Name())
-	if err := checkRealUser(target); err != nil {
-		return &TargetError{Path: target, Err: err}
-	}
 	if err := checkSticky(target, fi); err != nil {
 		return &TargetError{Path: target, Err: err}
 	}

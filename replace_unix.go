@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // swap renames the new binary over the running one; Unix allows it.
@@ -55,21 +53,6 @@ func transient(err error) bool { return errors.Is(err, syscall.EBUSY) }
 // removeAsides does nothing on Unix, where the old binary is not renamed
 // aside while it runs.
 func removeAsides() {}
-
-// checkRealUser refuses, in a process privileged by its file (setuid,
-// setgid, capabilities), an install that the user who ran it could not
-// make: one into a binary or directory that they may not write.
-func checkRealUser(target string) error {
-	if !privileged() {
-		return nil
-	}
-	for _, p := range []string{target, filepath.Dir(target)} {
-		if err := unix.Access(p, unix.W_OK); err != nil { // checks the real user
-			return fmt.Errorf("%w: this program runs with privileges from its file, and the user who ran it may not write %s (%v)", fs.ErrPermission, p, err)
-		}
-	}
-	return nil
-}
 
 // checkSticky refuses a target in a sticky directory (as /tmp) that
 // neither this user nor root owns, with the file owned by someone else:

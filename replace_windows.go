@@ -24,9 +24,7 @@ func syncDir(string) error { return nil }
 // ACL.
 func matchOwner(string, fs.FileInfo) error { return nil }
 
-// checkRealUser and checkSticky have nothing to check on Windows.
-func checkRealUser(string) error { return nil }
-
+// checkSticky has nothing to check on Windows.
 func checkSticky(string, fs.FileInfo) error { return nil }
 
 // copyXattrs does nothing on Windows: its executables carry no extended
