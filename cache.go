@@ -132,11 +132,15 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 // not bundle, other programs' caches, its own source of other versions,
 // the modules of its own cache that its build list no longer names, build
 // cache entries its last install did not use, and what killed installs
-// left. Other programs of
-// the user restore or compile what they need again at their next install.
+// left. Other programs of the user restore or compile what they need
+// again at their next install. It fails with ErrLocked while an install
+// that uses the cache runs.
 func (c *SelfCompile) TrimCache() (freed int64, err error) {
 	root, err := c.cacheRoot()
 	if err != nil {
+		return 0, err
+	}
+	if err := checkNoInstall(root); err != nil {
 		return 0, err
 	}
 	target, err := c.target()
@@ -166,10 +170,33 @@ func (c *SelfCompile) TrimCache() (freed int64, err error) {
 			freed += removeMeasured(s)
 		}
 	}
-	freed += trimModules(filepath.Join(host, "mod"), bin.buildList())
-	freed += trimBuildCache(filepath.Join(root, buildDir), filepath.Join(host, builtFile))
+	mod, build := filepath.Join(host, "mod"), filepath.Join(root, buildDir)
+	freed += forgetMerged(mod, trimModules(mod, bin.buildList()))
+	freed += forgetMerged(build, trimBuildCache(build, filepath.Join(host, builtFile)))
 	removeStale(workRoot(root), workPrefix)
 	return freed, nil
+}
+
+// checkNoInstall fails with ErrLocked when an install that uses the cache
+// at root runs: it holds the lock of its workdir.
+func checkNoInstall(root string) error {
+	if live := liveDirs(workRoot(root), workPrefix); len(live) > 0 {
+		return fmt.Errorf("%w: it works in %s; try again when it is done", ErrLocked, live[0])
+	}
+	return nil
+}
+
+// forgetMerged removes the markers of the parts merged into the cache dir
+// (see restoreMerged), once files were removed from it: the next install
+// that needs a part merges it again.
+func forgetMerged(dir string, freed int64) int64 {
+	if freed > 0 {
+		markers, _ := filepath.Glob(filepath.Join(dir, markerPrefix+"*"))
+		for _, m := range markers {
+			os.Remove(m)
+		}
+	}
+	return freed
 }
 
 // trimBuildCache removes the go build cache entries that the last install
@@ -198,11 +225,14 @@ func trimBuildCache(dir, built string) int64 {
 }
 
 // PurgeCache removes everything the library keeps under CacheDir. The next
-// install restores the toolchain and compiles from scratch. Do not purge
-// while an install runs.
+// install restores the toolchain and compiles from scratch. It fails with
+// ErrLocked while an install that uses the cache runs.
 func (c *SelfCompile) PurgeCache() error {
 	root, err := c.cacheRoot()
 	if err != nil {
+		return err
+	}
+	if err := checkNoInstall(root); err != nil {
 		return err
 	}
 	return removeTree(root)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -47,51 +48,92 @@ func lockTarget(ctx context.Context, target string, wait bool, logf func(string,
 	}
 }
 
-// lockFileName is the lock file inside a directory made by lockedTempDir.
-const lockFileName = ".selfcompile-lock"
+// lockSuffix ends the name of the lock file that lockedTempDir keeps
+// beside each directory it makes.
+const lockSuffix = ".lock"
 
 // lockedTempDir creates a new directory under parent, named prefix and a
-// random suffix, and holds an exclusive lock on a file inside it until
-// release. removeStale tells such directories of live installers from those
-// that a killed one left.
+// random suffix, and holds an exclusive lock on the file of the same name
+// plus lockSuffix beside it until release. The lock is taken before the
+// directory exists, and outlives it (release comes after the directory is
+// removed or renamed away), so removeStale never takes the directory of a
+// live installer for one that a killed installer left.
 func lockedTempDir(parent, prefix string) (dir string, release func(), err error) {
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return "", nil, err
 	}
-	dir, err = os.MkdirTemp(parent, prefix)
-	if err != nil {
-		return "", nil, err
+	for range 3 {
+		f, err := os.CreateTemp(parent, prefix+"*"+lockSuffix)
+		if err != nil {
+			return "", nil, err
+		}
+		lock := f.Name()
+		if ok, _ := tryLock(f); !ok || !isFileAt(f, lock) {
+			// Another installer's removeStale took the new lock file
+			// before this one locked it, and removes it.
+			f.Close()
+			continue
+		}
+		release = func() { unlock(f); f.Close(); os.Remove(lock) }
+		dir = strings.TrimSuffix(lock, lockSuffix)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			release()
+			return "", nil, err
+		}
+		return dir, release, nil
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	if ok, err := tryLock(f); !ok || err != nil {
-		f.Close()
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("locking %s: %v", dir, err)
-	}
-	return dir, func() { unlock(f); f.Close() }, nil
+	return "", nil, fmt.Errorf("locking a new directory in %s: another process removed its lock file each time", parent)
 }
 
 // removeStale removes the directories under parent that lockedTempDir made
-// with prefix and whose lock is free: their installer died. A directory
-// without the lock file is not known to be ours and is left alone.
+// with prefix and whose lock is free: their installer died.
 func removeStale(parent, prefix string) {
-	matches, _ := filepath.Glob(filepath.Join(parent, globEscape(prefix)+"*"))
-	for _, dir := range matches {
-		f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR, 0)
+	scanDirs(parent, prefix, func(dir, lock string, free bool) {
+		if free {
+			removeTree(dir)
+			os.Remove(lock)
+		}
+	})
+}
+
+// liveDirs returns the directories under parent that lockedTempDir made
+// with prefix and whose installer still runs: it holds their lock.
+func liveDirs(parent, prefix string) (live []string) {
+	scanDirs(parent, prefix, func(dir, _ string, free bool) {
+		if !free {
+			live = append(live, dir)
+		}
+	})
+	return live
+}
+
+// scanDirs calls fn for each directory under parent that lockedTempDir
+// made with prefix, and its lock file, saying whether the lock is free;
+// if it is, this process holds it while fn runs.
+func scanDirs(parent, prefix string, fn func(dir, lock string, free bool)) {
+	locks, _ := filepath.Glob(filepath.Join(parent, globEscape(prefix)+"*"+lockSuffix))
+	for _, lock := range locks {
+		f, err := os.OpenFile(lock, os.O_RDWR, 0)
 		if err != nil {
 			continue
 		}
 		ok, _ := tryLock(f)
+		if !ok || isFileAt(f, lock) { // else released and removed meanwhile
+			fn(strings.TrimSuffix(lock, lockSuffix), lock, ok)
+		}
 		if ok {
 			unlock(f)
 		}
 		f.Close()
-		if ok {
-			os.RemoveAll(dir)
-		}
 	}
+}
+
+// isFileAt reports whether the open file f is the one at path.
+func isFileAt(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
 }

@@ -271,11 +271,12 @@ func TestCacheTrim(t *testing.T) {
 	for _, d := range stale {
 		writeFiles(t, d, map[string]string{"f": strings.Repeat("x", 1<<20)})
 	}
+	os.WriteFile(stale[2]+".lock", nil, 0o600) // its installer died: nobody holds the lock
 	out := pluginCmd(t, bin, env, "cache", "--trim")
 	if !strings.Contains(out, "Freed ") || !strings.Contains(out, "toolchain ") || !strings.Contains(out, "modules ") {
 		t.Errorf("plugin cache --trim:\n%s", out)
 	}
-	for _, d := range stale[:2] {
+	for _, d := range append(stale, stale[2]+".lock") {
 		if _, err := os.Stat(d); err == nil {
 			t.Errorf("trim kept %s", d)
 		}

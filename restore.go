@@ -108,7 +108,7 @@ func linkTree(src, dst, module string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		if rel == indexFile || rel == lockFileName {
+		if rel == indexFile {
 			return nil
 		}
 		if filepath.Dir(target) == module && (d.Name() == "go.mod" || d.Name() == "go.sum") {
@@ -242,9 +242,13 @@ func restorePart(br *bundle.Reader, name, dest string, progress func(int64)) err
 	return restoreMerged(br, name, filepath.Dir(dest), dest, progress)
 }
 
-// marker names the file that records that a part was merged into a cache.
+// markerPrefix starts the names of the files that record that a part was
+// merged into a cache.
+const markerPrefix = ".selfcompile-"
+
+// marker names the file that records that part p was merged into a cache.
 func marker(cacheDir string, p bundle.Part) string {
-	return filepath.Join(cacheDir, ".selfcompile-"+p.Name+"-"+p.Digest[:24])
+	return filepath.Join(cacheDir, markerPrefix+p.Name+"-"+p.Digest[:24])
 }
 
 // tmpPrefix names the directories a part is restored into before it is
@@ -265,7 +269,6 @@ func restoreShared(br *bundle.Reader, name, final string, progress func(int64)) 
 		removeTree(tmp)
 		return err
 	}
-	os.Remove(filepath.Join(tmp, lockFileName))
 	if err := writeIndex(tmp); err != nil {
 		removeTree(tmp)
 		return err
@@ -307,7 +310,6 @@ func restoreMerged(br *bundle.Reader, part, cacheDir, marker string, progress fu
 	if err := br.Restore(part, tmp, progress); err != nil {
 		return err
 	}
-	os.Remove(filepath.Join(tmp, lockFileName))
 	err = filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -197,18 +197,21 @@ var startExe = sync.OnceValues(func() (string, error) {
 
 func init() { startExe() }
 
-// buildList returns the module versions of the binary's build list, as
-// "path@version": the last install's, or the host's.
+// buildList returns the module versions, as "path@version", of the host's
+// build list and of the last install's: removing the plugins goes back to
+// the first.
 func (b *binary) buildList() map[string]bool {
-	lines := b.sharedM.BuildList
-	if b.pluginsM != nil && len(b.pluginsM.BuildList) > 0 {
-		lines = b.pluginsM.BuildList
+	lists := [][]string{b.sharedM.BuildList}
+	if b.pluginsM != nil {
+		lists = append(lists, b.pluginsM.BuildList)
 	}
-	mods, _ := parseModList([]byte(strings.Join(lines, "\n")))
 	out := map[string]bool{}
-	for _, m := range mods {
-		if mv, ok := m.cached(); ok {
-			out[mv.String()] = true
+	for _, lines := range lists {
+		mods, _ := parseModList([]byte(strings.Join(lines, "\n")))
+		for _, m := range mods {
+			if mv, ok := m.cached(); ok {
+				out[mv.String()] = true
+			}
 		}
 	}
 	return out

@@ -195,7 +195,8 @@ func (r *installRun) wait() error {
 
 // TestLock: a second installer of the same executable fails at once with
 // ErrLocked when asked not to wait, and otherwise waits, says so, and then
-// builds on what the first one installed. The first holds the lock paused
+// builds on what the first one installed; trimming or purging the cache
+// fails with ErrLocked meanwhile. The first holds the lock paused
 // at a failpoint, so no timing is involved.
 func TestLock(t *testing.T) {
 	setupE2E(t)
@@ -210,6 +211,12 @@ func TestLock(t *testing.T) {
 	sc.Plugin(aplugin)
 	if err := sc.Compile(); !errors.Is(err, selfcompile.ErrLocked) {
 		t.Fatalf("NoWait install during another: %v, want ErrLocked", err)
+	}
+	if _, err := sc.TrimCache(); !errors.Is(err, selfcompile.ErrLocked) {
+		t.Fatalf("TrimCache during an install: %v, want ErrLocked", err)
+	}
+	if err := sc.PurgeCache(); !errors.Is(err, selfcompile.ErrLocked) {
+		t.Fatalf("PurgeCache during an install: %v, want ErrLocked", err)
 	}
 
 	var logs syncBuffer
