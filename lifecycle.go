@@ -275,6 +275,9 @@ func (c *SelfCompile) Rollback(ctx context.Context) error {
 // have upgraded the program since the backup was made: rolling back then
 // would downgrade it).
 func checkBackup(target, backup string) error {
+	if err := checkBackupFile(target, backup); err != nil {
+		return &TargetError{Path: backup, Err: err}
+	}
 	if err := checkComplete(backup); err != nil {
 		return &TargetError{Path: backup, Err: fmt.Errorf("the backup is damaged or truncated: %w", err)}
 	}

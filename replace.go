@@ -310,6 +310,10 @@ func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) error {
 	if err != nil {
 		return &TargetError{Path: target, Err: err}
 	}
+	if err := disarm(old); err != nil {
+		c.logf("Removing the previous binary, which kept its privileges: %v", err)
+		os.Remove(old)
+	}
 	keep := c.Backups
 	if keep == 0 {
 		keep = 1

@@ -67,3 +67,38 @@ func checkSticky(target string, fi fs.FileInfo) error {
 	}
 	return nil
 }
+
+// disarm takes from a backup what made its file privileged (the setuid
+// and setgid bits, file capabilities): an old build must not stay
+// privileged beside the new one. Rollback gives them back, from the
+// executable it replaces.
+func disarm(backup string) error {
+	fi, err := os.Lstat(backup)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+		if err := os.Chmod(backup, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return removeCapabilities(backup)
+}
+
+// checkBackupFile refuses a backup that an install did not keep: one that
+// belongs to neither the executable's owner nor this user, or that others
+// may write.
+func checkBackupFile(target, backup string) error {
+	fi, err := os.Lstat(backup)
+	if err != nil {
+		return err
+	}
+	tfi, err := os.Stat(target)
+	if err != nil {
+		return nil // the executable is gone: any backup of this program beats it
+	}
+	if !fi.Mode().IsRegular() || (owner(fi) != owner(tfi) && owner(fi) != os.Geteuid()) || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("the backup (mode %v, uid %d) is not one an install kept: it is not a regular file of the executable's owner or of this user that only they may write; remove it", fi.Mode(), owner(fi))
+	}
+	return nil
+}

@@ -27,6 +27,14 @@ func matchOwner(string, fs.FileInfo) error { return nil }
 // checkSticky has nothing to check on Windows.
 func checkSticky(string, fs.FileInfo) error { return nil }
 
+// disarm has nothing to take from a backup on Windows: its executables
+// carry no setuid bits or file capabilities.
+func disarm(string) error { return nil }
+
+// checkBackupFile leaves the backup's access to its directory's ACL on
+// Windows.
+func checkBackupFile(target, backup string) error { return nil }
+
 // copyXattrs does nothing on Windows: its executables carry no extended
 // attributes that an install must keep.
 func copyXattrs(dst, src string) error { return nil }

@@ -193,8 +193,9 @@ func TestSetuidHost(t *testing.T) {
 	}
 }
 
-// An executable given a capability with setcap keeps it through an
-// install run by root.
+// An executable made setuid and given a capability with setcap keeps both
+// through an install and a rollback run by root; the backup beside it
+// keeps neither, so that no old build stays privileged.
 func TestSetcapHostKeepsCapability(t *testing.T) {
 	setupE2E(t)
 	if os.Getuid() != 0 {
@@ -204,14 +205,42 @@ func TestSetcapHostKeepsCapability(t *testing.T) {
 	if out, err := exec.Command("setcap", "cap_net_bind_service=ep", bin).CombinedOutput(); err != nil {
 		t.Skipf("setcap: %v %s", err, out)
 	}
+	os.Chmod(bin, 0o755|os.ModeSetuid)
+	privileged := func(p string) bool {
+		out, _ := exec.Command("getcap", p).CombinedOutput()
+		fi, err := os.Stat(p)
+		return err == nil && fi.Mode()&os.ModeSetuid != 0 && strings.Contains(string(out), "cap_net_bind_service")
+	}
+	backups := func() []string {
+		b, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".example-abinary.selfcompile-backup-*"))
+		return b
+	}
 	pluginCmd(t, bin, nil, "add", aplugin)
-	out, _ := exec.Command("getcap", bin).CombinedOutput()
-	if !strings.Contains(string(out), "cap_net_bind_service") {
-		t.Fatalf("getcap after the install: %s", out)
+	if !privileged(bin) {
+		t.Fatal("the installed binary lost its setuid bit or capability")
 	}
 	if out := mustRun(t, bin); out != "aplugin activated.\nJust doing binary things\n" {
 		t.Fatalf("after the install: %q", out)
 	}
+	if b := backups(); len(b) != 1 || privileged(b[0]) || !strings.Contains(fileMode(t, b[0]), "rwx") {
+		t.Fatalf("the backup %q kept its privileges, or is not there", b)
+	}
+	pluginCmd(t, bin, nil, "rollback")
+	if !privileged(bin) || mustRun(t, bin) != "Just doing binary things\n" {
+		t.Fatal("the rolled back binary lost its setuid bit or capability")
+	}
+	if b := backups(); len(b) != 1 || privileged(b[0]) {
+		t.Fatalf("the backup %q kept its privileges", b)
+	}
+}
+
+func fileMode(t *testing.T, p string) string {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().String()
 }
 
 // secondBuild returns example-abinary built from changed source: what a
@@ -322,8 +351,15 @@ func TestRollbackChecksBackup(t *testing.T) {
 		{"truncated", func() []byte { return good[:len(good)*3/4] }, "damaged or truncated"},
 		{"another program", func() []byte { b, _ := os.ReadFile(e2e.gen); return b }, "not a self-compiling build"},
 		{"another build", func() []byte { b, _ := os.ReadFile(v2); return b }, "rolling back would downgrade it"},
+		{"writable by others", func() []byte { os.Chmod(backup, 0o777); return good }, "not one an install kept"},
+		{"another user's", func() []byte { os.Chown(backup, 65534, 65534); return good }, "not one an install kept"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if c.name == "another user's" && os.Getuid() != 0 {
+				t.Skip("needs root to give the backup to another user")
+			}
+			os.Remove(backup)
+			os.WriteFile(backup, nil, 0o755)
 			os.WriteFile(backup, c.content(), 0o755)
 			before := fileHash(t, target)
 			out, errOut, err := run(t, target, nil, "plugin", "rollback")
@@ -338,6 +374,7 @@ func TestRollbackChecksBackup(t *testing.T) {
 			}
 		})
 	}
+	os.Remove(backup)
 	os.WriteFile(backup, good, 0o755)
 	pluginCmd(t, target, nil, "rollback")
 	if out := mustRun(t, target); out != "Just doing binary things\n" {

@@ -78,3 +78,13 @@ func getXattr(path, name string) ([]byte, error) {
 		return buf[:n], nil
 	}
 }
+
+// removeCapabilities removes the file capabilities of path (Linux's
+// security.capability), if it has any.
+func removeCapabilities(path string) error {
+	const name = "security.capability"
+	if _, err := getXattr(path, name); err != nil {
+		return nil // none (or none readable, as none can be set)
+	}
+	return unix.Removexattr(path, name)
+}
