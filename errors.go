@@ -71,15 +71,23 @@ type PluginError struct {
 	Spec string
 	// Reason says what is wrong with it.
 	Reason string
+	// Err is the failure that showed it, if any.
+	Err error
 }
 
 // Error describes what went wrong and what to do.
 func (e *PluginError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("selfcompile: plugin %q: %s; %v", e.Spec, e.Reason, e.Err)
+	}
 	return fmt.Sprintf("selfcompile: plugin %q: %s", e.Spec, e.Reason)
 }
 
 // Is reports whether target is ErrInvalidPlugin.
 func (e *PluginError) Is(target error) bool { return target == ErrInvalidPlugin }
+
+// Unwrap returns the failure that showed the problem, if any.
+func (e *PluginError) Unwrap() error { return e.Err }
 
 // NetworkError reports, before anything is built, a module that an
 // install needs and that only the network has. It matches ErrNeedsNetwork.

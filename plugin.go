@@ -57,14 +57,14 @@ func (p PluginInfo) describeVersion() string {
 // version, or a local directory.
 type pluginSpec struct {
 	raw        string
-	importPath string // set for import-path specs, and for local ones once resolved
-	version    string // "" when none was given
-	dir        string // absolute directory, for local specs
-	modulePath string // module of a local spec
-	moduleDir  string // source of a local plugin's module: its folder, or the copy the binary carries
-	isNew      bool   // being added or upgraded now, as opposed to kept as installed
-	pinned     bool   // installed at version before, kept there
-	replaces   int    // replace directives in a local plugin's go.mod, which are not followed
+	importPath string   // set for import-path specs, and for local ones once resolved
+	version    string   // "" when none was given
+	dir        string   // absolute directory, for local specs
+	modulePath string   // module of a local spec
+	moduleDir  string   // source of a local plugin's module: its folder, or the copy the binary carries
+	isNew      bool     // being added or upgraded now, as opposed to kept as installed
+	pinned     bool     // installed at version before, kept there
+	replaced   []string // modules a local plugin's go.mod replaces: not followed
 }
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)

@@ -189,7 +189,7 @@ func (in *install) checkLocal() error {
 		if !isDir(p.moduleDir) {
 			return &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
 		}
-		in.plugins[i].replaces = countReplaces(p.moduleDir)
+		in.plugins[i].replaced = replacedModules(p.moduleDir)
 	}
 	return nil
 }
@@ -269,16 +269,20 @@ func copyModule(dir, dst string, files []string) ([]string, error) {
 }
 
 // countReplaces returns how many replace directives the go.mod in dir has.
-func countReplaces(dir string) int {
+func replacedModules(dir string) []string {
 	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
-		return 0
+		return nil
 	}
 	f, err := modfile.Parse("go.mod", data, nil)
 	if err != nil {
-		return 0
+		return nil
 	}
-	return len(f.Replace)
+	var out []string
+	for _, r := range f.Replace {
+		out = append(out, r.Old.Path)
+	}
+	return out
 }
 
 // appendLines adds to the file the lines of text it lacks.

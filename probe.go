@@ -68,7 +68,8 @@ func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord,
 	if timeout <= 0 {
 		timeout = defaultProbeTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	answer, output, exit, err := runProbe(ctx, exe)
 	switch {
@@ -79,10 +80,10 @@ func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord,
 		return rec, nil
 	case err != nil:
 		return rec, &VerifyError{Reason: "it could not be run: " + err.Error(), Output: output}
-	case ctx.Err() == context.DeadlineExceeded:
-		return rec, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: output}
+	case parent.Err() != nil: // the caller's cancellation or deadline, not the binary's fault
+		return rec, parent.Err()
 	case ctx.Err() != nil:
-		return rec, ctx.Err()
+		return rec, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: output}
 	case !exit.Success():
 		return rec, &VerifyError{Reason: fmt.Sprintf("it exited with %v during start-up (a plugin's init may panic or exit)", exit), Output: output}
 	}

@@ -268,15 +268,17 @@ func (in *install) newPlugins() []string {
 	return out
 }
 
-// withReplaceHint adds to a resolve failure that a local plugin's go.mod
-// has replace directives, which are not followed: only the main module's
-// go.mod may replace modules, and a plugin is not the main module.
+// withReplaceHint adds to a resolve failure about a module that a local
+// plugin's go.mod replaces that replace directives are not followed: only
+// the main module's go.mod may replace modules, and a plugin is not the
+// main module. The failure stays the cause.
 func (in *install) withReplaceHint(err error) error {
 	for _, p := range in.plugins {
-		if !p.isNew || p.replaces == 0 {
-			continue
+		for _, m := range p.replaced {
+			if p.isNew && mentions(err.Error(), m) {
+				return &PluginError{Spec: p.raw, Err: err, Reason: fmt.Sprintf("its go.mod replaces %s, and replace directives are not followed when it is installed as a plugin (only a program's own go.mod replaces modules): publish the replaced module, or remove the replace line and require a published version", m)}
+			}
 		}
-		return &PluginError{Spec: p.raw, Reason: fmt.Sprintf("its go.mod has %d replace directive(s), which are not followed when it is installed as a plugin (only a program's own go.mod replaces modules): publish the replaced modules, or remove the replace lines and require published versions; %v", p.replaces, err)}
 	}
 	return err
 }

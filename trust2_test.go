@@ -417,8 +417,9 @@ func TestVerifyNoisyPlugins(t *testing.T) {
 }
 
 // Errors name their real cause: a C compiler that fails is named, and no
-// plugin is blamed for it; a plugin whose go.mod has replace directives is
-// told that they are not followed.
+// plugin is blamed for it; a plugin whose go.mod replaces a module that
+// then cannot be found is told that replace directives are not followed,
+// and the error still matches what failed (ErrNeedsNetwork offline).
 func TestErrorsNameTheCause(t *testing.T) {
 	setupE2E(t)
 	target := installedCopy(t)
@@ -440,7 +441,7 @@ func TestErrorsNameTheCause(t *testing.T) {
 	sc = installer(t, target)
 	sc.Plugin(replacing)
 	err = sc.Compile()
-	if !errors.Is(err, selfcompile.ErrInvalidPlugin) || !strings.Contains(err.Error(), "replace directive") || !strings.Contains(err.Error(), replacing) {
+	if !errors.Is(err, selfcompile.ErrInvalidPlugin) || !errors.Is(err, selfcompile.ErrNeedsNetwork) || !strings.Contains(err.Error(), "replace directive") || !strings.Contains(err.Error(), replacing) {
 		t.Errorf("a plugin with replace directives: %v", err)
 	}
 	if fileHash(t, target) != before {
