@@ -46,7 +46,8 @@ var (
 	// ErrVerify: the new binary did not pass its verification run.
 	ErrVerify = errors.New("selfcompile: new binary failed verification")
 	// ErrLocked: another install holds the lock and the caller asked not
-	// to wait.
+	// to wait, or an install uses the cache that TrimCache or PurgeCache
+	// would change.
 	ErrLocked = errors.New("selfcompile: another install is in progress")
 	// ErrNoSource: the bundle holds no host source and its version is
 	// unknown.

@@ -152,13 +152,14 @@ func trailerOf(r sized) []byte {
 }
 
 // stillThere checks, before the swap, that the path still names the file
-// that the install read: not moved, deleted or replaced meanwhile.
+// that the install read, unchanged: not moved, deleted, replaced or
+// rewritten in place (as cp or install do) meanwhile.
 func (b *binary) stillThere() error {
 	fi, err := os.Stat(b.path)
 	if err != nil {
 		return &TargetError{Path: b.path, Err: fmt.Errorf("it was moved or deleted during the install: %w", err)}
 	}
-	if !os.SameFile(fi, b.info) {
+	if !os.SameFile(fi, b.info) || fi.Size() != b.info.Size() || !fi.ModTime().Equal(b.info.ModTime()) {
 		return &TargetError{Path: b.path, Err: fmt.Errorf("%w: it was replaced during the install; run the command again", ErrStale)}
 	}
 	return nil

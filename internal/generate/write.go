@@ -117,7 +117,7 @@ func (g *gen) install(jobs []writeJob, generated map[string][]byte) error {
 	keep := map[string]bool{}
 	for _, j := range jobs {
 		keep[j.name] = true
-		if err := fsutil.CopyFile(filepath.Join(g.tmp, j.name), filepath.Join(dir, j.name), 0o644); err != nil {
+		if err := installFile(filepath.Join(g.tmp, j.name), filepath.Join(dir, j.name)); err != nil {
 			return err
 		}
 	}
@@ -134,6 +134,17 @@ func (g *gen) install(jobs []writeJob, generated map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// installFile copies src over dst atomically: a build that reads dst
+// meanwhile, or a kill, sees the old bundle or the whole new one.
+func installFile(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fsutil.WriteAtomic(dst, 0o644, func(w io.Writer) error { _, err := io.Copy(w, f); return err })
 }
 
 // generatedFiles returns the Go files this run writes, by path: the bundle
