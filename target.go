@@ -160,7 +160,7 @@ func (b *binary) stillThere() error {
 		return &TargetError{Path: b.path, Err: fmt.Errorf("it was moved or deleted during the install: %w", err)}
 	}
 	if !os.SameFile(fi, b.info) || fi.Size() != b.info.Size() || !fi.ModTime().Equal(b.info.ModTime()) {
-		return &TargetError{Path: b.path, Err: fmt.Errorf("%w: it was replaced during the install; run the command again", ErrStale)}
+		return &TargetError{Path: b.path, Err: fmt.Errorf("%w: it was replaced or rewritten during the install; run the command again", ErrStale)}
 	}
 	return nil
 }
