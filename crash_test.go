@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/inspect"
 )
 
 // crashPoints are the failpoints an install passes through, in order,
@@ -97,7 +97,7 @@ func TestCrashConsistency(t *testing.T) {
 		want := oldOut
 		if i >= renamed {
 			want = newOut
-			if b, err := selfcompile.Inspect(target); err != nil || len(b.Plugins) != 1 {
+			if b, err := inspect.ReadFile(target); err != nil || len(b.Plugins) != 1 {
 				t.Fatalf("kill at %s: the new binary is not whole: %v", point, err)
 			}
 		} else if fileHash(t, target) != oldHash {

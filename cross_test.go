@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/inspect"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
@@ -113,7 +114,7 @@ func TestCrossTargets(t *testing.T) {
 			} else if out, err := command(repo, []string{"GOOS=" + goos, "GOARCH=" + goarch, "CGO_ENABLED=0"}, "go", "build", "-trimpath", "-o", bin, "./example/abinary"); err != nil {
 				t.Fatalf("cross-building for %s: %v\n%s", target, err, out)
 			}
-			b, err := selfcompile.Inspect(bin)
+			b, err := inspect.ReadFile(bin)
 			if err != nil {
 				t.Fatal(err)
 			}

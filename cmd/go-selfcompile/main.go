@@ -46,7 +46,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
-	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/inspect"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/generate"
 	"github.com/spf13/pflag"
@@ -64,7 +64,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "inspect" {
-		return inspect(args[1:], stdout, stderr)
+		return runInspect(args[1:], stdout, stderr)
 	}
 	fs := pflag.NewFlagSet("go-selfcompile", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -167,8 +167,8 @@ func printResult(w io.Writer, res *generate.Result) {
 
 func mb(n int64) float64 { return float64(n) / 1e6 }
 
-// inspect prints what each binary carries.
-func inspect(args []string, stdout, stderr io.Writer) error {
+// runInspect prints what each binary carries.
+func runInspect(args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("go-selfcompile inspect", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -179,7 +179,7 @@ func inspect(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("inspect: name a binary")
 	}
 	for _, path := range fs.Args() {
-		b, err := selfcompile.Inspect(path)
+		b, err := inspect.ReadFile(path)
 		if err != nil {
 			return err
 		}

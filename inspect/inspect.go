@@ -1,6 +1,11 @@
-package selfcompile
+// Package inspect reads what a self-compiling executable carries, without
+// running it: the target it was built for, the host program, the parts of
+// its bundles and its plugins. It works on a binary for any target, as
+// go version -m does; go-selfcompile inspect prints it.
+package inspect
 
 import (
+	"cmp"
 	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
@@ -8,11 +13,12 @@ import (
 	"os"
 	"strings"
 
+	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
-// Binary is what a self-compiling executable carries, as Inspect reads it
-// from the file.
+// Binary is what a self-compiling executable carries, as ReadFile reads
+// it.
 type Binary struct {
 	// Path is the executable.
 	Path string `json:"path"`
@@ -31,8 +37,8 @@ type Binary struct {
 	Toolchain string   `json:"toolchain,omitempty"`
 	Targets   []string `json:"targets,omitempty"`
 	// Parts lists the parts of its bundles, and Plugins its plugins.
-	Parts   []Part       `json:"parts"`
-	Plugins []PluginInfo `json:"plugins"`
+	Parts   []Part                   `json:"parts"`
+	Plugins []selfcompile.PluginInfo `json:"plugins"`
 }
 
 // Part is one part of a bundle a binary carries.
@@ -46,9 +52,10 @@ type Part struct {
 	Size  int64 `json:"size"`
 }
 
-// Inspect reads what the executable at path carries, without running it:
-// it works on a binary for any target, as go version -m does.
-func Inspect(path string) (*Binary, error) {
+// ReadFile reads what the executable at path carries, without running it.
+// A file that is not a Go program, or that carries no bundle, is an error
+// that matches selfcompile.selfcompile.ErrNoBundle.
+func ReadFile(path string) (*Binary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -56,9 +63,9 @@ func Inspect(path string) (*Binary, error) {
 	defer f.Close()
 	bi, err := buildinfo.Read(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a Go program: %v", ErrNoBundle, path, err)
+		return nil, fmt.Errorf("%w: %s is not a Go program: %v", selfcompile.ErrNoBundle, path, err)
 	}
-	b := &Binary{Path: path, GoVersion: bi.GoVersion, MainModule: bi.Main.Path, Plugins: []PluginInfo{}}
+	b := &Binary{Path: path, GoVersion: bi.GoVersion, MainModule: bi.Main.Path, Plugins: []selfcompile.PluginInfo{}}
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "GOOS":
@@ -79,7 +86,7 @@ func Inspect(path string) (*Binary, error) {
 		return nil, err
 	}
 	if len(sections) == 0 {
-		return nil, fmt.Errorf("%w: %s carries none", ErrNoBundle, path)
+		return nil, fmt.Errorf("%w: %s carries none", selfcompile.ErrNoBundle, path)
 	}
 	for _, s := range sections {
 		m, err := bundle.ReadManifest(io.NewSectionReader(s, 0, s.Size()))
@@ -104,7 +111,10 @@ func (b *Binary) add(m *bundle.Manifest) error {
 	case bundle.Toolchain:
 		b.Toolchain = m.GOOS + "/" + m.GOARCH
 	case bundle.Plugins:
-		var rec buildRecord
+		var rec struct {
+			HostVersion string                   `json:"host"`
+			Plugins     []selfcompile.PluginInfo `json:"plugins"`
+		}
 		if err := json.Unmarshal(m.Record, &rec); err != nil {
 			return &bundle.CorruptError{Reason: "plugin record: " + err.Error()}
 		}
@@ -123,7 +133,7 @@ func (b *Binary) String() string {
 	if b.HostVersion != "" {
 		fmt.Fprintf(&s, "  host     %s %s\n", b.MainModule, b.HostVersion)
 	}
-	fmt.Fprintf(&s, "  toolchain %s (generated for %s)\n", orNone(b.Toolchain), strings.Join(b.Targets, ", "))
+	fmt.Fprintf(&s, "  toolchain %s (generated for %s)\n", cmp.Or(b.Toolchain, "(none)"), strings.Join(b.Targets, ", "))
 	for _, p := range b.Parts {
 		fmt.Fprintf(&s, "  part     %-9s %-9s %6d files %8.1f MB\n", p.Bundle, p.Name, p.Files, float64(p.Size)/1e6)
 	}
