@@ -1,6 +1,7 @@
 package selfcompile
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -140,9 +141,11 @@ func (c *SelfCompile) TrimCache() (freed int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := checkNoInstall(root); err != nil {
+	release, err := lockCache(context.Background(), root, true, c.logf)
+	if err != nil {
 		return 0, err
 	}
+	defer release()
 	target, err := c.target()
 	if err != nil {
 		return 0, err
@@ -175,15 +178,6 @@ func (c *SelfCompile) TrimCache() (freed int64, err error) {
 	freed += forgetMerged(build, trimBuildCache(build, filepath.Join(host, builtFile)))
 	removeStale(workRoot(root), workPrefix)
 	return freed, nil
-}
-
-// checkNoInstall fails with ErrLocked when an install that uses the cache
-// at root runs: it holds the lock of its workdir.
-func checkNoInstall(root string) error {
-	if live := liveDirs(workRoot(root), workPrefix); len(live) > 0 {
-		return fmt.Errorf("%w: it works in %s; try again when it is done", ErrLocked, live[0])
-	}
-	return nil
 }
 
 // forgetMerged removes the markers of the parts merged into the cache dir
@@ -232,10 +226,23 @@ func (c *SelfCompile) PurgeCache() error {
 	if err != nil {
 		return err
 	}
-	if err := checkNoInstall(root); err != nil {
+	release, err := lockCache(context.Background(), root, true, c.logf)
+	if err != nil {
 		return err
 	}
-	return removeTree(root)
+	defer release()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != cacheLockFile { // held, until the purge is done
+			if err := removeTree(filepath.Join(root, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // subdirs returns the directories in dir whose names do not start with a

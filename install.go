@@ -34,10 +34,11 @@ type install struct {
 }
 
 // checkUnprivileged refuses, in a program that runs with privileges from
-// its file (setuid, setgid, file capabilities), everything but reading
-// what it has: the user who runs it is not the one whose binary and
-// caches it would change, and its environment (PATH, HOME, the go
-// settings) is that user's to set.
+// its file (setuid, setgid, file capabilities), everything that touches
+// its binary or its caches, reading the caches included (Installed reads
+// neither): the user who runs it is not the one whose binary and caches
+// they are, and its environment (PATH, HOME, the go settings) is that
+// user's to set.
 func checkUnprivileged() error {
 	if privileged() {
 		return fmt.Errorf("%w: this program runs with privileges from its file (setuid, setgid or file capabilities); change its plugins as the user who owns it, running it without them", ErrNotWritable)
@@ -85,6 +86,11 @@ func (c *SelfCompile) begin(ctx context.Context, replace bool) (in *install, err
 	if in.cache, err = c.cacheRoot(); err != nil {
 		return in, err
 	}
+	release, err := lockCache(ctx, in.cache, false, c.logf)
+	if err != nil {
+		return in, err
+	}
+	in.undo = append(in.undo, release)
 	return in, in.makeWorkdir()
 }
 

@@ -1,6 +1,7 @@
 package selfcompile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -21,28 +22,61 @@ func lockTarget(ctx context.Context, target string, wait bool, logf func(string,
 	if err != nil {
 		return nil, &TargetError{Path: target, Err: fmt.Errorf("opening the install lock: %w", err)}
 	}
-	said := false
-	for {
-		ok, err := tryLock(f)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("selfcompile: locking %s: %w", name, err)
-		}
-		if ok {
-			return func() { unlock(f); f.Close() }, nil
+	busy, err := waitLock(ctx, f, true, wait, func() { logf("Waiting for another install of %s to finish", target) })
+	switch {
+	case err != nil:
+		f.Close()
+		return nil, fmt.Errorf("selfcompile: taking the install lock %s: %w", name, err)
+	case busy:
+		f.Close()
+		return nil, fmt.Errorf("%w on %s (the lock is %s)", ErrLocked, target, name)
+	}
+	return func() { unlock(f); f.Close() }, nil
+}
+
+// cacheLockFile is the lock of a cache directory, in it.
+const cacheLockFile = ".lock"
+
+// lockCache takes the lock of the cache at root: shared for an install,
+// which waits while TrimCache or PurgeCache holds it, saying so; exclusive
+// for those, which fail at once with ErrLocked while an install holds it.
+func lockCache(ctx context.Context, root string, exclusive bool, logf func(string, ...any)) (release func(), err error) {
+	name := filepath.Join(root, cacheLockFile)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening its lock: %v", ErrUnsafeCache, err)
+	}
+	busy, err := waitLock(ctx, f, exclusive, !exclusive, func() { logf("Waiting for the trim of the cache %s to finish", root) })
+	switch {
+	case err != nil:
+		f.Close()
+		return nil, fmt.Errorf("selfcompile: taking the lock of the cache %s: %w", root, err)
+	case busy:
+		f.Close()
+		return nil, fmt.Errorf("%w: an install uses the cache %s; try again when it is done", ErrLocked, root)
+	}
+	return func() { unlock(f); f.Close() }, nil
+}
+
+// waitLock locks f, exclusive or shared. With wait, it polls until the
+// lock is free or ctx ends, calling waiting once; without, it reports at
+// once that another process holds it.
+func waitLock(ctx context.Context, f *os.File, exclusive, wait bool, waiting func()) (busy bool, err error) {
+	for said := false; ; {
+		ok, err := tryLock(f, exclusive)
+		if ok || err != nil {
+			return false, err
 		}
 		if !wait {
-			f.Close()
-			return nil, fmt.Errorf("%w on %s (the lock is %s)", ErrLocked, target, name)
+			return true, nil
 		}
 		if !said {
-			logf("Waiting for another install of %s to finish", target)
+			waiting()
 			said = true
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("selfcompile: waiting for the install lock on %s: %w", target, ctx.Err())
+			return false, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -55,9 +89,10 @@ const lockSuffix = ".lock"
 // lockedTempDir creates a new directory under parent, named prefix and a
 // random suffix, and holds an exclusive lock on the file of the same name
 // plus lockSuffix beside it until release. The lock is taken before the
-// directory exists, and outlives it (release comes after the directory is
-// removed or renamed away), so removeStale never takes the directory of a
-// live installer for one that a killed installer left.
+// directory exists, and outlives it: release removes the lock file only
+// once the directory is gone (removed or renamed away). So removeStale
+// never takes the directory of a live installer for one that a killed
+// installer left, and always finds the latter.
 func lockedTempDir(parent, prefix string) (dir string, release func(), err error) {
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return "", nil, err
@@ -68,14 +103,20 @@ func lockedTempDir(parent, prefix string) (dir string, release func(), err error
 			return "", nil, err
 		}
 		lock := f.Name()
-		if ok, _ := tryLock(f); !ok || !isFileAt(f, lock) {
+		ok, err := tryLock(f, true)
+		if err != nil {
+			f.Close()
+			os.Remove(lock)
+			return "", nil, fmt.Errorf("locking %s: %w", lock, err)
+		}
+		if !ok || !isFileAt(f, lock) {
 			// Another installer's removeStale took the new lock file
 			// before this one locked it, and removes it.
 			f.Close()
 			continue
 		}
-		release = func() { unlock(f); f.Close(); os.Remove(lock) }
 		dir = strings.TrimSuffix(lock, lockSuffix)
+		release = func() { unlock(f); f.Close(); removeLockOf(dir, lock) }
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			release()
 			return "", nil, err
@@ -85,46 +126,50 @@ func lockedTempDir(parent, prefix string) (dir string, release func(), err error
 	return "", nil, fmt.Errorf("locking a new directory in %s: another process removed its lock file each time", parent)
 }
 
+// removeLockOf removes the lock file of dir once dir is gone; while it is
+// there, the lock file lets removeStale find it.
+func removeLockOf(dir, lock string) {
+	if _, err := os.Lstat(dir); os.IsNotExist(err) {
+		os.Remove(lock)
+	}
+}
+
+// oldLockFile is where the lock of a directory that lockedTempDir made was
+// before it moved beside the directory: in it.
+const oldLockFile = ".selfcompile-lock"
+
 // removeStale removes the directories under parent that lockedTempDir made
-// with prefix and whose lock is free: their installer died.
+// with prefix and whose lock is free: their installer died. It removes
+// those of earlier versions of the library too, with the lock inside.
 func removeStale(parent, prefix string) {
-	scanDirs(parent, prefix, func(dir, lock string, free bool) {
-		if free {
-			removeTree(dir)
-			os.Remove(lock)
-		}
-	})
-}
-
-// liveDirs returns the directories under parent that lockedTempDir made
-// with prefix and whose installer still runs: it holds their lock.
-func liveDirs(parent, prefix string) (live []string) {
-	scanDirs(parent, prefix, func(dir, _ string, free bool) {
-		if !free {
-			live = append(live, dir)
-		}
-	})
-	return live
-}
-
-// scanDirs calls fn for each directory under parent that lockedTempDir
-// made with prefix, and its lock file, saying whether the lock is free;
-// if it is, this process holds it while fn runs.
-func scanDirs(parent, prefix string, fn func(dir, lock string, free bool)) {
 	locks, _ := filepath.Glob(filepath.Join(parent, globEscape(prefix)+"*"+lockSuffix))
 	for _, lock := range locks {
-		f, err := os.OpenFile(lock, os.O_RDWR, 0)
-		if err != nil {
-			continue
-		}
-		ok, _ := tryLock(f)
-		if !ok || isFileAt(f, lock) { // else released and removed meanwhile
-			fn(strings.TrimSuffix(lock, lockSuffix), lock, ok)
-		}
-		if ok {
-			unlock(f)
-		}
-		f.Close()
+		removeIfFree(strings.TrimSuffix(lock, lockSuffix), lock)
+	}
+	old, _ := filepath.Glob(filepath.Join(parent, globEscape(prefix)+"*", oldLockFile))
+	for _, lock := range old {
+		removeIfFree(filepath.Dir(lock), "")
+	}
+}
+
+// removeIfFree removes dir, and then its lock file, if the lock is free.
+func removeIfFree(dir, lock string) {
+	name := cmp.Or(lock, filepath.Join(dir, oldLockFile))
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	ok, _ := tryLock(f, true)
+	free := ok && isFileAt(f, name) // else held, or released and removed meanwhile
+	if free {
+		removeTree(dir)
+	}
+	if ok {
+		unlock(f)
+	}
+	f.Close() // before the lock file is removed: Windows removes no open file
+	if free && lock != "" {
+		removeLockOf(dir, lock)
 	}
 }
 

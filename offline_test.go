@@ -253,9 +253,10 @@ func TestCacheProgFleet(t *testing.T) {
 }
 
 // TestCacheTrim: plugin cache --trim removes what the current binary does
-// not need (another toolchain, another program's caches, what a killed
-// install left) and keeps what it does: the next install, offline,
-// restores nothing and succeeds.
+// not need (another toolchain, another program's caches, modules no build
+// list names, what killed installs left, this version's and an earlier
+// one's) and keeps what it does: the next install, offline, restores no
+// toolchain, merges the trimmed modules again and succeeds.
 func TestCacheTrim(t *testing.T) {
 	setupE2E(t)
 	bin := installedCopy(t)
@@ -263,15 +264,23 @@ func TestCacheTrim(t *testing.T) {
 	env := []string{"XDG_CACHE_HOME=" + cache}
 	pluginCmd(t, bin, env, "add", aplugin)
 	root := filepath.Join(cache, "go-selfcompile")
+	mods, _ := filepath.Glob(filepath.Join(root, "hosts", "*", "mod"))
+	if len(mods) != 1 {
+		t.Fatalf("module caches: %q", mods)
+	}
 	stale := []string{
 		filepath.Join(root, "toolchains", "go1.25.0-0123456789abcdef01234567"),
 		filepath.Join(root, "hosts", "otherprogram-01234567", "mod"),
 		filepath.Join(root, "work", "install-123"),
+		filepath.Join(root, "work", "install-456"),          // left by an earlier version, its lock inside
+		filepath.Join(mods[0], "example.com", "old@v1.0.0"), // a module no build list names
 	}
 	for _, d := range stale {
 		writeFiles(t, d, map[string]string{"f": strings.Repeat("x", 1<<20)})
 	}
-	os.WriteFile(stale[2]+".lock", nil, 0o600) // its installer died: nobody holds the lock
+	// Their installers died: nobody holds the locks.
+	os.WriteFile(stale[2]+".lock", nil, 0o600)
+	os.WriteFile(filepath.Join(stale[3], ".selfcompile-lock"), nil, 0o600)
 	out := pluginCmd(t, bin, env, "cache", "--trim")
 	if !strings.Contains(out, "Freed ") || !strings.Contains(out, "toolchain ") || !strings.Contains(out, "modules ") {
 		t.Errorf("plugin cache --trim:\n%s", out)
@@ -281,8 +290,13 @@ func TestCacheTrim(t *testing.T) {
 			t.Errorf("trim kept %s", d)
 		}
 	}
+	// The modules were trimmed, so they are merged again; the toolchain
+	// was kept.
 	_, errOut, err := run(t, bin, env, "plugin", "remove", aplugin)
-	if err != nil || strings.Contains(errOut, "Restored") {
+	if err != nil || strings.Contains(errOut, "Restored toolchain") || !strings.Contains(errOut, "Restored modules") {
 		t.Fatalf("the install after the trim: %v\n%s", err, errOut)
+	}
+	if out := mustRun(t, bin); out != "Just doing binary things\n" {
+		t.Fatalf("after the install that followed the trim: %q", out)
 	}
 }

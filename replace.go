@@ -83,6 +83,22 @@ func backups(target string) []string {
 	return matches
 }
 
+// disarmBackups takes their privileges from the backups of target: the
+// one the swap just made, and any that an install killed before it could
+// left. A backup that keeps them is removed. A backup that is the target's
+// own file (Rollback's, until it removes it) is left alone.
+func disarmBackups(target string, logf func(string, ...any)) {
+	for _, b := range backups(target) {
+		if sameFile(b, target) {
+			continue
+		}
+		if err := disarm(b); err != nil {
+			logf("Removing the backup %s, which kept its privileges: %v", b, err)
+			os.Remove(b)
+		}
+	}
+}
+
 // pruneBackups removes all but the newest keep backups of target. On
 // Windows a backup that still runs cannot be removed; it is renamed for
 // removal at the next start.
@@ -310,10 +326,7 @@ func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) error {
 	if err != nil {
 		return &TargetError{Path: target, Err: err}
 	}
-	if err := disarm(old); err != nil {
-		c.logf("Removing the previous binary, which kept its privileges: %v", err)
-		os.Remove(old)
-	}
+	disarmBackups(target, c.logf)
 	keep := c.Backups
 	if keep == 0 {
 		keep = 1

@@ -71,7 +71,8 @@ func checkSticky(target string, fi fs.FileInfo) error {
 // disarm takes from a backup what made its file privileged (the setuid
 // and setgid bits, file capabilities): an old build must not stay
 // privileged beside the new one. Rollback gives them back, from the
-// executable it replaces.
+// executable it replaces. As when a package manager removes a setuid
+// file, other hard links to the old file, if any, lose them too.
 func disarm(backup string) error {
 	fi, err := os.Lstat(backup)
 	if err != nil {
@@ -86,8 +87,8 @@ func disarm(backup string) error {
 }
 
 // checkBackupFile refuses a backup that an install did not keep: one that
-// belongs to neither the executable's owner nor this user, or that others
-// may write.
+// belongs to neither the executable's owner nor this user, or that more
+// users may write than may write the executable.
 func checkBackupFile(target, backup string) error {
 	fi, err := os.Lstat(backup)
 	if err != nil {
@@ -97,8 +98,8 @@ func checkBackupFile(target, backup string) error {
 	if err != nil {
 		return nil // the executable is gone: any backup of this program beats it
 	}
-	if !fi.Mode().IsRegular() || (owner(fi) != owner(tfi) && owner(fi) != os.Geteuid()) || fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("the backup (mode %v, uid %d) is not one an install kept: it is not a regular file of the executable's owner or of this user that only they may write; remove it", fi.Mode(), owner(fi))
+	if !fi.Mode().IsRegular() || (owner(fi) != owner(tfi) && owner(fi) != os.Geteuid()) || fi.Mode().Perm()&^tfi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("the backup (mode %v, uid %d) is not one an install kept: it is not a regular file of the executable's owner or of this user, writable by no more users than the executable (mode %v); remove it", fi.Mode(), owner(fi), tfi.Mode())
 	}
 	return nil
 }

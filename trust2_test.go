@@ -206,11 +206,16 @@ func TestSetcapHostKeepsCapability(t *testing.T) {
 		t.Skipf("setcap: %v %s", err, out)
 	}
 	os.Chmod(bin, 0o755|os.ModeSetuid)
-	privileged := func(p string) bool {
-		out, _ := exec.Command("getcap", p).CombinedOutput()
+	setuid := func(p string) bool {
 		fi, err := os.Stat(p)
-		return err == nil && fi.Mode()&os.ModeSetuid != 0 && strings.Contains(string(out), "cap_net_bind_service")
+		return err == nil && fi.Mode()&os.ModeSetuid != 0
 	}
+	capable := func(p string) bool {
+		out, _ := exec.Command("getcap", p).CombinedOutput()
+		return strings.Contains(string(out), "cap_net_bind_service")
+	}
+	privileged := func(p string) bool { return setuid(p) && capable(p) }
+	unprivileged := func(p string) bool { return !setuid(p) && !capable(p) }
 	backups := func() []string {
 		b, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".example-abinary.selfcompile-backup-*"))
 		return b
@@ -222,15 +227,29 @@ func TestSetcapHostKeepsCapability(t *testing.T) {
 	if out := mustRun(t, bin); out != "aplugin activated.\nJust doing binary things\n" {
 		t.Fatalf("after the install: %q", out)
 	}
-	if b := backups(); len(b) != 1 || privileged(b[0]) || !strings.Contains(fileMode(t, b[0]), "rwx") {
+	if b := backups(); len(b) != 1 || !unprivileged(b[0]) || fileMode(t, b[0]) != "-rwxr-xr-x" {
 		t.Fatalf("the backup %q kept its privileges, or is not there", b)
 	}
 	pluginCmd(t, bin, nil, "rollback")
 	if !privileged(bin) || mustRun(t, bin) != "Just doing binary things\n" {
 		t.Fatal("the rolled back binary lost its setuid bit or capability")
 	}
-	if b := backups(); len(b) != 1 || privileged(b[0]) {
+	if b := backups(); len(b) != 1 || !unprivileged(b[0]) {
 		t.Fatalf("the backup %q kept its privileges", b)
+	}
+	// A privileged backup that a killed install left is disarmed by the
+	// next install.
+	b := backups()[0]
+	exec.Command("setcap", "cap_net_bind_service=ep", b).Run()
+	os.Chmod(b, 0o755|os.ModeSetuid)
+	if !privileged(b) {
+		t.Fatal("the planted privileged backup is not privileged")
+	}
+	pluginCmd(t, bin, nil, "add", aplugin)
+	for _, b := range backups() {
+		if !unprivileged(b) {
+			t.Errorf("the backup %s kept its privileges", b)
+		}
 	}
 }
 
@@ -329,10 +348,13 @@ func TestExecutableMovedDuringInstall(t *testing.T) {
 }
 
 // Rollback puts back only a complete build of the same program from the
-// same bundles, and says why it refuses one; it runs none that it refuses.
+// same bundles, of the executable's owner and writable by no more users
+// than the executable, and says why it refuses one; it runs none that it
+// refuses.
 func TestRollbackChecksBackup(t *testing.T) {
 	setupE2E(t)
 	target := installedCopy(t)
+	os.Chmod(target, 0o775) // as under a umask of 002: its backups are group-writable too
 	pluginCmd(t, target, nil, "add", aplugin)
 	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(target), ".example-abinary.selfcompile-backup-*"))
 	if len(backups) != 1 {

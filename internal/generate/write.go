@@ -129,7 +129,9 @@ func (g *gen) install(jobs []writeJob, generated map[string][]byte) error {
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if !keep[e.Name()] && (strings.HasPrefix(e.Name(), "toolchain_") || strings.HasSuffix(e.Name(), ".bundle")) {
+		ours := strings.HasPrefix(e.Name(), "toolchain_") || strings.HasSuffix(e.Name(), ".bundle") ||
+			strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".bundle.tmp-") // a killed run's
+		if !keep[e.Name()] && ours {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
