@@ -43,7 +43,7 @@ func TestCrashConsistency(t *testing.T) {
 	writePlugin(t, plug, "example.com/crashplug", "crashplug activated.")
 	oldOut, newOut := "Just doing binary things\n", "crashplug activated.\nJust doing binary things\n"
 	cache := filepath.Join(root, "cache")
-	copyTree(t, e2e.cacheDir, cache)
+	copyTree(t, e2e.seed, cache)
 	toolchains := filepath.Join(cache, "go-selfcompile", "toolchains")
 	target := filepath.Join(root, "bin", "example-abinary")
 	runs := 0

@@ -40,6 +40,7 @@ var e2e struct {
 	gen      string // the go-selfcompile binary
 	abinary  string // example-abinary as built, never modified
 	cacheDir string // XDG_CACHE_HOME for the installers
+	seed     string // a copy of cacheDir as setup left it, which no install changes
 	modcache string // the go command's module cache
 }
 
@@ -103,6 +104,12 @@ func buildE2E() error {
 	cmd.Env = userEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("dry run: %v\n%s", err, out)
+	}
+	// Tests that need a cache of their own copy this one: the shared
+	// cache changes under a copy while the tests beside them install.
+	e2e.seed = filepath.Join(e2e.work, "seedcache")
+	if out, err := exec.Command("cp", "-a", e2e.cacheDir, e2e.seed).CombinedOutput(); err != nil {
+		return fmt.Errorf("copying the cache: %v\n%s", err, out)
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func TestCobraHost(t *testing.T) {
 	})
 	cache := filepath.Join(tempDir(t), "cache")
 	os.MkdirAll(cache, 0o700)
-	if out, err := exec.Command("cp", "-al", filepath.Join(e2e.cacheDir, "go-selfcompile", "toolchains"), filepath.Join(cache, "toolchains")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-al", filepath.Join(e2e.seed, "go-selfcompile", "toolchains"), filepath.Join(cache, "toolchains")).CombinedOutput(); err != nil {
 		t.Fatalf("cp -al: %v\n%s", err, out)
 	}
 	sc := installer(t, bin)

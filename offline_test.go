@@ -20,7 +20,7 @@ func freshCache(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, sub := range []string{"build", "toolchains"} {
-		if out, err := exec.Command("cp", "-al", filepath.Join(e2e.cacheDir, "go-selfcompile", sub), filepath.Join(root, sub)).CombinedOutput(); err != nil {
+		if out, err := exec.Command("cp", "-al", filepath.Join(e2e.seed, "go-selfcompile", sub), filepath.Join(root, sub)).CombinedOutput(); err != nil {
 			t.Fatalf("cp -al: %v\n%s", err, out)
 		}
 	}
@@ -224,7 +224,7 @@ func TestCacheProgFleet(t *testing.T) {
 		t.Fatalf("building the cache program: %v\n%s", err, out)
 	}
 	store := filepath.Join(work, "store")
-	seed := filepath.Join(e2e.cacheDir, "go-selfcompile", "build") // the standard library, compiled once by the tests
+	seed := filepath.Join(e2e.seed, "go-selfcompile", "build") // the standard library, compiled once by the tests
 	cacheProg := "GOCACHEPROG=" + prog + " " + store + " " + seed
 	plug := filepath.Join(work, "fleetplug")
 	writePlugin(t, plug, "example.com/fleetplug", "fleetplug activated.")

@@ -291,7 +291,7 @@ func TestCanceledDuringBuild(t *testing.T) {
 			target := installedCopy(t)
 			before := fileHash(t, target)
 			cache := filepath.Join(tempDir(t), "cache")
-			copyTree(t, e2e.cacheDir, cache) // a cache of its own, to search for leftovers
+			copyTree(t, e2e.seed, cache) // a cache of its own, to search for leftovers
 			r := start(t, target, []string{"XDG_CACHE_HOME=" + cache, "GO_SELFCOMPILE_FAILPOINT=compiled.1:pause"}, "plugin", "add", slow)
 			r.waitFor(t, "selfcompile: failpoint compiled.1 pause")
 			work := filepath.Join(cache, "go-selfcompile", "work")
