@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -262,25 +263,37 @@ func fileMode(t *testing.T, p string) string {
 	return fi.Mode().String()
 }
 
+// second is what secondBuild built, once per test run.
+var second struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
 // secondBuild returns example-abinary built from changed source: what a
-// package manager's upgrade would install.
+// package manager's upgrade would install. Tests read it, and copy it.
 func secondBuild(t *testing.T) string {
 	t.Helper()
-	repo := filepath.Join(tempDir(t), "repo2")
+	second.once.Do(func() { second.bin, second.err = buildSecond() })
+	if second.err != nil {
+		t.Fatal(second.err)
+	}
+	return second.bin
+}
+
+func buildSecond() (string, error) {
+	repo := filepath.Join(e2e.work, "repo2")
 	if err := copyRepo(e2e.repo, repo); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	main := filepath.Join(repo, "example", "abinary", "main.go")
 	src, _ := os.ReadFile(main)
 	os.WriteFile(main, bytes.Replace(src, []byte("Just doing binary things"), []byte("Just doing binary things, version 2"), 1), 0o644)
 	if out, err := command(filepath.Dir(main), nil, e2e.gen, "--level", "fastest", "-q"); err != nil {
-		t.Fatalf("generating: %v\n%s", err, out)
+		return "", fmt.Errorf("generating: %v\n%s", err, out)
 	}
-	bin := filepath.Join(tempDir(t), "v2")
-	if err := buildHost(repo, "./example/abinary", bin); err != nil {
-		t.Fatal(err)
-	}
-	return bin
+	bin := filepath.Join(e2e.work, "v2")
+	return bin, buildHost(repo, "./example/abinary", bin)
 }
 
 // A process whose executable was upgraded on disk while it ran refuses to
@@ -497,4 +510,77 @@ func alive(pid int) bool {
 		return syscall.Kill(pid, 0) == nil
 	}
 	return !strings.Contains(string(status), "State:\tZ")
+}
+
+// An executable rewritten in place during an install (the same file, new
+// bytes, as cp or install -C write it) is noticed before the swap: the
+// install fails with ErrStale and leaves the rewritten file as it is. The
+// rewrite happens when the install reports that it verifies the new
+// binary, after the build.
+func TestExecutableRewrittenDuringInstall(t *testing.T) {
+	setupE2E(t)
+	target := installedCopy(t)
+	v2, err := os.ReadFile(secondBuild(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := installer(t, target)
+	rewritten := false
+	sc.Progress = func(e selfcompile.Event) {
+		if e.Stage == "verify" && !e.Done && !rewritten {
+			f, err := os.OpenFile(target, os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				t.Errorf("rewriting the executable: %v", err)
+				return
+			}
+			f.Write(v2)
+			f.Close()
+			rewritten = true
+		}
+	}
+	sc.Plugin(aplugin)
+	err = sc.Compile()
+	if !rewritten {
+		t.Fatalf("the install never reached verify: %v", err)
+	}
+	if !errors.Is(err, selfcompile.ErrStale) || !strings.Contains(err.Error(), "rewritten") {
+		t.Fatalf("install into an executable rewritten meanwhile: %v", err)
+	}
+	if got, _ := os.ReadFile(target); !bytes.Equal(got, v2) {
+		t.Fatal("the install replaced the rewritten executable")
+	}
+}
+
+// An install into a cache that TrimCache or PurgeCache holds (here, the
+// test holds its lock as they do) waits and says so, changes nothing
+// meanwhile, and goes on once the lock is free.
+func TestInstallWaitsForTrim(t *testing.T) {
+	setupE2E(t)
+	target := installedCopy(t)
+	before := fileHash(t, target)
+	cache := freshCache(t)
+	f, err := os.OpenFile(filepath.Join(cache, "go-selfcompile", ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, target, []string{"XDG_CACHE_HOME=" + cache}, "plugin", "add", aplugin)
+	r.waitFor(t, "Waiting for the trim of the cache")
+	time.Sleep(200 * time.Millisecond) // it would have gone on by now, were it not waiting
+	if fileHash(t, target) != before {
+		t.Fatal("the binary changed while the install waited")
+	}
+	if work, _ := os.ReadDir(filepath.Join(cache, "go-selfcompile", "work")); len(work) > 0 {
+		t.Fatalf("the install made a workdir while it waited: %v", work)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if err := r.wait(); err != nil {
+		t.Fatalf("the install after the trim: %v\n%s", err, r.stderr.String())
+	}
+	if out := mustRun(t, target); out != "aplugin activated.\nJust doing binary things\n" {
+		t.Fatalf("after the install: %q", out)
+	}
 }
