@@ -218,9 +218,10 @@ func trimBuildCache(dir, built string) int64 {
 	return freed
 }
 
-// PurgeCache removes everything the library keeps under CacheDir. The next
-// install restores the toolchain and compiles from scratch. It fails with
-// ErrLocked while an install that uses the cache runs.
+// PurgeCache removes everything the library keeps under CacheDir but the
+// cache's lock file. The next install restores the toolchain and compiles
+// from scratch. It fails with ErrLocked while an install that uses the
+// cache runs.
 func (c *SelfCompile) PurgeCache() error {
 	root, err := c.cacheRoot()
 	if err != nil {

@@ -53,9 +53,38 @@ func lockCache(ctx context.Context, root string, exclusive bool, logf func(strin
 		return nil, fmt.Errorf("selfcompile: taking the lock of the cache %s: %w", root, err)
 	case busy:
 		f.Close()
-		return nil, fmt.Errorf("%w: an install uses the cache %s; try again when it is done", ErrLocked, root)
+		return nil, fmt.Errorf("%w: an install, or another trim, uses the cache %s; try again when it is done", ErrLocked, root)
 	}
-	return func() { unlock(f); f.Close() }, nil
+	release = func() { unlock(f); f.Close() }
+	if exclusive {
+		if err := checkOldInstalls(root); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
+
+// checkOldInstalls fails with ErrLocked while an install by an earlier
+// version of the library, which takes no cache lock, works in the cache at
+// root: it holds the lock file in its workdir.
+func checkOldInstalls(root string) error {
+	locks, _ := filepath.Glob(filepath.Join(workRoot(root), globEscape(workPrefix)+"*", oldLockFile))
+	for _, lock := range locks {
+		f, err := os.OpenFile(lock, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		ok, _ := tryLock(f, true)
+		if ok {
+			unlock(f)
+		}
+		f.Close()
+		if !ok {
+			return fmt.Errorf("%w: an install by an earlier version of the library works in %s; try again when it is done", ErrLocked, filepath.Dir(lock))
+		}
+	}
+	return nil
 }
 
 // waitLock locks f, exclusive or shared. With wait, it polls until the
@@ -116,7 +145,7 @@ func lockedTempDir(parent, prefix string) (dir string, release func(), err error
 			continue
 		}
 		dir = strings.TrimSuffix(lock, lockSuffix)
-		release = func() { unlock(f); f.Close(); removeLockOf(dir, lock) }
+		release = func() { dropLock(f, dir, lock) }
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			release()
 			return "", nil, err
@@ -126,10 +155,18 @@ func lockedTempDir(parent, prefix string) (dir string, release func(), err error
 	return "", nil, fmt.Errorf("locking a new directory in %s: another process removed its lock file each time", parent)
 }
 
-// removeLockOf removes the lock file of dir once dir is gone; while it is
-// there, the lock file lets removeStale find it.
-func removeLockOf(dir, lock string) {
-	if _, err := os.Lstat(dir); os.IsNotExist(err) {
+// dropLock releases the lock f of dir, at lock, and removes the lock file
+// once dir is gone (while the directory is there, the lock file lets
+// removeStale find it). The file is removed while still held where the
+// system allows it (Unix), so that no other process takes it meanwhile;
+// Windows removes no open file, so there it goes after it is closed.
+func dropLock(f *os.File, dir, lock string) {
+	_, err := os.Lstat(dir)
+	gone := os.IsNotExist(err)
+	removed := gone && os.Remove(lock) == nil
+	unlock(f)
+	f.Close()
+	if gone && !removed {
 		os.Remove(lock)
 	}
 }
@@ -152,7 +189,9 @@ func removeStale(parent, prefix string) {
 	}
 }
 
-// removeIfFree removes dir, and then its lock file, if the lock is free.
+// removeIfFree removes dir, and then its lock file, if the lock is free. A
+// lock file left by an earlier version inside dir (lock == "") goes with
+// it; Windows removes it only once it is closed.
 func removeIfFree(dir, lock string) {
 	name := cmp.Or(lock, filepath.Join(dir, oldLockFile))
 	f, err := os.OpenFile(name, os.O_RDWR, 0)
@@ -164,12 +203,16 @@ func removeIfFree(dir, lock string) {
 	if free {
 		removeTree(dir)
 	}
-	if ok {
-		unlock(f)
-	}
-	f.Close() // before the lock file is removed: Windows removes no open file
 	if free && lock != "" {
-		removeLockOf(dir, lock)
+		dropLock(f, dir, lock)
+	} else {
+		if ok {
+			unlock(f)
+		}
+		f.Close()
+	}
+	if free && lock == "" {
+		removeTree(dir)
 	}
 }
 

@@ -239,14 +239,22 @@ func TestSetcapHostKeepsCapability(t *testing.T) {
 		t.Fatalf("the backup %q kept its privileges", b)
 	}
 	// A privileged backup that a killed install left is disarmed by the
-	// next install.
+	// next install, before pruning removes its name: a hard link elsewhere,
+	// the same file, shows it.
 	b := backups()[0]
 	exec.Command("setcap", "cap_net_bind_service=ep", b).Run()
 	os.Chmod(b, 0o755|os.ModeSetuid)
-	if !privileged(b) {
+	same := filepath.Join(tempDir(t), "same-file")
+	if err := os.Link(b, same); err != nil {
+		t.Fatal(err)
+	}
+	if !privileged(same) {
 		t.Fatal("the planted privileged backup is not privileged")
 	}
 	pluginCmd(t, bin, nil, "add", aplugin)
+	if !unprivileged(same) {
+		t.Error("the backup a killed install left kept its privileges")
+	}
 	for _, b := range backups() {
 		if !unprivileged(b) {
 			t.Errorf("the backup %s kept its privileges", b)
@@ -411,6 +419,7 @@ func TestRollbackChecksBackup(t *testing.T) {
 	}
 	os.Remove(backup)
 	os.WriteFile(backup, good, 0o755)
+	os.Chmod(backup, 0o775) // as writable as the executable, as an install under a umask of 002 keeps it
 	pluginCmd(t, target, nil, "rollback")
 	if out := mustRun(t, target); out != "Just doing binary things\n" {
 		t.Fatalf("after the rollback: %q", out)
@@ -582,5 +591,41 @@ func TestInstallWaitsForTrim(t *testing.T) {
 	}
 	if out := mustRun(t, target); out != "aplugin activated.\nJust doing binary things\n" {
 		t.Fatalf("after the install: %q", out)
+	}
+}
+
+// TrimCache and PurgeCache refuse with ErrLocked while an install by an
+// earlier version of the library runs (it takes no cache lock, but holds a
+// lock file in its workdir); once that installer is gone, a trim removes
+// what it left.
+func TestTrimSeesOldInstalls(t *testing.T) {
+	setupE2E(t)
+	root := filepath.Join(tempDir(t), "cache")
+	old := filepath.Join(root, "work", "install-123")
+	writeFiles(t, old, map[string]string{".selfcompile-lock": "", "tmp/f": "x"})
+	f, err := os.OpenFile(filepath.Join(old, ".selfcompile-lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	sc := installer(t, installedCopy(t))
+	sc.CacheDir = root
+	if _, err := sc.TrimCache(); !errors.Is(err, selfcompile.ErrLocked) || !strings.Contains(err.Error(), "earlier version") {
+		t.Errorf("TrimCache during an earlier version's install: %v", err)
+	}
+	if err := sc.PurgeCache(); !errors.Is(err, selfcompile.ErrLocked) {
+		t.Errorf("PurgeCache during an earlier version's install: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(old, "tmp", "f")); err != nil {
+		t.Fatalf("the live install's workdir was touched: %v", err)
+	}
+	f.Close() // the installer dies: its lock is free
+	if _, err := sc.TrimCache(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("the trim kept what the dead install left")
 	}
 }
