@@ -268,7 +268,8 @@ func copyModule(dir, dst string, files []string) ([]string, error) {
 	return names, nil
 }
 
-// countReplaces returns how many replace directives the go.mod in dir has.
+// replacedModules returns the modules that the replace directives of the
+// go.mod in dir replace.
 func replacedModules(dir string) []string {
 	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {

@@ -54,7 +54,7 @@ type Part struct {
 
 // ReadFile reads what the executable at path carries, without running it.
 // A file that is not a Go program, or that carries no bundle, is an error
-// that matches selfcompile.selfcompile.ErrNoBundle.
+// that matches selfcompile.ErrNoBundle.
 func ReadFile(path string) (*Binary, error) {
 	f, err := os.Open(path)
 	if err != nil {
