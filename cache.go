@@ -1,5 +1,8 @@
 package selfcompile
 
+// The cache directory: what installs keep between them, how it is trusted,
+// and how it is reported, trimmed and purged.
+
 import (
 	"context"
 	"fmt"
@@ -11,7 +14,11 @@ import (
 	"time"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/cachetree"
+	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/lockfile"
 	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
@@ -61,7 +68,7 @@ func (c *SelfCompile) cacheRoot() (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("%w: creating %s: %v", ErrUnsafeCache, dir, err)
 	}
-	if err := checkPrivateDir(dir); err != nil {
+	if err := fsutil.CheckPrivateDir(dir); err != nil {
 		return "", fmt.Errorf("%w: %v (remove it, or set SelfCompile.CacheDir to a directory of your own)", ErrUnsafeCache, err)
 	}
 	for _, sub := range []string{dir, filepath.Join(dir, buildDir)} {
@@ -86,14 +93,22 @@ func checkWritableDir(dir string) error {
 	return os.Remove(f.Name())
 }
 
+// CacheKind is the kind of a CacheEntry.
+type CacheKind string
+
+// The kinds of what the cache holds.
+const (
+	CacheToolchain CacheKind = "toolchain" // a restored Go toolchain, shared by the programs that bundle it
+	CacheBuild     CacheKind = "build"     // the go build cache, shared
+	CacheModules   CacheKind = "modules"   // a program's module cache
+	CacheSource    CacheKind = "source"    // a program's source
+	CacheWork      CacheKind = "work"      // what killed installs left
+)
+
 // CacheEntry is one thing the library keeps between installs under
 // CacheDir.
 type CacheEntry struct {
-	// Kind is "toolchain" (a restored Go toolchain, shared by the programs
-	// that bundle the same one), "build" (the go build cache, shared),
-	// "modules" (a program's module cache), "source" (a program's source)
-	// or "work" (what killed installs left).
-	Kind string
+	Kind CacheKind
 	// Path is the entry's directory.
 	Path string
 	// Size is the bytes of its files.
@@ -104,26 +119,26 @@ type CacheEntry struct {
 func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 	root, err := c.cacheRoot()
 	if err != nil {
-		return nil, err
+		return nil, prefixed(err)
 	}
 	var entries []CacheEntry
-	add := func(kind, dir string) {
-		if isDir(dir) {
-			entries = append(entries, CacheEntry{Kind: kind, Path: dir, Size: dirSize(dir)})
+	add := func(kind CacheKind, dir string) {
+		if fsutil.IsDir(dir) {
+			entries = append(entries, CacheEntry{Kind: kind, Path: dir, Size: fsutil.DirSize(dir)})
 		}
 	}
 	for _, d := range subdirs(filepath.Join(root, toolchainsDir)) {
-		add("toolchain", d)
+		add(CacheToolchain, d)
 	}
 	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
-		add("modules", filepath.Join(d, "mod"))
+		add(CacheModules, filepath.Join(d, "mod"))
 		srcs, _ := filepath.Glob(filepath.Join(d, "src-*"))
 		for _, s := range srcs {
-			add("source", s)
+			add(CacheSource, s)
 		}
 	}
-	add("build", filepath.Join(root, buildDir))
-	add("work", workRoot(root))
+	add(CacheBuild, filepath.Join(root, buildDir))
+	add(CacheWork, workRoot(root))
 	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Path, b.Path) })
 	return entries, nil
 }
@@ -136,12 +151,17 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 // left. Other programs of the user restore or compile what they need
 // again at their next install. It fails with ErrLocked while an install
 // that uses the cache runs.
-func (c *SelfCompile) TrimCache() (freed int64, err error) {
+func (c *SelfCompile) TrimCache(ctx context.Context) (freed int64, err error) {
+	freed, err = c.trimCache(ctx)
+	return freed, prefixed(err)
+}
+
+func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	root, err := c.cacheRoot()
 	if err != nil {
 		return 0, err
 	}
-	release, err := lockCache(context.Background(), root, true, c.logf)
+	release, err := lockCache(ctx, root, true, c.logf)
 	if err != nil {
 		return 0, err
 	}
@@ -150,18 +170,18 @@ func (c *SelfCompile) TrimCache() (freed int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	bin, err := openBinary(target)
+	bin, err := openExe(target)
 	if err != nil {
 		return 0, err
 	}
 	defer bin.Close()
-	keepToolchain := toolchainDir(root, bin.toolchainM)
+	keepToolchain := toolchainDir(root, bin.Toolchain.Manifest)
 	for _, d := range subdirs(filepath.Join(root, toolchainsDir)) {
 		if d != keepToolchain {
 			freed += removeMeasured(d)
 		}
 	}
-	host := hostDir(root, bin.sharedM.MainPackage)
+	host := hostDir(root, bin.Shared.Manifest.MainPackage)
 	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
 		if d != host {
 			freed += removeMeasured(d)
@@ -169,28 +189,40 @@ func (c *SelfCompile) TrimCache() (freed int64, err error) {
 	}
 	srcs, _ := filepath.Glob(filepath.Join(host, "src-*"))
 	for _, s := range srcs {
-		if p, ok := bin.sharedM.Part(bundle.PartSource); !ok || filepath.Base(s) != "src-"+p.Digest[:24] {
+		if p, ok := bin.Shared.Manifest.Part(bundle.PartSource); !ok || filepath.Base(s) != "src-"+p.Digest[:24] {
 			freed += removeMeasured(s)
 		}
 	}
 	mod, build := filepath.Join(host, "mod"), filepath.Join(root, buildDir)
-	freed += forgetMerged(mod, trimModules(mod, bin.buildList()))
+	freed += forgetMerged(mod, trimModules(mod, keptModules(bin)))
 	freed += forgetMerged(build, trimBuildCache(build, filepath.Join(host, builtFile)))
-	removeStale(workRoot(root), workPrefix)
+	lockfile.RemoveStale(workRoot(root), workPrefix)
 	return freed, nil
 }
 
-// forgetMerged removes the markers of the parts merged into the cache dir
-// (see restoreMerged), once files were removed from it: the next install
-// that needs a part merges it again.
+// forgetMerged forgets the parts merged into the cache dir once files
+// were removed from it: the next install that needs a part merges it
+// again.
 func forgetMerged(dir string, freed int64) int64 {
 	if freed > 0 {
-		markers, _ := filepath.Glob(filepath.Join(dir, markerPrefix+"*"))
-		for _, m := range markers {
-			os.Remove(m)
-		}
+		cachetree.ForgetMerged(dir)
 	}
 	return freed
+}
+
+// keptModules returns the module versions, as "path@version", of the
+// host's build list and of the last install's: what the next install,
+// offline, may need.
+func keptModules(bin *exe.File) map[string]bool {
+	out := map[string]bool{}
+	for _, list := range []gosrc.BuildList{bin.HostList, bin.LastList} {
+		for _, m := range list {
+			if mv, ok := m.Cached(); ok {
+				out[mv.String()] = true
+			}
+		}
+	}
+	return out
 }
 
 // trimBuildCache removes the go build cache entries that the last install
@@ -222,7 +254,9 @@ func trimBuildCache(dir, built string) int64 {
 // cache's lock file. The next install restores the toolchain and compiles
 // from scratch. It fails with ErrLocked while an install that uses the
 // cache runs.
-func (c *SelfCompile) PurgeCache() error {
+func (c *SelfCompile) PurgeCache() error { return prefixed(c.purgeCache()) }
+
+func (c *SelfCompile) purgeCache() error {
 	root, err := c.cacheRoot()
 	if err != nil {
 		return err
@@ -238,7 +272,7 @@ func (c *SelfCompile) PurgeCache() error {
 	}
 	for _, e := range entries {
 		if e.Name() != cacheLockFile { // held, until the purge is done
-			if err := removeTree(filepath.Join(root, e.Name())); err != nil {
+			if err := fsutil.RemoveAll(filepath.Join(root, e.Name())); err != nil {
 				return err
 			}
 		}
@@ -259,33 +293,11 @@ func subdirs(dir string) []string {
 	return out
 }
 
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}
-
 // removeMeasured removes a tree and returns its size.
 func removeMeasured(dir string) int64 {
-	n := dirSize(dir)
-	removeTree(dir)
+	n := fsutil.DirSize(dir)
+	fsutil.RemoveAll(dir)
 	return n
-}
-
-// removeTree removes a tree, with the read-only directories that the go
-// command makes in a module cache.
-func removeTree(dir string) error { return fsutil.RemoveAll(dir) }
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }
 
 // trimModules removes from a module cache the extracted source and zip
@@ -336,4 +348,42 @@ func trimZips(download string, keep map[string]bool) int64 {
 		return nil
 	})
 	return freed
+}
+
+// cacheLockFile is the lock of a cache directory, in it.
+const cacheLockFile = ".lock"
+
+// lockCache takes the lock of the cache at root: shared for an install,
+// which waits while TrimCache or PurgeCache holds it, saying so; exclusive
+// for those, which fail at once with ErrLocked while an install holds it.
+func lockCache(ctx context.Context, root string, exclusive bool, logf func(string, ...any)) (release func(), err error) {
+	l, err := lockfile.Open(ctx, filepath.Join(root, cacheLockFile), exclusive, !exclusive, func() {
+		logf("Waiting for the trim of the cache %s to finish", root)
+	})
+	switch {
+	case err == lockfile.ErrBusy:
+		return nil, fmt.Errorf("%w: an install, or another trim, uses the cache %s; try again when it is done", ErrLocked, root)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrUnsafeCache, err)
+	}
+	if exclusive {
+		if err := checkOldInstalls(root); err != nil {
+			l.Release()
+			return nil, err
+		}
+	}
+	return l.Release, nil
+}
+
+// checkOldInstalls fails with ErrLocked while an install by an earlier
+// version of the library, which takes no cache lock, works in the cache at
+// root: it holds the lock file in its workdir.
+func checkOldInstalls(root string) error {
+	locks, _ := filepath.Glob(filepath.Join(workRoot(root), lockfile.GlobEscape(workPrefix)+"*", lockfile.OldLockFile))
+	for _, lock := range locks {
+		if lockfile.Held(lock) {
+			return fmt.Errorf("%w: an install by an earlier version of the library works in %s; try again when it is done", ErrLocked, filepath.Dir(lock))
+		}
+	}
+	return nil
 }

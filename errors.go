@@ -9,60 +9,69 @@ import (
 	"syscall"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/exe"
 )
 
 // Sentinel errors. Every error the library returns for one of these
-// conditions matches the sentinel with errors.Is, and only then; the typed
-// errors below carry the details and match with errors.As. On every one
-// of them the executable is unchanged, except for a *RollbackError.
+// conditions matches the sentinel with errors.Is, and only then. The
+// typed errors below carry the details and match with errors.As; each
+// matches one sentinel: *PluginError ErrInvalidPlugin, *NetworkError
+// ErrNeedsNetwork, *BuildError ErrBuild, *VerifyError ErrVerify, and
+// *TargetError ErrNotWritable when its cause is a permission (otherwise
+// what its cause matches). On every one of them the executable is
+// unchanged, except for a *RollbackError.
 var (
 	// ErrNoBundle: the binary carries no bundle for its platform (go
 	// generate was not run before go build, or not for this target).
-	ErrNoBundle = errors.New("selfcompile: this binary carries no bundle")
+	ErrNoBundle = exe.ErrNoBundle
 	// ErrBundleCorrupt: a bundle does not match its checksum or manifest,
 	// is truncated, or holds entries that are not allowed.
 	ErrBundleCorrupt = bundle.ErrCorrupt
 	// ErrBundleFormat: a bundle was written by an incompatible version.
 	ErrBundleFormat = bundle.ErrFormat
 	// ErrPlatform: the bundled toolchain does not run on this platform.
-	ErrPlatform = errors.New("selfcompile: bundle is for another platform")
+	ErrPlatform = errors.New("the bundle is for another platform")
 	// ErrInvalidPlugin: a plugin spec is malformed, cannot be found, or
 	// is not a plugin package.
-	ErrInvalidPlugin = errors.New("selfcompile: invalid plugin")
+	ErrInvalidPlugin = errors.New("invalid plugin")
 	// ErrNeedsNetwork: an install needs a module that neither the binary
 	// nor the caches hold, and the module proxy cannot be reached.
-	ErrNeedsNetwork = errors.New("selfcompile: the install needs the network")
+	ErrNeedsNetwork = errors.New("the install needs the network")
 	// ErrNotWritable: this user may not replace the executable, or a swap
 	// would lose its owner, setuid bits or file capabilities.
-	ErrNotWritable = errors.New("selfcompile: executable is not writable")
+	ErrNotWritable = errors.New("the executable is not writable")
+	// ErrPrivileged: the program runs with privileges from its file
+	// (setuid, setgid, file capabilities), so it changes neither itself
+	// nor its caches: its environment is not its owner's.
+	ErrPrivileged = errors.New("the program runs with privileges from its file")
 	// ErrStale: the executable on disk is not the build this process
 	// runs, or not the program a backup belongs to.
-	ErrStale = errors.New("selfcompile: the executable on disk is another build")
+	ErrStale = errors.New("the executable on disk is another build")
 	// ErrUnsafeCache: the cache directory belongs to another user or may
 	// be written by others, or cannot be written at all.
-	ErrUnsafeCache = errors.New("selfcompile: the cache directory cannot be trusted")
+	ErrUnsafeCache = errors.New("the cache directory cannot be trusted")
 	// ErrBuild: the go command failed.
-	ErrBuild = errors.New("selfcompile: build failed")
+	ErrBuild = errors.New("build failed")
 	// ErrVerify: the new binary did not pass its verification run.
-	ErrVerify = errors.New("selfcompile: new binary failed verification")
+	ErrVerify = errors.New("the new binary failed verification")
 	// ErrLocked: another install holds the lock and the caller asked not
 	// to wait, or an install uses the cache that TrimCache or PurgeCache
 	// would change.
-	ErrLocked = errors.New("selfcompile: another install is in progress")
+	ErrLocked = errors.New("another install is in progress")
 	// ErrNoSource: the bundle holds no host source and its version is
 	// unknown.
-	ErrNoSource = errors.New("selfcompile: host source is not available")
+	ErrNoSource = errors.New("the host's source is not available")
 	// ErrNoSpace: a disk lacks the room an install needs.
-	ErrNoSpace = errors.New("selfcompile: not enough disk space")
+	ErrNoSpace = errors.New("not enough disk space")
 	// ErrHostDepsChanged: the plugins would change the version of one of
 	// the host's own dependencies, and SelfCompile.KeepHostDeps refuses it.
-	ErrHostDepsChanged = errors.New("selfcompile: plugins would change host dependencies")
+	ErrHostDepsChanged = errors.New("the plugins would change the host's dependencies")
 	// ErrNoBackup: Rollback found no previous binary.
-	ErrNoBackup = errors.New("selfcompile: no previous binary to roll back to")
+	ErrNoBackup = errors.New("no previous binary to roll back to")
 	// ErrCanceled: the context ended (SIGINT, SIGTERM, a deadline) before
 	// the install replaced the executable. The error also matches the
 	// context's own error.
-	ErrCanceled = errors.New("selfcompile: install canceled")
+	ErrCanceled = errors.New("install canceled")
 )
 
 // PluginError reports a plugin spec that cannot be installed. It matches
@@ -79,7 +88,7 @@ type PluginError struct {
 // Error describes what went wrong and what to do.
 func (e *PluginError) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("selfcompile: plugin %q: %s; %v", e.Spec, e.Reason, e.Err)
+		return fmt.Sprintf("selfcompile: plugin %q: %s; %s", e.Spec, e.Reason, unprefixed(e.Err))
 	}
 	return fmt.Sprintf("selfcompile: plugin %q: %s", e.Spec, e.Reason)
 }
@@ -96,7 +105,8 @@ type NetworkError struct {
 	// Plugins are the plugins that need the module (all those being added
 	// when the go command does not say).
 	Plugins []string
-	// Module and Version name the module.
+	// Module and Version name the module; Version may be a query, as
+	// "latest".
 	Module, Version string
 	// Reason is what the go command said.
 	Reason string
@@ -175,18 +185,24 @@ func (e *VerifyError) Error() string {
 func (e *VerifyError) Is(target error) bool { return target == ErrVerify }
 
 // TargetError reports an executable that cannot be replaced, or a backup
-// that cannot be put back. It matches ErrNotWritable when the cause is a
-// permission problem, and whatever its cause matches otherwise.
+// that cannot be put back in its place. It matches ErrNotWritable when the
+// cause is a permission problem, and whatever its cause matches
+// otherwise.
 type TargetError struct {
-	// Path is the executable, or the backup.
+	// Path is the executable.
 	Path string
+	// Backup is, for an error about a backup, the backup of Path.
+	Backup string
 	// Err is the cause.
 	Err error
 }
 
 // Error describes what went wrong and what to do.
 func (e *TargetError) Error() string {
-	msg := fmt.Sprintf("selfcompile: cannot replace %s: %v", e.Path, e.Err)
+	msg := fmt.Sprintf("selfcompile: cannot replace %s: %s", e.Path, unprefixed(e.Err))
+	if e.Backup != "" {
+		msg = fmt.Sprintf("selfcompile: cannot put the backup %s back in place of %s: %s", e.Backup, e.Path, unprefixed(e.Err))
+	}
 	if e.Is(ErrNotWritable) {
 		msg += " (rerun as a user who may write to it and its directory, or move the binary to a directory you own)"
 	}
@@ -225,7 +241,7 @@ func (e *RollbackError) Unwrap() []error { return []error{e.Err, e.RestoreErr} }
 // canceledError is what an install returns when its context ends. It
 // matches ErrCanceled and the context's error.
 type canceledError struct {
-	stage string
+	stage Stage
 	err   error
 }
 
@@ -237,19 +253,34 @@ func (e *canceledError) Is(target error) bool { return target == ErrCanceled }
 
 func (e *canceledError) Unwrap() error { return e.err }
 
-// spaceError reports a file system without room for an install, found
-// before any work. It matches ErrNoSpace.
+// canceled turns a context's error into a *canceledError for stage, and
+// passes other errors through.
+func canceled(ctx context.Context, stage Stage, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return &canceledError{stage: stage, err: ctx.Err()}
+	}
+	return err
+}
+
+// spaceError reports a file system without the room an install needs. It
+// matches ErrNoSpace.
 type spaceError struct {
 	dir, what  string
 	need, free uint64
+	err        error // the write that failed, when the disk filled up during the install
 }
 
 func (e *spaceError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("selfcompile: the disk of %s is full (%s): free some space, or point SelfCompile.CacheDir at a larger disk; the installed binary is unchanged", e.dir, unprefixed(e.err))
+	}
 	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or point SelfCompile.CacheDir at a larger disk)",
 		e.dir, e.what, e.need>>20, e.free>>20)
 }
 
 func (e *spaceError) Is(target error) bool { return target == ErrNoSpace }
+
+func (e *spaceError) Unwrap() error { return e.err }
 
 // planError reports a plan that KeepHostDeps refuses. It matches
 // ErrHostDepsChanged.
@@ -266,11 +297,24 @@ func (e *planError) Error() string {
 
 func (e *planError) Is(target error) bool { return target == ErrHostDepsChanged }
 
-// canceled turns a context's error into a *canceledError for stage, and
-// passes other errors through.
-func canceled(ctx context.Context, stage string, err error) error {
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return &canceledError{stage: stage, err: ctx.Err()}
+// prefix starts every error message of the library, once.
+const prefix = "selfcompile: "
+
+// prefixed gives err the library's prefix, unless it has it: the errors
+// of the package's functions and methods all start with it, once.
+func prefixed(err error) error {
+	if err == nil || strings.HasPrefix(err.Error(), prefix) {
+		return err
 	}
-	return err
+	return &prefixError{err}
 }
+
+type prefixError struct{ err error }
+
+func (e *prefixError) Error() string { return prefix + e.err.Error() }
+
+func (e *prefixError) Unwrap() error { return e.err }
+
+// unprefixed returns err's message without the library's prefix, for a
+// message that wraps it.
+func unprefixed(err error) string { return strings.TrimPrefix(err.Error(), prefix) }

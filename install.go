@@ -1,13 +1,28 @@
 package selfcompile
 
+// An install is one run of Apply or Plan, and the stages it runs in
+// order: lock and read the executable (here), restore, resolve, build,
+// verify, replace.
+
 import (
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/exe"
+	"github.com/shazow/go-selfcompile/internal/failpoint"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/lockfile"
+	"github.com/shazow/go-selfcompile/internal/proc"
+	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
 // install is one run of Apply or Plan: what each stage hands to the next.
@@ -15,22 +30,56 @@ type install struct {
 	c       *SelfCompile
 	ctx     context.Context
 	apply   bool     // Apply: build and replace; Plan: stop at the plan
-	current string   // the stage running, which a cancellation names
+	current Stage    // the stage running, which a cancellation names
 	undo    []func() // what end undoes, last first
 
-	bin     *binary // the executable on disk and its bundles
-	cache   string  // CacheDir
-	workdir string  // private to this install, removed at its end
-	r       *restored
-	g       gocmd.Go
+	bin     *exe.File    // the executable on disk and its bundles
+	rec     buildRecord  // the executable's record; after resolve, the new binary's
+	cache   string       // CacheDir
+	workdir string       // private to this install, removed at its end
+	r       *restored    // where restore laid the bundles out
+	g       gocmd.Go     // the restored go command
+	gomod   *goMod       // the restored host's go.mod, between the steps that edit it
+	plugins []pluginSpec // the plugin set to build
 
-	plugins      []pluginSpec // the plugin set to build
-	rec          buildRecord  // what the new binary will record
-	pluginBundle bool         // whether it embeds a plugins bundle
-	after        map[string]listedModule
-	packages     int // packages in the build, for progress
+	pluginBundle bool            // whether the new binary embeds a plugins bundle
+	after        gosrc.BuildList // the new build list
+	packages     int             // packages in the build, for progress
+	newBin       string          // the new binary, in a directory beside the executable
+}
 
-	stageDir, staged string // the new binary, beside the executable
+// run runs an install: Apply with build, Plan without.
+func (c *SelfCompile) run(ctx context.Context, changes []Change, build bool) (plan *Plan, err error) {
+	cs, err := parseChanges(changes)
+	if err != nil {
+		return nil, err
+	}
+	in, err := c.begin(ctx, build)
+	if err != nil {
+		return nil, canceled(ctx, StageStart, err)
+	}
+	defer in.end()
+	defer func() { err = canceled(ctx, in.current, err) }()
+	if err := in.restore(); err != nil {
+		return nil, err
+	}
+	if plan, err = in.resolve(cs); err != nil || !build {
+		return plan, err
+	}
+	if c.KeepHostDeps && len(plan.HostDeps) > 0 {
+		return plan, &planError{plan}
+	}
+	if plan.Empty() {
+		c.logf("No change to the plugins: nothing to build")
+		return plan, nil
+	}
+	if err := in.build(); err != nil {
+		return plan, err
+	}
+	if err := in.verify(); err != nil {
+		return plan, err
+	}
+	return plan, in.replace()
 }
 
 // checkUnprivileged refuses, in a program that runs with privileges from
@@ -40,8 +89,8 @@ type install struct {
 // they are, and its environment (PATH, HOME, the go settings) is that
 // user's to set.
 func checkUnprivileged() error {
-	if privileged() {
-		return fmt.Errorf("%w: this program runs with privileges from its file (setuid, setgid or file capabilities); change its plugins as the user who owns it, running it without them", ErrNotWritable)
+	if proc.Privileged() {
+		return fmt.Errorf("%w (setuid, setgid or file capabilities): change its plugins as the user who owns it, running it without them", ErrPrivileged)
 	}
 	return nil
 }
@@ -49,40 +98,31 @@ func checkUnprivileged() error {
 // begin takes what an install holds until its end: the executable's lock
 // (for Apply), its bundles, the cache and a private workdir. The caller
 // calls end.
-func (c *SelfCompile) begin(ctx context.Context, replace bool) (in *install, err error) {
+func (c *SelfCompile) begin(ctx context.Context, build bool) (in *install, err error) {
 	if err := checkUnprivileged(); err != nil {
 		return nil, err
 	}
-	in = &install{c: c, ctx: ctx, apply: replace, current: "start"}
+	in = &install{c: c, ctx: ctx, current: StageStart}
 	defer func() {
 		if err != nil {
 			in.end()
 		}
 	}()
-	failpoint(ctx, "begin")
+	failpoint.Hit(ctx, "begin")
 	target, err := c.target()
 	if err != nil {
 		return in, err
 	}
-	if replace {
+	if build {
 		if err := in.lock(target); err != nil {
 			return in, err
 		}
 	}
-	if in.bin, err = openBinary(target); err != nil {
+	if err := in.open(target); err != nil {
 		return in, err
 	}
-	in.undo = append(in.undo, func() { in.bin.Close() })
-	if err := in.bin.checkCurrent(); err != nil {
-		return in, err
-	}
-	failpoint(ctx, "opened")
-	if replace {
-		// The new binary, and a copy of the old one where hard links fail.
-		if err := ensureSpace(filepath.Dir(target), 2*uint64(in.bin.info.Size()), "the new binary"); err != nil {
-			return in, err
-		}
-	}
+	failpoint.Hit(ctx, "opened")
+	in.apply = build
 	if in.cache, err = c.cacheRoot(); err != nil {
 		return in, err
 	}
@@ -99,42 +139,103 @@ func (c *SelfCompile) begin(ctx context.Context, replace bool) (in *install, err
 // that makes it what it is. The check runs under the lock: another
 // installer removes leftovers, its check file among them, only under it.
 func (in *install) lock(target string) error {
-	release, err := lockTarget(in.ctx, target, !in.c.NoWait, in.c.logf)
-	if err != nil {
+	l, err := lockfile.Open(in.ctx, lockfile.TargetName(target), true, !in.c.NoWait, func() {
+		in.c.logf("Waiting for another install of %s to finish", target)
+	})
+	switch {
+	case err == lockfile.ErrBusy:
+		return fmt.Errorf("%w on %s (the lock is %s)", ErrLocked, target, lockfile.TargetName(target))
+	case err != nil:
+		return &TargetError{Path: target, Err: fmt.Errorf("the install lock: %w", err)}
+	}
+	in.undo = append(in.undo, l.Release)
+	swap.RemoveLeftovers(target)
+	failpoint.Hit(in.ctx, "locked")
+	if err := swap.CheckReplaceable(target); err != nil {
+		return &TargetError{Path: target, Err: err}
+	}
+	return nil
+}
+
+// open reads the executable's bundles and record, and refuses one on disk
+// that is another build of the host than the running one, as after a
+// package manager upgraded it: building from either would replace the
+// newer with the older, or mix them.
+func (in *install) open(target string) (err error) {
+	if in.bin, err = openExe(target); err != nil {
 		return err
 	}
-	in.undo = append(in.undo, release)
-	removeLeftovers(target)
-	failpoint(in.ctx, "locked")
-	return checkReplaceable(target)
+	in.undo = append(in.undo, func() { in.bin.Close() })
+	if in.rec, err = exe.ReadRecord[PluginInfo](in.bin); err != nil {
+		return err
+	}
+	self, err := startExe()
+	if err != nil || registered.shared == "" || !fsutil.SameFile(self, target) {
+		return nil // installing into another program's binary: it is its own source of truth
+	}
+	if !in.bin.SameHost(trailerOf(registered.shared), trailerOf(registered.toolchain)) {
+		return &TargetError{Path: target, Err: fmt.Errorf("%w: it was replaced since this program started (by an upgrade?); run the command again with the new binary", ErrStale)}
+	}
+	return nil
 }
+
+// openExe reads an executable that an install builds from: it carries a
+// toolchain bundle for this platform.
+func openExe(path string) (*exe.File, error) {
+	x, err := exe.Open(path)
+	if err != nil {
+		return nil, &TargetError{Path: path, Err: err}
+	}
+	if err := checkToolchain(x); err != nil {
+		x.Close()
+		return nil, err
+	}
+	return x, nil
+}
+
+// checkToolchain refuses an executable that carries no toolchain that
+// runs here.
+func checkToolchain(x *exe.File) error {
+	if x.Toolchain == nil {
+		return fmt.Errorf("%w: %s was built for %s/%s, and its bundle was generated for %v; run go-selfcompile --targets with %s/%s added, then go build again",
+			ErrNoBundle, x.Path, runtime.GOOS, runtime.GOARCH, x.Shared.Manifest.Targets, runtime.GOOS, runtime.GOARCH)
+	}
+	if m := x.Toolchain.Manifest; m.GOOS != runtime.GOOS || m.GOARCH != runtime.GOARCH {
+		return fmt.Errorf("%w: the toolchain in %s runs on %s/%s and this is %s/%s", ErrPlatform, x.Path, m.GOOS, m.GOARCH, runtime.GOOS, runtime.GOARCH)
+	}
+	return nil
+}
+
+// trailerOf returns the trailer of a bundle that the running program
+// embeds.
+func trailerOf(s string) []byte { return bundle.Trailer(strings.NewReader(s), int64(len(s))) }
 
 // makeWorkdir creates the install's private directory under the cache,
 // after removing those that killed installs left.
 func (in *install) makeWorkdir() error {
 	root := workRoot(in.cache)
-	removeStale(root, workPrefix)
-	dir, release, err := lockedTempDir(root, workPrefix)
+	lockfile.RemoveStale(root, workPrefix)
+	dir, release, err := lockfile.TempDir(root, workPrefix)
 	if err != nil {
-		return fmt.Errorf("selfcompile: creating workdir: %w", err)
+		return fmt.Errorf("creating a workdir: %w", err)
 	}
 	in.workdir = dir
 	in.undo = append(in.undo, func() {
 		in.c.logf("Cleaning up: %s", dir)
-		removeTree(dir)
+		fsutil.RemoveAll(dir)
 		release()
 	})
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return err
 	}
 	in.c.logf("Initializing workdir: %s", dir)
-	failpoint(in.ctx, "workdir")
+	failpoint.Hit(in.ctx, "workdir")
 	return nil
 }
 
 // end undoes what the install holds: the workdir goes, with the go
-// command's temporary files (GOTMPDIR points into it), the stage beside
-// the executable, and the lock.
+// command's temporary files (GOTMPDIR points into it), the new binary's
+// directory beside the executable, and the lock.
 func (in *install) end() {
 	for i := len(in.undo) - 1; i >= 0; i-- {
 		in.undo[i]()
@@ -144,11 +245,11 @@ func (in *install) end() {
 
 // stage reports the start of a stage and returns the function that
 // reports its end.
-func (in *install) stage(name string) (done func()) {
-	in.current = name
+func (in *install) stage(s Stage) (done func()) {
+	in.current = s
 	start := time.Now()
-	in.c.emit(Event{Stage: name})
-	return func() { in.c.emit(Event{Stage: name, Done: true, Elapsed: time.Since(start)}) }
+	in.c.emit(Event{Stage: s})
+	return func() { in.c.emit(Event{Stage: s, Done: true, Elapsed: time.Since(start)}) }
 }
 
 // target returns the executable to replace, with symlinks resolved so
@@ -156,7 +257,14 @@ func (in *install) stage(name string) (done func()) {
 // replaced.
 func (c *SelfCompile) target() (string, error) {
 	if c.Target == "" {
-		return startExe()
+		self, err := startExe()
+		if err != nil {
+			return "", err
+		}
+		if t, ok := swap.TargetOf(self); ok { // a backup, run to put itself back
+			return t, nil
+		}
+		return self, nil
 	}
 	p, err := filepath.EvalSymlinks(c.Target)
 	if err != nil {
@@ -165,7 +273,50 @@ func (c *SelfCompile) target() (string, error) {
 	return filepath.Abs(p)
 }
 
+// startExe is the running executable as it was when the program started,
+// symlinks resolved. It is resolved before any swap (Register calls it):
+// afterwards os.Executable would name the file that was renamed aside.
+var startExe = sync.OnceValues(func() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the running executable: %w", err)
+	}
+	return filepath.EvalSymlinks(exe)
+})
+
 // mainDir is the main package's directory in the restored source.
 func (in *install) mainDir() string {
-	return filepath.Join(in.r.module, filepath.FromSlash(in.bin.sharedM.MainDir))
+	return filepath.Join(in.r.module, filepath.FromSlash(in.bin.Shared.Manifest.MainDir))
+}
+
+// spareBytes is what an install keeps free on its cache's disk beyond
+// what it knows it writes: the build cache entries of what it compiles.
+const spareBytes = 128 << 20
+
+// checkSpace checks, before anything is written, that each disk has the
+// room the install needs: the cache's, for the restore bytes given, the
+// go command's output (a binary as large as the executable) and build
+// cache entries; the executable's, for the new binary, and a copy of the
+// old one as the backup where hard links fail. A disk that holds both
+// needs both.
+func (in *install) checkSpace(restore int64) error {
+	bin := uint64(in.bin.Info.Size())
+	need := map[string]uint64{in.cache: uint64(restore) + spareBytes}
+	what := map[string]string{in.cache: "the toolchain, the caches and the build"}
+	if in.apply {
+		need[in.cache] += bin
+		dir := filepath.Dir(in.bin.Path)
+		if fsutil.SameDisk(dir, in.cache) {
+			need[in.cache] += 2 * bin
+			what[in.cache] += ", and the new binary beside " + in.bin.Path
+		} else {
+			need[dir], what[dir] = 2*bin, "the new binary and a backup of the old one"
+		}
+	}
+	for dir, n := range need {
+		if free, err := fsutil.DiskFree(dir); err == nil && free < n {
+			return &spaceError{dir: dir, what: what[dir], need: n, free: free}
+		}
+	}
+	return nil
 }

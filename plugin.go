@@ -1,5 +1,8 @@
 package selfcompile
 
+// Plugins: what a binary records of each, and the specs a user names them
+// by, checked before any work.
+
 import (
 	"errors"
 	"os"
@@ -11,6 +14,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/shazow/go-selfcompile/internal/gosrc"
 )
 
 // PluginInfo describes a plugin compiled into a binary. The stub records
@@ -26,6 +31,17 @@ type PluginInfo struct {
 	// Local is the directory the plugin was installed from, for plugins
 	// given as a local directory.
 	Local string `json:"local,omitempty"`
+	// Sum is the "h1:" hash of what was compiled in: the module's zip, as
+	// go.sum has it, or, for a plugin from a local folder, the files
+	// carried from it (golang.org/x/mod/sumdb/dirhash). It is empty for a
+	// package of the host's own module.
+	Sum string `json:"sum,omitempty"`
+	// Origin says where the plugin came from: "module" (a module version,
+	// through the module proxy or from what the binary carries), "local"
+	// (a folder) or "host" (a package of the host's own module). A binary
+	// records no time: the same plugin set builds to the same bytes on
+	// every machine.
+	Origin string `json:"origin,omitempty"`
 }
 
 // String returns the plugin the way a user names it.
@@ -57,14 +73,16 @@ func (p PluginInfo) describeVersion() string {
 // version, or a local directory.
 type pluginSpec struct {
 	raw        string
-	importPath string   // set for import-path specs, and for local ones once resolved
-	version    string   // "" when none was given
-	dir        string   // absolute directory, for local specs
-	modulePath string   // module of a local spec
-	moduleDir  string   // source of a local plugin's module: its folder, or the copy the binary carries
-	isNew      bool     // being added or upgraded now, as opposed to kept as installed
-	pinned     bool     // installed at version before, kept there
-	replaced   []string // modules a local plugin's go.mod replaces: not followed
+	importPath string            // set for import-path specs, and for local ones once resolved
+	version    string            // "" when none was given
+	dir        string            // absolute directory, for local specs
+	modulePath string            // module of a local spec
+	moduleDir  string            // source of a local plugin's module: its folder, or the copy the binary carries
+	isNew      bool              // being added or upgraded now, as opposed to kept as installed
+	pinned     bool              // installed at version before, kept there
+	replaced   []string          // modules a local plugin's go.mod replaces: not followed
+	installed  *PluginInfo       // what the binary records of it, for one kept or upgraded
+	listed     *gosrc.ModuleInfo // the module go list says provides it
 }
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)

@@ -1,11 +1,20 @@
 package selfcompile
 
+// The plugins bundle makes a rebuilt binary self-contained: the stub
+// embeds it next to the bundle package, so that an install never
+// recompresses the toolchain. It carries the source of every plugin
+// installed from a local folder, what the module cache needs beyond the
+// shared bundle for the new module graph (the modules only plugins need,
+// and the go.mod files of every version the graph names), go.sum, the
+// build list and the plugin record. Resolve restores it, so any later
+// rebuild works offline, after a plugin's folder is gone, and on another
+// machine that got a copy of the binary; build writes the new binary's.
+
 import (
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,31 +24,12 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/cachetree"
+	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
-	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/modcache"
 	"github.com/shazow/go-selfcompile/internal/stub"
 )
-
-// The plugins bundle makes a rebuilt binary self-contained: the stub
-// embeds it next to the bundle package, so that an install never
-// recompresses the toolchain. It carries the source of every plugin
-// installed from a local folder, what the module cache needs beyond the
-// shared bundle for the new module graph (the modules only plugins need,
-// and the go.mod files of every version the graph names), go.sum, the
-// build list and the plugin record. Any later rebuild restores it, so it
-// works offline, after a plugin's folder is gone, and on another machine
-// that got a copy of the binary.
-
-// localDir returns where the copy of a local plugin module goes in the
-// workdir.
-func (in *install) localDir(modPath string) (string, error) {
-	esc, err := module.EscapePath(modPath)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(in.workdir, "plugins", filepath.FromSlash(esc)), nil
-}
 
 // hostSumFile and hostModFile, in the workdir, are the host's own go.sum
 // and go.mod, as the shared bundle has them: the plugins bundle carries
@@ -67,11 +57,10 @@ func (in *install) restorePluginBundle() (map[string]string, error) {
 			return nil, err
 		}
 	}
-	if in.bin.plugins == nil {
+	if in.bin.Plugins == nil {
 		return local, nil
 	}
-	s := in.bin.plugins
-	br, err := bundle.Open(io.NewSectionReader(s, 0, s.Size()))
+	br, err := bundle.Open(in.bin.Plugins.Reader())
 	if err != nil {
 		return nil, err
 	}
@@ -93,45 +82,15 @@ func (in *install) restoreRequires(reqs []string) error {
 	if len(reqs) == 0 {
 		return nil
 	}
-	gomod := filepath.Join(in.r.module, "go.mod")
-	f, err := readModFile(gomod)
-	if err != nil {
-		return err
-	}
-	for _, r := range reqs {
-		path, version, _ := strings.Cut(r, " ")
-		if err := requireAtLeast(f, path, version); err != nil {
-			return &bundle.CorruptError{Reason: fmt.Sprintf("the plugins bundle's requirement %q: %v", r, err)}
+	return in.gomod.edit(func(f *modfile.File) error {
+		for _, r := range reqs {
+			path, version, _ := strings.Cut(r, " ")
+			if err := requireAtLeast(f, path, version); err != nil {
+				return &bundle.CorruptError{Reason: fmt.Sprintf("the plugins bundle's requirement %q: %v", r, err)}
+			}
 		}
-	}
-	return writeModFile(gomod, f)
-}
-
-// addedRequires returns the requirements of the install's go.mod that the
-// host's go.mod does not have at that version, but for the plugins' own
-// modules, which every install requires again.
-func (in *install) addedRequires() ([]string, error) {
-	host, err := modfile.Parse(hostModFile, []byte(readIfExists(filepath.Join(in.workdir, hostModFile))), nil)
-	if err != nil {
-		return nil, err
-	}
-	now, err := readModFile(filepath.Join(in.r.module, "go.mod"))
-	if err != nil {
-		return nil, err
-	}
-	had := map[string]string{}
-	for _, r := range host.Require {
-		had[r.Mod.Path] = r.Mod.Version
-	}
-	var out []string
-	for _, r := range now.Require {
-		if had[r.Mod.Path] == r.Mod.Version || slices.ContainsFunc(in.rec.Plugins, func(p PluginInfo) bool { return p.Module == r.Mod.Path }) {
-			continue
-		}
-		out = append(out, r.Mod.Path+" "+r.Mod.Version)
-	}
-	slices.Sort(out)
-	return out, nil
+		return nil
+	})
 }
 
 func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map[string]string) error {
@@ -153,11 +112,11 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 		}
 		return nil
 	case bundle.PartModules:
-		m := marker(in.r.modcache, p)
-		if exists(m) {
+		m := cachetree.Marker(in.r.modcache, p)
+		if fsutil.Exists(m) {
 			return br.Skip(p.Name)
 		}
-		return restoreMerged(br, p.Name, in.r.modcache, m, nil)
+		return cachetree.Merge(br, p.Name, in.r.modcache, m, nil)
 	case bundle.PartSums:
 		dir, err := os.MkdirTemp(in.workdir, "sums-")
 		if err != nil {
@@ -173,117 +132,6 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 		return appendLines(filepath.Join(in.r.module, "go.sum"), string(sums))
 	}
 	return &bundle.CorruptError{Reason: fmt.Sprintf("unknown part %q in the plugins bundle", p.Name)}
-}
-
-// checkLocal checks the plugins that come from a local folder this time:
-// not part of the host module, and still there. It notes their go.mod's
-// replace directives, which a plugin's build does not follow.
-func (in *install) checkLocal() error {
-	for i, p := range in.plugins {
-		if p.moduleDir == "" || strings.HasPrefix(p.moduleDir, in.workdir) {
-			continue
-		}
-		if p.modulePath == in.bin.sharedM.MainModule {
-			return &PluginError{Spec: p.raw, Reason: "it is part of the host module " + p.modulePath + "; install it by its import path " + p.importPath}
-		}
-		if !isDir(p.moduleDir) {
-			return &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
-		}
-		in.plugins[i].replaced = replacedModules(p.moduleDir)
-	}
-	return nil
-}
-
-// stageLocal copies into the workdir the module of every plugin that
-// comes from a local folder this time, and points go.mod and the plugins
-// at the copies: the replace that builds them is then the same relative
-// path in every build (the same plugin set gives the same binary), and the
-// plugins bundle is made from what was built. Only what builds the
-// plugins is copied, as go list listed it (pkgs, see gosrc): their
-// packages, the packages of their modules they import, go.mod, go.sum and
-// the licence. It returns the files copied, by plugin import path, for the
-// plan.
-func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error) {
-	folders := map[string]string{} // module path -> folder
-	for _, p := range in.plugins {
-		if p.moduleDir != "" && !strings.HasPrefix(p.moduleDir, in.workdir) {
-			folders[p.modulePath] = p.moduleDir
-		}
-	}
-	if len(folders) == 0 {
-		return nil, nil
-	}
-	files, err := gosrc.Files(pkgs, slices.Collect(maps.Keys(folders))...)
-	if errors.Is(err, gosrc.ErrOutside) {
-		return nil, &PluginError{Spec: strings.Join(slices.Sorted(maps.Values(folders)), " "), Reason: err.Error() + "; a plugin's files must be inside its module"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	gomod := filepath.Join(in.r.module, "go.mod")
-	f, err := readModFile(gomod)
-	if err != nil {
-		return nil, err
-	}
-	carried := map[string][]string{}
-	for mod, dir := range folders {
-		dst, err := in.localDir(mod)
-		if err != nil {
-			return nil, &PluginError{Spec: dir, Reason: err.Error()}
-		}
-		if err := removeTree(dst); err != nil { // the copy the binary carried: files deleted from the folder must go
-			return nil, err
-		}
-		names, err := copyModule(dir, dst, files)
-		if err != nil {
-			return nil, err
-		}
-		if err := requireLocal(f, mod, in.relToModule(dst)); err != nil {
-			return nil, err
-		}
-		for i, p := range in.plugins {
-			if p.modulePath == mod {
-				in.plugins[i].moduleDir = dst
-				carried[p.importPath] = names
-			}
-		}
-	}
-	return carried, writeModFile(gomod, f)
-}
-
-// copyModule copies the files under dir among files to dst, and returns
-// their names relative to dir.
-func copyModule(dir, dst string, files []string) ([]string, error) {
-	var names []string
-	for _, f := range files {
-		rel, err := filepath.Rel(dir, f)
-		if err != nil || !filepath.IsLocal(rel) {
-			continue
-		}
-		if err := fsutil.CopyFile(f, filepath.Join(dst, rel), 0o644); err != nil {
-			return nil, err
-		}
-		names = append(names, filepath.ToSlash(rel))
-	}
-	return names, nil
-}
-
-// replacedModules returns the modules that the replace directives of the
-// go.mod in dir replace.
-func replacedModules(dir string) []string {
-	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return nil
-	}
-	f, err := modfile.Parse("go.mod", data, nil)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, r := range f.Replace {
-		out = append(out, r.Old.Path)
-	}
-	return out
 }
 
 // appendLines adds to the file the lines of text it lacks.
@@ -314,10 +162,10 @@ func appendLines(name, text string) error {
 // main package: the sources of the local plugins, what the module cache
 // needs beyond the shared bundle, go.sum, the build list and the record.
 func (in *install) writePluginBundle() error {
-	sm := in.bin.sharedM
-	m := &bundle.Manifest{Kind: bundle.Plugins, GoVersion: in.bin.toolchainM.GoVersion, MainModule: sm.MainModule, MainPackage: sm.MainPackage, MainDir: sm.MainDir}
-	m.Record = []byte(in.rec.json())
-	m.BuildList = buildListLines(in.after)
+	sm := in.bin.Shared.Manifest
+	m := &bundle.Manifest{Kind: bundle.Plugins, GoVersion: in.bin.Toolchain.Manifest.GoVersion, MainModule: sm.MainModule, MainPackage: sm.MainPackage, MainDir: sm.MainDir}
+	m.Record = []byte(recordJSON(in.rec))
+	m.BuildList = in.after.Lines()
 	var err error
 	if m.Requires, err = in.addedRequires(); err != nil {
 		return err
@@ -340,8 +188,35 @@ func (in *install) writePluginBundle() error {
 		{Name: bundle.PartSums, Files: []bundle.File{{Name: "go.sum", Src: sums}}},
 	}
 	out := filepath.Join(in.mainDir(), stub.PluginsBundle)
-	failpoint(in.ctx, "plugins-bundle")
+	failpoint.Hit(in.ctx, "plugins-bundle")
 	return fsutil.WriteAtomic(out, 0o644, func(w io.Writer) error { return bundle.Write(w, m, parts, bundle.LevelDefault) })
+}
+
+// addedRequires returns the requirements of the install's go.mod that the
+// host's go.mod does not have at that version, but for the plugins' own
+// modules, which every install requires again.
+func (in *install) addedRequires() ([]string, error) {
+	host, err := modfile.Parse(hostModFile, []byte(readIfExists(filepath.Join(in.workdir, hostModFile))), nil)
+	if err != nil {
+		return nil, err
+	}
+	now, err := in.gomod.read()
+	if err != nil {
+		return nil, err
+	}
+	had := map[string]string{}
+	for _, r := range host.Require {
+		had[r.Mod.Path] = r.Mod.Version
+	}
+	var out []string
+	for _, r := range now.Require {
+		if had[r.Mod.Path] == r.Mod.Version || slices.ContainsFunc(in.rec.Plugins, func(p PluginInfo) bool { return p.Module == r.Mod.Path }) {
+			continue
+		}
+		out = append(out, r.Mod.Path+" "+r.Mod.Version)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // localFiles lists the copies of the local plugin modules, named by their
@@ -379,13 +254,12 @@ func (in *install) localFiles(m *bundle.Manifest) ([]bundle.File, error) {
 // .info) of every module version the new go.sum names and the host's does
 // not, which is what the go command read to load the new module graph.
 func (in *install) pluginModules() ([]bundle.File, error) {
-	host, _ := parseModList([]byte(strings.Join(in.bin.sharedM.BuildList, "\n")))
 	var files []bundle.File
 	for path, a := range in.after {
-		if h, ok := host[path]; ok && h.Version == a.Version {
+		if h, ok := in.bin.HostList[path]; ok && h.Version == a.Version {
 			continue
 		}
-		mv, ok := a.cached()
+		mv, ok := a.Cached()
 		if !ok {
 			continue
 		}
@@ -428,6 +302,19 @@ func goModSums(sums string) []module.Version {
 	return out
 }
 
+// goSums returns the hashes of module zips that a go.sum names, by "path
+// version".
+func goSums(sums string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(sums, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && !strings.HasSuffix(f[1], "/go.mod") {
+			out[f[0]+" "+f[1]] = f[2]
+		}
+	}
+	return out
+}
+
 // sortedSums writes go.sum with its lines sorted and returns its path: the
 // go command keeps the order of lines it did not add, and the same plugin
 // set must give the same bundle.
@@ -439,40 +326,6 @@ func (in *install) sortedSums() (string, error) {
 	lines := slices.Compact(slices.Sorted(slices.Values(strings.Split(strings.TrimSpace(string(sums)), "\n"))))
 	out := filepath.Join(in.workdir, "go.sum.sorted")
 	return out, os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-}
-
-// buildListLines returns a build list as go list -m all prints it,
-// sorted, the main module first.
-func buildListLines(mods map[string]listedModule) []string {
-	var main string
-	var lines []string
-	for _, m := range mods {
-		switch {
-		case m.Main:
-			main = m.Path
-		case m.Replace == nil:
-			lines = append(lines, m.Path+" "+m.Version)
-		default:
-			lines = append(lines, strings.TrimSpace(m.Path+" "+m.Version+" => "+m.Replace.Path+" "+m.Replace.Version))
-		}
-	}
-	slices.Sort(lines)
-	return append([]string{main}, lines...)
-}
-
-// cached returns the module version whose files the module cache holds for
-// m: m itself, or what it is replaced by. A module replaced by a
-// directory, and the main module, have none.
-func (m listedModule) cached() (module.Version, bool) {
-	switch {
-	case m.Main:
-		return module.Version{}, false
-	case m.Replace == nil:
-		return module.Version{Path: m.Path, Version: m.Version}, true
-	case m.Replace.Version != "":
-		return module.Version{Path: m.Replace.Path, Version: m.Replace.Version}, true
-	}
-	return module.Version{}, false
 }
 
 func sortFiles(files []bundle.File) {

@@ -1,34 +1,47 @@
 package selfcompile
 
+// The verify stage, and the probe it runs: how the library checks a
+// binary before trusting it.
+//
+// Run with probeEnv set to "<nonce> <file>", a binary built with the stub
+// writes "<nonce> <record as JSON>" to the new file and exits, from the
+// init of its main package. Go runs main's init after the init of every
+// package main imports, so an answer proves that every plugin's init ran.
+// The answer has a channel of its own, a file in a directory private to
+// the installer: what plugins print, however much, does not matter (the
+// installer keeps its end), and the probe's whole process group is killed
+// once it has exited, so a child that a plugin started does not outlive
+// it. The probe runs with GODEBUG=inittrace=1, so that a plugin whose init
+// ends the program is named: its package is the one that never reports
+// its init done; one that hangs is asked for its goroutines (SIGQUIT),
+// whose stacks name it.
+
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/proc"
 )
 
-// The probe is how the library checks a binary before trusting it. Run
-// with probeEnv set to "<nonce> <file>", a binary built with the stub
-// writes "<nonce> <record as JSON>" to the new file (in a directory private
-// to the installer) and exits, from the init of its main package. Go runs
-// main's init after the init of every package main imports, so an answer
-// proves that every plugin's init ran. The answer has a channel of its
-// own: what plugins print on stdout, however much, does not matter, and
-// the probe's whole process group is killed once it has exited, so a
-// child that a plugin started does not outlive it.
-
 const probeEnv = "GO_SELFCOMPILE_PROBE"
+
+// outputTail is how much of what a probe prints is kept for its error.
+const outputTail = 64 << 10
 
 // verifyTimeout bounds a verification run.
 func (c *SelfCompile) verifyTimeout() time.Duration {
@@ -43,7 +56,7 @@ func (c *SelfCompile) verifyTimeout() time.Duration {
 func answerProbe(record string) {
 	v := os.Getenv(probeEnv)
 	nonce, file, ok := strings.Cut(v, " ")
-	if v == "" || privileged() {
+	if v == "" || proc.Privileged() {
 		return
 	}
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -61,9 +74,18 @@ func answerProbe(record string) {
 	os.Exit(0)
 }
 
-// probe runs exe as a probe and returns the build record it reports. The
-// returned error is a *VerifyError; its Plugins are left for the caller.
-func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord, error) {
+// probeRun is what a probe run showed.
+type probeRun struct {
+	answer string           // the record it answered, if it did
+	output string           // the end of what it printed
+	inits  []string         // the packages whose init it reported done
+	exit   *os.ProcessState // how it exited
+}
+
+// probe runs exe as a probe, with its answer file in dir (private to the
+// installer), and returns the build record it reports. The returned error
+// is a *VerifyError naming, among plugins, those the run blames.
+func probe(ctx context.Context, exe, dir string, timeout time.Duration, plugins []PluginInfo) (buildRecord, error) {
 	var rec buildRecord
 	if timeout <= 0 {
 		timeout = defaultProbeTimeout
@@ -71,83 +93,177 @@ func probe(ctx context.Context, exe string, timeout time.Duration) (buildRecord,
 	parent := ctx
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
-	answer, output, exit, err := runProbe(ctx, exe)
+	run, err := runProbe(ctx, exe, dir)
+	ve := &VerifyError{Output: run.output}
 	switch {
-	case answer != "":
-		if err := json.Unmarshal([]byte(answer), &rec); err != nil {
+	case run.answer != "":
+		if err := json.Unmarshal([]byte(run.answer), &rec); err != nil {
 			return rec, &VerifyError{Reason: "its plugin record is malformed: " + err.Error()}
 		}
 		return rec, nil
 	case err != nil:
-		return rec, &VerifyError{Reason: "it could not be run: " + err.Error(), Output: output}
+		ve.Reason = "it could not be run: " + err.Error()
+		return rec, ve
 	case parent.Err() != nil: // the caller's cancellation or deadline, not the binary's fault
 		return rec, parent.Err()
 	case ctx.Err() != nil:
-		return rec, &VerifyError{Reason: fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout), Output: output}
-	case !exit.Success():
-		return rec, &VerifyError{Reason: fmt.Sprintf("it exited with %v during start-up (a plugin's init may panic or exit)", exit), Output: output}
+		ve.Reason = fmt.Sprintf("it did not answer within %v (a plugin's init may block or loop)", timeout)
+		ve.Plugins = suspects(run.output, plugins)
+	case !run.exit.Success() && suspects(run.output, plugins) != nil:
+		ve.Reason = fmt.Sprintf("it exited with %v during start-up (a plugin's init panicked or exited)", run.exit)
+		ve.Plugins = suspects(run.output, plugins)
+	default:
+		ve.Reason = fmt.Sprintf("it exited (%v) without answering the probe: a plugin's init ended the program", run.exit)
+		ve.Plugins = unfinished(run.inits, plugins)
 	}
-	return rec, &VerifyError{Reason: "it exited 0 without answering the probe (a plugin's init may end the program)", Output: output}
+	return rec, ve
 }
 
 // runProbe runs exe as a probe until it exits, kills what it started, and
-// returns its answer (the record), the end of what it printed, and how it
-// exited.
-func runProbe(ctx context.Context, exe string) (answer, output string, exit *os.ProcessState, err error) {
-	dir, err := os.MkdirTemp("", "selfcompile-probe-")
-	if err != nil {
-		return "", "", nil, err
-	}
-	defer os.RemoveAll(dir)
-	out, err := os.Create(filepath.Join(dir, "output"))
-	if err != nil {
-		return "", "", nil, err
-	}
-	defer out.Close()
+// returns what the run showed.
+func runProbe(ctx context.Context, exe, dir string) (probeRun, error) {
 	var nb [16]byte
 	rand.Read(nb[:])
-	nonce, answerFile := hex.EncodeToString(nb[:]), filepath.Join(dir, "answer")
+	nonce := hex.EncodeToString(nb[:])
+	answerFile := filepath.Join(dir, "probe-"+nonce)
+	defer os.Remove(answerFile)
+	r, w, err := os.Pipe()
+	if err != nil {
+		return probeRun{}, err
+	}
 	cmd := proc.Command(ctx, exe)
-	cmd.Env = append(gocmd.Without(os.Environ(), probeEnv, failpointEnv), probeEnv+"="+nonce+" "+answerFile)
-	cmd.Stdout, cmd.Stderr = out, out // a file: Wait does not wait for children that hold it open
-	err = cmd.Run()
+	cmd.Cancel = func() error { return proc.Quit(cmd) } // a goroutine dump first; WaitDelay then kills it
+	cmd.Env = append(gocmd.Without(os.Environ(), probeEnv, failpoint.Env, "GODEBUG"), probeEnv+"="+nonce+" "+answerFile, "GODEBUG="+withInitTrace(os.Getenv("GODEBUG")))
+	cmd.Stdout, cmd.Stderr = w, w // a file: Wait does not wait for children that hold it open
+	out := &probeOutput{}
+	done := make(chan struct{})
+	go func() { out.read(r); close(done) }()
+	err = cmd.Start()
+	w.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
 	proc.Kill(cmd) // the whole group: nothing a plugin started outlives the probe
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second): // a child that left the group holds the pipe
+	}
+	r.Close()
+	<-done
+	run := probeRun{output: out.tail(), inits: out.initDone(), exit: cmd.ProcessState}
 	if data, rerr := os.ReadFile(answerFile); rerr == nil {
-		if a, ok := strings.CutPrefix(strings.TrimSuffix(string(data), "\n"), nonce+" "); ok {
-			answer = a
-		}
+		run.answer, _ = strings.CutPrefix(strings.TrimSuffix(string(data), "\n"), nonce+" ")
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) || ctx.Err() != nil {
 		err = nil
 	}
-	return answer, tail(out, 64<<10), cmd.ProcessState, err
+	return run, err
 }
 
-// tail returns the last n bytes of a file.
-func tail(f *os.File, n int64) string {
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
+// withInitTrace adds inittrace=1 to a GODEBUG value.
+func withInitTrace(godebug string) string {
+	if godebug == "" {
+		return "inittrace=1"
 	}
-	off := max(0, fi.Size()-n)
-	data := make([]byte, fi.Size()-off)
-	f.ReadAt(data, off)
-	return string(data)
+	return godebug + ",inittrace=1"
+}
+
+// probeOutput keeps the end of what a probe prints, and the packages
+// whose init it reported done.
+type probeOutput struct {
+	mu    sync.Mutex
+	buf   []byte
+	inits map[string]bool
+}
+
+func (o *probeOutput) read(r io.Reader) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		o.add(line)
+		if err == io.EOF || (err != nil && err != bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+func (o *probeOutput) add(line []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if pkg, ok := initTraced(line); ok {
+		if o.inits == nil {
+			o.inits = map[string]bool{}
+		}
+		o.inits[pkg] = true
+		return
+	}
+	o.buf = append(o.buf, line...)
+	if len(o.buf) > 2*outputTail {
+		o.buf = append(o.buf[:0], o.buf[len(o.buf)-outputTail:]...)
+	}
+}
+
+// initTraced returns the package that a GODEBUG=inittrace=1 line reports
+// initialized: "init example.com/p @0.51 ms, 0.002 ms clock, ...".
+func initTraced(line []byte) (string, bool) {
+	rest, ok := strings.CutPrefix(string(line), "init ")
+	if !ok {
+		return "", false
+	}
+	pkg, rest, ok := strings.Cut(rest, " ")
+	return pkg, ok && strings.HasPrefix(rest, "@")
+}
+
+func (o *probeOutput) tail() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return string(o.buf[max(0, len(o.buf)-outputTail):])
+}
+
+func (o *probeOutput) initDone() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for p := range o.inits {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// suspects returns the plugins whose import path appears in output, as in
+// the stack trace of a panic in init, or in the goroutines of a hung one.
+func suspects(output string, plugins []PluginInfo) []string {
+	var s []string
+	for _, p := range plugins {
+		if strings.Contains(output, p.ImportPath+".") || strings.Contains(output, p.ImportPath+"/") {
+			s = append(s, p.ImportPath)
+		}
+	}
+	return s
+}
+
+// unfinished returns the plugins whose init the run did not report done:
+// one of them ended the program.
+func unfinished(inits []string, plugins []PluginInfo) []string {
+	var s []string
+	for _, p := range plugins {
+		if !slices.Contains(inits, p.ImportPath) {
+			s = append(s, p.ImportPath)
+		}
+	}
+	return s
 }
 
 // verify probes the new binary and checks that it reports exactly the
 // expected plugins.
 func (in *install) verify() error {
-	done := in.stage("verify")
-	in.c.logf("Verifying: %s", in.staged)
-	failpoint(in.ctx, "verify")
-	got, err := probe(in.ctx, in.staged, in.c.verifyTimeout())
+	done := in.stage(StageVerify)
+	in.c.logf("Verifying: %s", in.newBin)
+	failpoint.Hit(in.ctx, "verify")
+	got, err := probe(in.ctx, in.newBin, in.workdir, in.c.verifyTimeout(), in.rec.Plugins)
 	if err != nil {
-		var ve *VerifyError
-		if errors.As(err, &ve) {
-			ve.Plugins = suspects(ve.Output, in.rec.Plugins)
-		}
 		return err
 	}
 	if g, w := importPaths(got.Plugins), importPaths(in.rec.Plugins); !slices.Equal(g, w) {
@@ -163,17 +279,5 @@ func importPaths(ps []PluginInfo) []string {
 		s = append(s, p.ImportPath)
 	}
 	slices.Sort(s)
-	return s
-}
-
-// suspects returns the plugins whose import path appears in output, as in
-// the stack trace of a panic in init.
-func suspects(output string, plugins []PluginInfo) []string {
-	var s []string
-	for _, p := range plugins {
-		if strings.Contains(output, p.ImportPath+".") || strings.Contains(output, p.ImportPath+"/") {
-			s = append(s, p.ImportPath)
-		}
-	}
 	return s
 }

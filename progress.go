@@ -1,16 +1,32 @@
 package selfcompile
 
+// Progress: the events an install reports to a host that shows them its
+// own way.
+
 import (
 	"fmt"
 	"time"
 )
 
+// Stage is a stage of an install, as an Event names it.
+type Stage string
+
+// The stages of an install, in the order it runs them.
+const (
+	StageStart    Stage = "start"    // the executable locked and read
+	StageRestore  Stage = "restore"  // the bundles laid out
+	StageDownload Stage = "download" // the host's source fetched (--skip-source bundles)
+	StageResolve  Stage = "resolve"  // the plugins resolved, the plan made
+	StageBuild    Stage = "build"    // go build
+	StageVerify   Stage = "verify"   // the new binary's probe
+	StageReplace  Stage = "replace"  // the swap
+)
+
 // Event reports the progress of an install, for a host that shows it its
 // own way (SelfCompile.Progress).
 type Event struct {
-	// Stage is "restore", "download", "resolve", "build", "verify" or
-	// "replace".
-	Stage string
+	// Stage is the stage the event is about.
+	Stage Stage
 	// Done is false while the stage runs and true when it ends.
 	Done bool
 	// Elapsed is the time since the stage started.
@@ -30,12 +46,12 @@ func (e Event) String() string {
 	switch {
 	case e.Done:
 		return fmt.Sprintf("%s: done in %v", e.Stage, el)
-	case e.Stage == "restore" && e.Total > 0:
+	case e.Stage == StageRestore && e.Total > 0:
 		return fmt.Sprintf("restore: %.1f of %.1f MB (%v)", float64(e.Count)/1e6, float64(e.Total)/1e6, el)
-	case e.Stage == "build" && e.Count > 0:
+	case e.Stage == StageBuild && e.Count > 0:
 		return fmt.Sprintf("build: compiled %s, %d of the %d packages in the program (%v)", e.Package, e.Count, e.Total, el)
 	}
-	return e.Stage + "..."
+	return string(e.Stage) + "..."
 }
 
 func (c *SelfCompile) emit(e Event) {
@@ -53,7 +69,7 @@ func (in *install) byteProgress(total int64) func(n int64) {
 		done += n
 		if done-last >= 16<<20 {
 			last = done
-			in.c.emit(Event{Stage: "restore", Count: done, Total: total, Elapsed: time.Since(start)})
+			in.c.emit(Event{Stage: StageRestore, Count: done, Total: total, Elapsed: time.Since(start)})
 		}
 	}
 }

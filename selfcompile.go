@@ -13,6 +13,31 @@
 //
 // For a complete plugin command (add, remove, upgrade, list, rollback,
 // cache), see the plugincmd package.
+//
+// # Where things are
+//
+// The API is in this file; an install runs these stages, each in a file
+// of its name, in this order:
+//
+//	install.go      an install: the stages in order, what each hands the next,
+//	                the executable's lock, what it undoes at its end
+//	change.go       the change set, the plugin set it gives, and the plan
+//	restore.go      the bundles laid out: toolchain and source from the cache
+//	resolve.go      the plugins resolved and the plan made; local.go copies
+//	                plugins from local folders, pluginbundle.go reads and
+//	                writes the bundle that carries what plugins need
+//	stub.go         the stub written into main; Register, which it calls
+//	build.go        go build, with the settings the binary records (goenv.go)
+//	probe.go        the new binary run and checked before it is trusted
+//	replace.go      the swap, and the backups kept for rollback.go
+//
+// and beside them: plugin.go (plugin specs and PluginInfo), goerrors.go
+// (what the go command's errors mean), cache.go (the cache directory and
+// its trim), progress.go (Event) and errors.go. The OS file layer is in
+// internal packages: swap (staging, metadata, swap, backups), lockfile
+// (locks and stale directories), exe (reading an executable), cachetree
+// (trees restored into the cache); the bundle format is internal/bundle and
+// the generator internal/generate.
 package selfcompile
 
 import (
@@ -20,22 +45,27 @@ import (
 	"log"
 	"os"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/lockfile"
+	"github.com/shazow/go-selfcompile/internal/proc"
 )
 
 // SelfCompile rebuilds a program with plugins and replaces its executable.
 // The zero value is ready to use in a program whose main package was
 // prepared with go-selfcompile, and leaves nothing behind but its caches.
 type SelfCompile struct {
-	// Install is the import path of the main package, with "@version",
-	// for a program whose bundle was generated with --skip-source and
-	// whose build records no module version (go build in a checkout).
-	// Otherwise it is not needed: the bundle knows the main package.
-	Install string
+	// HostVersion is the version of the host module, as in "v1.2.0", for
+	// a program whose bundle was generated with --skip-source and whose
+	// build records no module version (go build in a checkout): installs
+	// fetch the host's source at that version. Otherwise it is not
+	// needed.
+	HostVersion string
 
 	// Target is the executable to replace. It defaults to the running
 	// executable, as resolved (through symlinks) when the program
-	// started. The install builds from the bundles of the file on disk,
-	// which need not be the running program.
+	// started; for a backup that an install kept, run as itself, it is the
+	// executable the backup belongs to. The install builds from the
+	// bundles of the file on disk, which need not be the running program.
 	Target string
 
 	// CacheDir keeps restored toolchains, the build and module caches,
@@ -66,16 +96,15 @@ type SelfCompile struct {
 	// defaults to 30 seconds.
 	ProbeTimeout time.Duration
 
-	// Logger receives the messages of the 2015 transcript (Initializing
-	// workdir, Compiling workdir, Verifying, Replacing binary, Cleaning
-	// up), the build's progress every few seconds, and warnings. It
-	// defaults to a logger writing to stderr with the prefix
-	// "[selfcompile] "; log.New(io.Discard, "", 0) silences it.
+	// Logger receives the messages of an install (Initializing workdir,
+	// Compiling workdir, Verifying, Replacing binary, Cleaning up), the
+	// build's progress every few seconds, and warnings. It defaults to a
+	// logger writing to stderr with the prefix "[selfcompile] ";
+	// log.New(io.Discard, "", 0) silences it.
 	Logger *log.Logger
 
-	// Progress, if set, receives the start and end of every stage
-	// (restore, resolve, build, verify, replace), restored bytes, and the
-	// packages the build has compiled.
+	// Progress, if set, receives the start and end of every stage, the
+	// bytes restored, and the packages the build has compiled.
 	Progress func(Event)
 
 	plugins []string
@@ -86,14 +115,14 @@ const defaultProbeTimeout = 30 * time.Second
 
 // Plugin adds a plugin to install with the next Compile: an import path,
 // "path@version", or a local directory (a path starting with "./", "../"
-// or "/"). Plugins already in the binary are kept.
+// or "/"). Plugins already in the binary are kept. Plugin and Compile are
+// the library's original API, kept as they were; Apply does more.
 func (c *SelfCompile) Plugin(spec string) {
 	c.plugins = append(c.plugins, spec)
 }
 
 // Compile installs the plugins added with Plugin, keeping those already
-// installed. It is the 2015 API: Apply with one Add per plugin and a
-// background context.
+// installed: Apply with one Add per plugin and a background context.
 func (c *SelfCompile) Compile() error {
 	return c.CompileContext(context.Background())
 }
@@ -115,64 +144,53 @@ func (c *SelfCompile) CompileContext(ctx context.Context) error {
 
 // Apply changes the executable's plugin set in one rebuild: it adds,
 // removes and upgrades plugins, keeping the others, and returns the plan it
-// carried out. On any error the executable is left as it was.
+// carried out. A change that leaves the plugin set as it is builds
+// nothing and changes nothing. On any error the executable is left as it
+// was.
 //
-// The steps, each in a file of its own name: lock the executable, check
-// that it may be replaced, and read the bundles it carries (lock.go,
-// target.go); restore them, the toolchain from the cache when it is there
-// (restore.go); resolve the plugins and make the plan, refused before
-// building if KeepHostDeps forbids it (resolve.go); write the stub
-// (stub.go); go build (build.go); run the new binary's probe (probe.go);
-// swap it in, keeping the old one for Rollback (replace.go).
-func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (plan *Plan, err error) {
-	return c.run(ctx, changes, true)
+// The steps, in order (see install.go): lock the executable, check that it
+// may be replaced, and read the bundles it carries; restore them, the
+// toolchain from the cache when it is there; resolve the plugins and make
+// the plan, refused before building if KeepHostDeps forbids it; write the
+// stub; go build; run the new binary's probe; swap it in, keeping the old
+// one for Rollback.
+func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (*Plan, error) {
+	plan, err := c.run(ctx, changes, true)
+	return plan, prefixed(err)
 }
 
 // Plan computes what Apply would do, without building or touching the
 // executable: a dry run.
 func (c *SelfCompile) Plan(ctx context.Context, changes ...Change) (*Plan, error) {
-	return c.run(ctx, changes, false)
+	plan, err := c.run(ctx, changes, false)
+	return plan, prefixed(err)
 }
 
-func (c *SelfCompile) run(ctx context.Context, changes []Change, replace bool) (plan *Plan, err error) {
-	cs, err := parseChanges(changes)
+// Restart makes the new binary take over after an install: on Unix it
+// executes Target (by default the running executable's path, which now
+// names the new binary) in place of this process, with the same arguments
+// and environment, so the process keeps its ID and a service manager such
+// as systemd sees the same service running the new binary; Windows, which
+// cannot do that, starts it with the same arguments and standard streams
+// and exits this process. It returns only on failure.
+func (c *SelfCompile) Restart() error {
+	target, err := c.target()
 	if err != nil {
-		return nil, err
+		return prefixed(err)
 	}
-	in, err := c.begin(ctx, replace)
-	if err != nil {
-		return nil, canceled(ctx, "start", err)
-	}
-	defer in.end()
-	defer func() { err = canceled(ctx, in.current, err) }()
-	if err := in.restore(); err != nil {
-		return nil, err
-	}
-	if plan, err = in.resolve(cs); err != nil || !replace {
-		return plan, err
-	}
-	if c.KeepHostDeps && len(plan.HostDeps) > 0 {
-		return plan, &planError{plan}
-	}
-	if err := in.build(); err != nil {
-		return plan, err
-	}
-	if err := in.verify(); err != nil {
-		return plan, err
-	}
-	return plan, in.replace()
+	return prefixed(proc.Exec(target))
 }
 
 // Cleanup removes what killed installs left in the cache's work
 // directory. Installs clean up after themselves, and the next one removes
 // what a killed one left, so a program needs it only to free that space
-// at once. It is kept from the 2015 API.
+// at once.
 func (c *SelfCompile) Cleanup() error {
 	root, err := c.cacheRoot()
 	if err != nil {
-		return err
+		return prefixed(err)
 	}
-	removeStale(workRoot(root), workPrefix)
+	lockfile.RemoveStale(workRoot(root), workPrefix)
 	return nil
 }
 

@@ -1,33 +1,33 @@
 package selfcompile
 
+// The stub: what an install writes into the restored main package (the
+// plugins' imports, the record, the bundles), and Register, which the stub
+// calls when the program starts.
+
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/stub"
+	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
 // buildRecord is what the stub records in a binary: what Installed
 // returns, what the new binary's probe answers, and what the plugins
 // bundle's manifest carries for readers of the file.
-type buildRecord struct {
-	// HostVersion is the version of the host module that the binary was
-	// built from when its source came through the module proxy
-	// (--skip-source): the build info of a rebuilt binary says "(devel)".
-	HostVersion string `json:"host,omitempty"`
-	// Plugins are the plugins compiled in, in import path order.
-	Plugins []PluginInfo `json:"plugins"`
-}
+type buildRecord = exe.Record[PluginInfo]
 
-func (r buildRecord) json() string {
+// recordJSON returns the record as the stub writes it: the plugins in
+// import path order, and [] for none, as stub.EmptyRecord has it.
+func recordJSON(r buildRecord) string {
 	r.Plugins = slices.Clone(r.Plugins)
 	if r.Plugins == nil {
-		r.Plugins = []PluginInfo{} // the record says [], as stub.EmptyRecord does
+		r.Plugins = []PluginInfo{}
 	}
 	slices.SortFunc(r.Plugins, func(a, b PluginInfo) int { return strings.Compare(a.ImportPath, b.ImportPath) })
 	data, _ := json.Marshal(r) // cannot fail: strings only
@@ -47,7 +47,9 @@ var registered struct {
 // answer proves that they all ran. Host code does not call Register.
 func Register(shared, toolchain, plugins, record string) {
 	answerProbe(record)
-	removeAsides()
+	if self, err := startExe(); err == nil { // before any swap can rename it
+		swap.RemoveAsides(self)
+	}
 	registered.shared, registered.toolchain, registered.plugins = shared, toolchain, plugins
 	if err := json.Unmarshal([]byte(record), &registered.record); err != nil {
 		panic("selfcompile: malformed plugin record in " + stub.MainFile + ": " + err.Error())
@@ -69,20 +71,20 @@ func (in *install) writeStub() error {
 	for i, p := range in.rec.Plugins {
 		imports[i] = p.ImportPath
 	}
-	src, err := stub.Main(stub.BundleImportPath(in.bin.sharedM.MainPackage), imports, in.rec.json(), in.pluginBundle)
+	src, err := stub.Main(stub.BundleImportPath(in.bin.Shared.Manifest.MainPackage), imports, recordJSON(in.rec), in.pluginBundle)
 	if err != nil {
 		return &PluginError{Spec: strings.Join(imports, " "), Reason: err.Error()}
 	}
-	if err := fsutil.Copy(filepath.Join(in.mainDir(), stub.MainFile), bytes.NewReader(src), 0o644); err != nil {
+	if err := fsutil.Copy(filepath.Join(in.mainDir(), stub.MainFile), strings.NewReader(string(src)), 0o644); err != nil {
 		return err
 	}
 	dir := filepath.Join(in.mainDir(), stub.BundleDir)
-	tc := in.bin.toolchainM
-	for name, r := range map[string]*io.SectionReader{
-		stub.SharedBundle:                        in.bin.shared,
-		stub.ToolchainBundle(tc.GOOS, tc.GOARCH): in.bin.toolchain,
+	tc := in.bin.Toolchain.Manifest
+	for name, b := range map[string]*exe.Bundle{
+		stub.SharedBundle:                        in.bin.Shared,
+		stub.ToolchainBundle(tc.GOOS, tc.GOARCH): in.bin.Toolchain,
 	} {
-		if err := fsutil.Copy(filepath.Join(dir, name), io.NewSectionReader(r, 0, r.Size()), 0o644); err != nil {
+		if err := fsutil.Copy(filepath.Join(dir, name), io.Reader(b.Reader()), 0o644); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ package selfcompile_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/testutil"
 )
 
 // A plugin's folder goes into the binary only as far as the build uses
@@ -161,15 +163,15 @@ func TestCacheTrust(t *testing.T) {
 // environment variables that steer the library, and refuses to install:
 // that user may not write the binary.
 func TestSetuidHost(t *testing.T) {
-	if os.Getenv(selfcompile.AsNobodyEnv) == "" {
+	if os.Getenv(testutil.AsNobodyEnv) == "" {
 		if os.Getuid() != 0 {
 			t.Skip("needs root to make a setuid-root binary, then runs as nobody")
 		}
 		setupE2E(t)
-		bin := filepath.Join(selfcompile.OpenDir(t, 0o755), "example-abinary")
+		bin := filepath.Join(testutil.OpenDir(t, 0o755), "example-abinary")
 		copyBinary(t, e2e.abinary, bin)
 		os.Chmod(bin, 0o755|os.ModeSetuid)
-		selfcompile.RunAsNobody(t, "SETUID_HOST="+bin, "XDG_CACHE_HOME="+selfcompile.OpenDir(t, 0o777|os.ModeSticky))
+		testutil.RunAsNobody(t, "SETUID_HOST="+bin, "XDG_CACHE_HOME="+testutil.OpenDir(t, 0o777|os.ModeSticky))
 		return
 	}
 	bin := os.Getenv("SETUID_HOST")
@@ -306,8 +308,9 @@ func buildSecond() (string, error) {
 
 // A process whose executable was upgraded on disk while it ran refuses to
 // install, rather than rebuild the old program over the new; one whose
-// executable is damaged on disk fails, rather than fall back to its own
-// plugin list.
+// executable is damaged on disk fails, saying which bundle is damaged,
+// rather than fall back to its own plugin list or call it a binary
+// without bundles.
 func TestExecutableChangedOnDisk(t *testing.T) {
 	setupE2E(t)
 	v2 := secondBuild(t)
@@ -324,7 +327,7 @@ func TestExecutableChangedOnDisk(t *testing.T) {
 		name, with, says string
 	}{
 		{"upgraded", v2, "was replaced since this program started"},
-		{"damaged", damaged, "carries none"},
+		{"damaged", damaged, "bundle is corrupt: the shared bundle's"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			target := installedCopy(t)
@@ -611,7 +614,7 @@ func TestTrimSeesOldInstalls(t *testing.T) {
 	}
 	sc := installer(t, installedCopy(t))
 	sc.CacheDir = root
-	if _, err := sc.TrimCache(); !errors.Is(err, selfcompile.ErrLocked) || !strings.Contains(err.Error(), "earlier version") {
+	if _, err := sc.TrimCache(context.Background()); !errors.Is(err, selfcompile.ErrLocked) || !strings.Contains(err.Error(), "earlier version") {
 		t.Errorf("TrimCache during an earlier version's install: %v", err)
 	}
 	if err := sc.PurgeCache(); !errors.Is(err, selfcompile.ErrLocked) {
@@ -621,7 +624,7 @@ func TestTrimSeesOldInstalls(t *testing.T) {
 		t.Fatalf("the live install's workdir was touched: %v", err)
 	}
 	f.Close() // the installer dies: its lock is free
-	if _, err := sc.TrimCache(); err != nil {
+	if _, err := sc.TrimCache(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(old); err == nil {

@@ -212,7 +212,7 @@ func TestLock(t *testing.T) {
 	if err := sc.Compile(); !errors.Is(err, selfcompile.ErrLocked) {
 		t.Fatalf("NoWait install during another: %v, want ErrLocked", err)
 	}
-	if _, err := sc.TrimCache(); !errors.Is(err, selfcompile.ErrLocked) {
+	if _, err := sc.TrimCache(context.Background()); !errors.Is(err, selfcompile.ErrLocked) {
 		t.Fatalf("TrimCache during an install: %v, want ErrLocked", err)
 	}
 	if err := sc.PurgeCache(); !errors.Is(err, selfcompile.ErrLocked) {

@@ -6,15 +6,11 @@ package inspect
 
 import (
 	"cmp"
-	"debug/buildinfo"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	selfcompile "github.com/shazow/go-selfcompile"
-	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/exe"
 )
 
 // Binary is what a self-compiling executable carries, as ReadFile reads
@@ -36,7 +32,8 @@ type Binary struct {
 	// and Targets those that the generator was run for.
 	Toolchain string   `json:"toolchain,omitempty"`
 	Targets   []string `json:"targets,omitempty"`
-	// Parts lists the parts of its bundles, and Plugins its plugins.
+	// Parts lists the parts of its bundles, and Plugins its plugins, with
+	// where each came from.
 	Parts   []Part                   `json:"parts"`
 	Plugins []selfcompile.PluginInfo `json:"plugins"`
 }
@@ -54,17 +51,16 @@ type Part struct {
 
 // ReadFile reads what the executable at path carries, without running it.
 // A file that is not a Go program, or that carries no bundle, is an error
-// that matches selfcompile.ErrNoBundle.
+// that matches selfcompile.ErrNoBundle; one whose bundles are damaged, an
+// error that matches selfcompile.ErrBundleCorrupt. What is not a regular
+// file is refused without being read.
 func ReadFile(path string) (*Binary, error) {
-	f, err := os.Open(path)
+	x, err := exe.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("inspect: %s: %w", path, err)
 	}
-	defer f.Close()
-	bi, err := buildinfo.Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a Go program: %v", selfcompile.ErrNoBundle, path, err)
-	}
+	defer x.Close()
+	bi := x.Build
 	b := &Binary{Path: path, GoVersion: bi.GoVersion, MainModule: bi.Main.Path, Plugins: []selfcompile.PluginInfo{}}
 	for _, s := range bi.Settings {
 		switch s.Key {
@@ -77,53 +73,27 @@ func ReadFile(path string) (*Binary, error) {
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		b.HostVersion = v
 	}
-	fi, err := f.Stat()
+	for _, bb := range []*exe.Bundle{x.Shared, x.Toolchain, x.Plugins} {
+		if bb == nil {
+			continue
+		}
+		for _, p := range bb.Manifest.Parts {
+			b.Parts = append(b.Parts, Part{Bundle: bb.Manifest.Kind, Name: p.Name, Files: p.Files, Size: p.Size})
+		}
+	}
+	b.MainPackage, b.Targets = x.Shared.Manifest.MainPackage, x.Shared.Manifest.Targets
+	if x.Toolchain != nil {
+		b.Toolchain = x.Toolchain.Manifest.GOOS + "/" + x.Toolchain.Manifest.GOARCH
+	}
+	rec, err := exe.ReadRecord[selfcompile.PluginInfo](x)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("inspect: %s: %w", path, err)
 	}
-	sections, err := bundle.Locate(f, fi.Size())
-	if err != nil {
-		return nil, err
-	}
-	if len(sections) == 0 {
-		return nil, fmt.Errorf("%w: %s carries none", selfcompile.ErrNoBundle, path)
-	}
-	for _, s := range sections {
-		m, err := bundle.ReadManifest(io.NewSectionReader(s, 0, s.Size()))
-		if err != nil {
-			return nil, err
-		}
-		if err := b.add(m); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
-}
-
-// add records what a bundle's manifest says.
-func (b *Binary) add(m *bundle.Manifest) error {
-	for _, p := range m.Parts {
-		b.Parts = append(b.Parts, Part{Bundle: m.Kind, Name: p.Name, Files: p.Files, Size: p.Size})
-	}
-	switch m.Kind {
-	case bundle.Shared:
-		b.MainPackage, b.Targets = m.MainPackage, m.Targets
-	case bundle.Toolchain:
-		b.Toolchain = m.GOOS + "/" + m.GOARCH
-	case bundle.Plugins:
-		var rec struct {
-			HostVersion string                   `json:"host"`
-			Plugins     []selfcompile.PluginInfo `json:"plugins"`
-		}
-		if err := json.Unmarshal(m.Record, &rec); err != nil {
-			return &bundle.CorruptError{Reason: "plugin record: " + err.Error()}
-		}
+	if rec.Plugins != nil {
 		b.Plugins = rec.Plugins
-		if rec.HostVersion != "" {
-			b.HostVersion = rec.HostVersion
-		}
 	}
-	return nil
+	b.HostVersion = cmp.Or(rec.HostVersion, b.HostVersion)
+	return b, nil
 }
 
 // String formats what the binary carries for a person.
@@ -138,7 +108,14 @@ func (b *Binary) String() string {
 		fmt.Fprintf(&s, "  part     %-9s %-9s %6d files %8.1f MB\n", p.Bundle, p.Name, p.Files, float64(p.Size)/1e6)
 	}
 	for _, p := range b.Plugins {
-		fmt.Fprintf(&s, "  plugin   %s\n", p.Describe())
+		fmt.Fprintf(&s, "  plugin   %s", p.Describe())
+		if p.Sum != "" {
+			fmt.Fprintf(&s, " %s", p.Sum)
+		}
+		if p.Origin != "" {
+			fmt.Fprintf(&s, " (%s)", p.Origin)
+		}
+		s.WriteString("\n")
 	}
 	return s.String()
 }

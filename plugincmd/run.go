@@ -141,7 +141,7 @@ func (cmd *Command) cache(sc *selfcompile.SelfCompile, f flags, rest []string) e
 	case f.purge:
 		return sc.PurgeCache()
 	case f.trim:
-		freed, err := sc.TrimCache()
+		freed, err := sc.TrimCache(context.Background())
 		if err != nil {
 			return err
 		}

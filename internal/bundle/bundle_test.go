@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,9 +68,22 @@ func writeSample(t testing.TB, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// verify checks a bundle on its own against its trailer, as Locate does
+// inside an executable.
+func verify(data []byte) error {
+	found, err := Locate(bytes.NewReader(data), int64(len(data)))
+	switch {
+	case err != nil:
+		return err
+	case len(found) != 1 || found[0].Size() != int64(len(data)):
+		return corrupt("no bundle found")
+	}
+	return nil
+}
+
 // restoreAll restores every part of a bundle into dir.
 func restoreAll(data []byte, dir string) error {
-	if err := Verify(bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := verify(data); err != nil {
 		return err
 	}
 	br, err := Open(bytes.NewReader(data))
@@ -247,39 +261,37 @@ func TestDigestMismatch(t *testing.T) {
 // The trailer catches damage anywhere in a bundle before it is read.
 func TestTrailer(t *testing.T) {
 	good := writeSample(t, sampleFiles)
-	if err := Verify(bytes.NewReader(good), int64(len(good))); err != nil {
+	if err := verify(good); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < len(good); i += len(good)/17 + 1 {
 		bad := bytes.Clone(good)
 		bad[i] ^= 1
-		if err := Verify(bytes.NewReader(bad), int64(len(bad))); !errors.Is(err, ErrCorrupt) {
+		if err := verify(bad); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("flipped byte %d: %v", i, err)
 		}
 	}
 	for _, n := range []int{0, 10, len(good) / 2, len(good) - 1} {
-		if err := Verify(bytes.NewReader(good[:n]), int64(n)); !errors.Is(err, ErrCorrupt) {
+		if err := verify(good[:n]); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("truncated to %d: %v", n, err)
 		}
 	}
 }
 
 // Locate finds bundles inside a larger file, as an executable embeds them,
-// whatever surrounds them, and only intact ones.
+// whatever surrounds them.
 func TestLocate(t *testing.T) {
 	a := writeSample(t, sampleFiles)
 	other := map[string]string{"toolchain/VERSION": "go1.26.9\n"}
 	b := writeSample(t, other)
-	damaged := bytes.Clone(b)
-	damaged[len(damaged)/2] ^= 1
 	junk := bytes.Repeat([]byte("\x7fELF junk "), 700000) // past one 4 MB read
-	file := slices.Concat(junk[:123], a, junk, b, junk[:77], damaged, junk[:5])
+	file := slices.Concat(junk[:123], a, junk, b, junk[:77])
 	found, err := Locate(bytes.NewReader(file), int64(len(file)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(found) != 2 {
-		t.Fatalf("found %d bundles, want 2 (the damaged one must not count)", len(found))
+		t.Fatalf("found %d bundles, want 2", len(found))
 	}
 	for i, want := range [][]byte{a, b} {
 		got := make([]byte, found[i].Size())
@@ -287,6 +299,63 @@ func TestLocate(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("bundle %d: %d bytes, not the bundle embedded", i, len(got))
 		}
+	}
+}
+
+// A damaged bundle in a file is reported as damaged, naming its kind and
+// the part whose bytes changed, not skipped as if it were not there.
+func TestLocateDamaged(t *testing.T) {
+	a := writeSample(t, sampleFiles)
+	for _, c := range []struct {
+		at   int
+		says string
+	}{
+		{len(a) / 2, `the shared bundle's`},                                              // in a part
+		{len(a) - int(TrailerLen) + 20, "the shared bundle does not match its checksum"}, // in the trailer's sha256
+		{len(a) - 8, "that is not there"},                                                // in the trailer's length
+		{len(a) - 2, "which the file does not have"},                                     // in the trailer's length
+	} {
+		bad := bytes.Clone(a)
+		bad[c.at] ^= 0x40
+		file := slices.Concat([]byte("\x7fELF"), bad, []byte("tail"))
+		_, err := Locate(bytes.NewReader(file), int64(len(file)))
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("byte %d flipped: %v, want ErrCorrupt saying %q", c.at, err, c.says)
+		}
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// Fake trailers every 16 KiB, each naming everything before it as its
+// bundle, cost Locate a read of the file, not a hash of the file per
+// trailer; so do many trailers naming the same start.
+func TestLocateLinear(t *testing.T) {
+	a := writeSample(t, sampleFiles)
+	body := slices.Concat(a[:len(a)-int(TrailerLen)], bytes.Repeat([]byte{0}, 4<<20))
+	var file []byte
+	file = append(file, body...)
+	for len(file) < 8<<20 {
+		file = append(file, bytes.Repeat([]byte{1}, 16<<10)...)
+		file = append(file, trailer(make([]byte, 32), int64(len(file)))...)
+	}
+	cr := &countingReader{r: bytes.NewReader(file)}
+	_, err := Locate(cr, int64(len(file)))
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if cr.n > 3*int64(len(file)) {
+		t.Errorf("Locate read %d bytes of a %d-byte file", cr.n, len(file))
 	}
 }
 

@@ -138,10 +138,10 @@ var (
 	// ErrCorrupt matches every error about a bundle that does not match
 	// its trailer or manifest, is truncated, or holds entries that are
 	// not allowed.
-	ErrCorrupt = errors.New("selfcompile: bundle is corrupt")
+	ErrCorrupt = errors.New("bundle is corrupt")
 	// ErrFormat matches a bundle written in a format this package does
 	// not read.
-	ErrFormat = errors.New("selfcompile: unsupported bundle format")
+	ErrFormat = errors.New("unsupported bundle format")
 )
 
 // CorruptError reports a bundle that cannot be trusted. It matches
@@ -151,7 +151,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return "selfcompile: bundle is corrupt: " + e.Reason + " (rebuild the binary with go generate and go build)"
+	return "bundle is corrupt: " + e.Reason + " (rebuild the binary with go generate and go build)"
 }
 
 // Is reports whether target is ErrCorrupt.

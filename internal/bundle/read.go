@@ -27,6 +27,7 @@ type Reader struct {
 	zr       *zstd.Decoder
 	tr       *tar.Reader
 	next     *tar.Header // the next entry, read ahead; nil at the end
+	nextErr  error       // why the entry after the manifest could not be read
 	partIdx  int         // index into Manifest.Parts of the next part
 }
 
@@ -36,8 +37,8 @@ type Reader struct {
 var decoders sync.Pool
 
 // Open reads the manifest at the start of r and checks its format. The
-// caller must Close the reader. Open does not check the trailer: Verify
-// and Locate do.
+// caller must Close the reader. Open does not check the trailer: Locate
+// does.
 func Open(r io.Reader) (*Reader, error) {
 	zr, _ := decoders.Get().(*zstd.Decoder)
 	if zr == nil {
@@ -86,7 +87,9 @@ func (b *Reader) readManifest() error {
 			return corrupt("part %q has no digest", p.Name)
 		}
 	}
-	return b.advance()
+	// Damage after the manifest is reported by the part it is in.
+	b.nextErr = b.advance()
+	return nil
 }
 
 // ReadManifest returns the manifest of the bundle that r starts with.
@@ -124,6 +127,10 @@ func (b *Reader) advance() error {
 
 // nextPart checks that the next part is called name and returns it.
 func (b *Reader) nextPart(name string) (Part, error) {
+	if err := b.nextErr; err != nil {
+		b.nextErr = nil
+		return Part{}, err
+	}
 	if b.partIdx >= len(b.Manifest.Parts) || b.Manifest.Parts[b.partIdx].Name != name {
 		return Part{}, corrupt("part %q is not next in the bundle", name)
 	}
@@ -243,6 +250,9 @@ func (b *Reader) Skip(name string) error {
 
 // End checks that nothing follows the last part.
 func (b *Reader) End() error {
+	if b.nextErr != nil {
+		return b.nextErr
+	}
 	if b.next != nil {
 		return corrupt("unexpected entry %q", b.next.Name)
 	}

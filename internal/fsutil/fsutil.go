@@ -1,6 +1,7 @@
 // Package fsutil holds the file operations that the generator and the
-// installer share: copying a file, writing one atomically, and removing a
-// tree that the go command made read-only.
+// installer share: copying a file, writing one atomically, removing a tree
+// that the go command made read-only, and asking who owns a file and how
+// much room its disk has.
 package fsutil
 
 import (
@@ -79,4 +80,47 @@ func RemoveAll(dir string) error {
 		return nil
 	})
 	return os.RemoveAll(dir)
+}
+
+// IsDir reports whether p is a directory, following symlinks.
+func IsDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// Exists reports whether anything is at p, without following a symlink.
+func Exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// SameFile reports whether the paths a and b name the same file.
+func SameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// IsFileAt reports whether the open file f is the one at path.
+func IsFileAt(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+// DirSize returns the bytes of the regular files under dir.
+func DirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

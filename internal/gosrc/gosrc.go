@@ -28,13 +28,17 @@ import (
 type Package struct {
 	ImportPath, Name, Dir string
 	Standard              bool
-	Module                *struct {
-		Path, Version, Dir string
-		Main               bool
-	}
-	Error *struct{ Err string }
+	Module                *ModuleInfo
+	Error                 *struct{ Err string }
 	GoFiles, CgoFiles, CFiles, CXXFiles, MFiles, HFiles, FFiles, SFiles,
 	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles, IgnoredGoFiles, IgnoredOtherFiles []string
+}
+
+// ModuleInfo is what go list reports of the module that provides a
+// package.
+type ModuleInfo struct {
+	Path, Version, Dir string
+	Main               bool
 }
 
 // fields are the go list fields of Package.

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -18,3 +19,21 @@ func Kill(cmd *exec.Cmd) error {
 	}
 	return cmd.Process.Kill()
 }
+
+// Exec starts the program at path with this process's arguments,
+// environment and standard streams, and exits this process once it has
+// started: Windows cannot run a program in place of a process. It returns
+// only on failure.
+func Exec(path string) error {
+	cmd := exec.Command(path, os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	os.Exit(0)
+	return nil
+}
+
+// Quit kills a started command: Windows has no signal that asks a Go
+// program for its goroutines' stacks.
+func Quit(cmd *exec.Cmd) error { return Kill(cmd) }

@@ -1,0 +1,323 @@
+package selfcompile
+
+// The change model: a change set, the plugin set it gives from the
+// installed one, and the plan that compares them.
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+)
+
+// Op is the kind of a Change.
+type Op int
+
+// The changes Apply makes to a binary's plugin set.
+const (
+	// Add installs a plugin, or replaces an installed one with the same
+	// import path.
+	Add Op = iota
+	// Remove uninstalls a plugin, named by its import path.
+	Remove
+	// Upgrade moves a plugin to "path@version", or, when no version is
+	// given, to the newest version the go command's "upgrade" query
+	// gives, which never lowers it; a plugin from a local folder is read
+	// again from that folder if it still exists. An empty Spec upgrades
+	// every plugin.
+	Upgrade
+)
+
+// String returns the change's name, as a plugin command spells it.
+func (o Op) String() string {
+	switch o {
+	case Remove:
+		return "remove"
+	case Upgrade:
+		return "upgrade"
+	}
+	return "add"
+}
+
+// Change is one change to a binary's plugin set.
+type Change struct {
+	Op   Op
+	Spec string
+}
+
+// Plan describes what an Apply changes, computed before anything is built.
+type Plan struct {
+	// Target is the executable the plan is for.
+	Target string `json:"target"`
+	// Added, Removed and Upgraded are the plugin changes; Plugins is the
+	// resulting set.
+	Added    []PluginInfo    `json:"added,omitempty"`
+	Removed  []PluginInfo    `json:"removed,omitempty"`
+	Upgraded []VersionChange `json:"upgraded,omitempty"`
+	Plugins  []PluginInfo    `json:"plugins"`
+	// HostDeps lists the modules of the host's own build list whose
+	// version the new plugin set moves from the host's own (minimal
+	// version selection can raise them, and a plugin that is such a
+	// module, from a version or a local folder, can move it either way).
+	HostDeps []VersionChange `json:"host_deps,omitempty"`
+	// Carried lists, for each plugin taken from a local folder now, the
+	// files of its module that the binary will carry, relative to the
+	// module's root: what builds its packages, its go.mod, go.sum and
+	// licence, nothing else.
+	Carried map[string][]string `json:"carried,omitempty"`
+	// Backup is, in a plan of PlanRollback, the backup that would be put
+	// back.
+	Backup string `json:"backup,omitempty"`
+}
+
+// VersionChange is a module or plugin moving from one version to another.
+type VersionChange struct {
+	Path string `json:"path"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
+	// Lower reports that New is a lower version than Old: a downgrade,
+	// which a change makes only when the user names the version.
+	Lower bool `json:"lower,omitempty"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool {
+	return len(p.Added)+len(p.Removed)+len(p.Upgraded) == 0
+}
+
+// String formats the plan for a person, one change per line.
+func (p *Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan for %s:\n", p.Target)
+	if p.Backup != "" {
+		fmt.Fprintf(&b, "  put back %s\n", p.Backup)
+	}
+	for _, a := range p.Added {
+		fmt.Fprintf(&b, "  add      %s\n", a.Describe())
+	}
+	for _, r := range p.Removed {
+		fmt.Fprintf(&b, "  remove   %s\n", r.Describe())
+	}
+	for _, u := range p.Upgraded {
+		fmt.Fprintf(&b, "  upgrade  %s %s => %s%s\n", u.Path, u.Old, u.New, lowerNote(u))
+	}
+	for _, h := range p.HostDeps {
+		fmt.Fprintf(&b, "  host dependency %s %s => %s%s\n", h.Path, orNone(h.Old), orNone(h.New), lowerNote(h))
+	}
+	for _, path := range slices.Sorted(maps.Keys(p.Carried)) {
+		fmt.Fprintf(&b, "  carry    %s: %s\n", path, strings.Join(p.Carried[path], " "))
+	}
+	if p.Empty() {
+		b.WriteString("  no change to the plugins\n")
+	}
+	return b.String()
+}
+
+func lowerNote(v VersionChange) string {
+	if v.Lower {
+		return " (a lower version)"
+	}
+	return ""
+}
+
+func orNone(v string) string { return cmp.Or(v, "(none)") }
+
+// changeSet is a validated change set.
+type changeSet struct {
+	adds       []pluginSpec
+	removes    map[string]bool   // import paths
+	upgrades   map[string]string // import path -> version ("upgrade" if none)
+	upgradeAll bool
+}
+
+// parseChanges validates a change set before any work.
+func parseChanges(changes []Change) (*changeSet, error) {
+	cs := &changeSet{removes: map[string]bool{}, upgrades: map[string]string{}}
+	for _, ch := range changes {
+		switch ch.Op {
+		case Add:
+			sp, err := parseSpec(ch.Spec)
+			if err != nil {
+				return nil, err
+			}
+			cs.adds = append(cs.adds, sp)
+		case Remove:
+			if err := module.CheckImportPath(ch.Spec); err != nil {
+				return nil, &PluginError{Spec: ch.Spec, Reason: "remove takes an installed plugin's import path: " + pathReason(err)}
+			}
+			cs.removes[ch.Spec] = true
+		case Upgrade:
+			if err := cs.addUpgrade(ch.Spec); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("unknown change %d", ch.Op)
+		}
+	}
+	return cs, nil
+}
+
+func (cs *changeSet) addUpgrade(spec string) error {
+	if spec == "" {
+		cs.upgradeAll = true
+		return nil
+	}
+	if isLocalSpec(spec) {
+		return &PluginError{Spec: spec, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
+	}
+	sp, err := parseSpec(spec)
+	if err != nil {
+		return err
+	}
+	cs.upgrades[sp.importPath] = cmp.Or(sp.version, "upgrade")
+	return nil
+}
+
+// desiredPlugins applies a change set to the installed plugins. local maps
+// the module path of each local plugin to the copy of its source that the
+// binary carries.
+func desiredPlugins(installed []PluginInfo, local map[string]string, cs *changeSet) ([]pluginSpec, error) {
+	has := func(path string) bool {
+		return slices.ContainsFunc(installed, func(p PluginInfo) bool { return p.ImportPath == path })
+	}
+	for path := range cs.removes {
+		if !has(path) {
+			return nil, &PluginError{Spec: path, Reason: "it is not installed (see plugin list)"}
+		}
+	}
+	for path := range cs.upgrades {
+		if !has(path) {
+			return nil, &PluginError{Spec: path, Reason: "it is not installed; add it instead"}
+		}
+	}
+	var out []pluginSpec
+	for _, p := range installed {
+		if cs.removes[p.ImportPath] || slices.ContainsFunc(cs.adds, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {
+			continue
+		}
+		out = append(out, cs.kept(p, local))
+	}
+	for _, s := range cs.adds {
+		s.isNew = true
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// kept returns the spec that builds an installed plugin again, upgraded if
+// the change set says so.
+func (cs *changeSet) kept(p PluginInfo, local map[string]string) pluginSpec {
+	version, upgrade := cs.upgrades[p.ImportPath]
+	upgrade = upgrade || cs.upgradeAll
+	sp := pluginSpec{raw: p.ImportPath, importPath: p.ImportPath, modulePath: p.Module, installed: &p}
+	switch {
+	case p.Local != "":
+		sp.dir = p.Local
+		origin := localModuleDir(p)
+		sp.moduleDir = local[p.Module]
+		if sp.moduleDir == "" || (upgrade && fsutil.IsDir(origin)) {
+			sp.moduleDir, sp.isNew = origin, upgrade
+		}
+	case p.Version != "" && upgrade:
+		sp.version, sp.isNew = cmp.Or(version, "upgrade"), true
+	case p.Version != "":
+		sp.version, sp.pinned = p.Version, true
+	}
+	return sp
+}
+
+// localModuleDir returns the module root of a plugin installed from a
+// local directory: the directory minus the package's path inside its module.
+func localModuleDir(p PluginInfo) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, p.Module), "/")
+	if rel == "" {
+		return p.Local
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(p.Local, filepath.FromSlash(rel)), string(filepath.Separator))
+}
+
+// makePlan compares the installed plugins and the host's build list with
+// the new plugins and build list.
+func makePlan(target string, installed, plugins []PluginInfo, host, after gosrc.BuildList) *Plan {
+	p := &Plan{Target: target, Plugins: plugins}
+	old := map[string]PluginInfo{}
+	for _, i := range installed {
+		old[i.ImportPath] = i
+	}
+	for _, n := range plugins {
+		o, ok := old[n.ImportPath]
+		switch {
+		case !ok:
+			p.Added = append(p.Added, n)
+		case o.Version != n.Version || o.Local != n.Local || o.Sum != n.Sum:
+			p.Upgraded = append(p.Upgraded, pluginChange(o, n))
+		}
+		delete(old, n.ImportPath)
+	}
+	for _, i := range installed {
+		if _, ok := old[i.ImportPath]; ok {
+			p.Removed = append(p.Removed, i)
+		}
+	}
+	for path, h := range host {
+		if a := after[path]; !h.Main && (a.Version != h.Version || !sameReplace(a.Replace, h.Replace)) {
+			p.HostDeps = append(p.HostDeps, moduleChange(path, h.Version, a, plugins))
+		}
+	}
+	slices.SortFunc(p.HostDeps, func(a, b VersionChange) int { return strings.Compare(a.Path, b.Path) })
+	return p
+}
+
+// pluginChange describes a plugin's move from o to n.
+func pluginChange(o, n PluginInfo) VersionChange {
+	old, new := o.describeVersion(), n.describeVersion()
+	if old == new { // the same folder, changed
+		old, new = old+" ("+shortSum(o.Sum)+")", new+" ("+shortSum(n.Sum)+")"
+	}
+	return VersionChange{Path: n.ImportPath, Old: old, New: new, Lower: lower(o.Version, n.Version)}
+}
+
+// moduleChange describes a host module's move from the version old to the
+// module as the new build list has it: a version, none, or a directory
+// that replaces it, named as the local plugin that is that module names
+// its folder.
+func moduleChange(path, old string, a gosrc.Module, plugins []PluginInfo) VersionChange {
+	v := a.Version
+	if a.Replace != nil && a.Replace.Version == "" {
+		dir := a.Replace.Path
+		for _, p := range plugins {
+			if p.Module == path && p.Local != "" {
+				dir = localModuleDir(p)
+			}
+		}
+		return VersionChange{Path: path, Old: old, New: "local " + dir}
+	}
+	if a.Replace != nil {
+		v = a.Replace.Version
+	}
+	return VersionChange{Path: path, Old: old, New: v, Lower: lower(old, v)}
+}
+
+func sameReplace(a, b *module.Version) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// lower reports whether the version new is lower than old.
+func lower(old, new string) bool {
+	return semver.IsValid(old) && semver.IsValid(new) && semver.Compare(new, old) < 0
+}
+
+func shortSum(sum string) string {
+	if len(sum) > 11 {
+		return sum[:11]
+	}
+	return cmp.Or(sum, "no sum")
+}

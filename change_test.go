@@ -1,0 +1,123 @@
+package selfcompile
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"golang.org/x/mod/module"
+
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+)
+
+func TestDesiredPlugins(t *testing.T) {
+	installed := []PluginInfo{
+		{ImportPath: "example.com/a", Module: "example.com/a", Version: "v1.0.0"},
+		{ImportPath: "example.com/l/sub", Module: "example.com/l", Local: "/src/l/sub"},
+	}
+	local := map[string]string{"example.com/l": "/work/plugins/example.com/l"}
+	changes := func(ch ...Change) *changeSet {
+		cs, err := parseChanges(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	for _, c := range []struct {
+		name string
+		cs   *changeSet
+		want []pluginSpec // import path, version, moduleDir, isNew, pinned
+	}{
+		{"keep", changes(), []pluginSpec{
+			{importPath: "example.com/a", version: "v1.0.0", pinned: true},
+			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
+		}},
+		{"remove", changes(Change{Op: Remove, Spec: "example.com/a"}), []pluginSpec{
+			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
+		}},
+		{"upgrade one", changes(Change{Op: Upgrade, Spec: "example.com/a"}), []pluginSpec{
+			{importPath: "example.com/a", version: "upgrade", isNew: true},
+			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
+		}},
+		{"upgrade to a version", changes(Change{Op: Upgrade, Spec: "example.com/a@v0.9.0"}), []pluginSpec{
+			{importPath: "example.com/a", version: "v0.9.0", isNew: true},
+			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
+		}},
+		{"add replaces", changes(Change{Op: Add, Spec: "example.com/a@v2.0.0"}), []pluginSpec{
+			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
+			{importPath: "example.com/a", version: "v2.0.0", isNew: true},
+		}},
+	} {
+		got, err := desiredPlugins(installed, local, c.cs)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var brief []pluginSpec
+		for _, p := range got {
+			brief = append(brief, pluginSpec{importPath: p.importPath, version: p.version, moduleDir: p.moduleDir, isNew: p.isNew, pinned: p.pinned})
+		}
+		if !reflect.DeepEqual(brief, c.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, brief, c.want)
+		}
+	}
+	for _, ch := range []Change{{Op: Remove, Spec: "example.com/nope"}, {Op: Upgrade, Spec: "example.com/nope"}} {
+		if _, err := desiredPlugins(installed, local, changes(ch)); !errors.Is(err, ErrInvalidPlugin) {
+			t.Errorf("%v of a plugin not installed: %v", ch.Op, err)
+		}
+	}
+}
+
+func TestMakePlan(t *testing.T) {
+	host := gosrc.BuildList{
+		"example.com/host":       {Path: "example.com/host", Main: true},
+		"github.com/spf13/pflag": {Path: "github.com/spf13/pflag", Version: "v1.1.0"},
+		"golang.org/x/sys":       {Path: "golang.org/x/sys", Version: "v0.49.0"},
+		"example.com/lib":        {Path: "example.com/lib", Version: "v1.0.0", Replace: &module.Version{Path: "../lib"}},
+	}
+	after := gosrc.BuildList{
+		"example.com/host":       {Path: "example.com/host", Main: true},
+		"github.com/spf13/pflag": {Path: "github.com/spf13/pflag", Version: "v1.1.0", Replace: &module.Version{Path: "../../plugins/github.com/spf13/pflag"}},
+		"golang.org/x/sys":       {Path: "golang.org/x/sys", Version: "v0.48.0"},
+		"example.com/lib":        {Path: "example.com/lib", Version: "v1.0.0", Replace: &module.Version{Path: "../lib"}},
+	}
+	installed := []PluginInfo{
+		{ImportPath: "example.com/a", Module: "example.com/a", Version: "v1.2.0-rc.1"},
+		{ImportPath: "example.com/gone", Module: "example.com/gone", Version: "v1.0.0"},
+		{ImportPath: "example.com/l", Module: "example.com/l", Local: "/src/l", Sum: "h1:old"},
+	}
+	plugins := []PluginInfo{
+		{ImportPath: "example.com/a", Module: "example.com/a", Version: "v1.1.0"},
+		{ImportPath: "example.com/l", Module: "example.com/l", Local: "/src/l", Sum: "h1:new"},
+		{ImportPath: "github.com/spf13/pflag", Module: "github.com/spf13/pflag", Local: "/src/pflag"},
+	}
+	p := makePlan("/bin/host", installed, plugins, host, after)
+	if len(p.Added) != 1 || p.Added[0].ImportPath != "github.com/spf13/pflag" {
+		t.Errorf("added %v", p.Added)
+	}
+	if len(p.Removed) != 1 || p.Removed[0].ImportPath != "example.com/gone" {
+		t.Errorf("removed %v", p.Removed)
+	}
+	wantUp := []VersionChange{
+		{Path: "example.com/a", Old: "v1.2.0-rc.1", New: "v1.1.0", Lower: true},
+		{Path: "example.com/l", Old: "local /src/l (h1:old)", New: "local /src/l (h1:new)"},
+	}
+	if !reflect.DeepEqual(p.Upgraded, wantUp) {
+		t.Errorf("upgraded\n got %+v\nwant %+v", p.Upgraded, wantUp)
+	}
+	// A local folder that is a module of the host moves it, though the
+	// version go list shows stays; a lower version says so; a module the
+	// host replaces by a directory the same way has not moved.
+	wantHost := []VersionChange{
+		{Path: "github.com/spf13/pflag", Old: "v1.1.0", New: "local /src/pflag"},
+		{Path: "golang.org/x/sys", Old: "v0.49.0", New: "v0.48.0", Lower: true},
+	}
+	if !reflect.DeepEqual(p.HostDeps, wantHost) {
+		t.Errorf("host deps\n got %+v\nwant %+v", p.HostDeps, wantHost)
+	}
+	if p.Empty() {
+		t.Error("the plan is empty")
+	}
+	if same := makePlan("/bin/host", installed[:1], installed[:1], host, host); !same.Empty() || len(same.HostDeps) > 0 {
+		t.Errorf("the same plugins and build list give %+v", same)
+	}
+}

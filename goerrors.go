@@ -1,0 +1,216 @@
+package selfcompile
+
+// What the go command's errors mean: which plugin a failure belongs to, a
+// module only the network has, a C compiler that failed, a full disk, a
+// plugin's replace directive that is not followed.
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/mod/module"
+
+	"github.com/shazow/go-selfcompile/internal/gocmd"
+)
+
+// goError makes a failed go build a typed error: a full disk is
+// ErrNoSpace; anything else a *BuildError, attributed as attributeError
+// does.
+func (in *install) goError(err error) error {
+	var ge *gocmd.Error
+	if !errors.As(err, &ge) {
+		return err
+	}
+	if noSpace(ge.Output) {
+		return &spaceError{dir: in.cache, err: err}
+	}
+	return attributeError(ge, in.plugins, cCompilerMarks())
+}
+
+// resolveError makes a failed go get, go list or go list -m a typed error:
+// a *NetworkError when a module could only come from the network, else
+// as goError does; a failure about a module that a plugin's go.mod
+// replaces says that replace directives are not followed.
+func (in *install) resolveError(err error) error {
+	var ge *gocmd.Error
+	if !errors.As(err, &ge) {
+		return err
+	}
+	if ne := networkError(ge.Output, in.plugins); ne != nil {
+		return in.withReplaceHint(ne)
+	}
+	return in.withReplaceHint(in.goError(err))
+}
+
+// attributeError makes a failed go command a typed error. A failure that
+// the output blames on packages of one plugin is that plugin's; a failure
+// of the C compiler (whose output has one of ccMarks) says so; go get and
+// go list failures that name one plugin are a *PluginError for it.
+func attributeError(ge *gocmd.Error, plugins []pluginSpec, ccMarks []string) error {
+	be := &BuildError{Step: "go " + ge.Args[0], Output: ge.Output}
+	for _, p := range plugins {
+		if mentions(ge.Output, p.importPath) || mentions(ge.Output, cmp.Or(p.modulePath, p.importPath)) {
+			be.Plugins = append(be.Plugins, p.raw)
+		}
+	}
+	failed := failedPackages(ge.Output)
+	if slices.ContainsFunc(ccMarks, func(m string) bool { return m != "" && strings.Contains(ge.Output, m) }) {
+		be.Cause = fmt.Sprintf("the C compiler (%s) failed building %s; install a working C compiler or set CC to one", cmp.Or(cCompiler(), os.Getenv("CC"), "none found"), strings.Join(failed, ", "))
+		be.Plugins = slices.DeleteFunc(be.Plugins, func(p string) bool { return !blamed(p, plugins, failed) })
+	}
+	if be.Step != "go build" && len(be.Plugins) == 1 {
+		return &PluginError{Spec: be.Plugins[0], Reason: strings.TrimSpace(ge.Output)}
+	}
+	return be
+}
+
+// failedPackages returns the packages the go command's output reports
+// errors for, from its "# import/path" lines.
+func failedPackages(out string) []string {
+	var pkgs []string
+	for _, line := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(line, "# "); ok && !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	return pkgs
+}
+
+// blamed reports whether one of the failed packages belongs to the plugin
+// given as raw.
+func blamed(raw string, plugins []pluginSpec, failed []string) bool {
+	for _, p := range plugins {
+		if p.raw != raw {
+			continue
+		}
+		for _, f := range failed {
+			if f == p.importPath || strings.HasPrefix(f, cmp.Or(p.modulePath, p.importPath)+"/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mentions reports whether the go command output names the package or
+// module path as a whole word: "# path", "path:", "path@v", "path/...".
+func mentions(out, path string) bool {
+	for i := 0; ; {
+		j := strings.Index(out[i:], path)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(path)
+		before := j == 0 || strings.ContainsRune(" \t\n\"'(", rune(out[j-1]))
+		after := end == len(out) || strings.ContainsRune(" \t\n\"':@/.)", rune(out[end]))
+		if before && after {
+			return true
+		}
+		i = end
+	}
+}
+
+// noSpace reports whether the go command's output says a disk is full.
+func noSpace(out string) bool {
+	return strings.Contains(out, "no space left on device") || strings.Contains(out, "not enough space on the disk")
+}
+
+// networkFailure matches, in the go command's output, a module it could
+// not get: "go: example.com/m@v1.2.3: module lookup disabled by
+// GOPROXY=off", "go: example.com/m@upgrade: module lookup disabled ...",
+// or "example.com/a@v1.0.0 requires example.com/m@v1.2.3: reading
+// https://...: dial tcp: ...".
+var networkFailure = regexp.MustCompile(`([^\s@:]*[./][^\s@:]*)(?:@([^\s:@]+))?: ((?:module lookup disabled|reading https?:|Get "?https?:|dial tcp|[^\n]*(?:no such host|connection refused|network is unreachable|i/o timeout|TLS handshake))[^\n]*)`)
+
+// needsNetwork reports whether a go command error is about a module it
+// could only get from the network.
+func needsNetwork(msg string) bool {
+	return strings.Contains(msg, "module lookup disabled") || networkFailure.MatchString(msg)
+}
+
+// networkError returns the *NetworkError that the go command's output
+// shows, naming the new plugins it mentions (all the new ones when it
+// mentions none), or nil.
+func networkError(out string, plugins []pluginSpec) *NetworkError {
+	m := networkFailure.FindAllStringSubmatch(out, -1)
+	if m == nil {
+		return nil
+	}
+	last := m[len(m)-1]
+	ne := &NetworkError{Module: last[1], Version: cmp.Or(last[2], "latest"), Reason: strings.TrimSpace(last[3])}
+	var all []string
+	for _, p := range plugins {
+		if !p.isNew {
+			continue
+		}
+		all = append(all, p.raw)
+		if mentions(out, p.importPath) || mentions(out, cmp.Or(p.modulePath, p.importPath)) {
+			ne.Plugins = append(ne.Plugins, p.raw)
+		}
+	}
+	if len(ne.Plugins) == 0 {
+		ne.Plugins = all
+	}
+	return ne
+}
+
+// newPlugins returns the plugins being added or upgraded, as given.
+func (in *install) newPlugins() []string {
+	var out []string
+	for _, p := range in.plugins {
+		if p.isNew {
+			out = append(out, p.raw)
+		}
+	}
+	return out
+}
+
+// withReplaceHint adds to a resolve failure about a module that a new
+// plugin's go.mod replaces that replace directives are not followed: only
+// the main module's go.mod may replace modules, and a plugin is not the
+// main module. The failure stays the cause.
+func (in *install) withReplaceHint(err error) error {
+	for _, p := range in.plugins {
+		if !p.isNew {
+			continue
+		}
+		for _, m := range append(p.replaced, in.moduleReplaces(p)...) {
+			if mentions(err.Error(), m) {
+				return &PluginError{Spec: p.raw, Err: err, Reason: fmt.Sprintf("its go.mod replaces %s, and replace directives are not followed when it is installed as a plugin (only a program's own go.mod replaces modules): publish the replaced module, or remove the replace line and require a published version", m)}
+			}
+		}
+	}
+	return err
+}
+
+// moduleReplaces returns the modules that the go.mod of a plugin given as
+// a module version replaces: the go.mod files the go command fetched into
+// the module cache for the plugin's module, whichever prefix of its import
+// path that is.
+func (in *install) moduleReplaces(p pluginSpec) []string {
+	if p.moduleDir != "" || in.r == nil {
+		return nil
+	}
+	var out []string
+	for mod := p.importPath; mod != "." && mod != "/"; mod = path.Dir(mod) {
+		esc, err := module.EscapePath(mod)
+		if err != nil {
+			continue
+		}
+		mods, _ := filepath.Glob(filepath.Join(in.r.modcache, "cache", "download", filepath.FromSlash(esc), "@v", "*.mod"))
+		for _, f := range mods {
+			if v := strings.TrimSuffix(filepath.Base(f), ".mod"); p.version == "" || !strings.HasPrefix(p.version, "v") || v == p.version {
+				out = append(out, replacedModules(f)...)
+			}
+		}
+	}
+	return out
+}

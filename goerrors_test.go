@@ -1,0 +1,106 @@
+package selfcompile
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/shazow/go-selfcompile/internal/gocmd"
+)
+
+func TestMentions(t *testing.T) {
+	for _, c := range []struct {
+		out, path string
+		want      bool
+	}{
+		{"# example.com/p\np.go:1: x", "example.com/p", true},
+		{"example.com/p: module lookup disabled", "example.com/p", true},
+		{"go: example.com/p@v1.0.0: x", "example.com/p", true},
+		{"# example.com/p/sub\n", "example.com/p", true},
+		{`package "example.com/p" is not`, "example.com/p", true},
+		{"# example.com/plugin\n", "example.com/p", false}, // a longer path
+		{"# myexample.com/p\n", "example.com/p", false},    // a longer path before it
+		{"# example.com/p2/x\n", "example.com/p", false},   // not a path element
+		{"nothing here", "example.com/p", false},
+		{"example.com/p", "example.com/p", true}, // at the ends
+	} {
+		if got := mentions(c.out, c.path); got != c.want {
+			t.Errorf("mentions(%q, %q) = %v, want %v", c.out, c.path, got, c.want)
+		}
+	}
+}
+
+// What the go command prints when a module needs the network, as go
+// 1.26 prints it.
+func TestNetworkError(t *testing.T) {
+	plugins := []pluginSpec{
+		{raw: "example.com/plugin@upgrade", importPath: "example.com/plugin", version: "upgrade", isNew: true},
+		{raw: "./local", importPath: "example.com/local", modulePath: "example.com/local", isNew: true},
+		{raw: "example.com/kept", importPath: "example.com/kept"},
+	}
+	for _, c := range []struct {
+		out              string
+		module, version  string
+		plugins          []string
+		reasonStartsWith string
+	}{
+		{"go: example.com/plugin@upgrade: module lookup disabled by GOPROXY=off\n", "example.com/plugin", "upgrade", []string{"example.com/plugin@upgrade"}, "module lookup disabled"},
+		{"go: example.com/plugin: module lookup disabled by GOPROXY=off\n", "example.com/plugin", "latest", []string{"example.com/plugin@upgrade"}, "module lookup disabled"},
+		{"go: github.com/spf13/pflag@v1.1.0: Get \"https://127.0.0.1:1/github.com/spf13/pflag/@v/v1.1.0.mod\": dial tcp 127.0.0.1:1: connect: connection refused\n", "github.com/spf13/pflag", "v1.1.0", []string{"example.com/plugin@upgrade", "./local"}, "Get "},
+		{"go: example.com/local@v0.0.0 requires\n\texample.com/dep@v1.2.3: reading https://proxy.golang.org/example.com/dep/@v/v1.2.3.mod: dial tcp: lookup proxy.golang.org: no such host\n", "example.com/dep", "v1.2.3", []string{"./local"}, "reading https:"},
+	} {
+		ne := networkError(c.out, plugins)
+		if ne == nil {
+			t.Errorf("%q: no network error", c.out)
+			continue
+		}
+		if ne.Module != c.module || ne.Version != c.version || !reflect.DeepEqual(ne.Plugins, c.plugins) || len(ne.Reason) < len(c.reasonStartsWith) || ne.Reason[:len(c.reasonStartsWith)] != c.reasonStartsWith {
+			t.Errorf("%q: got %s@%s for %q (%q), want %s@%s for %q", c.out, ne.Module, ne.Version, ne.Plugins, ne.Reason, c.module, c.version, c.plugins)
+		}
+		if !errors.Is(ne, ErrNeedsNetwork) {
+			t.Errorf("%v does not match ErrNeedsNetwork", ne)
+		}
+	}
+	if ne := networkError("# example.com/plugin\np.go:2:13: cannot use \"s\"\n", plugins); ne != nil {
+		t.Errorf("a compile error is a network error: %v", ne)
+	}
+}
+
+func TestAttributeError(t *testing.T) {
+	plugins := []pluginSpec{
+		{raw: "/src/bad", importPath: "example.com/bad", modulePath: "example.com/bad"},
+		{raw: "example.com/good@v1.0.0", importPath: "example.com/good"},
+	}
+	cc := []string{"cgo:", "/usr/bin/gcc", "mycc:"}
+	for _, c := range []struct {
+		step, out string
+		plugins   []string
+		cause     bool
+		asPlugin  bool
+	}{
+		{"build", "# example.com/bad\n../bad/p.go:3:13: cannot use \"s\" (untyped string constant) as int value\n", []string{"/src/bad"}, false, false},
+		{"build", "# example.com/host/cmd\ncmd/main.go:3: undefined: x\n", nil, false, false},
+		{"build", "# example.com/bad/sub\nmycc: error: unrecognized option\n", []string{"/src/bad"}, true, false},
+		{"build", "# runtime/cgo\ncgo: C compiler \"nope\" not found: exec: \"nope\": executable file not found in $PATH\n", nil, true, false},
+		{"get", "go: example.com/good@v1.0.0: invalid version: unknown revision v1.0.0\n", []string{"example.com/good@v1.0.0"}, false, true},
+	} {
+		err := attributeError(&gocmd.Error{Args: []string{c.step}, Output: c.out}, plugins, cc)
+		if c.asPlugin {
+			var pe *PluginError
+			if !errors.As(err, &pe) || pe.Spec != c.plugins[0] {
+				t.Errorf("%q: %v, want a PluginError for %s", c.out, err, c.plugins[0])
+			}
+			continue
+		}
+		var be *BuildError
+		if !errors.As(err, &be) || !reflect.DeepEqual(be.Plugins, c.plugins) || (be.Cause != "") != c.cause {
+			t.Errorf("%q: %#v, want a BuildError for %q, cause %v", c.out, err, c.plugins, c.cause)
+		}
+	}
+}
+
+func TestNoSpace(t *testing.T) {
+	if !noSpace("go: writing go.mod cache: write /c/x: no space left on device\n") || noSpace("cannot use x") {
+		t.Error("noSpace does not tell a full disk")
+	}
+}

@@ -1,0 +1,242 @@
+// Package cachetree restores the parts of a bundle into the cache, where
+// installs reuse them: a toolchain or a host's source into a directory of
+// its own, restored once per digest and checked before each reuse; module
+// files and build cache entries merged into a cache that other installs
+// add to. Nothing in the cache is trusted because it exists: a tree is
+// renamed into place only once its digest was checked, and a changed one
+// is restored again.
+package cachetree
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/lockfile"
+)
+
+// IndexFile, in a restored tree, records the size, modification time and
+// mode of every file as restored, once the part's digest was checked.
+const IndexFile = ".selfcompile-index"
+
+// MarkerPrefix starts the names of the files that record that a part was
+// merged into a cache.
+const MarkerPrefix = ".selfcompile-"
+
+// tmpPrefix names the directories a part is restored into before it is
+// verified and moved into the cache.
+const tmpPrefix = ".tmp-"
+
+// Marker names the file that records that part p was merged into the
+// cache at dir.
+func Marker(dir string, p bundle.Part) string {
+	return filepath.Join(dir, MarkerPrefix+p.Name+"-"+p.Digest[:24])
+}
+
+// Restore restores the next part of br, called name, into the cache
+// directory final: into a private temporary directory first, renamed into
+// place only once the part's digest has been checked, so the cache never
+// holds a half-written or unverified tree. Another installer may restore
+// the same part first; then its tree is kept.
+func Restore(br *bundle.Reader, name, final string, progress func(int64)) error {
+	tmp, release, err := tempDir(filepath.Dir(final))
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := br.Restore(name, tmp, progress); err != nil {
+		fsutil.RemoveAll(tmp)
+		return err
+	}
+	if err := writeIndex(tmp); err != nil {
+		fsutil.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		fsutil.RemoveAll(tmp)
+		if fsutil.IsDir(final) { // another installer restored it first
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// tempDir creates a locked temporary directory in parent, after removing
+// those that killed installs left.
+func tempDir(parent string) (string, func(), error) {
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", nil, err
+	}
+	lockfile.RemoveStale(parent, tmpPrefix)
+	return lockfile.TempDir(parent, tmpPrefix)
+}
+
+// Merge restores the next part of br, called part, into a cache that other
+// installs add to as well (a module cache, or the go build cache), and
+// writes marker, which records that it was merged. The part goes into a
+// temporary directory first; once verified, each file is moved into the
+// cache, over any file there that differs: nothing is trusted because it
+// exists. A merge cut short leaves no marker, and the next install does it
+// again.
+func Merge(br *bundle.Reader, part, cacheDir, marker string, progress func(int64)) error {
+	tmp, release, err := tempDir(cacheDir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	defer fsutil.RemoveAll(tmp)
+	if err := br.Restore(part, tmp, progress); err != nil {
+		return err
+	}
+	err = filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(tmp, p)
+		return mergeFile(p, filepath.Join(cacheDir, rel))
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(marker, nil, 0o600)
+}
+
+// ForgetMerged removes the markers of the parts merged into the cache
+// dir, once files were removed from it: the next install that needs a part
+// merges it again.
+func ForgetMerged(dir string) {
+	markers, _ := filepath.Glob(filepath.Join(dir, MarkerPrefix+"*"))
+	for _, m := range markers {
+		os.Remove(m)
+	}
+}
+
+// mergeFile moves the verified file src to dst, unless dst already has
+// the same content. The go command makes module directories read-only;
+// they are made writable for the move and read-only again.
+func mergeFile(src, dst string) error {
+	if sameContent(src, dst) {
+		return nil
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	err := os.Rename(src, dst)
+	if errors.Is(err, fs.ErrPermission) {
+		if fi, serr := os.Stat(dir); serr == nil && os.Chmod(dir, fi.Mode().Perm()|0o200) == nil {
+			err = os.Rename(src, dst)
+			os.Chmod(dir, fi.Mode().Perm())
+		}
+	}
+	return err
+}
+
+// sameContent reports whether the files a and b hold the same bytes.
+func sameContent(a, b string) bool {
+	fb, err := os.Stat(b)
+	if err != nil || !fb.Mode().IsRegular() {
+		return false
+	}
+	if fa, err := os.Stat(a); err != nil || fa.Size() != fb.Size() {
+		return false
+	}
+	ha, _, err1 := bundle.HashFile(a)
+	hb, _, err2 := bundle.HashFile(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ha, hb)
+}
+
+// index returns the index of the files under dir: a line per file, in
+// lexical order. writeIndex and Verify both use it, so the two cannot
+// drift.
+func index(dir string, check func(rel string, fi fs.FileInfo) error) (string, int, error) {
+	var b strings.Builder
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == IndexFile {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("has %s, which is not a regular file", rel)
+		}
+		if check != nil {
+			if err := check(rel, fi); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
+		n++
+		return nil
+	})
+	return b.String(), n, err
+}
+
+// writeIndex records the files under dir in its index file.
+func writeIndex(dir string) error {
+	idx, _, err := index(dir, nil)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, IndexFile), []byte(idx), 0o600)
+}
+
+// Verify checks a restored tree before it is used: the directory, its
+// index and every file are the user's and not writable by others, and the
+// files are exactly those of the index, with the size, time and mode they
+// were restored with after their digest was checked. It reads no file
+// content, so it costs a stat per file; any difference means the part
+// must be restored again.
+func Verify(dir string, p bundle.Part) error {
+	for _, name := range []string{dir, filepath.Join(dir, IndexFile)} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		if !fsutil.IsPrivate(fi) {
+			return fmt.Errorf("is not private to this user (%s has mode %v)", name, fi.Mode())
+		}
+	}
+	want, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	if err != nil {
+		return fmt.Errorf("has no index: %w", err)
+	}
+	got, n, err := index(dir, func(rel string, fi fs.FileInfo) error {
+		if !fsutil.IsPrivate(fi) {
+			return fmt.Errorf("has %s, which is not private to this user", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if got != string(want) || n != p.Files {
+		return errors.New("was changed after it was restored")
+	}
+	return nil
+}
+
+// Discard moves a bad tree out of the way and removes it.
+func Discard(dir string) {
+	aside := fmt.Sprintf("%s.bad-%d", dir, time.Now().UnixNano())
+	if os.Rename(dir, aside) == nil {
+		dir = aside
+	}
+	fsutil.RemoveAll(dir)
+}

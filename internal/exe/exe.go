@@ -1,0 +1,181 @@
+// Package exe reads what a self-compiling executable carries, from the
+// file, without running it: its build info, its bundles (found by their
+// trailers, the way go version -m finds build info), their manifests, the
+// build record of its plugins and its build lists. Installs, rollbacks and
+// inspect all read an executable through it.
+package exe
+
+import (
+	"debug/buildinfo"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime/debug"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+)
+
+// ErrNoBundle matches the error for a file that is not a self-compiling
+// program: not a Go program, or one that carries no shared bundle.
+var ErrNoBundle = errors.New("this binary carries no bundle")
+
+// File is an executable and the bundles it carries.
+type File struct {
+	Path string
+	// Info is the file as it was when opened: an install checks, before
+	// its swap, that the path still names it.
+	Info  fs.FileInfo
+	Build *debug.BuildInfo
+	// Shared and Toolchain are the bundles every self-compiling program
+	// carries (Toolchain is nil for a target the generator was not run
+	// for); Plugins, the one an install adds, is nil before the first.
+	Shared, Toolchain, Plugins *Bundle
+	// HostList is the host's build list, from the shared bundle, and
+	// LastList the one the last install built, from the plugins bundle
+	// (nil before the first).
+	HostList, LastList gosrc.BuildList
+
+	f *os.File
+}
+
+// Bundle is a bundle in an executable: its bytes, trailer included, and
+// its manifest.
+type Bundle struct {
+	*io.SectionReader
+	Manifest *bundle.Manifest
+}
+
+// Trailer returns the bundle's trailer: its sha256 and length.
+func (b *Bundle) Trailer() []byte { return bundle.Trailer(b, b.Size()) }
+
+// Reader returns a reader of the bundle from its start.
+func (b *Bundle) Reader() *io.SectionReader { return io.NewSectionReader(b, 0, b.Size()) }
+
+// Open reads the executable at path. A file that is not a regular file is
+// refused before it is read (a FIFO would block); a file that is not a Go
+// program or carries no shared bundle is an error that matches
+// ErrNoBundle; a damaged bundle, one that matches bundle.ErrCorrupt.
+func Open(path string) (*File, error) {
+	f, err := fsutil.OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	x := &File{Path: path, f: f}
+	if err := x.read(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return x, nil
+}
+
+func (x *File) read() (err error) {
+	if x.Info, err = x.f.Stat(); err != nil {
+		return err
+	}
+	if x.Build, err = buildinfo.Read(x.f); err != nil {
+		return fmt.Errorf("%w: %s is not a Go program, or is damaged (%v)", ErrNoBundle, x.Path, err)
+	}
+	sections, err := bundle.Locate(x.f, x.Info.Size())
+	if err != nil {
+		return err
+	}
+	for _, s := range sections {
+		m, err := bundle.ReadManifest(io.NewSectionReader(s, 0, s.Size()))
+		if err != nil {
+			return err
+		}
+		if err := x.add(&Bundle{SectionReader: s, Manifest: m}); err != nil {
+			return err
+		}
+	}
+	if x.Shared == nil {
+		return fmt.Errorf("%w: %s carries none (run go generate in its main package, then go build)", ErrNoBundle, x.Path)
+	}
+	if x.HostList, err = gosrc.ParseModList(x.Shared.Manifest.BuildList); err != nil {
+		return &bundle.CorruptError{Reason: "the shared bundle's build list: " + err.Error()}
+	}
+	if x.Plugins != nil {
+		if x.LastList, err = gosrc.ParseModList(x.Plugins.Manifest.BuildList); err != nil {
+			return &bundle.CorruptError{Reason: "the plugins bundle's build list: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// add files a bundle found in the executable under its kind.
+func (x *File) add(b *Bundle) error {
+	var slot **Bundle
+	switch b.Manifest.Kind {
+	case bundle.Shared:
+		slot = &x.Shared
+	case bundle.Toolchain:
+		slot = &x.Toolchain
+	case bundle.Plugins:
+		slot = &x.Plugins
+	default:
+		return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries a bundle of unknown kind %q", x.Path, b.Manifest.Kind)}
+	}
+	if *slot != nil {
+		return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries two %s bundles", x.Path, b.Manifest.Kind)}
+	}
+	*slot = b
+	return nil
+}
+
+// Close closes the file.
+func (x *File) Close() error { return x.f.Close() }
+
+// Record is what the stub records in a binary about its plugins, of type
+// P: what the running program's Installed returns, what a new binary's
+// probe answers, and what the plugins bundle's manifest carries for
+// readers of the file.
+type Record[P any] struct {
+	// HostVersion is the version of the host module that the binary was
+	// built from when its source came through the module proxy
+	// (--skip-source): the build info of a rebuilt binary says "(devel)".
+	HostVersion string `json:"host,omitempty"`
+	// Plugins are the plugins compiled in, in import path order.
+	Plugins []P `json:"plugins"`
+}
+
+// ReadRecord returns the build record that x's plugins bundle carries, or
+// an empty one before the first install.
+func ReadRecord[P any](x *File) (Record[P], error) {
+	var r Record[P]
+	if x.Plugins == nil || len(x.Plugins.Manifest.Record) == 0 {
+		return r, nil
+	}
+	if err := json.Unmarshal(x.Plugins.Manifest.Record, &r); err != nil {
+		return r, &bundle.CorruptError{Reason: "the plugin record: " + err.Error()}
+	}
+	return r, nil
+}
+
+// SameHost reports whether x carries the bundles whose trailers are shared
+// and toolchain: the same build of the same host, whatever its plugins.
+func (x *File) SameHost(shared, toolchain []byte) bool {
+	return string(x.Shared.Trailer()) == string(shared) && x.Toolchain != nil && string(x.Toolchain.Trailer()) == string(toolchain)
+}
+
+// StillThere checks that the path still names the file that was read,
+// unchanged: not moved, deleted, replaced or rewritten in place (as cp or
+// install do) meanwhile.
+func (x *File) StillThere() error {
+	fi, err := os.Stat(x.Path)
+	if err != nil {
+		return fmt.Errorf("it was moved or deleted during the install: %w", err)
+	}
+	if !os.SameFile(fi, x.Info) || fi.Size() != x.Info.Size() || !fi.ModTime().Equal(x.Info.ModTime()) {
+		return ErrRewritten
+	}
+	return nil
+}
+
+// ErrRewritten is what StillThere returns for a file replaced or
+// rewritten since it was read.
+var ErrRewritten = errors.New("it was replaced or rewritten during the install")

@@ -1,0 +1,151 @@
+package selfcompile
+
+// Plugins from local folders: checked, and copied into the workdir with
+// only what builds them, so that the binary carries them.
+
+import (
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+)
+
+// localDir returns where the copy of a local plugin module goes in the
+// workdir.
+func (in *install) localDir(modPath string) (string, error) {
+	esc, err := module.EscapePath(modPath)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(in.workdir, "plugins", filepath.FromSlash(esc)), nil
+}
+
+// fromFolder reports whether p is taken from a local folder this time (not
+// from the copy that the binary carries).
+func (in *install) fromFolder(p pluginSpec) bool {
+	return p.moduleDir != "" && !strings.HasPrefix(p.moduleDir, in.workdir)
+}
+
+// checkLocal checks the plugins that come from a local folder this time:
+// not part of the host module, and still there. It notes their go.mod's
+// replace directives, which a plugin's build does not follow.
+func (in *install) checkLocal() error {
+	for i, p := range in.plugins {
+		if !in.fromFolder(p) {
+			continue
+		}
+		if p.modulePath == in.bin.Shared.Manifest.MainModule {
+			return &PluginError{Spec: p.raw, Reason: "it is part of the host module " + p.modulePath + "; install it by its import path " + p.importPath}
+		}
+		if !fsutil.IsDir(p.moduleDir) {
+			return &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
+		}
+		in.plugins[i].replaced = replacedModules(filepath.Join(p.moduleDir, "go.mod"))
+	}
+	return nil
+}
+
+// stageLocal copies into the workdir the module of every plugin that
+// comes from a local folder this time, and points go.mod and the plugins
+// at the copies: the replace that builds them is then the same relative
+// path in every build (the same plugin set gives the same binary), and the
+// plugins bundle is made from what was built. Only what builds the
+// plugins is copied, as go list listed it (pkgs, see gosrc): their
+// packages, the packages of their modules they import, go.mod, go.sum and
+// the licence. It returns the files copied, by plugin import path, for the
+// plan.
+func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error) {
+	folders := map[string]string{} // module path -> folder
+	for _, p := range in.plugins {
+		if in.fromFolder(p) {
+			folders[p.modulePath] = p.moduleDir
+		}
+	}
+	if len(folders) == 0 {
+		return nil, nil
+	}
+	files, err := gosrc.Files(pkgs, slices.Collect(maps.Keys(folders))...)
+	if errors.Is(err, gosrc.ErrOutside) {
+		return nil, &PluginError{Spec: strings.Join(slices.Sorted(maps.Values(folders)), " "), Reason: err.Error() + "; a plugin's files must be inside its module"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	carried := map[string][]string{}
+	err = in.gomod.edit(func(f *modfile.File) error {
+		for mod, dir := range folders {
+			names, dst, err := in.copyModule(mod, dir, files)
+			if err != nil {
+				return err
+			}
+			if err := requireLocal(f, mod, in.relToModule(dst)); err != nil {
+				return err
+			}
+			for i, p := range in.plugins {
+				if p.modulePath == mod {
+					in.plugins[i].moduleDir = dst
+					carried[p.importPath] = names
+				}
+			}
+		}
+		return nil
+	})
+	return carried, err
+}
+
+// copyModule copies the files of module mod under dir, among files, to
+// the module's directory in the workdir, and returns their names relative
+// to dir and that directory.
+func (in *install) copyModule(mod, dir string, files []string) (names []string, dst string, err error) {
+	if dst, err = in.localDir(mod); err != nil {
+		return nil, "", &PluginError{Spec: dir, Reason: err.Error()}
+	}
+	if err := fsutil.RemoveAll(dst); err != nil { // the copy the binary carried: files deleted from the folder must go
+		return nil, "", err
+	}
+	for _, f := range files {
+		rel, err := filepath.Rel(dir, f)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue
+		}
+		if err := fsutil.CopyFile(f, filepath.Join(dst, rel), 0o644); err != nil {
+			return nil, "", err
+		}
+		names = append(names, filepath.ToSlash(rel))
+	}
+	return names, dst, nil
+}
+
+// localSum returns the hash of the copy of a local plugin module at dir,
+// as go.sum would give it for a module of that name: what a plan compares
+// to tell that a folder changed, and what the binary records.
+func localSum(mod, dir string) (string, error) {
+	return dirhash.HashDir(dir, mod+"@local", dirhash.Hash1)
+}
+
+// replacedModules returns the modules that the replace directives of the
+// go.mod file at path replace.
+func replacedModules(path string) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range f.Replace {
+		out = append(out, r.Old.Path)
+	}
+	return out
+}
