@@ -21,14 +21,6 @@ import (
 	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
-// The end-to-end tests drive the real thing: the go-selfcompile generator
-// run on a copy of this repository, example/abinary built from it, and that
-// binary installing plugins into itself with GOPROXY=off. A run shares one
-// generated bundle, one example binary and one installer cache (a private
-// XDG_CACHE_HOME), whose go build cache the test's own build of the example
-// fills: -trimpath cache entries do not depend on where GOROOT is, so no
-// install compiles the standard library again.
-
 const aplugin = "github.com/shazow/go-selfcompile/example/aplugin"
 
 // e2e holds what the tests share.
@@ -242,7 +234,21 @@ func installer(t *testing.T, target string) *selfcompile.SelfCompile {
 	}
 }
 
-func fileHash(t *testing.T, p string) string {
+// unchanged returns a check that fails the test unless the file at p is
+// then byte for byte what it is now: what a refused or failed change must
+// leave of a binary.
+func unchanged(t testing.TB, p string) (check func()) {
+	t.Helper()
+	before := fileHash(t, p)
+	return func() {
+		t.Helper()
+		if fileHash(t, p) != before {
+			t.Fatalf("%s changed", p)
+		}
+	}
+}
+
+func fileHash(t testing.TB, p string) string {
 	t.Helper()
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -353,113 +359,109 @@ func partFiles(t *testing.T, bin, kind, part string) []string {
 	return nil
 }
 
-// TestInstallAPlugin reproduces the 2015 transcript, offline.
-func TestInstallAPlugin(t *testing.T) {
-	setupE2E(t)
-	bin := installedCopy(t)
-	before := fileHash(t, bin)
-	if out := mustRun(t, bin); out != "Just doing binary things\n" {
-		t.Fatalf("before install: %q", out)
+// run is an installer process that a test watches: its output as it
+// comes, and the failpoint it pauses at.
+type installRun struct {
+	cmd            *exec.Cmd
+	stdin          io.WriteCloser
+	stdout, stderr syncBuffer
+	done           chan struct{}
+	err            error
+}
+
+// start starts bin with args as a user would, plus env.
+func start(t *testing.T, bin string, env []string, args ...string) *installRun {
+	t.Helper()
+	r := &installRun{done: make(chan struct{})}
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Dir = filepath.Dir(bin)
+	r.cmd.Env = userEnv(env...)
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	r.stdin, _ = r.cmd.StdinPipe()
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	out, errOut, err := run(t, bin, nil, "--plugin", aplugin)
-	if err != nil {
-		t.Fatalf("install: %v\n%s%s", err, out, errOut)
-	}
-	if !strings.HasPrefix(out, "Installing plugin: "+aplugin+"\n") || !strings.HasSuffix(out, "Success.\n") {
-		t.Errorf("install output %q", out)
-	}
-	for _, want := range []string{"Initializing workdir: ", "Compiling workdir: ", "Verifying: ", "Replacing binary: " + bin, "Cleaning up: "} {
-		if !strings.Contains(errOut, "[selfcompile] ") || !strings.Contains(errOut, want) {
-			t.Errorf("install log lacks %q:\n%s", want, errOut)
+	go func() { r.err = r.cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() { r.cmd.Process.Kill(); <-r.done })
+	return r
+}
+
+// waitFor waits until the process prints s on stderr, and fails the test
+// if it ends first.
+func (r *installRun) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for !strings.Contains(r.stderr.String(), s) {
+		select {
+		case <-r.done:
+			if strings.Contains(r.stderr.String(), s) {
+				return
+			}
+			t.Fatalf("the installer ended (%v) without printing %q:\n%s%s", r.err, s, r.stdout.String(), r.stderr.String())
+		case <-deadline:
+			t.Fatalf("the installer did not print %q:\n%s", s, r.stderr.String())
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if fileHash(t, bin) == before {
-		t.Fatal("the binary was not replaced")
-	}
-	if fi, _ := os.Stat(bin); fi.Mode().Perm() != 0o755 {
-		t.Errorf("mode after install = %v, want 0755", fi.Mode().Perm())
-	}
-	if out := mustRun(t, bin); out != "aplugin activated.\nJust doing binary things\n" {
-		t.Fatalf("after install: %q", out)
-	}
-	// -X main.version travels through the rebuild (a -trimpath binary does
-	// not record -ldflags).
-	if out := mustRun(t, bin, "--version"); !strings.Contains(out, "example-abinary 1.2.3-e2e") {
-		t.Errorf("--version after install: %q", out)
-	}
-	onlyBeside(t, bin, 1)
-	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".example-abinary.selfcompile-backup-*"))
-	if len(backups) == 1 && fileHash(t, backups[0]) != before {
-		t.Error("the backup is not the previous binary")
-	}
 }
 
-// TestInstallLocalPlugins installs two plugins from local directories, one
-// after the other: the second install keeps the first.
-func TestInstallLocalPlugins(t *testing.T) {
-	setupE2E(t)
-	bin := installedCopy(t)
-	src := tempDir(t)
-	writePlugin(t, filepath.Join(src, "pluga"), "example.com/pluga", "pluga activated.")
-	writePlugin(t, filepath.Join(src, "plugb"), "example.com/plugb", "plugb activated.")
-	mustRun(t, bin, "--plugin", filepath.Join(src, "pluga"))
-	if out := mustRun(t, bin); out != "pluga activated.\nJust doing binary things\n" {
-		t.Fatalf("after the first install: %q", out)
-	}
-	// A relative path, as a user types it.
-	cmd := exec.Command(bin, "--plugin", "./plugb")
-	cmd.Dir = src
-	cmd.Env = userEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("second install: %v\n%s", err, out)
-	}
-	if out := mustRun(t, bin); out != "pluga activated.\nplugb activated.\nJust doing binary things\n" {
-		t.Fatalf("after the second install: %q", out)
-	}
+// resume lets a process paused at a failpoint go on.
+func (r *installRun) resume() { r.stdin.Write([]byte("\n")) }
+
+// wait waits for the process to end and returns how it ended.
+func (r *installRun) wait() error {
+	<-r.done
+	return r.err
 }
 
-// TestLocalPluginChanged: adding a local plugin again reads its folder
-// again, and what was deleted from it is gone from the build and from what
-// the binary carries.
-func TestLocalPluginChanged(t *testing.T) {
-	setupE2E(t)
-	bin := installedCopy(t)
-	dir := filepath.Join(tempDir(t), "changing")
-	writeFiles(t, dir, map[string]string{"go.mod": "module example.com/changing\n\ngo 1.26\n",
-		"a.go": "package changing\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(\"changing\", B()) }\n",
-		"b.go": "package changing\n\nfunc B() string { return \"v1\" }\n"})
-	pluginCmd(t, bin, nil, "add", dir)
-	os.Remove(filepath.Join(dir, "b.go"))
-	writeFiles(t, dir, map[string]string{"a.go": "package changing\n\nimport \"fmt\"\n\nfunc B() string { return \"v2\" }\n\nfunc init() { fmt.Println(\"changing\", B()) }\n"})
-	pluginCmd(t, bin, nil, "add", dir)
-	if out := mustRun(t, bin); out != "changing v2\nJust doing binary things\n" {
-		t.Fatalf("after the second add: %q", out)
-	}
-	if got := partFiles(t, bin, bundle.Plugins, bundle.PartLocal); !slices.Equal(got, []string{"example.com/changing/a.go", "example.com/changing/go.mod"}) {
-		t.Errorf("the binary carries %q", got)
-	}
+// syncBuffer is a bytes.Buffer that a child process's output and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-// TestFailedInstallKeepsBinary installs a plugin that does not compile:
-// the binary stays byte-identical and the error names the plugin and why.
-func TestFailedInstallKeepsBinary(t *testing.T) {
-	setupE2E(t)
-	bin := installedCopy(t)
-	before := fileHash(t, bin)
-	dir := filepath.Join(tempDir(t), "broken")
-	writePlugin(t, dir, "example.com/broken", "never")
-	writeFiles(t, dir, map[string]string{"bad.go": "package broken\n\nvar x int = \"not a number\"\n"})
-	out, errOut, err := run(t, bin, nil, "--plugin", dir)
-	if err == nil || strings.Contains(out, "Success.") {
-		t.Fatalf("install of a broken plugin succeeded:\n%s", out)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// second is what secondBuild built, once per test run.
+var second struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// secondBuild returns example-abinary built from changed source: what a
+// package manager's upgrade would install. Tests read it, and copy it.
+func secondBuild(t *testing.T) string {
+	t.Helper()
+	second.once.Do(func() { second.bin, second.err = buildSecond() })
+	if second.err != nil {
+		t.Fatal(second.err)
 	}
-	for _, want := range []string{"build failed for plugin " + dir, "cannot use \"not a number\"", "installed binary is unchanged"} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("error lacks %q:\n%s", want, errOut)
-		}
+	return second.bin
+}
+
+func buildSecond() (string, error) {
+	repo := filepath.Join(e2e.work, "repo2")
+	if err := copyRepo(e2e.repo, repo); err != nil {
+		return "", err
 	}
-	if fileHash(t, bin) != before {
-		t.Fatal("a failed install changed the binary")
+	main := filepath.Join(repo, "example", "abinary", "main.go")
+	src, _ := os.ReadFile(main)
+	os.WriteFile(main, bytes.Replace(src, []byte("Just doing binary things"), []byte("Just doing binary things, version 2"), 1), 0o644)
+	if out, err := command(filepath.Dir(main), nil, e2e.gen, "--level", "fastest", "-q"); err != nil {
+		return "", fmt.Errorf("generating: %v\n%s", err, out)
 	}
-	onlyBeside(t, bin, 0)
+	bin := filepath.Join(e2e.work, "v2")
+	return bin, buildHost(repo, "./example/abinary", bin)
 }

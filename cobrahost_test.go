@@ -2,12 +2,10 @@ package selfcompile_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -74,47 +72,5 @@ func TestCobraHost(t *testing.T) {
 	list, _ := exec.Command(bin, "plugin", "list").CombinedOutput()
 	if !strings.HasPrefix(string(list), "example.com/hello local ") {
 		t.Errorf("cobrahost plugin list: %q", list)
-	}
-}
-
-// TestRestart: with --restart, the new binary takes over the process that
-// installed it, with the same arguments and the same process ID, as a
-// service manager expects. Run again as the new binary, the command finds
-// nothing to change and does not restart again.
-func TestRestart(t *testing.T) {
-	setupE2E(t)
-	bin := installedCopy(t)
-	plug := plugin(t, map[string]string{"go.mod": "module example.com/pid\n\ngo 1.26\n",
-		"pid.go": "package pid\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc init() { fmt.Println(\"pid plugin in process\", os.Getpid()) }\n"})
-	r := start(t, bin, nil, "plugin", "add", "--restart", plug)
-	if err := r.wait(); err != nil {
-		t.Fatalf("install with --restart: %v\n%s%s", err, r.stdout.String(), r.stderr.String())
-	}
-	out := r.stdout.String()
-	want := "Success.\nRestarting.\npid plugin in process " + strconv.Itoa(r.cmd.Process.Pid) + "\n"
-	if !strings.Contains(out, want) || strings.Count(out, "Restarting.") != 1 || !strings.HasSuffix(out, "Success.\n") {
-		t.Fatalf("output:\n%s\nwant it to contain:\n%s", out, want)
-	}
-}
-
-// TestInspectAndJSON: go-selfcompile inspect reads a binary without
-// running it; the plugin command prints its plan and its list as JSON for
-// configuration tools.
-func TestInspectAndJSON(t *testing.T) {
-	setupE2E(t)
-	bin := installedCopy(t)
-	out, err := command(e2e.work, nil, e2e.gen, "inspect", bin)
-	if err != nil || !strings.Contains(string(out), "github.com/shazow/go-selfcompile/example/abinary linux/amd64") || !strings.Contains(string(out), "toolchain linux/amd64") {
-		t.Errorf("go-selfcompile inspect: %v\n%s", err, out)
-	}
-	plan := pluginCmd(t, bin, nil, "add", "--dry-run", "--json", aplugin)
-	var p selfcompile.Plan
-	if err := json.Unmarshal([]byte(plan[strings.Index(plan, "{"):]), &p); err != nil || len(p.Added) != 1 || p.Added[0].ImportPath != aplugin {
-		t.Errorf("plugin add --dry-run --json: %v\n%s", err, plan)
-	}
-	pluginCmd(t, bin, nil, "add", aplugin)
-	var list []selfcompile.PluginInfo
-	if err := json.Unmarshal([]byte(pluginCmd(t, bin, nil, "list", "--json")[len("aplugin activated.\n"):]), &list); err != nil || len(list) != 1 || list[0].ImportPath != aplugin {
-		t.Errorf("plugin list --json: %v %+v", err, list)
 	}
 }
