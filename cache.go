@@ -71,12 +71,16 @@ func (c *SelfCompile) cacheRoot() (string, error) {
 	if err := fsutil.CheckPrivateDir(dir); err != nil {
 		return "", fmt.Errorf("%w: %v (remove it, or set SelfCompile.CacheDir to a directory of your own)", ErrUnsafeCache, err)
 	}
-	for _, sub := range []string{dir, filepath.Join(dir, buildDir)} {
-		if err := checkWritableDir(sub); err != nil {
-			return "", fmt.Errorf("%w: %s cannot be written: %v (fix its permissions, or set SelfCompile.CacheDir)", ErrUnsafeCache, sub, err)
-		}
+	return dir, checkWritable(dir)
+}
+
+// checkWritable fails with ErrUnsafeCache unless this user may write the
+// directory dir of the cache, which it creates.
+func checkWritable(dir string) error {
+	if err := checkWritableDir(dir); err != nil {
+		return fmt.Errorf("%w: %s cannot be written: %v (fix its permissions, or set SelfCompile.CacheDir)", ErrUnsafeCache, dir, err)
 	}
-	return dir, nil
+	return nil
 }
 
 // checkWritableDir creates dir if needed and a file in it, and removes the

@@ -18,39 +18,27 @@ import (
 	"github.com/shazow/go-selfcompile/internal/gosrc"
 )
 
-// Op is the kind of a Change.
-type Op int
-
-// The changes Apply makes to a binary's plugin set.
-const (
-	// Add installs a plugin, or replaces an installed one with the same
-	// import path.
-	Add Op = iota
-	// Remove uninstalls a plugin, named by its import path.
-	Remove
-	// Upgrade moves a plugin to "path@version", or, when no version is
-	// given, to the newest version the go command's "upgrade" query
-	// gives, which never lowers it; a plugin from a local folder is read
-	// again from that folder if it still exists. An empty Spec upgrades
-	// every plugin.
-	Upgrade
-)
-
-// String returns the change's name, as a plugin command spells it.
-func (o Op) String() string {
-	switch o {
-	case Remove:
-		return "remove"
-	case Upgrade:
-		return "upgrade"
-	}
-	return "add"
-}
-
-// Change is one change to a binary's plugin set.
+// Change is a change to a binary's plugin set, made in one rebuild. Its
+// zero value changes nothing.
 type Change struct {
-	Op   Op
-	Spec string
+	// Add installs plugins, each an import path, "path@version" (a
+	// semantic version, "latest", a pseudo-version or a commit) or a local
+	// directory (a path starting with "./", "../" or "/"). An installed
+	// plugin with the same import path is replaced.
+	Add []string `json:"add,omitempty"`
+	// Remove uninstalls plugins, named by their import paths.
+	Remove []string `json:"remove,omitempty"`
+	// Upgrade moves installed plugins, named by import path, to the
+	// newest version the go command's "upgrade" query gives, which never
+	// lowers one, or to the version of "path@version"; a plugin from a
+	// local folder is read again from that folder if it still exists.
+	Upgrade []string `json:"upgrade,omitempty"`
+	// UpgradeAll upgrades every installed plugin so.
+	UpgradeAll bool `json:"upgrade_all,omitempty"`
+	// Exactly makes the plugin set exactly what Add lists: the plugins not
+	// in it are removed. A plugin in it that is installed as given is
+	// kept, so a declared set that is already installed builds nothing.
+	Exactly bool `json:"exactly,omitempty"`
 }
 
 // Plan describes what an Apply changes, computed before anything is built.
@@ -73,8 +61,9 @@ type Plan struct {
 	// module's root: what builds its packages, its go.mod, go.sum and
 	// licence, nothing else.
 	Carried map[string][]string `json:"carried,omitempty"`
-	// Backup is, in a plan of PlanRollback, the backup that would be put
-	// back.
+	// Backup is the previous binary: for Apply, the backup the swap kept
+	// (run it as "BACKUP plugin rollback" to put it back if the new binary
+	// does not start); for PlanRollback, the backup it would put back.
 	Backup string `json:"backup,omitempty"`
 }
 
@@ -97,9 +86,6 @@ func (p *Plan) Empty() bool {
 func (p *Plan) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for %s:\n", p.Target)
-	if p.Backup != "" {
-		fmt.Fprintf(&b, "  put back %s\n", p.Backup)
-	}
 	for _, a := range p.Added {
 		fmt.Fprintf(&b, "  add      %s\n", a.Describe())
 	}
@@ -136,40 +122,34 @@ type changeSet struct {
 	removes    map[string]bool   // import paths
 	upgrades   map[string]string // import path -> version ("upgrade" if none)
 	upgradeAll bool
+	exactly    bool // the plugins not added are removed
 }
 
 // parseChanges validates a change set before any work.
-func parseChanges(changes []Change) (*changeSet, error) {
-	cs := &changeSet{removes: map[string]bool{}, upgrades: map[string]string{}}
-	for _, ch := range changes {
-		switch ch.Op {
-		case Add:
-			sp, err := parseSpec(ch.Spec)
-			if err != nil {
-				return nil, err
-			}
-			cs.adds = append(cs.adds, sp)
-		case Remove:
-			if err := module.CheckImportPath(ch.Spec); err != nil {
-				return nil, &PluginError{Spec: ch.Spec, Reason: "remove takes an installed plugin's import path: " + pathReason(err)}
-			}
-			cs.removes[ch.Spec] = true
-		case Upgrade:
-			if err := cs.addUpgrade(ch.Spec); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("unknown change %d", ch.Op)
+func parseChanges(ch Change) (*changeSet, error) {
+	cs := &changeSet{removes: map[string]bool{}, upgrades: map[string]string{}, upgradeAll: ch.UpgradeAll, exactly: ch.Exactly}
+	for _, spec := range ch.Add {
+		sp, err := parseSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		cs.adds = append(cs.adds, sp)
+	}
+	for _, spec := range ch.Remove {
+		if err := module.CheckImportPath(spec); err != nil {
+			return nil, &PluginError{Spec: spec, Reason: "remove takes an installed plugin's import path: " + pathReason(err)}
+		}
+		cs.removes[spec] = true
+	}
+	for _, spec := range ch.Upgrade {
+		if err := cs.addUpgrade(spec); err != nil {
+			return nil, err
 		}
 	}
 	return cs, nil
 }
 
 func (cs *changeSet) addUpgrade(spec string) error {
-	if spec == "" {
-		cs.upgradeAll = true
-		return nil
-	}
 	if isLocalSpec(spec) {
 		return &PluginError{Spec: spec, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
 	}
@@ -200,7 +180,7 @@ func desiredPlugins(installed []PluginInfo, local map[string]string, cs *changeS
 	}
 	var out []pluginSpec
 	for _, p := range installed {
-		if cs.removes[p.ImportPath] || slices.ContainsFunc(cs.adds, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {
+		if cs.removes[p.ImportPath] || cs.exactly || slices.ContainsFunc(cs.adds, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {
 			continue
 		}
 		out = append(out, cs.kept(p, local))

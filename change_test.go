@@ -16,7 +16,7 @@ func TestDesiredPlugins(t *testing.T) {
 		{ImportPath: "example.com/l/sub", Module: "example.com/l", Local: "/src/l/sub"},
 	}
 	local := map[string]string{"example.com/l": "/work/plugins/example.com/l"}
-	changes := func(ch ...Change) *changeSet {
+	changes := func(ch Change) *changeSet {
 		cs, err := parseChanges(ch)
 		if err != nil {
 			t.Fatal(err)
@@ -28,24 +28,28 @@ func TestDesiredPlugins(t *testing.T) {
 		cs   *changeSet
 		want []pluginSpec // import path, version, moduleDir, isNew, pinned
 	}{
-		{"keep", changes(), []pluginSpec{
+		{"keep", changes(Change{}), []pluginSpec{
 			{importPath: "example.com/a", version: "v1.0.0", pinned: true},
 			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
 		}},
-		{"remove", changes(Change{Op: Remove, Spec: "example.com/a"}), []pluginSpec{
+		{"remove", changes(Change{Remove: []string{"example.com/a"}}), []pluginSpec{
 			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
 		}},
-		{"upgrade one", changes(Change{Op: Upgrade, Spec: "example.com/a"}), []pluginSpec{
+		{"upgrade one", changes(Change{Upgrade: []string{"example.com/a"}}), []pluginSpec{
 			{importPath: "example.com/a", version: "upgrade", isNew: true},
 			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
 		}},
-		{"upgrade to a version", changes(Change{Op: Upgrade, Spec: "example.com/a@v0.9.0"}), []pluginSpec{
+		{"upgrade to a version", changes(Change{Upgrade: []string{"example.com/a@v0.9.0"}}), []pluginSpec{
 			{importPath: "example.com/a", version: "v0.9.0", isNew: true},
 			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
 		}},
-		{"add replaces", changes(Change{Op: Add, Spec: "example.com/a@v2.0.0"}), []pluginSpec{
+		{"add replaces", changes(Change{Add: []string{"example.com/a@v2.0.0"}}), []pluginSpec{
 			{importPath: "example.com/l/sub", moduleDir: "/work/plugins/example.com/l"},
 			{importPath: "example.com/a", version: "v2.0.0", isNew: true},
+		}},
+		{"exactly", changes(Change{Add: []string{"example.com/a@v1.0.0", "example.com/b"}, Exactly: true}), []pluginSpec{
+			{importPath: "example.com/a", version: "v1.0.0", isNew: true},
+			{importPath: "example.com/b", isNew: true},
 		}},
 	} {
 		got, err := desiredPlugins(installed, local, c.cs)
@@ -60,9 +64,9 @@ func TestDesiredPlugins(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.name, brief, c.want)
 		}
 	}
-	for _, ch := range []Change{{Op: Remove, Spec: "example.com/nope"}, {Op: Upgrade, Spec: "example.com/nope"}} {
+	for _, ch := range []Change{{Remove: []string{"example.com/nope"}}, {Upgrade: []string{"example.com/nope"}}} {
 		if _, err := desiredPlugins(installed, local, changes(ch)); !errors.Is(err, ErrInvalidPlugin) {
-			t.Errorf("%v of a plugin not installed: %v", ch.Op, err)
+			t.Errorf("%+v of a plugin not installed: %v", ch, err)
 		}
 	}
 }

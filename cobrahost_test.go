@@ -53,7 +53,7 @@ func TestCobraHost(t *testing.T) {
 			compiled = append(compiled, e.Package)
 		}
 	}
-	if _, err := sc.Apply(context.Background(), selfcompile.Change{Op: selfcompile.Add, Spec: plug}); err != nil {
+	if _, err := sc.Apply(context.Background(), selfcompile.Change{Add: []string{plug}}); err != nil {
 		t.Fatal(err)
 	}
 	main := "github.com/shazow/go-selfcompile/example/cobrahost"

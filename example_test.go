@@ -24,10 +24,10 @@ func ExampleSelfCompile_Plugin() {
 // program was not prepared with go-selfcompile, so it reports ErrNoBundle.
 func ExampleSelfCompile_Plan() {
 	var c selfcompile.SelfCompile
-	plan, err := c.Plan(context.Background(),
-		selfcompile.Change{Op: selfcompile.Add, Spec: "example.com/plugins/metrics@v1.2.0"},
-		selfcompile.Change{Op: selfcompile.Remove, Spec: "example.com/plugins/legacy"},
-	)
+	plan, err := c.Plan(context.Background(), selfcompile.Change{
+		Add:    []string{"example.com/plugins/metrics@v1.2.0"},
+		Remove: []string{"example.com/plugins/legacy"},
+	})
 	if errors.Is(err, selfcompile.ErrNoBundle) {
 		fmt.Println("run go generate in the main package first")
 		return

@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/shazow/go-selfcompile/hook"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
@@ -46,11 +46,12 @@ type install struct {
 	after        gosrc.BuildList // the new build list
 	packages     int             // packages in the build, for progress
 	newBin       string          // the new binary, in a directory beside the executable
+	backup       string          // the old binary, kept as a backup by the swap
 }
 
 // run runs an install: Apply with build, Plan without.
-func (c *SelfCompile) run(ctx context.Context, changes []Change, build bool) (plan *Plan, err error) {
-	cs, err := parseChanges(changes)
+func (c *SelfCompile) run(ctx context.Context, ch Change, build bool) (plan *Plan, err error) {
+	cs, err := parseChanges(ch)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,9 @@ func (c *SelfCompile) run(ctx context.Context, changes []Change, build bool) (pl
 	if err := in.verify(); err != nil {
 		return plan, err
 	}
-	return plan, in.replace()
+	err = in.replace()
+	plan.Backup = in.backup
+	return plan, err
 }
 
 // checkUnprivileged refuses, in a program that runs with privileges from
@@ -126,6 +129,9 @@ func (c *SelfCompile) begin(ctx context.Context, build bool) (in *install, err e
 	if in.cache, err = c.cacheRoot(); err != nil {
 		return in, err
 	}
+	if err := checkWritable(filepath.Join(in.cache, buildDir)); err != nil {
+		return in, err
+	}
 	release, err := lockCache(ctx, in.cache, false, c.logf)
 	if err != nil {
 		return in, err
@@ -169,11 +175,12 @@ func (in *install) open(target string) (err error) {
 	if in.rec, err = exe.ReadRecord[PluginInfo](in.bin); err != nil {
 		return err
 	}
-	self, err := startExe()
-	if err != nil || registered.shared == "" || !fsutil.SameFile(self, target) {
+	self, err := hook.Executable()
+	shared, toolchain, _, _ := hook.Registered()
+	if err != nil || shared == "" || !fsutil.SameFile(self, target) {
 		return nil // installing into another program's binary: it is its own source of truth
 	}
-	if !in.bin.SameHost(trailerOf(registered.shared), trailerOf(registered.toolchain)) {
+	if !in.bin.SameHost(trailerOf(shared), trailerOf(toolchain)) {
 		return &TargetError{Path: target, Err: fmt.Errorf("%w: it was replaced since this program started (by an upgrade?); run the command again with the new binary", ErrStale)}
 	}
 	return nil
@@ -257,7 +264,7 @@ func (in *install) stage(s Stage) (done func()) {
 // replaced.
 func (c *SelfCompile) target() (string, error) {
 	if c.Target == "" {
-		self, err := startExe()
+		self, err := hook.Executable()
 		if err != nil {
 			return "", err
 		}
@@ -272,17 +279,6 @@ func (c *SelfCompile) target() (string, error) {
 	}
 	return filepath.Abs(p)
 }
-
-// startExe is the running executable as it was when the program started,
-// symlinks resolved. It is resolved before any swap (Register calls it):
-// afterwards os.Executable would name the file that was renamed aside.
-var startExe = sync.OnceValues(func() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("cannot find the running executable: %w", err)
-	}
-	return filepath.EvalSymlinks(exe)
-})
 
 // mainDir is the main package's directory in the restored source.
 func (in *install) mainDir() string {

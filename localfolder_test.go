@@ -42,14 +42,14 @@ func TestPluginFolderCarriesOnlyWhatBuilds(t *testing.T) {
 
 	target := installedCopy(t)
 	sc := installer(t, target)
-	plan, err := sc.Plan(t.Context(), selfcompile.Change{Op: selfcompile.Add, Spec: spec})
+	plan, err := sc.Plan(t.Context(), selfcompile.Change{Add: []string{spec}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := plan.Carried["example.com/home/src/plugin"]; !slices.Equal(got, want) {
 		t.Errorf("the plan carries %q, want %q", got, want)
 	}
-	if _, err := sc.Apply(t.Context(), selfcompile.Change{Op: selfcompile.Add, Spec: spec}); err != nil {
+	if _, err := sc.Apply(t.Context(), selfcompile.Change{Add: []string{spec}}); err != nil {
 		t.Fatal(err)
 	}
 	var carried []string

@@ -109,7 +109,7 @@ func FuzzParseSpec(f *testing.F) {
 		var got []string
 		for _, imp := range file.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			if p != "embed" && p != stub.LibraryPath && p != bundlePkg {
+			if p != "embed" && p != stub.HookPath && p != bundlePkg {
 				got = append(got, p)
 			}
 		}

@@ -3,9 +3,9 @@ package selfcompile
 // The verify stage, and the probe it runs: how the library checks a
 // binary before trusting it.
 //
-// Run with probeEnv set to "<nonce> <file>", a binary built with the stub
-// writes "<nonce> <record as JSON>" to the new file and exits, from the
-// init of its main package. Go runs main's init after the init of every
+// Run with hook.ProbeEnv set to "<nonce> <file>", a binary built with the
+// stub writes "<nonce> <record as JSON>" to the new file and exits, from
+// the init of its main package (hook.Register). Go runs main's init after the init of every
 // package main imports, so an answer proves that every plugin's init ran.
 // The answer has a channel of its own, a file in a directory private to
 // the installer: what plugins print, however much, does not matter (the
@@ -33,12 +33,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shazow/go-selfcompile/hook"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/proc"
 )
-
-const probeEnv = "GO_SELFCOMPILE_PROBE"
 
 // outputTail is how much of what a probe prints is kept for its error.
 const outputTail = 64 << 10
@@ -49,29 +48,6 @@ func (c *SelfCompile) verifyTimeout() time.Duration {
 		return c.ProbeTimeout
 	}
 	return defaultProbeTimeout
-}
-
-// answerProbe answers a probe and exits, if this process was started as
-// one. A process privileged by its file ignores the variable.
-func answerProbe(record string) {
-	v := os.Getenv(probeEnv)
-	nonce, file, ok := strings.Cut(v, " ")
-	if v == "" || proc.Privileged() {
-		return
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if !ok || err != nil {
-		fmt.Fprintf(os.Stderr, "selfcompile: %s is set, but its answer file cannot be created: %v\n", probeEnv, err)
-		os.Exit(2)
-	}
-	_, err = fmt.Fprintf(f, "%s %s\n", nonce, record)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	os.Exit(0)
 }
 
 // probeRun is what a probe run showed.
@@ -133,7 +109,7 @@ func runProbe(ctx context.Context, exe, dir string) (probeRun, error) {
 	}
 	cmd := proc.Command(ctx, exe)
 	cmd.Cancel = func() error { return proc.Quit(cmd) } // a goroutine dump first; WaitDelay then kills it
-	cmd.Env = append(gocmd.Without(os.Environ(), probeEnv, failpoint.Env, "GODEBUG"), probeEnv+"="+nonce+" "+answerFile, "GODEBUG="+withInitTrace(os.Getenv("GODEBUG")))
+	cmd.Env = append(gocmd.Without(os.Environ(), hook.ProbeEnv, failpoint.Env, "GODEBUG"), hook.ProbeEnv+"="+nonce+" "+answerFile, "GODEBUG="+withInitTrace(os.Getenv("GODEBUG")))
 	cmd.Stdout, cmd.Stderr = w, w // a file: Wait does not wait for children that hold it open
 	out := &probeOutput{}
 	done := make(chan struct{})

@@ -26,25 +26,28 @@ func (in *install) replace() error {
 		return &TargetError{Path: in.bin.Path, Err: err}
 	}
 	in.c.logf("Replacing binary: %s", in.bin.Path)
-	if err := in.c.swapIn(in.ctx, in.bin.Path, in.newBin); err != nil {
+	backup, err := in.c.swapIn(in.ctx, in.bin.Path, in.newBin)
+	if err != nil {
 		return err
 	}
+	in.backup = backup
 	done()
 	return nil
 }
 
 // swapIn replaces target with newBin, keeps the old binary as the newest
-// backup, and removes the backups beyond Backups.
-func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) error {
+// backup, and removes the backups beyond Backups. It returns the newest
+// backup, "" for none.
+func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) (string, error) {
 	fsys := swap.OS()
 	fsys.Failpoint = failpoint.Func(ctx)
 	old, err := swap.Replace(fsys, target, newBin)
 	var ue *swap.UndoError
 	if errors.As(err, &ue) {
-		return &RollbackError{Target: ue.Target, Backup: ue.Backup, Err: ue.Err, RestoreErr: ue.RestoreErr}
+		return "", &RollbackError{Target: ue.Target, Backup: ue.Backup, Err: ue.Err, RestoreErr: ue.RestoreErr}
 	}
 	if err != nil {
-		return &TargetError{Path: target, Err: err}
+		return "", &TargetError{Path: target, Err: err}
 	}
 	swap.DisarmBackups(target, c.logf)
 	keep := c.Backups
@@ -53,11 +56,11 @@ func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) error {
 	}
 	if keep < 0 {
 		os.Remove(old) // on Windows this fails while the old binary runs; the next start removes it
-		keep = 0
+		keep, old = 0, ""
 	}
 	swap.PruneBackups(target, keep)
 	failpoint.Hit(ctx, "pruned")
-	return nil
+	return old, nil
 }
 
 // staleError is an executable rewritten during an install. It matches

@@ -21,7 +21,7 @@ func TestRestart(t *testing.T) {
 	}
 	out := r.stdout.String()
 	want := "Success.\nRestarting.\npid plugin in process " + strconv.Itoa(r.cmd.Process.Pid) + "\n"
-	if !strings.Contains(out, want) || strings.Count(out, "Restarting.") != 1 || !strings.HasSuffix(out, "Success.\n") {
+	if !strings.Contains(out, want) || strings.Count(out, "Restarting.") != 1 || !strings.HasSuffix(out, "Nothing to do: the plugins are already as asked.\n") {
 		t.Fatalf("output:\n%s\nwant it to contain:\n%s", out, want)
 	}
 }

@@ -51,7 +51,7 @@ func (c *SelfCompile) Rollback(ctx context.Context) error {
 		return prefixed(&TargetError{Path: target, Err: err})
 	}
 	c.logf("Replacing binary: %s", target)
-	if err := c.swapIn(ctx, target, staged); err != nil {
+	if _, err := c.swapIn(ctx, target, staged); err != nil {
 		return prefixed(err)
 	}
 	os.Remove(prev) // now the installed binary; with Backups > 1 it would stay as a duplicate

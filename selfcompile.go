@@ -122,7 +122,7 @@ func (c *SelfCompile) Plugin(spec string) {
 }
 
 // Compile installs the plugins added with Plugin, keeping those already
-// installed: Apply with one Add per plugin and a background context.
+// installed: Apply with them as Add and a background context.
 func (c *SelfCompile) Compile() error {
 	return c.CompileContext(context.Background())
 }
@@ -131,11 +131,7 @@ func (c *SelfCompile) Compile() error {
 // stops and returns an error that matches ErrCanceled, and the executable
 // is unchanged.
 func (c *SelfCompile) CompileContext(ctx context.Context) error {
-	changes := make([]Change, len(c.plugins))
-	for i, p := range c.plugins {
-		changes[i] = Change{Op: Add, Spec: p}
-	}
-	_, err := c.Apply(ctx, changes...)
+	_, err := c.Apply(ctx, Change{Add: c.plugins})
 	if err == nil {
 		c.plugins = nil
 	}
@@ -143,8 +139,8 @@ func (c *SelfCompile) CompileContext(ctx context.Context) error {
 }
 
 // Apply changes the executable's plugin set in one rebuild: it adds,
-// removes and upgrades plugins, keeping the others, and returns the plan it
-// carried out. A change that leaves the plugin set as it is builds
+// removes and upgrades plugins, keeping the others (unless ch.Exactly),
+// and returns the plan it carried out. A change that leaves the plugin set as it is builds
 // nothing and changes nothing. On any error the executable is left as it
 // was.
 //
@@ -154,15 +150,15 @@ func (c *SelfCompile) CompileContext(ctx context.Context) error {
 // the plan, refused before building if KeepHostDeps forbids it; write the
 // stub; go build; run the new binary's probe; swap it in, keeping the old
 // one for Rollback.
-func (c *SelfCompile) Apply(ctx context.Context, changes ...Change) (*Plan, error) {
-	plan, err := c.run(ctx, changes, true)
+func (c *SelfCompile) Apply(ctx context.Context, ch Change) (*Plan, error) {
+	plan, err := c.run(ctx, ch, true)
 	return plan, prefixed(err)
 }
 
 // Plan computes what Apply would do, without building or touching the
 // executable: a dry run.
-func (c *SelfCompile) Plan(ctx context.Context, changes ...Change) (*Plan, error) {
-	plan, err := c.run(ctx, changes, false)
+func (c *SelfCompile) Plan(ctx context.Context, ch Change) (*Plan, error) {
+	plan, err := c.run(ctx, ch, false)
 	return plan, prefixed(err)
 }
 

@@ -1,8 +1,8 @@
 package selfcompile
 
 // The stub: what an install writes into the restored main package (the
-// plugins' imports, the record, the bundles), and Register, which the stub
-// calls when the program starts.
+// plugins' imports, the record, the bundles), and what the running
+// program's stub registered (package hook).
 
 import (
 	"encoding/json"
@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/shazow/go-selfcompile/hook"
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/stub"
-	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
 // buildRecord is what the stub records in a binary: what Installed
@@ -34,33 +35,22 @@ func recordJSON(r buildRecord) string {
 	return string(data)
 }
 
-// registered is what the generated code passed to Register.
-var registered struct {
-	shared, toolchain, plugins string
-	record                     buildRecord
-}
-
-// Register is the hook that the code go-selfcompile generates calls, from
-// an init function of package main, with the embedded bundles and the
-// build record. If the process was started as a verification probe, it
-// answers and exits: main's init runs after every plugin's init, so the
-// answer proves that they all ran. Host code does not call Register.
-func Register(shared, toolchain, plugins, record string) {
-	answerProbe(record)
-	if self, err := startExe(); err == nil { // before any swap can rename it
-		swap.RemoveAsides(self)
-	}
-	registered.shared, registered.toolchain, registered.plugins = shared, toolchain, plugins
-	if err := json.Unmarshal([]byte(record), &registered.record); err != nil {
-		panic("selfcompile: malformed plugin record in " + stub.MainFile + ": " + err.Error())
-	}
-}
-
 // Installed returns the plugins the running binary was built with, in
 // import path order.
 func Installed() []PluginInfo {
-	return slices.Clone(registered.record.Plugins)
+	return slices.Clone(installed().Plugins)
 }
+
+// installed is the record of the running binary, which the stub gave the
+// hook package.
+var installed = sync.OnceValue(func() buildRecord {
+	var r buildRecord
+	_, _, _, record := hook.Registered()
+	if record != "" {
+		json.Unmarshal([]byte(record), &r) // written by the stub, from recordJSON
+	}
+	return r
+})
 
 // writeStub writes the install's stub into the main package of the
 // restored source, and the target's bundles into its bundle package, so

@@ -35,10 +35,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"syscall"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
 
 	selfcompile "github.com/shazow/go-selfcompile"
 )
@@ -68,10 +72,11 @@ type Command struct {
 }
 
 // Main runs the command with args (what follows "plugin" on the command
-// line), with SIGINT and SIGTERM canceling it, and exits the process with
-// ExitCode of its error.
+// line), with SIGINT, SIGTERM, SIGHUP (a closed terminal or SSH session)
+// and SIGQUIT canceling it, and exits the process with ExitCode of its
+// error.
 func Main(args []string, sc selfcompile.SelfCompile) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	cmd := &Command{SelfCompile: sc}
 	err := cmd.Run(ctx, args)
 	stop()
@@ -114,8 +119,16 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-func (cmd *Command) usage(format string, args ...any) error {
-	return usageError{fmt.Sprintf(format, args...) + "\nusage: " + cmd.name() + " plugin add|remove|upgrade|list|rollback|cache [ARGS] [FLAGS]"}
+// usage returns the usage error for a wrong command line of the
+// subcommand sub ("" for the command), saying what is wrong.
+func (cmd *Command) usage(sub, problem string) error {
+	if s, ok := subcommands[sub]; ok {
+		fs := pflag.NewFlagSet(sub, pflag.ContinueOnError)
+		s.flags(fs, &options{})
+		return usageError{fmt.Sprintf("plugin %s: %s\nusage: %s plugin %s %s [FLAGS]\n%s", sub, problem, cmd.name(), sub, s.args, strings.TrimRight(fs.FlagUsages(), "\n"))}
+	}
+	names := slices.Sorted(maps.Keys(subcommands))
+	return usageError{fmt.Sprintf("%s\nusage: %s plugin %s [ARGS] [FLAGS]", problem, cmd.name(), strings.Join(names, "|"))}
 }
 
 func (cmd *Command) name() string {

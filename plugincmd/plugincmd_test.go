@@ -44,7 +44,14 @@ func TestUsage(t *testing.T) {
 		{"add"},
 		{"remove"},
 		{"list", "extra"},
+		{"list", "--trim"},     // another subcommand's flag
+		{"list", "--dry-run"},  // another subcommand's flag
+		{"rollback", "extra"},  // rollback takes no arguments
+		{"rollback", "--trim"}, // another subcommand's flag
+		{"remove", "--keep-host-deps", "example.com/x"}, // a remove moves no module
+		{"cache", "extra"},
 		{"cache", "--trim", "--purge"},
+		{"cache", "--dry-run"},
 		{"add", "--no-such-flag", "x"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -66,9 +73,9 @@ func TestUsage(t *testing.T) {
 func TestTerminal(t *testing.T) {
 	var out bytes.Buffer
 	term := &terminal{w: &out}
-	term.show(selfcompile.Event{Stage: "build", Package: "example.com/p", Count: 3, Total: 180, Elapsed: 1500 * time.Millisecond})
+	term.show(selfcompile.Event{Stage: selfcompile.StageBuild, Package: "example.com/p", Count: 3, Total: 180, Elapsed: 1500 * time.Millisecond})
 	term.Write([]byte("[selfcompile] Verifying: x\n"))
-	term.show(selfcompile.Event{Stage: "build", Done: true, Elapsed: 2 * time.Second})
+	term.show(selfcompile.Event{Stage: selfcompile.StageBuild, Done: true, Elapsed: 2 * time.Second})
 	want := "\r\033[K[selfcompile] build: compiled example.com/p, 3 of the 180 packages in the program (1.5s)" +
 		"\r\033[K[selfcompile] Verifying: x\n[selfcompile] build: compiled example.com/p, 3 of the 180 packages in the program (1.5s)" +
 		"\r\033[K"

@@ -4,124 +4,213 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
-	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/spf13/pflag"
+
+	selfcompile "github.com/shazow/go-selfcompile"
 )
 
-// flags are the command's flags; each subcommand accepts those it uses.
-type flags struct {
+// subcommand is one of the command's subcommands: the arguments and flags
+// it takes, and what it does.
+type subcommand struct {
+	args  string                               // its arguments, for usage lines
+	flags func(*pflag.FlagSet, *options)       // the flags it accepts
+	run   func(*Command, *run, []string) error // what it does
+}
+
+// options are the values of the flags; each subcommand defines those it
+// takes.
+type options struct {
 	dryRun, asJSON, keepHostDeps, restart, trim, purge bool
-	plugins                                            []string // --plugin, the 2015 spelling of add
+}
+
+// run is one run of the command.
+type run struct {
+	ctx  context.Context
+	sc   selfcompile.SelfCompile
+	opts options
+}
+
+func changeFlags(fs *pflag.FlagSet, o *options) {
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	fs.BoolVar(&o.asJSON, "json", false, "print the plan as JSON, and nothing else on standard output")
+	fs.BoolVar(&o.restart, "restart", false, "after a change, run the new binary in place of this process, with the same arguments")
+}
+
+func keepFlag(fs *pflag.FlagSet, o *options) {
+	fs.BoolVar(&o.keepHostDeps, "keep-host-deps", false, "refuse a change that moves a module of the program's own build list")
+}
+
+// subcommands are the command's subcommands, by name (set in init: they
+// refer to the usage that lists them).
+var subcommands map[string]subcommand
+
+func init() {
+	subcommands = map[string]subcommand{
+		"add": {"SPEC...", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); keepFlag(fs, o) }, (*Command).add},
+		"remove": {"IMPORTPATH...", changeFlags, func(cmd *Command, r *run, args []string) error {
+			if len(args) == 0 {
+				return cmd.usage("remove", "name at least one plugin")
+			}
+			return cmd.apply(r, selfcompile.Change{Remove: args})
+		}},
+		"upgrade": {"[IMPORTPATH[@VERSION]...]", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); keepFlag(fs, o) }, func(cmd *Command, r *run, args []string) error {
+			return cmd.apply(r, selfcompile.Change{Upgrade: args, UpgradeAll: len(args) == 0})
+		}},
+		"list": {"", func(fs *pflag.FlagSet, o *options) {
+			fs.BoolVar(&o.asJSON, "json", false, "print the plugins as JSON")
+		}, (*Command).list},
+		"rollback": {"", changeFlags, (*Command).rollback},
+		"cache": {"", func(fs *pflag.FlagSet, o *options) {
+			fs.BoolVar(&o.trim, "trim", false, "remove what the current binary does not need")
+			fs.BoolVar(&o.purge, "purge", false, "remove every cache")
+			fs.BoolVar(&o.asJSON, "json", false, "print what the cache holds as JSON")
+		}, (*Command).cache},
+	}
 }
 
 // Run runs the command with args (what follows "plugin").
 func (cmd *Command) Run(ctx context.Context, args []string) error {
-	var f flags
-	fs := pflag.NewFlagSet("plugin", pflag.ContinueOnError)
-	fs.SetOutput(cmd.stderr())
-	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
-	fs.BoolVar(&f.asJSON, "json", false, "print the plan, or the list, as JSON")
-	fs.BoolVar(&f.keepHostDeps, "keep-host-deps", false, "refuse a change that moves a module of the program's own build list")
-	fs.BoolVar(&f.restart, "restart", false, "after a change, run the new binary in place of this process, with the same arguments")
-	fs.BoolVar(&f.trim, "trim", false, "with cache: remove what the current binary does not need")
-	fs.BoolVar(&f.purge, "purge", false, "with cache: remove every cache")
-	fs.StringArrayVar(&f.plugins, "plugin", nil, "install a plugin (the 2015 spelling of add)")
-	if err := fs.Parse(args); err != nil {
-		return cmd.usage("%v", err)
-	}
-	words := fs.Args()
-	if len(f.plugins) > 0 {
-		words = append([]string{"add"}, append(f.plugins, words...)...)
-	}
-	if len(words) == 0 {
-		return cmd.usage("name a command")
-	}
-	sc := cmd.SelfCompile // a copy: each run starts from the options
-	sc.KeepHostDeps = sc.KeepHostDeps || f.keepHostDeps
-	cmd.setOutput(&sc, f.asJSON)
-	switch op, rest := words[0], words[1:]; op {
-	case "list":
-		return cmd.list(f, rest)
-	case "cache":
-		return cmd.cache(&sc, f, rest)
-	case "rollback":
-		if err := sc.Rollback(ctx); err != nil {
-			return err
-		}
-		fmt.Fprintln(cmd.stdout(), "Rolled back.")
-		return cmd.restartIf(&sc, f.restart)
-	case "add", "remove", "upgrade":
-		changes, err := cmd.changes(op, rest, !f.asJSON)
-		if err != nil {
-			return err
-		}
-		return cmd.apply(ctx, &sc, f, changes)
-	}
-	return cmd.usage("unknown command %q", words[0])
-}
-
-// changes turns the arguments of add, remove or upgrade into changes,
-// saying which plugins it installs when say is set.
-func (cmd *Command) changes(op string, args []string, say bool) ([]selfcompile.Change, error) {
-	kind := map[string]selfcompile.Op{"add": selfcompile.Add, "remove": selfcompile.Remove, "upgrade": selfcompile.Upgrade}[op]
-	if len(args) == 0 && op != "upgrade" {
-		return nil, cmd.usage("plugin %s: name at least one plugin", op)
+	if len(args) > 0 && (args[0] == "--plugin" || strings.HasPrefix(args[0], "--plugin=")) {
+		args = originalSpelling(args)
 	}
 	if len(args) == 0 {
-		return []selfcompile.Change{{Op: kind}}, nil // upgrade every plugin
+		return cmd.usage("", "name a command")
 	}
-	var changes []selfcompile.Change
-	for _, spec := range args {
-		if op == "add" && say {
+	name := args[0]
+	sub, ok := subcommands[name]
+	if !ok {
+		return cmd.usage("", fmt.Sprintf("unknown command %q", name))
+	}
+	r := &run{ctx: ctx, sc: cmd.SelfCompile} // a copy: each run starts from the options
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	sub.flags(fs, &r.opts)
+	if err := fs.Parse(args[1:]); err != nil {
+		return cmd.usage(name, err.Error())
+	}
+	if r.opts.trim && r.opts.purge {
+		return cmd.usage(name, "--trim and --purge go alone")
+	}
+	if sub.args == "" && fs.NArg() > 0 {
+		return cmd.usage(name, "it takes no arguments")
+	}
+	r.sc.KeepHostDeps = r.sc.KeepHostDeps || r.opts.keepHostDeps
+	cmd.setOutput(&r.sc, r.opts.asJSON)
+	return sub.run(cmd, r, fs.Args())
+}
+
+// originalSpelling turns "--plugin SPEC [--plugin SPEC...]", the command
+// line of the library's first release, into "add SPEC...".
+func originalSpelling(args []string) []string {
+	out := []string{"add"}
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--plugin" && i+1 < len(args):
+			out = append(out, args[i+1])
+			i++
+		case strings.HasPrefix(a, "--plugin="):
+			out = append(out, strings.TrimPrefix(a, "--plugin="))
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// add installs plugins, saying which.
+func (cmd *Command) add(r *run, args []string) error {
+	if len(args) == 0 {
+		return cmd.usage("add", "name at least one plugin")
+	}
+	if !r.opts.asJSON {
+		for _, spec := range args {
 			fmt.Fprintln(cmd.stdout(), "Installing plugin:", spec)
 		}
-		changes = append(changes, selfcompile.Change{Op: kind, Spec: spec})
 	}
-	return changes, nil
+	return cmd.apply(r, selfcompile.Change{Add: args})
 }
 
 // apply plans or makes the change, and prints the plan or the outcome.
-func (cmd *Command) apply(ctx context.Context, sc *selfcompile.SelfCompile, f flags, changes []selfcompile.Change) error {
-	run := sc.Apply
-	if f.dryRun {
-		run = sc.Plan
+func (cmd *Command) apply(r *run, ch selfcompile.Change) error {
+	do := r.sc.Apply
+	if r.opts.dryRun {
+		do = r.sc.Plan
 	}
-	plan, err := run(ctx, changes...)
+	plan, err := do(r.ctx, ch)
 	if err != nil {
 		return err
 	}
+	if err := cmd.report(r, plan); err != nil {
+		return err
+	}
+	return cmd.restartIf(r, !plan.Empty())
+}
+
+// report prints a plan carried out, or one of a dry run.
+func (cmd *Command) report(r *run, plan *selfcompile.Plan) error {
+	out := cmd.stdout()
 	switch {
-	case f.asJSON:
+	case r.opts.asJSON:
+		return printJSON(out, plan)
+	case r.opts.dryRun:
+		fmt.Fprint(out, plan)
+		if plan.Backup != "" {
+			fmt.Fprintf(out, "  put back %s\n", plan.Backup)
+		}
+		fmt.Fprintln(out, "Dry run: nothing changed.")
+	case plan.Empty():
+		fmt.Fprintln(out, "Nothing to do: the plugins are already as asked.")
+	default:
+		fmt.Fprintln(out, "Success.")
+		if plan.Backup != "" {
+			fmt.Fprintf(cmd.stderr(), "The previous binary is %s; if %s no longer starts, run: %s plugin rollback\n", plan.Backup, cmd.name(), plan.Backup)
+		}
+	}
+	return nil
+}
+
+// restartIf makes the new binary take over this process when asked and
+// something changed.
+func (cmd *Command) restartIf(r *run, changed bool) error {
+	if !r.opts.restart || r.opts.dryRun || !changed {
+		return nil
+	}
+	if !r.opts.asJSON {
+		fmt.Fprintln(cmd.stdout(), "Restarting.")
+	}
+	return r.sc.Restart()
+}
+
+// rollback puts back the previous binary, or with --dry-run says which
+// and what changes.
+func (cmd *Command) rollback(r *run, _ []string) error {
+	plan, err := r.sc.PlanRollback(r.ctx)
+	if err != nil || r.opts.dryRun {
+		if err == nil {
+			err = cmd.report(r, plan)
+		}
+		return err
+	}
+	if err := r.sc.Rollback(r.ctx); err != nil {
+		return err
+	}
+	if r.opts.asJSON {
 		if err := printJSON(cmd.stdout(), plan); err != nil {
 			return err
 		}
-	case f.dryRun:
-		fmt.Fprint(cmd.stdout(), plan)
-		fmt.Fprintln(cmd.stdout(), "Dry run: nothing changed.")
-	default:
-		fmt.Fprintln(cmd.stdout(), "Success.")
+	} else {
+		fmt.Fprintln(cmd.stdout(), "Rolled back.")
 	}
-	return cmd.restartIf(sc, f.restart && !f.dryRun && !plan.Empty())
-}
-
-// restartIf makes the new binary take over this process when asked.
-func (cmd *Command) restartIf(sc *selfcompile.SelfCompile, restart bool) error {
-	if !restart {
-		return nil
-	}
-	fmt.Fprintln(cmd.stdout(), "Restarting.")
-	return sc.Restart()
+	return cmd.restartIf(r, true)
 }
 
 // list prints the plugins of the running binary.
-func (cmd *Command) list(f flags, rest []string) error {
-	if len(rest) > 0 {
-		return cmd.usage("plugin list takes no arguments")
-	}
+func (cmd *Command) list(r *run, _ []string) error {
 	plugins := selfcompile.Installed()
-	if f.asJSON {
+	if r.opts.asJSON {
 		if plugins == nil {
 			plugins = []selfcompile.PluginInfo{}
 		}
@@ -134,22 +223,31 @@ func (cmd *Command) list(f flags, rest []string) error {
 }
 
 // cache reports, trims or purges what installs keep.
-func (cmd *Command) cache(sc *selfcompile.SelfCompile, f flags, rest []string) error {
+func (cmd *Command) cache(r *run, _ []string) error {
+	var freed int64
 	switch {
-	case len(rest) > 0 || (f.trim && f.purge):
-		return cmd.usage("plugin cache takes --trim or --purge, and no arguments")
-	case f.purge:
-		return sc.PurgeCache()
-	case f.trim:
-		freed, err := sc.TrimCache(context.Background())
-		if err != nil {
+	case r.opts.purge:
+		if err := r.sc.PurgeCache(); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.stdout(), "Freed %.1f MB.\n", float64(freed)/1e6)
+	case r.opts.trim:
+		var err error
+		if freed, err = r.sc.TrimCache(r.ctx); err != nil {
+			return err
+		}
 	}
-	entries, err := sc.CacheUsage()
+	entries, err := r.sc.CacheUsage()
 	if err != nil {
 		return err
+	}
+	if r.opts.asJSON {
+		return printJSON(cmd.stdout(), struct {
+			Freed   int64                    `json:"freed"`
+			Entries []selfcompile.CacheEntry `json:"entries"`
+		}{freed, entries})
+	}
+	if r.opts.trim {
+		fmt.Fprintf(cmd.stdout(), "Freed %.1f MB.\n", float64(freed)/1e6)
 	}
 	var total int64
 	for _, e := range entries {
@@ -160,7 +258,7 @@ func (cmd *Command) cache(sc *selfcompile.SelfCompile, f flags, rest []string) e
 	return nil
 }
 
-func printJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+func printJSON(w io.Writer, v any) error {
 	data, err := json.MarshalIndent(v, "", "\t")
 	if err != nil {
 		return err

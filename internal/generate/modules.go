@@ -133,6 +133,8 @@ func (g *gen) missingGoMods() []string {
 
 // graphFiles lists the .mod, .info and .ziphash files of the scratch
 // cache's cache/download: what the go command fetched to load the graph.
+// They are chosen by type, then by extension: module paths are domains,
+// and a path element may end in .info or .mod.
 func (g *gen) graphFiles() ([]bundle.File, error) {
 	var files []bundle.File
 	download := filepath.Join(g.modCache(), "cache", "download")
@@ -142,6 +144,9 @@ func (g *gen) graphFiles() ([]bundle.File, error) {
 		}
 		if d.IsDir() && d.Name() == "sumdb" && filepath.Dir(p) == download {
 			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil // a directory named like a file: a module path element such as go.augendre.info
 		}
 		switch filepath.Ext(p) {
 		case ".mod", ".info", ".ziphash":

@@ -115,7 +115,7 @@ func (g *gen) warmFiles(ctx context.Context, target string) ([]bundle.File, erro
 	}
 	// What the stub imports, which may not be written yet, besides the main
 	// package's imports.
-	out, err := c.Run(ctx, "list", "-e", "-deps", "-f", "{{if ne .ImportPath \""+g.host.mainPkg+"\"}}{{.ImportPath}}{{end}}", "--", g.host.mainPkg, "embed", stub.LibraryPath)
+	out, err := c.Run(ctx, "list", "-e", "-deps", "-f", "{{if ne .ImportPath \""+g.host.mainPkg+"\"}}{{.ImportPath}}{{end}}", "--", g.host.mainPkg, "embed", stub.HookPath)
 	if err != nil {
 		return nil, fmt.Errorf("listing the host's dependencies for %s: %w", target, err)
 	}

@@ -32,8 +32,12 @@ const (
 // records again, so that the two give the same binary.
 const EmptyRecord = `{"plugins":[]}`
 
-// LibraryPath is the import path of the library that the stub calls.
-const LibraryPath = "github.com/shazow/go-selfcompile"
+// LibraryPath is the import path of the library, and HookPath that of its
+// package that the stub calls.
+const (
+	LibraryPath = "github.com/shazow/go-selfcompile"
+	HookPath    = LibraryPath + "/hook"
+)
 
 // ToolchainBundle returns the name of a target's toolchain bundle in the
 // bundle package, and ToolchainGoFile that of the Go file that embeds it.
@@ -66,7 +70,7 @@ func Main(bundlePkg string, imports []string, record string, pluginBundle bool) 
 	}
 	var b bytes.Buffer
 	b.WriteString(header + "package main\n\nimport (\n\t_ \"embed\"\n\n")
-	fmt.Fprintf(&b, "\tselfcompile %s\n\tselfcompilebundle %s\n", strconv.Quote(LibraryPath), strconv.Quote(bundlePkg))
+	fmt.Fprintf(&b, "\tselfcompilehook %s\n\tselfcompilebundle %s\n", strconv.Quote(HookPath), strconv.Quote(bundlePkg))
 	if len(imports) > 0 {
 		b.WriteString("\n\t// Plugins: each registers itself in init.\n")
 		for _, p := range imports {
@@ -82,7 +86,7 @@ func Main(bundlePkg string, imports []string, record string, pluginBundle bool) 
 	}
 	b.WriteString("// selfcompileRecord records the plugins this binary was built with.\n")
 	fmt.Fprintf(&b, "const selfcompileRecord = %s\n\n", strconv.Quote(record))
-	fmt.Fprintf(&b, "func init() {\n\tselfcompile.Register(selfcompilebundle.Shared, selfcompilebundle.Toolchain, %s, selfcompileRecord)\n}\n", plugins)
+	fmt.Fprintf(&b, "func init() {\n\tselfcompilehook.Register(selfcompilebundle.Shared, selfcompilebundle.Toolchain, %s, selfcompileRecord)\n}\n", plugins)
 	return format.Source(b.Bytes())
 }
 
