@@ -62,11 +62,10 @@ func (in *install) build() error {
 	}
 	failpoint.Hit(in.ctx, "stub")
 	in.c.logf("Compiling workdir: %s", in.workdir)
-	dir, err := swap.NewDir(in.bin.Path)
+	dir, err := in.newBinDir()
 	if err != nil {
-		return &TargetError{Path: in.bin.Path, Err: err}
+		return err
 	}
-	in.undo = append(in.undo, func() { os.RemoveAll(dir) })
 	in.newBin = filepath.Join(dir, filepath.Base(in.bin.Path))
 	args := append([]string{"build", "-v"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
 	args = append(args, "-o", in.newBin, "./"+in.bin.Shared.Manifest.MainDir)
@@ -74,10 +73,24 @@ func (in *install) build() error {
 	if _, err := in.g.Stream(in.ctx, in.buildProgress(), args...); err != nil {
 		return in.goError(err)
 	}
-	os.WriteFile(filepath.Join(in.r.hostDir, builtFile), nil, 0o600) // for TrimCache
 	done()
 	failpoint.Hit(in.ctx, "built")
 	return nil
+}
+
+// newBinDir creates the private directory that the new binary is built
+// into: beside the executable, so that the swap is a rename, or for a
+// trim, which swaps nothing, in the workdir.
+func (in *install) newBinDir() (string, error) {
+	if in.mode == modeTrim {
+		return os.MkdirTemp(in.workdir, "bin-")
+	}
+	dir, err := swap.NewDir(in.bin.Path)
+	if err != nil {
+		return "", &TargetError{Path: in.bin.Path, Err: err}
+	}
+	in.undo = append(in.undo, func() { os.RemoveAll(dir) })
+	return dir, nil
 }
 
 // buildProgress returns the function that sees each line go build -v

@@ -6,20 +6,13 @@ package selfcompile
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/shazow/go-selfcompile/internal/bundle"
-	"github.com/shazow/go-selfcompile/internal/cachetree"
-	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
-	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
-	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
 // The cache directory (CacheDir) holds, for every program of the user
@@ -29,7 +22,6 @@ import (
 //	build/                        the go build cache, shared: its entries are keyed by content
 //	hosts/<main>-<hash>/mod/      a program's module cache
 //	hosts/<main>-<hash>/src-<digest>/  its source, restored once per bundle
-//	hosts/<main>-<hash>/built     touched after each install's build, for TrimCache
 //	work/                         the workdirs of running installs
 //
 // It must belong to the user and be writable by no one else: it holds what
@@ -42,7 +34,6 @@ const (
 	hostsDir      = "hosts"
 	workDir       = "work"
 	workPrefix    = "install-"
-	builtFile     = "built"
 )
 
 func workRoot(cache string) string { return filepath.Join(cache, workDir) }
@@ -147,113 +138,6 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 	return entries, nil
 }
 
-// TrimCache removes what the current executable (Target) does not need
-// for its next install, and returns the bytes freed: toolchains it does
-// not bundle, other programs' caches, its own source of other versions,
-// the modules of its own cache that its build list no longer names, build
-// cache entries its last install did not use, and what killed installs
-// left. Other programs of the user restore or compile what they need
-// again at their next install. It fails with ErrLocked while an install
-// that uses the cache runs.
-func (c *SelfCompile) TrimCache(ctx context.Context) (freed int64, err error) {
-	freed, err = c.trimCache(ctx)
-	return freed, prefixed(err)
-}
-
-func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
-	root, err := c.cacheRoot()
-	if err != nil {
-		return 0, err
-	}
-	release, err := lockCache(ctx, root, true, c.logf)
-	if err != nil {
-		return 0, err
-	}
-	defer release()
-	target, err := c.target()
-	if err != nil {
-		return 0, err
-	}
-	bin, err := openExe(target)
-	if err != nil {
-		return 0, err
-	}
-	defer bin.Close()
-	keepToolchain := toolchainDir(root, bin.Toolchain.Manifest)
-	for _, d := range subdirs(filepath.Join(root, toolchainsDir)) {
-		if d != keepToolchain {
-			freed += removeMeasured(d)
-		}
-	}
-	host := hostDir(root, bin.Shared.Manifest.MainPackage)
-	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
-		if d != host {
-			freed += removeMeasured(d)
-		}
-	}
-	srcs, _ := filepath.Glob(filepath.Join(host, "src-*"))
-	for _, s := range srcs {
-		if p, ok := bin.Shared.Manifest.Part(bundle.PartSource); !ok || filepath.Base(s) != "src-"+p.Digest[:24] {
-			freed += removeMeasured(s)
-		}
-	}
-	mod, build := filepath.Join(host, "mod"), filepath.Join(root, buildDir)
-	freed += forgetMerged(mod, trimModules(mod, keptModules(bin)))
-	freed += forgetMerged(build, trimBuildCache(build, filepath.Join(host, builtFile)))
-	lockfile.RemoveStale(workRoot(root), workPrefix)
-	return freed, nil
-}
-
-// forgetMerged forgets the parts merged into the cache dir once files
-// were removed from it: the next install that needs a part merges it
-// again.
-func forgetMerged(dir string, freed int64) int64 {
-	if freed > 0 {
-		cachetree.ForgetMerged(dir)
-	}
-	return freed
-}
-
-// keptModules returns the module versions, as "path@version", of the
-// host's build list and of the last install's: what the next install,
-// offline, may need.
-func keptModules(bin *exe.File) map[string]bool {
-	out := map[string]bool{}
-	for _, list := range []gosrc.BuildList{bin.HostList, bin.LastList} {
-		for _, m := range list {
-			if mv, ok := m.Cached(); ok {
-				out[mv.String()] = true
-			}
-		}
-	}
-	return out
-}
-
-// trimBuildCache removes the go build cache entries that the last install
-// of a program did not use. The go command marks an entry used by setting
-// its modification time, when that is more than an hour old; so every
-// entry older than an hour before that install's build is unused. Without
-// a record of a build, nothing is removed.
-func trimBuildCache(dir, built string) int64 {
-	fi, err := os.Stat(built)
-	if err != nil {
-		return 0
-	}
-	cutoff := fi.ModTime().Add(-time.Hour - time.Minute)
-	var freed int64
-	for _, sub := range subdirs(dir) {
-		entries, _ := os.ReadDir(sub)
-		for _, e := range entries {
-			if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(cutoff) {
-				if os.Remove(filepath.Join(sub, e.Name())) == nil {
-					freed += info.Size()
-				}
-			}
-		}
-	}
-	return freed
-}
-
 // PurgeCache removes everything the library keeps under CacheDir but the
 // cache's lock file. The next install restores the toolchain and compiles
 // from scratch. It fails with ErrLocked while an install that uses the
@@ -302,56 +186,6 @@ func removeMeasured(dir string) int64 {
 	n := fsutil.DirSize(dir)
 	fsutil.RemoveAll(dir)
 	return n
-}
-
-// trimModules removes from a module cache the extracted source and zip
-// files of the module versions that keep does not list ("path@version").
-// The go.mod, .info and .ziphash files stay: they are small, and loading
-// the module graph offline needs them.
-func trimModules(cacheDir string, keep map[string]bool) int64 {
-	var freed int64
-	filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		rel, _ := filepath.Rel(cacheDir, p)
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.IsDir() && rel == "cache/download":
-			freed += trimZips(p, keep)
-			return filepath.SkipDir
-		case d.IsDir() && strings.Contains(d.Name(), "@"):
-			if mv, err := modcache.Unescape(rel); err == nil && !keep[mv.String()] {
-				freed += removeMeasured(p)
-			}
-			return filepath.SkipDir
-		}
-		return nil
-	})
-	return freed
-}
-
-// trimZips removes the module zips under a module cache's cache/download
-// of versions that keep does not list.
-func trimZips(download string, keep map[string]bool) int64 {
-	var freed int64
-	filepath.WalkDir(download, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zip") {
-			return nil
-		}
-		rel, _ := filepath.Rel(download, p)
-		escPath, file, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
-		if !ok {
-			return nil
-		}
-		if mv, err := modcache.Unescape(escPath + "@" + strings.TrimSuffix(file, ".zip")); err == nil && !keep[mv.String()] {
-			if fi, err := d.Info(); err == nil && os.Remove(p) == nil {
-				freed += fi.Size()
-			}
-		}
-		return nil
-	})
-	return freed
 }
 
 // cacheLockFile is the lock of a cache directory, in it.

@@ -29,7 +29,7 @@ import (
 type install struct {
 	c       *SelfCompile
 	ctx     context.Context
-	apply   bool     // Apply: build and replace; Plan: stop at the plan
+	mode    mode     // what the run does
 	current Stage    // the stage running, which a cancellation names
 	undo    []func() // what end undoes, last first
 
@@ -49,13 +49,22 @@ type install struct {
 	backup       string          // the old binary, kept as a backup by the swap
 }
 
-// run runs an install: Apply with build, Plan without.
-func (c *SelfCompile) run(ctx context.Context, ch Change, build bool) (plan *Plan, err error) {
+// mode is what a run of the install does.
+type mode int
+
+const (
+	modePlan  mode = iota // Plan: stop at the plan
+	modeApply             // Apply: build, verify and replace
+	modeTrim              // TrimCache: build into the workdir, under the cache lock TrimCache holds
+)
+
+// run runs an install.
+func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, err error) {
 	cs, err := parseChanges(ch)
 	if err != nil {
 		return nil, err
 	}
-	in, err := c.begin(ctx, build)
+	in, err := c.begin(ctx, m)
 	if err != nil {
 		return nil, canceled(ctx, StageStart, err)
 	}
@@ -64,8 +73,11 @@ func (c *SelfCompile) run(ctx context.Context, ch Change, build bool) (plan *Pla
 	if err := in.restore(); err != nil {
 		return nil, err
 	}
-	if plan, err = in.resolve(cs); err != nil || !build {
+	if plan, err = in.resolve(cs); err != nil || m == modePlan {
 		return plan, err
+	}
+	if m == modeTrim {
+		return plan, in.build()
 	}
 	if c.KeepHostDeps && len(plan.HostDeps) > 0 {
 		return plan, &planError{plan}
@@ -101,11 +113,11 @@ func checkUnprivileged() error {
 // begin takes what an install holds until its end: the executable's lock
 // (for Apply), its bundles, the cache and a private workdir. The caller
 // calls end.
-func (c *SelfCompile) begin(ctx context.Context, build bool) (in *install, err error) {
+func (c *SelfCompile) begin(ctx context.Context, m mode) (in *install, err error) {
 	if err := checkUnprivileged(); err != nil {
 		return nil, err
 	}
-	in = &install{c: c, ctx: ctx, current: StageStart}
+	in = &install{c: c, ctx: ctx, current: StageStart, mode: m}
 	defer func() {
 		if err != nil {
 			in.end()
@@ -116,7 +128,7 @@ func (c *SelfCompile) begin(ctx context.Context, build bool) (in *install, err e
 	if err != nil {
 		return in, err
 	}
-	if build {
+	if m == modeApply {
 		if err := in.lock(target); err != nil {
 			return in, err
 		}
@@ -125,18 +137,19 @@ func (c *SelfCompile) begin(ctx context.Context, build bool) (in *install, err e
 		return in, err
 	}
 	failpoint.Hit(ctx, "opened")
-	in.apply = build
 	if in.cache, err = c.cacheRoot(); err != nil {
 		return in, err
 	}
 	if err := checkWritable(filepath.Join(in.cache, buildDir)); err != nil {
 		return in, err
 	}
-	release, err := lockCache(ctx, in.cache, false, c.logf)
-	if err != nil {
-		return in, err
+	if m != modeTrim {
+		release, err := lockCache(ctx, in.cache, false, c.logf)
+		if err != nil {
+			return in, err
+		}
+		in.undo = append(in.undo, release)
 	}
-	in.undo = append(in.undo, release)
 	return in, in.makeWorkdir()
 }
 
@@ -299,7 +312,7 @@ func (in *install) checkSpace(restore int64) error {
 	bin := uint64(in.bin.Info.Size())
 	need := map[string]uint64{in.cache: uint64(restore) + spareBytes}
 	what := map[string]string{in.cache: "the toolchain, the caches and the build"}
-	if in.apply {
+	if in.mode == modeApply {
 		need[in.cache] += bin
 		dir := filepath.Dir(in.bin.Path)
 		if fsutil.SameDisk(dir, in.cache) {

@@ -136,20 +136,28 @@ func TestCacheTrim(t *testing.T) {
 	// Their installers died: nobody holds the locks.
 	os.WriteFile(stale[2]+".lock", nil, 0o600)
 	os.WriteFile(filepath.Join(stale[3], ".selfcompile-lock"), nil, 0o600)
+	// A build cache entry no build of this program uses, made just now, as
+	// another program's install would.
+	unused := filepath.Join(root, "build", "ff", strings.Repeat("f", 64)+"-d")
+	writeFiles(t, filepath.Dir(unused), map[string]string{filepath.Base(unused): strings.Repeat("x", 1<<20)})
 	out := pluginCmd(t, bin, env, "cache", "--trim")
 	if !strings.Contains(out, "Freed ") || !strings.Contains(out, "toolchain ") || !strings.Contains(out, "modules ") {
 		t.Errorf("plugin cache --trim:\n%s", out)
 	}
-	for _, d := range append(stale, stale[2]+".lock") {
+	for _, d := range append(stale, stale[2]+".lock", unused) {
 		if _, err := os.Stat(d); err == nil {
 			t.Errorf("trim kept %s", d)
 		}
 	}
 	// The modules were trimmed, so they are merged again; the toolchain
-	// was kept.
-	_, errOut, err := run(t, bin, env, "plugin", "remove", aplugin)
+	// was kept, and so were the build cache entries of the program as
+	// installed: removing the plugin compiles main alone.
+	_, errOut, err := run(t, bin, append(env, "GO_SELFCOMPILE_PROGRESS=1"), "plugin", "remove", aplugin)
 	if err != nil || strings.Contains(errOut, "Restored toolchain") || !strings.Contains(errOut, "Restored modules") {
 		t.Fatalf("the install after the trim: %v\n%s", err, errOut)
+	}
+	if n := strings.Count(errOut, "build: compiled "); n != 1 || !strings.Contains(errOut, "build: compiled github.com/shazow/go-selfcompile/example/abinary,") {
+		t.Errorf("the install after the trim compiled %d packages, want main alone:\n%s", n, errOut)
 	}
 	if out := mustRun(t, bin); out != "Just doing binary things\n" {
 		t.Fatalf("after the install that followed the trim: %q", out)
