@@ -103,12 +103,18 @@ const localVersion = "v0.0.0-00010101000000-000000000000"
 
 // require writes the plugin set into the restored go.mod: a requirement
 // and a replace for each local plugin (its folder, or the copy the binary
-// carries), the recorded version for each kept one (unless the host
+// carries), the recorded version of each installed one (unless the host
 // requires more), and go get for each new version.
 func (in *install) require() error {
 	var get []string
 	err := in.gomod.edit(func(f *modfile.File) error {
 		for _, p := range in.plugins {
+			if o := p.installed; o != nil && o.Version != "" && p.moduleDir == "" {
+				// What go get upgrades from: "upgrade" never lowers it.
+				if err := requireAtLeast(f, o.Module, o.Version); err != nil {
+					return err
+				}
+			}
 			switch {
 			case p.moduleDir != "":
 				if err := requireLocal(f, p.modulePath, in.relToModule(p.moduleDir)); err != nil {
