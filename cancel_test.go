@@ -10,14 +10,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	selfcompile "github.com/shazow/go-selfcompile"
 )
 
-// TestCanceledDuringBuild sends SIGINT, then SIGTERM, to an installer while
-// the go command compiles: each install ends with an error that says
-// nothing changed, exit code 130, the binary unchanged, and no workdir,
-// stage or go-build directory left behind. The plugin has a package that
+// TestCanceledDuringBuild sends SIGINT, SIGTERM, SIGHUP (a closed SSH
+// session) and SIGQUIT to an installer while the go command compiles: each
+// install ends with an error that says nothing changed, exit code 130, the
+// binary unchanged, no workdir, new binary's directory or go-build
+// directory left behind, and no process of the install still running. The plugin has a package that
 // takes seconds to compile, so the signal lands while the go command works:
 // the test checks that its go-build directory exists when it sends it.
 func TestCanceledDuringBuild(t *testing.T) {
@@ -34,7 +36,7 @@ func TestCanceledDuringBuild(t *testing.T) {
 		"slow.go":        big.String(),
 		"first/first.go": "package first\n",
 	})
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			target := installedCopy(t)
 			unchangedBin := unchanged(t, target)
@@ -63,8 +65,36 @@ func TestCanceledDuringBuild(t *testing.T) {
 			if entries, _ := os.ReadDir(work); len(entries) > 0 {
 				t.Errorf("left in the work directory: %v", entries)
 			}
+			if left := processesUsing(cache); len(left) > 0 {
+				t.Errorf("processes of the install still run: %q", left)
+			}
 		})
 	}
+}
+
+// processesUsing returns the command lines of the processes that name dir
+// in their arguments or environment, after waiting a moment for those
+// just killed to go.
+func processesUsing(dir string) []string {
+	var found []string
+	for range 20 {
+		found = nil
+		procs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, p := range procs {
+			for _, f := range []string{"cmdline", "environ"} {
+				if data, err := os.ReadFile(filepath.Join(p, f)); err == nil && strings.Contains(string(data), dir) {
+					cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+					found = append(found, strings.ReplaceAll(string(cmdline), "\x00", " "))
+					break
+				}
+			}
+		}
+		if len(found) == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return found
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

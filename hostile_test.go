@@ -114,11 +114,18 @@ func TestHostileInput(t *testing.T) {
 	if err := sc.Compile(); !errors.As(err, &be) || len(be.Plugins) != 1 || be.Plugins[0] != bad {
 		t.Errorf("BuildError does not name the plugin: %#v", err)
 	}
-	var ve *selfcompile.VerifyError
-	sc = installer(t, target)
-	sc.Plugin(dir(withInit(`panic("x")`))(t))
-	if err := sc.Compile(); !errors.As(err, &ve) || len(ve.Plugins) != 1 || ve.Plugins[0] != "example.com/hostile" {
-		t.Errorf("VerifyError does not name the plugin: %#v", err)
+	// Beside a plugin whose init runs first and is fine, the one that
+	// panics, exits or hangs in init is named, and only it.
+	good := dir(map[string]string{"go.mod": "module example.com/aaa\n\ngo 1.26\n", "p.go": "package aaa\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(\"aaa\") }\n"})(t)
+	for _, body := range []string{`panic("x")`, `os.Exit(0)`, `os.Exit(3)`, `time.Sleep(time.Hour)`} {
+		var ve *selfcompile.VerifyError
+		sc = installer(t, target)
+		sc.ProbeTimeout = 3 * time.Second
+		sc.Plugin(good)
+		sc.Plugin(dir(withInit(body))(t))
+		if err := sc.Compile(); !errors.As(err, &ve) || len(ve.Plugins) != 1 || ve.Plugins[0] != "example.com/hostile" {
+			t.Errorf("init %s: the VerifyError does not name the plugin, and it alone: %v", body, err)
+		}
 	}
 	var ne *selfcompile.NetworkError
 	sc = installer(t, target)
@@ -156,6 +163,18 @@ func TestErrorsNameTheCause(t *testing.T) {
 	err = sc.Compile()
 	if !errors.Is(err, selfcompile.ErrInvalidPlugin) || !errors.Is(err, selfcompile.ErrNeedsNetwork) || !strings.Contains(err.Error(), "replace directive") || !strings.Contains(err.Error(), replacing) {
 		t.Errorf("a plugin with replace directives: %v", err)
+	}
+	// The same plugin published as a module version gets the same hint.
+	proxy := filepath.Join(tempDir(t), "proxy")
+	writeProxyModule(t, proxy, "example.com/replacing", "v1.0.0", replacing)
+	t.Setenv("GOPROXY", fileProxy(proxy))
+	t.Setenv("GOSUMDB", "off")
+	sc = installer(t, target)
+	t.Setenv("GOPROXY", fileProxy(proxy)) // installer sets GOPROXY=off
+	sc.Plugin("example.com/replacing@v1.0.0")
+	err = sc.Compile()
+	if !errors.Is(err, selfcompile.ErrInvalidPlugin) || !strings.Contains(err.Error(), "replace directive") || !strings.Contains(err.Error(), "example.com/replacing@v1.0.0") {
+		t.Errorf("a module version with replace directives: %v", err)
 	}
 	unchangedBin()
 }

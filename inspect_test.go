@@ -1,11 +1,18 @@
 package selfcompile_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
 // TestInspectAndJSON: go-selfcompile inspect reads a binary without
@@ -27,5 +34,43 @@ func TestInspectAndJSON(t *testing.T) {
 	var list []selfcompile.PluginInfo
 	if err := json.Unmarshal([]byte(pluginCmd(t, bin, nil, "list", "--json")[len("aplugin activated.\n"):]), &list); err != nil || len(list) != 1 || list[0].ImportPath != aplugin {
 		t.Errorf("plugin list --json: %v %+v", err, list)
+	}
+}
+
+// inspect refuses what is not a regular file at once (a FIFO would block
+// a reader forever), and reports a damaged bundle as damaged, naming it,
+// with a failing exit code.
+func TestInspectRefuses(t *testing.T) {
+	setupE2E(t)
+	dir := tempDir(t)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = command(dir, nil, e2e.gen, "inspect", fifo); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("inspect of a FIFO blocked")
+	}
+	if err == nil || !strings.Contains(string(out), "not a regular file") {
+		t.Errorf("inspect of a FIFO: %v\n%s", err, out)
+	}
+	data, _ := os.ReadFile(e2e.abinary)
+	sections, _ := bundle.Locate(bytes.NewReader(data), int64(len(data)))
+	for _, s := range sections {
+		if br, err := bundle.Open(io.NewSectionReader(s, 0, s.Size())); err == nil && br.Manifest.Kind == bundle.Toolchain {
+			_, off, n := s.Outer()
+			data[off+n/2] ^= 0xff
+		}
+	}
+	damaged := filepath.Join(dir, "damaged")
+	os.WriteFile(damaged, data, 0o755)
+	out, err = command(dir, nil, e2e.gen, "inspect", damaged)
+	if err == nil || !strings.Contains(string(out), "bundle is corrupt: the toolchain bundle's toolchain part is damaged") {
+		t.Errorf("inspect of a damaged binary: %v\n%s", err, out)
 	}
 }

@@ -162,3 +162,82 @@ func TestOfflineGraph(t *testing.T) {
 		t.Fatalf("pluginx was not added back offline: %q", out)
 	}
 }
+
+// oddHostMain imports a package of every module whose path ends its
+// elements like the files of a module cache.
+const oddHostMain = `package main
+
+//go:generate go tool go-selfcompile
+
+import (
+	"fmt"
+	"os"
+
+	"example.com/Upper/Case"
+	"example.info/ctx"
+	"example.lock/l"
+	"example.mod/m"
+	"example.zip/z"
+	"example.ziphash/h"
+	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/plugincmd"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "plugin" {
+		plugincmd.Main(os.Args[2:], selfcompile.SelfCompile{})
+	}
+	fmt.Println("oddhost:", ctx.N+m.N+z.N+h.N+l.N+Case.N)
+}
+`
+
+// Module paths are domains, and their elements may end as the files of a
+// module cache do (.info, .mod, .zip, .ziphash, .lock), or be upper case
+// (escaped with "!" in the cache): a host whose graph has them generates,
+// installs a plugin that imports them offline on a fresh cache, trims its
+// cache and installs again.
+func TestOddModulePaths(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	work := tempDir(t)
+	proxy := filepath.Join(work, "proxy")
+	paths := []string{"example.info/ctx", "example.mod/m", "example.zip/z", "example.ziphash/h", "example.lock/l", "example.com/Upper/Case"}
+	var require strings.Builder
+	for _, p := range paths {
+		src := filepath.Join(work, "src", strings.ReplaceAll(p, "/", "_"))
+		writeFiles(t, src, map[string]string{"go.mod": "module " + p + "\n\ngo 1.26\n", "n.go": "package " + filepath.Base(p) + "\n\nconst N = 1\n"})
+		writeProxyModule(t, proxy, p, "v1.0.0", src)
+		require.WriteString("\t" + p + " v1.0.0\n")
+	}
+	host := filepath.Join(work, "oddhost")
+	rel, _ := filepath.Rel(host, e2e.repo)
+	writeFiles(t, host, map[string]string{
+		"go.mod": "module example.com/oddhost\n\ngo 1.26\n\nrequire (\n" + require.String() + "\tgithub.com/shazow/go-selfcompile v0.0.0\n)\n\n" +
+			"replace github.com/shazow/go-selfcompile => " + filepath.ToSlash(rel) + "\n\ntool github.com/shazow/go-selfcompile/cmd/go-selfcompile\n",
+		"main.go": oddHostMain,
+	})
+	authorEnv := []string{"GOPROXY=" + fileProxy(proxy, filepath.Join(e2e.modcache, "cache", "download")), "GOSUMDB=off", "GOFLAGS=-mod=mod", "GOWORK=off"}
+	for _, args := range [][]string{{"mod", "tidy"}, {"tool", "go-selfcompile", "--level", "fastest", "-q"}} {
+		if out, err := command(host, authorEnv, "go", args...); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	bin := filepath.Join(work, "bin", "oddhost")
+	if err := buildHost(host, ".", bin); err != nil {
+		t.Fatal(err)
+	}
+	plug := filepath.Join(work, "plug")
+	writeFiles(t, plug, map[string]string{"go.mod": "module example.com/oddplug\n\ngo 1.26\n\nrequire (\n" + require.String() + ")\n",
+		"p.go": "package oddplug\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/Upper/Case\"\n\t\"example.info/ctx\"\n\t\"example.ziphash/h\"\n)\n\nfunc init() { fmt.Println(\"oddplug\", ctx.N+h.N+Case.N) }\n"})
+	fresh := []string{"XDG_CACHE_HOME=" + freshCache(t)}
+	pluginCmd(t, bin, fresh, "add", plug)
+	if out := mustRun(t, bin); out != "oddplug 3\noddhost: 6\n" {
+		t.Fatalf("after the offline install: %q", out)
+	}
+	pluginCmd(t, bin, fresh, "cache", "--trim")
+	pluginCmd(t, bin, fresh, "remove", "example.com/oddplug")
+	pluginCmd(t, bin, fresh, "add", plug)
+	if out := mustRun(t, bin); out != "oddplug 3\noddhost: 6\n" {
+		t.Fatalf("after the trim and another install: %q", out)
+	}
+}

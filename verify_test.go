@@ -43,3 +43,17 @@ func TestVerifyNoisyPlugins(t *testing.T) {
 		t.Errorf("the child %d the plugin started outlived the verification", pid)
 	}
 }
+
+// The probe's files are in the install's workdir, not TMPDIR: an install
+// works with TMPDIR missing, and with a plugin that prints far more than
+// the probe keeps.
+func TestVerifyWithoutTMPDIR(t *testing.T) {
+	setupE2E(t)
+	loud := plugin(t, map[string]string{"go.mod": "module example.com/loud\n\ngo 1.26\n",
+		"p.go": "package loud\n\nimport (\n\t\"os\"\n\t\"strings\"\n)\n\nfunc init() {\n\tline := []byte(strings.Repeat(\"loud \", 1<<14))\n\tfor range 1 << 9 {\n\t\tos.Stdout.Write(line)\n\t}\n}\n"}) // 40 MB
+	target := installedCopy(t)
+	_, errOut, err := run(t, target, []string{"TMPDIR=" + filepath.Join(tempDir(t), "missing", "tmp")}, "plugin", "add", loud)
+	if err != nil {
+		t.Fatalf("install with TMPDIR missing and a plugin printing 40 MB: %v\n%s", err, errOut)
+	}
+}
