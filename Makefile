@@ -7,6 +7,9 @@
 #                          (installs Debian's qemu-user-static where it is missing; root)
 #   make bench             the benchmark table of BENCHMARKS.md
 #   make bench-large       the large-host benchmark (go.k6.io/k6, downloaded; not in CI)
+#   make test-hosts        generate, without compiling, for real programs with large
+#                          module graphs, and list them offline from the bundle alone
+#                          (downloads them; not in CI)
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -17,7 +20,7 @@ PLUGIN  ?= github.com/shazow/go-selfcompile/example/aplugin
 # (go.dev/issue/75804, fixed in Go 1.27).
 FUZZTIME ?= 15000x
 
-.PHONY: all example-aplugin example-abinary generate test test-arm64 bench bench-large clean
+.PHONY: all example-aplugin example-abinary generate test test-arm64 test-hosts bench bench-large clean
 
 all: example-abinary
 
@@ -55,6 +58,9 @@ test-arm64:
 	test -e /proc/sys/fs/binfmt_misc/register || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 	grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || echo 1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || printf '%s' ':qemu-aarch64:M::$(QEMU_MAGIC):$(QEMU_MASK):/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register
 	$(GO) test -run '^TestArm64UnderQemu$$' -timeout 60m -v .
+
+test-hosts:
+	SELFCOMPILE_TEST_HOSTS=1 $(GO) test -run '^TestRealHosts$$' -timeout 120m -v .
 
 bench:
 	$(GO) test -run '^$$' -bench '^(BenchmarkInstall|BenchmarkTargets)$$' -benchtime 1x -timeout 60m .

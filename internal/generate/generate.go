@@ -113,7 +113,8 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no go command found (%v): go-selfcompile bundles the toolchain of the go on PATH, so install Go or put it on PATH", err)
 	}
-	g.goCmd = gocmd.Go{Bin: bin, Dir: dir}
+	// Without a workspace: installs build the host module alone.
+	g.goCmd = gocmd.Go{Bin: bin, Dir: dir, Env: append(gocmd.Without(os.Environ(), "GOWORK"), "GOWORK=off")}
 	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD"); err != nil {
 		return nil, err
 	}

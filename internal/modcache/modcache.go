@@ -2,7 +2,8 @@
 // bundle carries, by the names they have in the cache, so that restoring
 // them into another module cache gives the go command what it reads
 // offline: cache/download/PATH/@v/VERSION.{mod,info,ziphash} and the
-// extracted source PATH@VERSION/.
+// extracted source PATH@VERSION/; and trims a module cache to the module
+// versions a program needs.
 package modcache
 
 import (
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 // Dir returns the slash path, relative to a module cache, of a module
@@ -110,4 +112,61 @@ func Named(modcache, p string) (bundle.File, error) {
 		return bundle.File{}, err
 	}
 	return bundle.File{Name: filepath.ToSlash(rel), Src: p, Exec: fi.Mode()&0o111 != 0}, nil
+}
+
+// Trim removes from a module cache the extracted source and zip
+// files of the module versions that keep does not list ("path@version").
+// The go.mod, .info and .ziphash files stay: they are small, and loading
+// the module graph offline needs them.
+func Trim(cacheDir string, keep map[string]bool) int64 {
+	var freed int64
+	filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(cacheDir, p)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir() && rel == "cache/download":
+			freed += trimZips(p, keep)
+			return filepath.SkipDir
+		case d.IsDir() && strings.Contains(d.Name(), "@"):
+			if mv, err := Unescape(rel); err == nil && !keep[mv.String()] {
+				freed += removeMeasured(p)
+			}
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return freed
+}
+
+// trimZips removes the module zips under a module cache's cache/download
+// of versions that keep does not list.
+func trimZips(download string, keep map[string]bool) int64 {
+	var freed int64
+	filepath.WalkDir(download, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || !strings.HasSuffix(p, ".zip") {
+			return nil
+		}
+		rel, _ := filepath.Rel(download, p)
+		escPath, file, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		if !ok {
+			return nil
+		}
+		if mv, err := Unescape(escPath + "@" + strings.TrimSuffix(file, ".zip")); err == nil && !keep[mv.String()] {
+			if fi, err := d.Info(); err == nil && os.Remove(p) == nil {
+				freed += fi.Size()
+			}
+		}
+		return nil
+	})
+	return freed
+}
+
+// removeMeasured removes a tree and returns the bytes of its files.
+func removeMeasured(dir string) int64 {
+	n := fsutil.DirSize(dir)
+	fsutil.RemoveAll(dir)
+	return n
 }
