@@ -73,6 +73,12 @@ func (in *install) build() error {
 	if _, err := in.g.Stream(in.ctx, in.buildProgress(), args...); err != nil {
 		return in.goError(err)
 	}
+	if in.c.Sign != nil && in.mode == modeApply {
+		in.c.logf("Signing: %s", in.newBin)
+		if err := in.c.Sign(in.ctx, in.newBin); err != nil {
+			return &signError{err}
+		}
+	}
 	done()
 	failpoint.Hit(in.ctx, "built")
 	return nil
@@ -111,3 +117,14 @@ func (in *install) buildProgress() func(string) {
 		}
 	}
 }
+
+// signError is a failed signing hook. It matches ErrSign.
+type signError struct{ err error }
+
+func (e *signError) Error() string {
+	return "selfcompile: the signing hook failed on the new binary (" + unprefixed(e.err) + "); the installed binary is unchanged"
+}
+
+func (e *signError) Is(target error) bool { return target == ErrSign }
+
+func (e *signError) Unwrap() error { return e.err }

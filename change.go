@@ -39,6 +39,10 @@ type Change struct {
 	// in it are removed. A plugin in it that is installed as given is
 	// kept, so a declared set that is already installed builds nothing.
 	Exactly bool `json:"exactly,omitempty"`
+	// Sums are the h1: hashes the plugins must have, by import path (a
+	// module plugin's is its module's, as go.sum has it): a plugin with
+	// another is refused before building.
+	Sums map[string]string `json:"sums,omitempty"`
 }
 
 // Plan describes what an Apply changes, computed before anything is built.
@@ -122,12 +126,13 @@ type changeSet struct {
 	removes    map[string]bool   // import paths
 	upgrades   map[string]string // import path -> version ("upgrade" if none)
 	upgradeAll bool
-	exactly    bool // the plugins not added are removed
+	exactly    bool              // the plugins not added are removed
+	sums       map[string]string // import path -> the h1: hash it must have
 }
 
 // parseChanges validates a change set before any work.
 func parseChanges(ch Change) (*changeSet, error) {
-	cs := &changeSet{removes: map[string]bool{}, upgrades: map[string]string{}, upgradeAll: ch.UpgradeAll, exactly: ch.Exactly}
+	cs := &changeSet{removes: map[string]bool{}, upgrades: map[string]string{}, upgradeAll: ch.UpgradeAll, exactly: ch.Exactly, sums: ch.Sums}
 	for _, spec := range ch.Add {
 		sp, err := parseSpec(spec)
 		if err != nil {

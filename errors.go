@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/exe"
 )
@@ -68,6 +69,15 @@ var (
 	ErrHostDepsChanged = errors.New("the plugins would change the host's dependencies")
 	// ErrNoBackup: Rollback found no previous binary.
 	ErrNoBackup = errors.New("no previous binary to roll back to")
+	// ErrNotAllowed: the vendor's catalog or policy forbids the change
+	// (a *catalog.RefusedError names the rule and the plugin).
+	ErrNotAllowed = catalog.ErrNotAllowed
+	// ErrBadCatalog: the vendor's catalog cannot be trusted: not signed by
+	// a key the program carries, tampered with, for another program, or
+	// older than one this machine has verified.
+	ErrBadCatalog = catalog.ErrBadCatalog
+	// ErrSign: the vendor's signing hook (SelfCompile.Sign) failed.
+	ErrSign = errors.New("the signing hook failed")
 	// ErrCanceled: the context ended (SIGINT, SIGTERM, a deadline) before
 	// the install replaced the executable. The error also matches the
 	// context's own error.

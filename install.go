@@ -40,6 +40,7 @@ type install struct {
 	r       *restored    // where restore laid the bundles out
 	g       gocmd.Go     // the restored go command
 	gomod   *goMod       // the restored host's go.mod, between the steps that edit it
+	vendor  *vendor      // the vendor's catalog and policy, nil without
 	plugins []pluginSpec // the plugin set to build
 
 	pluginBundle bool            // whether the new binary embeds a plugins bundle

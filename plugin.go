@@ -36,12 +36,17 @@ type PluginInfo struct {
 	// carried from it (golang.org/x/mod/sumdb/dirhash). It is empty for a
 	// package of the host's own module.
 	Sum string `json:"sum,omitempty"`
-	// Origin says where the plugin came from: "module" (a module version,
-	// through the module proxy or from what the binary carries), "local"
-	// (a folder) or "host" (a package of the host's own module). A binary
-	// records no time: the same plugin set builds to the same bytes on
-	// every machine.
+	// Origin says where the plugin came from: "catalog" (through the
+	// vendor's catalog), "module" (a module version, through the module
+	// proxy or from what the binary carries), "local" (a folder) or
+	// "host" (a package of the host's own module). A binary records no
+	// time: the same plugin set builds to the same bytes on every machine.
 	Origin string `json:"origin,omitempty"`
+	// Name and Catalog are, for a plugin installed through the vendor's
+	// catalog, its name there and the sequence number of the catalog that
+	// allowed it.
+	Name    string `json:"name,omitempty"`
+	Catalog int64  `json:"catalog,omitempty"`
 }
 
 // String returns the plugin the way a user names it.
@@ -83,6 +88,7 @@ type pluginSpec struct {
 	replaced   []string          // modules a local plugin's go.mod replaces: not followed
 	installed  *PluginInfo       // what the binary records of it, for one kept or upgraded
 	listed     *gosrc.ModuleInfo // the module go list says provides it
+	listedIn   *catalogEntry     // what the catalog says of it, for one added or upgraded through it
 }
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)

@@ -17,15 +17,17 @@ import (
 	"github.com/shazow/go-selfcompile/internal/stub"
 )
 
-// realHosts are open-source programs with large module graphs, served by
-// the module proxy: what make test-hosts generates bundles for.
+// realHosts are open-source programs with large module graphs whose
+// whole graph the module proxy here serves (traefik, gitea, rclone and
+// telegraf name module versions it refuses): what make test-hosts
+// generates bundles for.
 var realHosts = []struct{ module, version, mainDir string }{
 	{"github.com/gohugoio/hugo", "v0.165.0", "."}, // the newest release that builds with go1.26
-	{"github.com/traefik/traefik/v3", "v3.7.13", "cmd/traefik"},
 	{"github.com/prometheus/prometheus", "v0.316.0", "cmd/prometheus"},
-	{"code.gitea.io/gitea", "v1.28.0-dev", "."},
-	{"github.com/rclone/rclone", "v1.76.0", "."},
 	{"github.com/caddyserver/caddy/v2", "v2.11.9", "cmd/caddy"},
+	{"github.com/syncthing/syncthing", "v1.30.0", "cmd/syncthing"},
+	{"helm.sh/helm/v3", "v3.22.0", "cmd/helm"},
+	{"github.com/derailed/k9s", "v0.50.16", "."},
 }
 
 // TestRealHosts (make test-hosts; it downloads, so it is not in make test)
@@ -55,8 +57,8 @@ func TestRealHosts(t *testing.T) {
 			table = append(table, line)
 		})
 	}
-	fmt.Println("| host | modules in its graph | bundle (shared + toolchain) | generation |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Println("| host | modules in its graph | packages listed offline | bundle (shared + toolchain) | generation |")
+	fmt.Println("|---|---|---|---|---|")
 	for _, l := range table {
 		fmt.Println(l)
 	}
@@ -75,6 +77,18 @@ func realHost(t *testing.T, work, mod, version, mainDir string) (string, error) 
 		return "", fmt.Errorf("cp: %v %s", err, out)
 	}
 	exec.Command("chmod", "-R", "u+w", dir).Run()
+	// Adopt the library, as its README says: require it (here, this
+	// repository), and make go.mod and go.sum complete.
+	root, _ := os.Getwd()
+	writeFiles(t, filepath.Join(dir, mainDir), map[string]string{"selfcompile_adopt.go": "package main\n\nimport _ \"github.com/shazow/go-selfcompile\"\n"})
+	for _, args := range [][]string{
+		{"mod", "edit", "-require=github.com/shazow/go-selfcompile@v0.0.0", "-replace=github.com/shazow/go-selfcompile=" + root},
+		{"mod", "tidy"},
+	} {
+		if out, err := command(dir, []string{"GOFLAGS=-mod=mod"}, "go", args...); err != nil {
+			return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 	start := time.Now()
 	res, err := generate.Generate(context.Background(), generate.Options{Dir: filepath.Join(dir, mainDir), Logger: log.New(io.Discard, "", 0)})
 	if err != nil {
@@ -87,24 +101,25 @@ func realHost(t *testing.T, work, mod, version, mainDir string) (string, error) 
 			size += p.Compressed
 		}
 	}
-	pkgs, err := listOffline(t, work, filepath.Join(dir, mainDir, stub.BundleDir, stub.SharedBundle), res.Shared)
+	pkgs, err := listOffline(t, work, filepath.Join(dir, mainDir, stub.BundleDir), res.Shared)
 	if err != nil {
 		return "", err
 	}
 	t.Logf("%s@%s: %d modules, %d packages listed offline, %.1f MB, %v", mod, version, len(res.Shared.BuildList), pkgs, float64(size)/1e6, elapsed.Round(time.Second))
-	return fmt.Sprintf("| %s %s | %d | %.1f MB | %.0f s |", mod, version, len(res.Shared.BuildList), float64(size)/1e6, elapsed.Seconds()), nil
+	return fmt.Sprintf("| %s %s | %d | %d | %.1f MB | %.0f s |", mod, version, len(res.Shared.BuildList), pkgs, float64(size)/1e6, elapsed.Seconds()), nil
 }
 
-// listOffline restores the shared bundle's source and modules into a new
-// directory and runs go list -deps of the main package there with
-// GOPROXY=off and a module cache that holds only the bundle's modules. It
-// returns the packages listed.
-func listOffline(t *testing.T, work, shared string, m *bundle.Manifest) (int, error) {
+// listOffline restores the shared bundle of the bundle package at pkgDir
+// into a new directory, with the bundles in the restored bundle package
+// as an install writes them, and runs go list -deps of the main package
+// there with GOPROXY=off and a module cache that holds only the bundle's
+// modules. It returns the packages listed.
+func listOffline(t *testing.T, work, pkgDir string, m *bundle.Manifest) (int, error) {
 	dir, err := os.MkdirTemp(work, "offline-")
 	if err != nil {
 		return 0, err
 	}
-	f, err := os.Open(shared)
+	f, err := os.Open(filepath.Join(pkgDir, stub.SharedBundle))
 	if err != nil {
 		return 0, err
 	}
@@ -123,6 +138,12 @@ func listOffline(t *testing.T, work, shared string, m *bundle.Manifest) (int, er
 		}
 	}
 	module := filepath.Join(dir, bundle.PartSource, filepath.FromSlash(m.ModuleDir))
+	bundles, _ := filepath.Glob(filepath.Join(pkgDir, "*.bundle"))
+	for _, b := range bundles {
+		if out, err := exec.Command("cp", b, filepath.Join(module, filepath.FromSlash(m.MainDir), stub.BundleDir)).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("cp: %v %s", err, out)
+		}
+	}
 	env := []string{"GOMODCACHE=" + filepath.Join(dir, bundle.PartModules), "GOPROXY=off", "GOFLAGS=-mod=mod", "GOWORK=off", "GOTOOLCHAIN=local"}
 	out, err := command(module, env, "go", "list", "-deps", "-f", "{{.ImportPath}}", "./"+m.MainDir)
 	if err != nil {

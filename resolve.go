@@ -31,7 +31,16 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	}
 	failpoint.Hit(in.ctx, "plugins-restored")
 	installed := in.rec.Plugins
+	if len(cs.adds) > 0 || len(cs.upgrades) > 0 || cs.upgradeAll { // a removal needs no catalog
+		if err := in.loadVendor(); err != nil {
+			return nil, err
+		}
+	}
+	in.vendor.names(cs)
 	if in.plugins, err = desiredPlugins(installed, local, cs); err != nil {
+		return nil, err
+	}
+	if err := in.applyVendor(); err != nil {
 		return nil, err
 	}
 	if err := in.checkLocal(); err != nil {
@@ -43,6 +52,9 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	failpoint.Hit(in.ctx, "required")
 	pkgs, err := in.listPlugins()
 	if err != nil {
+		return nil, err
+	}
+	if err := in.checkListed(); err != nil {
 		return nil, err
 	}
 	failpoint.Hit(in.ctx, "listed")
@@ -60,6 +72,9 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 		return nil, err
 	}
 	if err := in.recordPlugins(); err != nil {
+		return nil, err
+	}
+	if err := in.checkSums(cs.sums); err != nil {
 		return nil, err
 	}
 	in.pluginBundle = len(in.rec.Plugins) > 0 || in.rec.HostVersion != ""
@@ -250,6 +265,11 @@ func (in *install) recordPlugins() error {
 			info.Version, info.Local, info.Sum, info.Origin = "", p.dir, sum, "local"
 		default:
 			info.Sum = sums[info.Module+" "+info.Version]
+		}
+		if l := p.listedIn; l != nil {
+			info.Origin, info.Name, info.Catalog = "catalog", l.name, l.seq
+		} else if o := p.installed; o != nil && o.Origin == "catalog" && o.Version == info.Version {
+			info.Origin, info.Name, info.Catalog = o.Origin, o.Name, o.Catalog // kept as installed
 		}
 		in.rec.Plugins = append(in.rec.Plugins, info)
 	}

@@ -46,6 +46,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
 	"github.com/shazow/go-selfcompile/internal/proc"
 )
@@ -106,6 +107,25 @@ type SelfCompile struct {
 	// Progress, if set, receives the start and end of every stage, the
 	// bytes restored, and the packages the build has compiled.
 	Progress func(Event)
+
+	// Vendor is the vendor's catalog and policy: what users may install
+	// (see package catalog). It defaults to what the generator was given
+	// (--catalog-key and the flags beside it); nil there too lets users
+	// install anything, and gives plugins no names.
+	Vendor *catalog.Config
+
+	// AllowUnlisted lets a change install plugins that the catalog does
+	// not list, where the vendor's policy lets a user ask for that
+	// (plugin add --allow-unlisted); where it does not, any change is
+	// refused with ErrNotAllowed.
+	AllowUnlisted bool
+
+	// Sign, if set, runs on the new binary before its probe and the swap,
+	// for a vendor whose binaries carry a signature that a rebuild loses
+	// (for example running "codesign --force -s IDENTITY" on macOS, or an
+	// enterprise signing tool on Windows). An error leaves the executable
+	// unchanged and matches ErrSign.
+	Sign func(ctx context.Context, path string) error
 
 	plugins []string
 }

@@ -1,7 +1,8 @@
 // Package plugincmd is a ready plugin command for a program that uses
-// go-selfcompile: add, remove, upgrade, list, rollback and cache, with
-// dry runs, JSON for configuration tools, clear exit codes, SIGINT and
-// SIGTERM handling, and a progress display on a terminal.
+// go-selfcompile: add, remove, upgrade, sync, list, rollback and cache;
+// search, info and check for a program with a vendor's catalog; dry runs,
+// JSON for configuration tools, clear exit codes, signal handling, and a
+// progress display on a terminal.
 //
 // A program with flag or pflag hands it what follows "plugin":
 //
@@ -10,24 +11,35 @@
 //	}
 //
 // A cobra program adds a command that does not parse its flags (cobra is
-// not imported here, so programs without it do not build it):
+// not imported here, so programs without it do not build it), and exits
+// with the command's exit code:
 //
+//	root.SilenceUsage = true
 //	cmd := plugincmd.Command{SelfCompile: selfcompile.SelfCompile{LDFlags: "-X main.version=" + version}}
 //	root.AddCommand(&cobra.Command{Use: "plugin", DisableFlagParsing: true,
 //		RunE: func(c *cobra.Command, args []string) error { return cmd.Run(c.Context(), args) }})
+//	if err := root.Execute(); err != nil {
+//		os.Exit(plugincmd.ExitCode(err))
+//	}
 //
-// The commands:
+// The commands, each with its own flags:
 //
-//	plugin add SPEC... [--dry-run] [--json] [--keep-host-deps] [--restart]
+//	plugin add SPEC...    [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
 //	plugin remove IMPORTPATH... [--dry-run] [--json] [--restart]
-//	plugin upgrade [IMPORTPATH[@VERSION]...] [--dry-run] [--json] [--keep-host-deps] [--restart]
-//	plugin list [--json]
-//	plugin rollback [--restart]
-//	plugin cache [--trim | --purge]
+//	plugin upgrade [IMPORTPATH[@VERSION]...] [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
+//	plugin sync FILE      [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
+//	plugin list           [--json | --lock]
+//	plugin search [WORD]  [--json]
+//	plugin info NAME      [--json]
+//	plugin check          [--json]
+//	plugin rollback       [--dry-run] [--json] [--restart]
+//	plugin cache          [--trim | --purge] [--json]
 //
 // A SPEC is an import path, IMPORTPATH@VERSION (a semantic version,
-// "latest", a pseudo-version or a commit), or a local directory (starting
-// with ./, ../ or /). "--plugin SPEC" is the 2015 spelling of "add SPEC".
+// "latest", a pseudo-version or a commit), a local directory (starting
+// with ./, ../ or /), or the name of a plugin of the vendor's catalog,
+// with @VERSION or not. "--plugin SPEC" is the spelling of "add SPEC" of
+// the library's first release.
 package plugincmd
 
 import (
@@ -52,7 +64,7 @@ const (
 	ExitOK       = 0   // done, or nothing to do
 	ExitFailed   = 1   // the change failed; the binary is unchanged
 	ExitUsage    = 2   // the command line is wrong
-	ExitRefused  = 3   // --keep-host-deps refused the change
+	ExitRefused  = 3   // --keep-host-deps, or the vendor's catalog or policy, refused the change; or plugin check found problems
 	ExitNetwork  = 4   // the change needs a module that only the network has
 	ExitAct      = 5   // a swap failed and was not undone: see the message, and act
 	ExitCanceled = 130 // SIGINT or SIGTERM; the binary is unchanged
@@ -106,7 +118,7 @@ func ExitCode(err error) int {
 		return ExitAct
 	case errors.Is(err, selfcompile.ErrCanceled), errors.Is(err, context.Canceled):
 		return ExitCanceled
-	case errors.Is(err, selfcompile.ErrHostDepsChanged):
+	case errors.Is(err, selfcompile.ErrHostDepsChanged), errors.Is(err, selfcompile.ErrNotAllowed):
 		return ExitRefused
 	case errors.Is(err, selfcompile.ErrNeedsNetwork):
 		return ExitNetwork

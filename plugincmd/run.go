@@ -3,6 +3,7 @@ package plugincmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -23,7 +24,7 @@ type subcommand struct {
 // options are the values of the flags; each subcommand defines those it
 // takes.
 type options struct {
-	dryRun, asJSON, keepHostDeps, restart, trim, purge bool
+	dryRun, asJSON, keepHostDeps, restart, trim, purge, allowUnlisted, lock bool
 }
 
 // run is one run of the command.
@@ -43,25 +44,36 @@ func keepFlag(fs *pflag.FlagSet, o *options) {
 	fs.BoolVar(&o.keepHostDeps, "keep-host-deps", false, "refuse a change that moves a module of the program's own build list")
 }
 
+func addFlags(fs *pflag.FlagSet, o *options) {
+	changeFlags(fs, o)
+	keepFlag(fs, o)
+	fs.BoolVar(&o.allowUnlisted, "allow-unlisted", false, "install plugins the vendor's catalog does not list, where its policy lets you")
+}
+
 // subcommands are the command's subcommands, by name (set in init: they
 // refer to the usage that lists them).
 var subcommands map[string]subcommand
 
 func init() {
 	subcommands = map[string]subcommand{
-		"add": {"SPEC...", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); keepFlag(fs, o) }, (*Command).add},
+		"add": {"SPEC...", addFlags, (*Command).add},
 		"remove": {"IMPORTPATH...", changeFlags, func(cmd *Command, r *run, args []string) error {
 			if len(args) == 0 {
 				return cmd.usage("remove", "name at least one plugin")
 			}
 			return cmd.apply(r, selfcompile.Change{Remove: args})
 		}},
-		"upgrade": {"[IMPORTPATH[@VERSION]...]", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); keepFlag(fs, o) }, func(cmd *Command, r *run, args []string) error {
+		"upgrade": {"[IMPORTPATH[@VERSION]...]", addFlags, func(cmd *Command, r *run, args []string) error {
 			return cmd.apply(r, selfcompile.Change{Upgrade: args, UpgradeAll: len(args) == 0})
 		}},
+		"sync": {"FILE", addFlags, (*Command).sync},
 		"list": {"", func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVar(&o.asJSON, "json", false, "print the plugins as JSON")
+			fs.BoolVar(&o.lock, "lock", false, "print the plugins as a file that plugin sync installs again, with their hashes")
 		}, (*Command).list},
+		"search":   {"[WORD]", jsonFlag, (*Command).search},
+		"info":     {"NAME", jsonFlag, (*Command).info},
+		"check":    {"", jsonFlag, (*Command).check},
 		"rollback": {"", changeFlags, (*Command).rollback},
 		"cache": {"", func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVar(&o.trim, "trim", false, "remove what the current binary does not need")
@@ -98,6 +110,7 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 		return cmd.usage(name, "it takes no arguments")
 	}
 	r.sc.KeepHostDeps = r.sc.KeepHostDeps || r.opts.keepHostDeps
+	r.sc.AllowUnlisted = r.sc.AllowUnlisted || r.opts.allowUnlisted
 	cmd.setOutput(&r.sc, r.opts.asJSON)
 	return sub.run(cmd, r, fs.Args())
 }
@@ -207,9 +220,19 @@ func (cmd *Command) rollback(r *run, _ []string) error {
 	return cmd.restartIf(r, true)
 }
 
-// list prints the plugins of the running binary.
+// list prints the plugins of the executable on disk (of the running
+// binary, for a program that go-selfcompile did not prepare).
 func (cmd *Command) list(r *run, _ []string) error {
-	plugins := selfcompile.Installed()
+	plugins, err := r.sc.Plugins()
+	if errors.Is(err, selfcompile.ErrNoBundle) {
+		plugins, err = selfcompile.Installed(), nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.opts.lock {
+		return writeLock(cmd.stdout(), cmd.name(), plugins)
+	}
 	if r.opts.asJSON {
 		if plugins == nil {
 			plugins = []selfcompile.PluginInfo{}
@@ -256,6 +279,10 @@ func (cmd *Command) cache(r *run, _ []string) error {
 	}
 	fmt.Fprintf(cmd.stdout(), "%-9s %8.1f MB\n", "total", float64(total)/1e6)
 	return nil
+}
+
+func jsonFlag(fs *pflag.FlagSet, o *options) {
+	fs.BoolVar(&o.asJSON, "json", false, "print it as JSON")
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -53,7 +53,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -66,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "inspect" {
 		return runInspect(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "catalog" {
+		return runCatalog(args[1:], stdout, stderr)
+	}
 	fs := pflag.NewFlagSet("go-selfcompile", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	targets := fs.String("targets", "", "GOOS/GOARCH `LIST` to bundle a toolchain for, or \"release\" (default: the go command's GOOS/GOARCH)")
@@ -75,8 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	warm := fs.Bool("warm-cache", false, "build the dependencies now for each target and ship the build cache entries")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	version := fs.Bool("version", false, "print the version and exit")
+	vf := vendorFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -97,7 +101,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self}
+	vendor, err := vf.config(*dir)
+	if err != nil {
+		return err
+	}
+	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor}
 	if !*quiet {
 		opts.Logger = log.New(stderr, "[go-selfcompile] ", 0)
 	}

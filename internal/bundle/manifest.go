@@ -82,6 +82,9 @@ type Manifest struct {
 	// Record is, in a plugins bundle, the build record of the binary: the
 	// plugins it was built with.
 	Record json.RawMessage `json:",omitempty"`
+	// Vendor is, in a shared bundle, the vendor's catalog configuration
+	// (package catalog's Config) that the generator was given.
+	Vendor json.RawMessage `json:",omitempty"`
 	// Parts lists the parts in the order they are stored.
 	Parts []Part
 }

@@ -6,6 +6,7 @@ package generate
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
@@ -45,6 +47,11 @@ type Options struct {
 	// Self is the generator's build info, checked against the version of
 	// the library that the host requires; nil skips the check.
 	Self *debug.BuildInfo
+	// Vendor is the vendor's catalog configuration that the program
+	// carries in its shared bundle (keys, location, policy, and the
+	// catalog current at release time); nil for none. It is checked: the
+	// keys must verify the embedded catalog.
+	Vendor *catalog.Config
 	// Logger receives progress messages; nil means none.
 	Logger *log.Logger
 }
@@ -73,6 +80,7 @@ type gen struct {
 	env     goEnv
 	host    hostInfo
 	targets []string
+	vendor  []byte // the vendor's catalog configuration, as JSON
 	tmp     string // private scratch directory, removed at the end
 }
 
@@ -127,6 +135,9 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	if g.targets, err = g.checkTargets(opts.Targets); err != nil {
 		return nil, err
 	}
+	if g.vendor, err = checkVendor(opts.Vendor); err != nil {
+		return nil, err
+	}
 	if err := g.loadHost(ctx); err != nil {
 		return nil, err
 	}
@@ -165,3 +176,30 @@ type goEnv struct {
 }
 
 func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }
+
+// checkVendor checks a catalog configuration in the first seconds and
+// returns it as the shared bundle carries it: its keys verify the
+// embedded catalog, whose name it takes when none is given.
+func checkVendor(cfg *catalog.Config) ([]byte, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	if len(cfg.Keys) == 0 {
+		return nil, fmt.Errorf("a catalog needs the vendor's verifier keys (--catalog-key)")
+	}
+	if len(cfg.Embedded) == 0 && cfg.URL == "" {
+		return nil, fmt.Errorf("a catalog needs a file to embed (--catalog) or a location (--catalog-url)")
+	}
+	c := *cfg
+	if len(c.Embedded) > 0 {
+		cat, err := catalog.Open(c.Embedded, c.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("the catalog to embed: %w", err)
+		}
+		if c.Name != "" && cat.Name != c.Name {
+			return nil, fmt.Errorf("the catalog to embed is %q, not %q", cat.Name, c.Name)
+		}
+		c.Name = cat.Name
+	}
+	return json.Marshal(c)
+}

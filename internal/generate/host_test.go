@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,25 @@ func TestCheckVersion(t *testing.T) {
 		case c.says != "" && (err == nil || !strings.Contains(err.Error(), c.says)):
 			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.says)
 		}
+	}
+}
+
+// A module whose path is a prefix of an imported package's may provide it
+// too, as far as the go command knows: its source goes into the bundle.
+func TestShadowing(t *testing.T) {
+	buildList := []string{
+		"example.com/host",
+		"github.com/dlclark/regexp2 v1.12.0",
+		"github.com/dlclark/regexp2/v2 v2.2.1",
+		"cloud.google.com/go v0.120.0",
+		"cloud.google.com/go/storage v1.50.0",
+		"example.com/lib v1.0.0 => ../lib",
+		"example.com/unrelated v1.0.0",
+	}
+	imports := map[string]bool{"github.com/dlclark/regexp2/v2": true, "cloud.google.com/go/storage": true, "example.com/lib/x": true}
+	got := shadowing(buildList, imports)
+	slices.Sort(got)
+	if want := []string{"cloud.google.com/go", "github.com/dlclark/regexp2"}; !slices.Equal(got, want) {
+		t.Errorf("shadowing = %q, want %q", got, want)
 	}
 }

@@ -85,21 +85,27 @@ func (g *gen) moduleFiles(ctx context.Context) ([]bundle.File, error) {
 
 // download runs the go command over the host's graph with the scratch
 // module cache: the packages of the main package for each target (which
-// extracts the modules that provide them), go list -m all (which reads
-// the go.mod of every version the graph needs), and go list -m for each
-// go.sum /go.mod line the cache still lacks. It returns the modules that
-// provide packages, but the host's and the replaced ones.
+// extracts the modules that provide them, and those that might: see
+// shadowing), go list -m all (which reads the go.mod of every version the
+// graph needs), and go list -m for each go.sum /go.mod line the cache
+// still lacks. It returns the modules whose packages the bundle carries:
+// those that provide packages, and those that might, but the host's and
+// the replaced ones.
 func (g *gen) download(ctx context.Context, c gocmd.Go) ([]string, error) {
-	providers := map[string]bool{}
+	providers, imports := map[string]bool{}, map[string]bool{}
 	for _, env := range g.targetEnvs() {
 		tc := c
 		tc.Env = append(slices.Clone(c.Env), env...)
-		out, err := tc.Run(ctx, "list", "-deps", "-f", "{{with .Module}}{{if not .Main}}{{if not .Replace}}{{.Path}}{{else if .Replace.Version}}{{.Path}}{{end}}{{end}}{{end}}", "--", g.host.mainPkg)
+		out, err := tc.Run(ctx, "list", "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{if not .Main}}{{if not .Replace}}{{.Path}}{{else if .Replace.Version}}{{.Path}}{{end}}{{end}}{{end}}", "--", g.host.mainPkg)
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range strings.Fields(string(out)) {
-			providers[p] = true
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 2 {
+				providers[f[1]] = true
+				imports[f[0]] = true
+			}
 		}
 	}
 	if _, err := c.Run(ctx, "list", "-m", "all"); err != nil {
@@ -110,7 +116,33 @@ func (g *gen) download(ctx context.Context, c gocmd.Go) ([]string, error) {
 			return nil, err
 		}
 	}
+	for _, m := range shadowing(g.host.buildList, imports) {
+		providers[m] = true
+	}
 	return slices.Sorted(maps.Keys(providers)), nil
+}
+
+// shadowing returns the modules of the build list (go list -m all lines)
+// whose path is a prefix of an imported package's without providing it:
+// github.com/dlclark/regexp2 for the package github.com/dlclark/regexp2/v2
+// of the module of that path, cloud.google.com/go for
+// cloud.google.com/go/storage. The go command reads their source to check
+// that they do not provide the package too, so an offline build needs it.
+func shadowing(buildList []string, imports map[string]bool) []string {
+	var out []string
+	for _, line := range buildList[1:] {
+		f := strings.Fields(line)
+		if len(f) < 2 || len(f) == 4 { // a directory replacement: carried as source
+			continue
+		}
+		for imp := range imports {
+			if strings.HasPrefix(imp, f[0]+"/") {
+				out = append(out, f[0])
+				break
+			}
+		}
+	}
+	return out
 }
 
 // missingGoMods returns, as path@version, the go.sum /go.mod lines of the

@@ -1,0 +1,70 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// maxCatalog bounds what Fetch reads.
+const maxCatalog = 16 << 20
+
+// Fetch reads the signed catalog at location: an https URL, fetched with
+// client (nil for http.DefaultClient), or a file (a path or a file://
+// URL). It does not verify it: Open does.
+func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, error) {
+	u, err := url.Parse(location)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("catalog location %q: %w", location, err)
+	case u.Scheme == "file":
+		return readFile(u.Path)
+	case u.Scheme == "" && strings.HasPrefix(location, "/") || len(location) > 2 && location[1] == ':':
+		return readFile(location)
+	case u.Scheme != "https":
+		return nil, fmt.Errorf("catalog location %q: want an https URL or a file", location)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
+	if err != nil {
+		return nil, err
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the catalog: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching the catalog %s: %s", location, resp.Status)
+	}
+	return readLimited(resp.Body)
+}
+
+func readFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the catalog: %w", err)
+	}
+	defer f.Close()
+	return readLimited(f)
+}
+
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxCatalog+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the catalog: %w", err)
+	}
+	if len(data) > maxCatalog {
+		return nil, fmt.Errorf("the catalog is larger than %d MB", maxCatalog>>20)
+	}
+	return data, nil
+}

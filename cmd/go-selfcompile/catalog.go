@@ -1,0 +1,193 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/shazow/go-selfcompile/catalog"
+)
+
+// vendorOptions are the generator's flags for the vendor's catalog.
+type vendorOptions struct {
+	file, url, name, policy string
+	keys, prefixes          []string
+	userMayAllow            bool
+	maxAge                  time.Duration
+}
+
+func vendorFlags(fs *pflag.FlagSet) *vendorOptions {
+	v := &vendorOptions{}
+	fs.StringVar(&v.file, "catalog", "", "a signed catalog `FILE` to embed, for machines that cannot fetch one")
+	fs.StringArrayVar(&v.keys, "catalog-key", nil, "a verifier `KEY` of the vendor (or a file holding one); repeat to rotate keys")
+	fs.StringVar(&v.url, "catalog-url", "", "where installs fetch the newest catalog: an https `URL` or a file")
+	fs.StringVar(&v.name, "catalog-name", "", "the catalog's `NAME` (default: the embedded catalog's)")
+	fs.StringVar(&v.policy, "policy", "", "what users may install: anything (default), catalog, or catalog+local")
+	fs.StringArrayVar(&v.prefixes, "policy-prefix", nil, "a module path `PREFIX` users may install from though the catalog does not list it")
+	fs.BoolVar(&v.userMayAllow, "user-may-allow-unlisted", false, "let users install unlisted plugins by asking (plugin add --allow-unlisted)")
+	fs.DurationVar(&v.maxAge, "catalog-max-age", 0, "how old a catalog may get before installs and plugin check report it")
+	return v
+}
+
+// config returns the catalog configuration the flags give, relative
+// paths taken from the main package's directory dir; nil for none.
+func (v *vendorOptions) config(dir string) (*catalog.Config, error) {
+	if len(v.keys) == 0 {
+		if v.file != "" || v.url != "" || v.policy != "" || len(v.prefixes) > 0 || v.userMayAllow || v.maxAge != 0 {
+			return nil, errors.New("the catalog flags need the vendor's verifier key: --catalog-key")
+		}
+		return nil, nil
+	}
+	allow, err := catalog.ParseAllow(v.policy)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &catalog.Config{Name: v.name, URL: v.url, Policy: catalog.Policy{Allow: allow, Prefixes: v.prefixes, UserMayAllowUnlisted: v.userMayAllow, MaxAge: v.maxAge}}
+	for _, k := range v.keys {
+		key, err := keyArg(dir, k)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Keys = append(cfg.Keys, key)
+	}
+	if v.file != "" {
+		if cfg.Embedded, err = os.ReadFile(inDir(dir, v.file)); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+// keyArg returns a key read from the file arg names, or given as arg.
+func keyArg(dir, arg string) (string, error) {
+	if data, err := os.ReadFile(inDir(dir, arg)); err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if strings.Count(arg, "+") < 2 {
+		return "", fmt.Errorf("key %q: neither a key nor a file that holds one", arg)
+	}
+	return arg, nil
+}
+
+func inDir(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// runCatalog runs the vendor's catalog commands.
+func runCatalog(args []string, stdout, stderr io.Writer) error {
+	usage := errors.New("usage: go-selfcompile catalog keygen NAME PREFIX | sign --key FILE... CATALOG.json | verify --key KEY... CATALOG")
+	if len(args) == 0 {
+		return usage
+	}
+	fs := pflag.NewFlagSet("go-selfcompile catalog "+args[0], pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keys := fs.StringArray("key", nil, "a signer key file (sign) or a verifier key or its file (verify); repeat for several")
+	out := fs.StringP("output", "o", "", "write the signed catalog to `FILE` (sign; default: standard output)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "keygen":
+		if fs.NArg() != 2 {
+			return usage
+		}
+		return keygen(fs.Arg(0), fs.Arg(1), stdout)
+	case "sign":
+		if fs.NArg() != 1 || len(*keys) == 0 {
+			return usage
+		}
+		return sign(fs.Arg(0), *keys, *out, stdout)
+	case "verify":
+		if fs.NArg() != 1 || len(*keys) == 0 {
+			return usage
+		}
+		return verify(fs.Arg(0), *keys, stdout)
+	}
+	return usage
+}
+
+// keygen writes a new key pair: PREFIX.key (the signer key, secret) and
+// PREFIX.pub (the verifier key, which programs carry).
+func keygen(name, prefix string, stdout io.Writer) error {
+	signer, verifier, err := catalog.GenerateKey(name)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(prefix+".key", []byte(signer+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(prefix+".pub", []byte(verifier+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s.key (keep it secret) and %s.pub: %s\n", prefix, prefix, verifier)
+	return nil
+}
+
+// sign signs a catalog written as JSON, dated now unless it has a date.
+func sign(file string, keyFiles []string, out string, stdout io.Writer) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var c catalog.Catalog
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if c.Date.IsZero() {
+		c.Date = time.Now().UTC().Truncate(time.Second)
+	}
+	var signers []string
+	for _, k := range keyFiles {
+		key, err := os.ReadFile(k)
+		if err != nil {
+			return err
+		}
+		signers = append(signers, string(key))
+	}
+	signed, err := catalog.Sign(&c, signers...)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = stdout.Write(signed)
+		return err
+	}
+	return os.WriteFile(out, signed, 0o644)
+}
+
+// verify checks a signed catalog and prints what it lists.
+func verify(file string, keys []string, stdout io.Writer) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var vs []string
+	for _, k := range keys {
+		key, err := keyArg(".", k)
+		if err != nil {
+			return err
+		}
+		vs = append(vs, key)
+	}
+	c, err := catalog.Open(data, vs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: catalog %s, sequence %d, signed %s, %d plugins\n", file, c.Name, c.Sequence, c.Date.Format(time.RFC3339), len(c.Plugins))
+	for _, p := range c.Plugins {
+		fmt.Fprintf(stdout, "  %-16s %s (%d versions, %d revoked)\n", p.Name, p.ImportPath, len(p.Versions), len(p.Revoked))
+	}
+	return nil
+}

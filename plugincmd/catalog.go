@@ -1,0 +1,172 @@
+package plugincmd
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/catalog"
+)
+
+// vendorCatalog returns the program's catalog, or an error that says it
+// has none.
+func (cmd *Command) vendorCatalog(r *run) (*catalog.Catalog, error) {
+	cat, err := r.sc.Catalog(r.ctx)
+	if err == nil && cat == nil {
+		err = fmt.Errorf("%s has no catalog of plugins: its vendor did not give it one", cmd.name())
+	}
+	return cat, err
+}
+
+// search lists the catalog's plugins whose name, description or import
+// path holds the word.
+func (cmd *Command) search(r *run, args []string) error {
+	if len(args) > 1 {
+		return cmd.usage("search", "it takes one word at most")
+	}
+	cat, err := cmd.vendorCatalog(r)
+	if err != nil {
+		return err
+	}
+	found := cat.Search(strings.Join(args, " "))
+	if r.opts.asJSON {
+		if found == nil {
+			found = []catalog.Plugin{}
+		}
+		return printJSON(cmd.stdout(), found)
+	}
+	for _, p := range found {
+		newest := "(no version for this program)"
+		if v, err := p.Newest(r.sc.HostVersion); err == nil {
+			newest = v.Version
+		}
+		fmt.Fprintf(cmd.stdout(), "%-16s %-12s %s  %s\n", p.Name, newest, p.ImportPath, p.Description)
+	}
+	return nil
+}
+
+// info prints what the catalog says of one plugin.
+func (cmd *Command) info(r *run, args []string) error {
+	if len(args) != 1 {
+		return cmd.usage("info", "name one plugin")
+	}
+	cat, err := cmd.vendorCatalog(r)
+	if err != nil {
+		return err
+	}
+	p, ok := cat.ByName(args[0])
+	if !ok {
+		if p, ok = cat.ByImportPath(args[0]); !ok {
+			return fmt.Errorf("the catalog (sequence %d) has no plugin %q (plugin search lists them)", cat.Sequence, args[0])
+		}
+	}
+	if r.opts.asJSON {
+		return printJSON(cmd.stdout(), p)
+	}
+	w := cmd.stdout()
+	fmt.Fprintf(w, "%s: %s\n  package  %s (module %s)\n", p.Name, p.Description, p.ImportPath, p.Module)
+	if p.Tier != "" {
+		fmt.Fprintf(w, "  tier     %s\n", p.Tier)
+	}
+	for _, v := range p.Versions {
+		note := ""
+		if _, err := p.Allowed(v.Version, r.sc.HostVersion); err != nil {
+			note = "  (" + err.Error() + ")"
+		}
+		fmt.Fprintf(w, "  version  %s %s%s\n", v.Version, v.Sum, note)
+	}
+	for _, v := range p.Revoked {
+		fmt.Fprintf(w, "  revoked  %s: %s\n", v.Version, v.Reason)
+	}
+	return nil
+}
+
+// check reports the installed plugins that the catalog no longer lets
+// users run, and fails (ExitRefused) if there is any.
+func (cmd *Command) check(r *run, _ []string) error {
+	problems, err := r.sc.Check(r.ctx)
+	if err != nil {
+		return err
+	}
+	if r.opts.asJSON {
+		if problems == nil {
+			problems = []catalog.Problem{}
+		}
+		if err := printJSON(cmd.stdout(), problems); err != nil {
+			return err
+		}
+	} else if len(problems) == 0 {
+		fmt.Fprintln(cmd.stdout(), "The installed plugins are all allowed.")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	var lines []string
+	for _, p := range problems {
+		lines = append(lines, strings.TrimSpace(p.Plugin+" "+p.Version)+": "+p.Reason)
+	}
+	return fmt.Errorf("%w: %s", selfcompile.ErrNotAllowed, strings.Join(lines, "; "))
+}
+
+// sync makes the installed plugins exactly those the file lists.
+func (cmd *Command) sync(r *run, args []string) error {
+	if len(args) != 1 {
+		return cmd.usage("sync", "name one file")
+	}
+	ch, err := readLock(args[0])
+	if err != nil {
+		return err
+	}
+	return cmd.apply(r, ch)
+}
+
+// A lock file lists plugins, one a line: a catalog name or an import path,
+// with @version or not, or a local folder; then, for a module version or
+// a folder, optionally the h1: hash it must have. Lines starting with #
+// are comments.
+
+// readLock reads a lock file as the change that installs exactly what it
+// lists.
+func readLock(name string) (selfcompile.Change, error) {
+	ch := selfcompile.Change{Exactly: true, Sums: map[string]string{}}
+	f, err := os.Open(name)
+	if err != nil {
+		return ch, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		fields := strings.Fields(sc.Text())
+		switch {
+		case len(fields) == 0 || strings.HasPrefix(fields[0], "#"):
+			continue
+		case len(fields) > 2 || len(fields) == 2 && !strings.HasPrefix(fields[1], "h1:"):
+			return ch, fmt.Errorf("%s:%d: want a plugin and, optionally, its h1: hash", name, n)
+		case len(fields) == 2:
+			ch.Sums[fields[0]] = fields[1]
+		}
+		ch.Add = append(ch.Add, fields[0])
+	}
+	return ch, sc.Err()
+}
+
+// writeLock prints the plugins as a lock file.
+func writeLock(w io.Writer, program string, plugins []selfcompile.PluginInfo) error {
+	fmt.Fprintf(w, "# The plugins of %s (%s plugin list --lock); %s plugin sync FILE installs exactly these.\n", program, program, program)
+	for _, p := range plugins {
+		spec := p.String()
+		if p.Local != "" {
+			spec = p.Local
+		}
+		if p.Origin == "host" {
+			spec = p.ImportPath
+		}
+		if _, err := fmt.Fprintln(w, strings.TrimSpace(spec+" "+p.Sum)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
