@@ -30,7 +30,7 @@ type vendorFixture struct {
 	proxy            string
 	signer, verifier string
 	sums             map[string]string // module@version -> h1:
-	date             time.Time // of every catalog: a sequence number has one content
+	date             time.Time         // of every catalog: a sequence number has one content
 	mu               sync.Mutex
 	served           []byte
 	srv              *httptest.Server
