@@ -85,10 +85,10 @@ func (in *install) build() error {
 }
 
 // newBinDir creates the private directory that the new binary is built
-// into: beside the executable, so that the swap is a rename, or for a
-// trim, which swaps nothing, in the workdir.
+// into: beside the executable, so that the swap is a rename, or for what
+// swaps nothing (a trim, a Go plugin's probe), in the workdir.
 func (in *install) newBinDir() (string, error) {
-	if in.mode == modeTrim {
+	if in.mode != modeApply {
 		return os.MkdirTemp(in.workdir, "bin-")
 	}
 	dir, err := swap.NewDir(in.bin.Path)

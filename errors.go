@@ -76,6 +76,18 @@ var (
 	// a key the program carries, tampered with, for another program, or
 	// older than one this machine has verified.
 	ErrBadCatalog = catalog.ErrBadCatalog
+	// ErrNoGoPlugins: the running program cannot load Go plugins: a
+	// platform without them, or a program built without cgo.
+	ErrNoGoPlugins = errors.New("this program cannot load Go plugins")
+	// ErrNoCCompiler: a Go plugin must be linked by a C compiler, and the
+	// machine has none.
+	ErrNoCCompiler = errors.New("no C compiler")
+	// ErrModuleMismatch: a Go plugin would need module versions other than
+	// the running program's, which plugin.Open refuses.
+	ErrModuleMismatch = errors.New("the plugin needs module versions other than the running program's")
+	// ErrLoaded: a Go plugin, or another version of it, is already in the
+	// running program, compiled in or loaded live.
+	ErrLoaded = errors.New("the plugin is already in the running program")
 	// ErrSign: the vendor's signing hook (SelfCompile.Sign) failed.
 	ErrSign = errors.New("the signing hook failed")
 	// ErrCanceled: the context ended (SIGINT, SIGTERM, a deadline) before

@@ -57,6 +57,7 @@ const (
 	modePlan  mode = iota // Plan: stop at the plan
 	modeApply             // Apply: build, verify and replace
 	modeTrim              // TrimCache: build into the workdir, under the cache lock TrimCache holds
+	modeLive              // BuildGoPlugin: build and verify in the workdir, swap nothing
 )
 
 // run runs an install.

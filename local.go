@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 
+	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
 )
@@ -46,12 +47,29 @@ func (in *install) checkLocal() error {
 		if p.modulePath == in.bin.Shared.Manifest.MainModule {
 			return &PluginError{Spec: p.raw, Reason: "it is part of the host module " + p.modulePath + "; install it by its import path " + p.importPath}
 		}
+		if other := in.moduleOfOther(i); other != "" {
+			return &PluginError{Spec: p.raw, Reason: "its module " + p.modulePath + " is the module of " + other + ", which the folder would replace"}
+		}
+		if v := in.vendor; v != nil && len(v.cat.ByModule(p.modulePath)) > 0 {
+			return &catalog.RefusedError{Plugin: p.raw, Rule: "catalog version", Reason: "its module " + p.modulePath + " is one the catalog lists: install the catalog's version by name"}
+		}
 		if !fsutil.IsDir(p.moduleDir) {
 			return &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
 		}
 		in.plugins[i].replaced = replacedModules(filepath.Join(p.moduleDir, "go.mod"))
 	}
 	return nil
+}
+
+// moduleOfOther returns the plugin other than the i-th whose module the
+// i-th's folder would replace.
+func (in *install) moduleOfOther(i int) string {
+	for j, q := range in.plugins {
+		if j != i && q.modulePath == in.plugins[i].modulePath {
+			return q.raw
+		}
+	}
+	return ""
 }
 
 // stageLocal copies into the workdir the module of every plugin that

@@ -1,187 +1,75 @@
 package selfcompile
 
-// The vendor's catalog and policy: the newest verified catalog, plugin
-// names resolved through it, what the policy forbids refused before any go
-// command runs, a catalog plugin's hash checked before building, and the
-// installed plugins checked against the catalog (Check).
+// The vendor's catalog and policy, applied by an install: plugin names
+// resolved through the newest verified catalog, what the policy forbids
+// refused before any go command runs, and, once the build list is known,
+// every module version the catalog speaks for checked before building.
+// Check reports installed plugins the catalog no longer allows.
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
-	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/exe"
-	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
-// catalogsDir, in the cache, keeps the newest catalog this machine has
-// verified for each vendor: an older one is then refused.
-const catalogsDir = "catalogs"
-
-// vendorConfig returns the catalog configuration that applies to the
-// executable: the program's own (SelfCompile.Vendor), else the one the
-// generator put in its shared bundle; nil for none.
-func (c *SelfCompile) vendorConfig(bin *exe.File) (*catalog.Config, error) {
-	if c.Vendor != nil {
-		return c.Vendor, nil
-	}
-	raw := bin.Shared.Manifest.Vendor
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	cfg := &catalog.Config{}
-	if err := json.Unmarshal(raw, cfg); err != nil {
-		return nil, fmt.Errorf("%w: the catalog configuration in %s: %v", ErrBundleCorrupt, bin.Path, err)
-	}
-	return cfg, nil
-}
-
-// loadCatalog returns the newest catalog that the keys verify, among the
-// one the program embeds, the one this machine verified last, and the one
-// at the catalog's location (fetched unless the user's GOPROXY is off).
-// A fetched catalog that does not verify, or that is older than the one
-// this machine verified last, is refused: ErrBadCatalog. The newest is
-// kept in the cache.
-func loadCatalog(ctx context.Context, cfg *catalog.Config, cache string, logf func(string, ...any)) (*catalog.Catalog, error) {
-	var best *catalog.Catalog
-	var bestRaw []byte
-	consider := func(raw []byte, where string) error {
-		cat, err := openCatalog(cfg, raw)
-		if err != nil {
-			return fmt.Errorf("%w (the catalog %s)", err, where)
-		}
-		if best != nil && cat.Sequence == best.Sequence && !bytes.Equal(raw, bestRaw) && !sameCatalog(cat, best) {
-			return fmt.Errorf("%w: the catalog %s differs from another of the same sequence number %d", catalog.ErrBadCatalog, where, cat.Sequence)
-		}
-		if best == nil || cat.Sequence > best.Sequence {
-			best, bestRaw = cat, raw
-		}
-		return nil
-	}
-	if len(cfg.Embedded) > 0 {
-		if err := consider(cfg.Embedded, "the program carries"); err != nil {
-			return nil, err
-		}
-	}
-	cached := filepath.Join(cache, catalogsDir, catalogKey(cfg)+".note")
-	seen := int64(0)
-	if raw, err := os.ReadFile(cached); err == nil {
-		if err := consider(raw, "this machine verified last"); err != nil {
-			logf("Ignoring %s: %v", cached, err)
-		} else if best != nil {
-			seen = max(seen, best.Sequence)
-		}
-	}
-	if cfg.URL != "" && (mayFetch(cfg.URL) || best == nil) {
-		raw, err := catalog.Fetch(ctx, cfg.Client, cfg.URL)
-		if err != nil && best != nil {
-			logf("Using the catalog of sequence %d: %v", best.Sequence, err)
-		} else if err != nil {
-			return nil, fmt.Errorf("%w: %v, and the program carries none", catalog.ErrBadCatalog, err)
-		} else if err := checkFetched(cfg, raw, seen, consider); err != nil {
-			return nil, err
-		}
-	}
-	if best == nil {
-		return nil, fmt.Errorf("%w: the program has a catalog configuration but no catalog (give the generator --catalog, or a catalog URL)", catalog.ErrBadCatalog)
-	}
-	if old, err := os.ReadFile(cached); err != nil || !bytes.Equal(old, bestRaw) {
-		if err := os.MkdirAll(filepath.Dir(cached), 0o700); err == nil {
-			fsutil.WriteAtomic(cached, 0o600, func(w io.Writer) error { _, err := w.Write(bestRaw); return err })
-		}
-	}
-	if age := time.Since(best.Date); cfg.Policy.MaxAge > 0 && age > cfg.Policy.MaxAge {
-		logf("The catalog is %v old, older than the %v its vendor allows: its updates do not reach this machine", age.Round(time.Hour), cfg.Policy.MaxAge)
-	}
-	return best, nil
-}
-
-// checkFetched verifies a fetched catalog and refuses one older than the
-// newest this machine has seen.
-func checkFetched(cfg *catalog.Config, raw []byte, seen int64, consider func([]byte, string) error) error {
-	where := "at " + cfg.URL
-	cat, err := openCatalog(cfg, raw)
-	if err != nil {
-		return fmt.Errorf("%w (the catalog %s)", err, where)
-	}
-	if cat.Sequence < seen {
-		return fmt.Errorf("%w: the catalog %s has sequence number %d, older than the %d this machine has verified: a rollback", catalog.ErrBadCatalog, where, cat.Sequence, seen)
-	}
-	return consider(raw, where)
-}
-
-// openCatalog verifies a signed catalog against the configuration.
-func openCatalog(cfg *catalog.Config, raw []byte) (*catalog.Catalog, error) {
-	cat, err := catalog.Open(raw, cfg.Keys)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Name != "" && cat.Name != cfg.Name {
-		return nil, fmt.Errorf("%w: it is the catalog %q, and this program's is %q", catalog.ErrBadCatalog, cat.Name, cfg.Name)
-	}
-	return cat, nil
-}
-
-func sameCatalog(a, b *catalog.Catalog) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return bytes.Equal(ja, jb)
-}
-
-// mayFetch reports whether an install may read the catalog's location:
-// always a file; an https URL unless the user's GOPROXY is off, the
-// user's way of saying there is no network.
-func mayFetch(location string) bool {
-	if !strings.HasPrefix(location, "https:") {
-		return true
-	}
-	for _, kv := range userNetEnv() {
-		if kv == "GOPROXY=off" {
-			return false
-		}
-	}
-	return true
-}
-
-// catalogKey names a vendor's catalog in the cache: its name and keys.
-func catalogKey(cfg *catalog.Config) string {
-	h := sha256.Sum256([]byte(cfg.Name + "\n" + strings.Join(cfg.Keys, "\n")))
-	return fmt.Sprintf("%x", h[:12])
-}
-
-// vendor is the catalog and policy an install applies.
+// vendor is the catalog and policy that an install applies.
 type vendor struct {
 	cfg  *catalog.Config
 	cat  *catalog.Catalog
 	host string // the host's version, "" when unknown
+	main string // the host module: its packages are the vendor's own
 }
 
-// loadVendor loads the executable's catalog, if it has a configuration.
-func (in *install) loadVendor() error {
-	cfg, err := in.c.vendorConfig(in.bin)
-	if err != nil || cfg == nil {
-		return err
+// loadVendor returns the catalog and policy of the executable bin: the
+// program's own configuration (SelfCompile.Vendor), else the one the
+// generator put in its shared bundle; nil for none.
+func (c *SelfCompile) loadVendor(ctx context.Context, bin *exe.File, rec buildRecord, cache string) (*vendor, error) {
+	cfg := c.Vendor
+	if cfg == nil {
+		raw := bin.Shared.Manifest.Vendor
+		if len(raw) == 0 {
+			return nil, nil
+		}
+		cfg = &catalog.Config{}
+		if err := json.Unmarshal(raw, cfg); err != nil {
+			return nil, fmt.Errorf("%w: the catalog configuration in %s: %v", ErrBundleCorrupt, bin.Path, err)
+		}
 	}
-	cat, err := loadCatalog(in.ctx, cfg, in.cache, in.c.logf)
+	if err := cfg.Policy.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCatalog, err)
+	}
+	cat, err := catalog.Load(ctx, cfg, filepath.Join(cache, "catalogs"), offline(), c.logf)
+	if errors.Is(err, catalog.ErrUnreachable) {
+		return nil, &NetworkError{Plugins: []string{"(the vendor's catalog)"}, Module: cfg.URL, Version: "latest", Reason: err.Error()}
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	in.vendor = &vendor{cfg: cfg, cat: cat, host: hostVersion(in.c, in.bin, in.rec)}
-	return nil
+	return &vendor{cfg: cfg, cat: cat, host: hostVersion(c, bin, rec), main: bin.Shared.Manifest.MainModule}, nil
+}
+
+// offline reports whether the user's GOPROXY is off, the user's way of
+// saying there is no network: the catalog is not fetched then.
+func offline() bool {
+	for _, kv := range userNetEnv() {
+		if kv == "GOPROXY=off" {
+			return true
+		}
+	}
+	return false
 }
 
 // hostVersion is the version of the host module, for the catalog's host
@@ -189,14 +77,19 @@ func (in *install) loadVendor() error {
 // info's; "" when none is known.
 func hostVersion(c *SelfCompile, bin *exe.File, rec buildRecord) string {
 	v := cmp.Or(c.HostVersion, rec.HostVersion)
-	if m := bin.Build.Main; v == "" && m.Version != "(devel)" && semver.IsValid(m.Version) {
+	if m := bin.Build.Main; v == "" && semver.IsValid(m.Version) {
 		v = m.Version
 	}
 	return v
 }
 
-// names turns the catalog names in a change set into the import paths
-// of the plugins they name.
+// ours reports whether the import path is of the host's own module.
+func (v *vendor) ours(path string) bool {
+	return path == v.main || strings.HasPrefix(path, v.main+"/")
+}
+
+// names turns the catalog names in a change set into the import paths of
+// the plugins they name.
 func (v *vendor) names(cs *changeSet) {
 	if v == nil {
 		return
@@ -206,30 +99,28 @@ func (v *vendor) names(cs *changeSet) {
 			cs.adds[i].importPath, cs.adds[i].modulePath = e.ImportPath, e.Module
 		}
 	}
+	renamed := map[string]string{}
 	for name, version := range cs.upgrades {
 		if e, ok := v.cat.ByName(name); ok {
-			delete(cs.upgrades, name)
-			cs.upgrades[e.ImportPath] = version
+			renamed[e.ImportPath] = version
+		} else {
+			renamed[name] = version
 		}
 	}
+	cs.upgrades = renamed
 }
 
 // applyVendor resolves, for each plugin the change adds or upgrades, a
-// catalog name or a listed import path to the version the catalog allows,
-// and refuses what the policy forbids: before any go command runs.
+// listed import path to the version the catalog allows, and refuses what
+// the policy forbids: before any go command runs.
 func (in *install) applyVendor() error {
+	v := in.vendor
 	for i := range in.plugins {
 		p := &in.plugins[i]
-		if !p.isNew {
+		if v == nil || !p.isNew || v.ours(p.importPath) {
 			continue
 		}
-		if in.vendor == nil {
-			if p.moduleDir == "" && !strings.Contains(strings.Split(p.importPath, "/")[0], ".") {
-				return &PluginError{Spec: p.raw, Reason: "not a module path, and this program has no catalog of plugin names"}
-			}
-			continue
-		}
-		if err := in.vendor.resolve(p, in.c.AllowUnlisted); err != nil {
+		if err := v.resolve(p, in.c.AllowUnlisted); err != nil {
 			return err
 		}
 	}
@@ -239,195 +130,219 @@ func (in *install) applyVendor() error {
 // resolve applies the catalog and the policy to a plugin being added or
 // upgraded.
 func (v *vendor) resolve(p *pluginSpec, allowUnlisted bool) error {
-	var e *catalog.Plugin
-	if p.moduleDir == "" {
-		e, _ = v.cat.ByImportPath(p.importPath)
-	}
-	if e == nil {
+	e, listed := v.cat.ByImportPath(p.importPath)
+	if !listed || p.moduleDir != "" {
 		if p.moduleDir == "" && !strings.Contains(strings.Split(p.importPath, "/")[0], ".") {
 			return &PluginError{Spec: p.raw, Reason: "the catalog has no plugin of that name (plugin search lists them)"}
 		}
-		return v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.raw, Module: p.importPath, Local: p.moduleDir != ""}, allowUnlisted)
+		return v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.raw, Module: cmp.Or(p.modulePath, p.importPath), Local: p.moduleDir != ""}, allowUnlisted)
 	}
-	installed := ""
-	if p.installed != nil {
-		installed = p.installed.Version
-	}
-	chosen, err := chooseVersion(e, p.version, installed, v.host)
+	chosen, err := chooseVersion(e, p.version, v.host)
 	if err != nil {
 		return &catalog.RefusedError{Plugin: p.raw, Rule: "catalog version", Reason: err.Error()}
 	}
 	p.importPath, p.modulePath, p.version = e.ImportPath, e.Module, chosen.Version
-	p.listedIn = &catalogEntry{name: e.Name, sum: chosen.Sum, seq: v.cat.Sequence}
+	p.listedIn = &catalogEntry{name: e.Name, seq: v.cat.Sequence}
 	return nil
 }
 
 // catalogEntry is what the catalog says of a plugin being installed.
 type catalogEntry struct {
-	name, sum string
-	seq       int64
+	name string
+	seq  int64
 }
 
 // chooseVersion picks the version of a catalog plugin for a request: the
-// newest allowed for none, "latest" or "upgrade" (which keeps a higher
-// installed version that is still allowed, and moves off a revoked one
-// even to a lower version), or the version named, if it is allowed.
-func chooseVersion(e *catalog.Plugin, requested, installed, host string) (catalog.Version, error) {
+// newest allowed for none, "latest" or "upgrade" (which moves off a
+// revoked version, even to a lower one), or the version named, if it is
+// allowed.
+func chooseVersion(e *catalog.Plugin, requested, host string) (catalog.Version, error) {
 	switch requested {
 	case "", "latest", "upgrade":
-		newest, err := e.Newest(host)
-		if err != nil {
-			return newest, err
-		}
-		if cur, err := e.Allowed(installed, host); requested == "upgrade" && err == nil && semver.Compare(installed, newest.Version) > 0 {
-			return cur, nil
-		}
-		return newest, nil
+		return e.Newest(host)
 	}
 	return e.Allowed(requested, host)
 }
 
-// checkListed checks, once go list has resolved the plugins, that each
-// catalog plugin being installed is the module version the catalog
-// allows, with the hash it lists, hashed here from the module's files,
-// whatever GOSUMDB, GONOSUMDB, GOINSECURE or GOFLAGS let the go command
-// accept. A module whose hash differs is removed from the cache.
-func (in *install) checkListed() error {
-	for _, p := range in.plugins {
-		if p.listedIn == nil || !p.isNew {
+// checkModules checks, once the build list is known and before building,
+// every module version the build would use that the catalog speaks for.
+// A module the catalog lists (any package of it) must be at a version it
+// allows for this host, not replaced, with the go.mod its files carry and
+// files whose hash is the catalog's, whatever GOSUMDB, GONOSUMDB,
+// GOINSECURE or GOFLAGS let the go command accept; a version the binary
+// has already is not checked again (plugin check reports it). Under a
+// catalog-only policy, a module new to the program must be vouched for by
+// the go.sum of a catalog plugin's module. A listed module whose files
+// are not the catalog's is removed from the cache.
+func (in *install) checkModules() error {
+	v := in.vendor
+	if v == nil {
+		return nil
+	}
+	vouched := map[string]string{}
+	for path, a := range in.after {
+		if a.Main || in.hasModule(path, a) || len(v.cat.ByModule(path)) == 0 {
 			continue
 		}
-		refuse := func(reason string) error {
-			return &catalog.RefusedError{Plugin: p.raw, Rule: "catalog hash", Reason: reason}
-		}
-		if p.listed.Path != p.modulePath || p.listed.Version != p.version {
-			return refuse(fmt.Sprintf("the build would use %s@%s, and the catalog allows %s@%s", p.listed.Path, p.listed.Version, p.modulePath, p.version))
-		}
-		sum, err := moduleSum(in.r.modcache, module.Version{Path: p.modulePath, Version: p.version})
+		sums, err := v.checkListed(in.r.modcache, a, in.spec(path))
 		if err != nil {
-			return refuse(err.Error())
+			return err
 		}
-		if sum != p.listedIn.sum {
-			discardModule(in.r.modcache, module.Version{Path: p.modulePath, Version: p.version})
-			return refuse(fmt.Sprintf("%s@%s hashes to %s and the catalog lists %s: it is not the module the vendor listed", p.modulePath, p.version, sum, p.listedIn.sum))
+		for k, s := range sums {
+			vouched[k] = s
+		}
+	}
+	if v.cfg.Policy.Allow != catalog.AllowCatalog {
+		return nil
+	}
+	for path, a := range in.after {
+		if !a.Main && a.Replace == nil && !in.hasModule(path, a) && len(v.cat.ByModule(path)) == 0 {
+			if err := v.checkVouched(in.r.modcache, a, vouched, in.newPlugins()); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// moduleSum hashes a module version's files in the module cache, as
-// go.sum's h1: hash: its zip, or its extracted tree where the cache holds
-// no zip (the bundles carry trees).
-func moduleSum(modcache string, mv module.Version) (string, error) {
-	zip, dir, err := modulePaths(modcache, mv)
-	if err != nil {
-		return "", err
+// hasModule reports whether the executable's last build used the module
+// at this version already.
+func (in *install) hasModule(path string, a gosrc.Module) bool {
+	last := in.bin.LastList
+	if last == nil {
+		last = in.bin.HostList
 	}
-	if fsutil.Exists(zip) {
-		return dirhash.HashZip(zip, dirhash.Hash1)
-	}
-	return dirhash.HashDir(dir, mv.String(), dirhash.Hash1)
+	h, ok := last[path]
+	return ok && h.Version == a.Version && sameReplace(h.Replace, a.Replace)
 }
 
-func modulePaths(modcache string, mv module.Version) (zip, dir string, err error) {
-	esc, err := module.EscapePath(mv.Path)
-	if err != nil {
-		return "", "", err
-	}
-	escV, err := module.EscapeVersion(mv.Version)
-	if err != nil {
-		return "", "", err
-	}
-	zip = filepath.Join(modcache, "cache", "download", filepath.FromSlash(esc), "@v", escV+".zip")
-	return zip, filepath.Join(modcache, filepath.FromSlash(esc)+"@"+escV), nil
-}
-
-// discardModule removes a module version's zip and tree from the cache.
-func discardModule(modcache string, mv module.Version) {
-	if zip, dir, err := modulePaths(modcache, mv); err == nil {
-		os.Remove(zip)
-		fsutil.RemoveAll(dir)
-	}
-}
-
-// checkSums refuses a plugin whose hash is not the one the change
-// expects (a declared set's, as plugin sync enforces it), named by the
-// spec as given or by its import path.
-func (in *install) checkSums(want map[string]string) error {
-	for i, p := range in.rec.Plugins {
-		w, ok := want[in.plugins[i].raw]
-		if !ok {
-			w, ok = want[p.ImportPath]
+// spec names, for an error, the plugin that brings the module at path:
+// the plugin of that module, or the plugins being added.
+func (in *install) spec(path string) string {
+	for _, p := range in.plugins {
+		if p.modulePath == path || p.listed != nil && p.listed.Path == path {
+			return p.raw
 		}
-		if ok && w != p.Sum {
-			return &PluginError{Spec: in.plugins[i].raw, Reason: fmt.Sprintf("its hash is %s, and the change expects %s", cmp.Or(p.Sum, "(none)"), w)}
+	}
+	return strings.Join(in.newPlugins(), ", ")
+}
+
+// checkListed checks a module version that the catalog lists, and returns
+// the go.sum lines of its own go.sum, which vouch for its dependencies.
+func (v *vendor) checkListed(cache string, a gosrc.Module, spec string) (map[string]string, error) {
+	refuse := func(rule, reason string) error {
+		return &catalog.RefusedError{Plugin: spec, Rule: rule, Reason: reason}
+	}
+	mv := module.Version{Path: a.Path, Version: a.Version}
+	if a.Replace != nil {
+		return nil, refuse("catalog version", fmt.Sprintf("the build would replace %s, which the catalog lists, by %s", a.Path, strings.TrimSpace(a.Replace.Path+" "+a.Replace.Version)))
+	}
+	var want catalog.Version
+	var err error
+	for _, e := range v.cat.ByModule(a.Path) {
+		if want, err = e.Allowed(a.Version, v.host); err == nil {
+			break
 		}
+	}
+	if err != nil {
+		return nil, refuse("catalog version", fmt.Sprintf("the build would use %s: %v", mv, err))
+	}
+	if err := modcache.CheckGoMod(cache, mv); err != nil {
+		return nil, refuse("catalog hash", err.Error())
+	}
+	sum, err := modcache.Sum(cache, mv)
+	if err != nil {
+		return nil, fmt.Errorf("hashing %s: %w", mv, err)
+	}
+	if sum != want.Sum {
+		modcache.DiscardZip(cache, mv)
+		return nil, refuse("catalog hash", fmt.Sprintf("%s hashes to %s and the catalog lists %s: it is not the module the vendor listed", mv, sum, want.Sum))
+	}
+	return modcache.GoSum(cache, mv)
+}
+
+// checkVouched refuses, under a catalog-only policy, a module new to the
+// program that no catalog plugin's go.sum names, or whose go.mod or files
+// are not those it names.
+func (v *vendor) checkVouched(cache string, a gosrc.Module, vouched map[string]string, specs []string) error {
+	mv := module.Version{Path: a.Path, Version: a.Version}
+	refuse := func(reason string) error {
+		return &catalog.RefusedError{Plugin: strings.Join(specs, ", "), Rule: string(v.cfg.Policy.Allow), Reason: reason}
+	}
+	modSum, ok := vouched[mv.Path+" "+mv.Version+"/go.mod"]
+	if !ok {
+		return refuse(fmt.Sprintf("the build would use %s, which neither the catalog nor the go.sum of a plugin it lists names", mv))
+	}
+	data, err := modcache.DownloadedGoMod(cache, mv)
+	if got, _ := modcache.ModSum(data); err != nil || got != modSum {
+		return refuse(fmt.Sprintf("the go.mod of %s is not the one the go.sum of a catalog plugin names", mv))
+	}
+	if !modcache.Has(cache, mv) {
+		return nil // only its go.mod is read: nothing of it is built
+	}
+	sum, err := modcache.Sum(cache, mv)
+	if want, ok := vouched[mv.Path+" "+mv.Version]; err != nil || !ok || sum != want {
+		return refuse(fmt.Sprintf("the files of %s are not those the go.sum of a catalog plugin names", mv))
 	}
 	return nil
 }
 
 // Catalog returns the newest catalog of the executable's vendor that this
-// machine can verify (fetching a newer one unless GOPROXY is off), or nil
-// for a program without one.
-func (c *SelfCompile) Catalog(ctx context.Context) (*catalog.Catalog, error) {
-	cat, _, err := c.openCatalog(ctx)
-	return cat, prefixed(err)
+// machine can verify (fetching a newer one unless GOPROXY is off), and the
+// host version its constraints are checked against ("" when unknown, which
+// every version fits); nil for a program without a catalog.
+func (c *SelfCompile) Catalog(ctx context.Context) (*catalog.Catalog, string, error) {
+	v, _, err := c.vendorOf(ctx)
+	if err != nil || v == nil {
+		return nil, "", prefixed(err)
+	}
+	return v.cat, v.host, nil
 }
 
-func (c *SelfCompile) openCatalog(ctx context.Context) (*catalog.Catalog, *vendor, error) {
+// vendorOf loads the catalog of the executable, and its record.
+func (c *SelfCompile) vendorOf(ctx context.Context) (*vendor, buildRecord, error) {
+	var rec buildRecord
 	if err := checkUnprivileged(); err != nil {
-		return nil, nil, err
+		return nil, rec, err
 	}
 	target, err := c.target()
 	if err != nil {
-		return nil, nil, err
+		return nil, rec, err
 	}
 	bin, err := exe.Open(target)
 	if err != nil {
-		return nil, nil, &TargetError{Path: target, Err: err}
+		return nil, rec, &TargetError{Path: target, Err: err}
 	}
 	defer bin.Close()
-	cfg, err := c.vendorConfig(bin)
-	if err != nil || cfg == nil {
-		return nil, nil, err
+	if rec, err = exe.ReadRecord[PluginInfo](bin); err != nil {
+		return nil, rec, err
 	}
 	cache, err := c.cacheRoot()
 	if err != nil {
-		return nil, nil, err
+		return nil, rec, err
 	}
-	cat, err := loadCatalog(ctx, cfg, cache, c.logf)
-	if err != nil {
-		return nil, nil, err
-	}
-	rec, err := exe.ReadRecord[PluginInfo](bin)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cat, &vendor{cfg: cfg, cat: cat, host: hostVersion(c, bin, rec)}, nil
+	v, err := c.loadVendor(ctx, bin, rec, cache)
+	return v, rec, err
 }
 
 // Check reports the installed plugins of the executable that its vendor's
-// newest catalog no longer lets users run: revoked versions, versions no
-// longer listed or that no longer fit the host, plugins the policy does
-// not allow; and a catalog older than the vendor allows. It returns no
-// problems for a program without a catalog.
+// newest catalog no longer lets users run: revoked versions, versions or
+// hashes no longer listed or that no longer fit the host, plugins the
+// policy does not allow; and a catalog older than the vendor allows. It
+// returns no problems for a program without a catalog.
 func (c *SelfCompile) Check(ctx context.Context) ([]catalog.Problem, error) {
-	cat, v, err := c.openCatalog(ctx)
-	if err != nil || cat == nil {
+	v, rec, err := c.vendorOf(ctx)
+	if err != nil || v == nil {
 		return nil, prefixed(err)
 	}
-	plugins, err := c.Plugins()
-	if err != nil {
-		return nil, err
-	}
 	var out []catalog.Problem
-	for _, p := range plugins {
+	for _, p := range rec.Plugins {
 		if reason := v.problem(p); reason != "" {
 			out = append(out, catalog.Problem{Plugin: p.ImportPath, Version: p.Version, Reason: reason})
 		}
 	}
-	if age := time.Since(cat.Date); v.cfg.Policy.MaxAge > 0 && age > v.cfg.Policy.MaxAge {
-		out = append(out, catalog.Problem{Reason: fmt.Sprintf("the catalog (sequence %d) is %v old, older than the %v its vendor allows: its updates do not reach this machine", cat.Sequence, age.Round(time.Hour), v.cfg.Policy.MaxAge)})
+	if age := time.Since(v.cat.Date); v.cfg.Policy.MaxAge > 0 && age > v.cfg.Policy.MaxAge {
+		out = append(out, catalog.Problem{Reason: fmt.Sprintf("the catalog (sequence %d) is %v old, older than the %v its vendor allows: its updates do not reach this machine", v.cat.Sequence, age.Round(time.Hour), v.cfg.Policy.MaxAge)})
 	}
 	return out, nil
 }
@@ -435,46 +350,31 @@ func (c *SelfCompile) Check(ctx context.Context) ([]catalog.Problem, error) {
 // problem says why the catalog no longer lets an installed plugin run, or
 // "".
 func (v *vendor) problem(p PluginInfo) string {
-	if p.Origin == "host" {
+	if p.Origin == "host" || v.ours(p.ImportPath) {
 		return ""
 	}
-	e, listed := v.cat.ByImportPath(p.ImportPath)
-	switch {
-	case listed && p.Local == "":
-		if reason, revoked := e.RevokedReason(p.Version); revoked {
-			return "revoked: " + reason + " (plugin upgrade moves it to an allowed version)"
+	if p.Local == "" && len(v.cat.ByModule(p.Module)) > 0 {
+		var last error
+		for _, e := range v.cat.ByModule(p.Module) {
+			if reason, revoked := e.RevokedReason(p.Version); revoked {
+				return "revoked: " + reason + " (plugin upgrade moves it to an allowed version)"
+			}
+			allowed, err := e.Allowed(p.Version, v.host)
+			if err == nil && (p.Sum == "" || p.Sum == allowed.Sum) {
+				return ""
+			} else if err == nil {
+				err = fmt.Errorf("its hash %s is not the %s the catalog lists", p.Sum, allowed.Sum)
+			}
+			last = err
 		}
-		if _, err := e.Allowed(p.Version, v.host); err != nil {
-			return "no longer allowed: " + err.Error()
-		}
-		return ""
-	case v.cfg.Policy.UserMayAllowUnlisted:
+		return "no longer allowed: " + last.Error()
+	}
+	if v.cfg.Policy.UserMayAllowUnlisted {
 		return "" // the user may have allowed it
 	}
-	err := v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.ImportPath, Module: cmp.Or(p.Module, p.ImportPath), Local: p.Local != ""}, false)
-	if err != nil {
-		var re *catalog.RefusedError
-		if errors.As(err, &re) {
-			return "no longer allowed: " + re.Reason
-		}
-		return err.Error()
+	var re *catalog.RefusedError
+	if err := v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.ImportPath, Module: cmp.Or(p.Module, p.ImportPath), Local: p.Local != ""}, false); errors.As(err, &re) {
+		return "no longer allowed: " + re.Reason
 	}
 	return ""
-}
-
-// Plugins returns the plugins of the executable on disk (Target), as its
-// record says: what the next start runs, which the running process's
-// Installed may not be.
-func (c *SelfCompile) Plugins() ([]PluginInfo, error) {
-	target, err := c.target()
-	if err != nil {
-		return nil, prefixed(err)
-	}
-	bin, err := exe.Open(target)
-	if err != nil {
-		return nil, prefixed(&TargetError{Path: target, Err: err})
-	}
-	defer bin.Close()
-	rec, err := exe.ReadRecord[PluginInfo](bin)
-	return rec.Plugins, prefixed(err)
 }

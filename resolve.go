@@ -11,10 +11,12 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
 // resolve applies the change set to the plugins the executable has, makes
@@ -32,7 +34,7 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	failpoint.Hit(in.ctx, "plugins-restored")
 	installed := in.rec.Plugins
 	if len(cs.adds) > 0 || len(cs.upgrades) > 0 || cs.upgradeAll { // a removal needs no catalog
-		if err := in.loadVendor(); err != nil {
+		if in.vendor, err = in.c.loadVendor(in.ctx, in.bin, in.rec, in.cache); err != nil {
 			return nil, err
 		}
 	}
@@ -54,9 +56,6 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := in.checkListed(); err != nil {
-		return nil, err
-	}
 	failpoint.Hit(in.ctx, "listed")
 	// After the listing: it adds to go.mod the modules that provide what
 	// the plugins import, which may be new to the graph.
@@ -65,6 +64,12 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 		return nil, in.resolveError(err)
 	}
 	if in.after, err = gosrc.ParseModList(strings.Split(strings.TrimSpace(string(out)), "\n")); err != nil {
+		return nil, err
+	}
+	if err := in.checkModules(); err != nil {
+		return nil, err
+	}
+	if err := in.checkExact(cs); err != nil {
 		return nil, err
 	}
 	carried, err := in.stageLocal(pkgs)
@@ -77,6 +82,7 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	if err := in.checkSums(cs.sums); err != nil {
 		return nil, err
 	}
+	in.rec.HostVersion = cmp.Or(in.rec.HostVersion, hostVersion(in.c, in.bin, in.rec))
 	in.pluginBundle = len(in.rec.Plugins) > 0 || in.rec.HostVersion != ""
 	plan := makePlan(in.bin.Path, installed, in.rec.Plugins, in.bin.HostList, in.after)
 	plan.Carried = carried
@@ -272,6 +278,54 @@ func (in *install) recordPlugins() error {
 			info.Origin, info.Name, info.Catalog = o.Origin, o.Name, o.Catalog // kept as installed
 		}
 		in.rec.Plugins = append(in.rec.Plugins, info)
+	}
+	return nil
+}
+
+// checkExact refuses, for a declared set (Change.Exactly), a plugin that
+// the build would use at another version than the one the set names: the
+// go command's minimal version selection can raise it.
+func (in *install) checkExact(cs *changeSet) error {
+	if !cs.exactly {
+		return nil
+	}
+	for _, p := range in.plugins {
+		if p.isNew && semver.IsValid(p.version) && p.listed != nil && p.listed.Version != p.version {
+			return &PluginError{Spec: p.raw, Reason: fmt.Sprintf("the set names %s and the build would use %s (another plugin requires it)", p.version, p.listed.Version)}
+		}
+	}
+	return nil
+}
+
+// checkSums refuses a plugin whose hash is not the one the change expects
+// (a declared set's, as plugin sync enforces it), named by the spec as
+// given or by its import path: a module's files hashed here, a local
+// folder's as carried. A hash for a plugin not in the set is refused too.
+func (in *install) checkSums(want map[string]string) error {
+	used := 0
+	for i, p := range in.rec.Plugins {
+		sp := in.plugins[i]
+		w, ok := want[sp.raw]
+		if !ok {
+			w, ok = want[p.ImportPath]
+		}
+		if !ok {
+			continue
+		}
+		used++
+		sum := p.Sum
+		if p.Local == "" && p.Module != "" {
+			var err error
+			if sum, err = modcache.Sum(in.r.modcache, module.Version{Path: p.Module, Version: p.Version}); err != nil {
+				return err
+			}
+		}
+		if w != sum {
+			return &PluginError{Spec: sp.raw, Reason: fmt.Sprintf("its hash is %s, and the change expects %s", cmp.Or(sum, "(none)"), w)}
+		}
+	}
+	if used < len(want) {
+		return &PluginError{Spec: "(hashes)", Reason: fmt.Sprintf("the change gives hashes for %d plugins, of which %d are in the set: a hash names a plugin the set does not have", len(want), used)}
 	}
 	return nil
 }

@@ -80,3 +80,20 @@ func (in *install) writeStub() error {
 	}
 	return nil
 }
+
+// Plugins returns the plugins of the executable on disk (Target), as its
+// record says: what the next start runs, which the running process's
+// Installed may not be.
+func (c *SelfCompile) Plugins() ([]PluginInfo, error) {
+	target, err := c.target()
+	if err != nil {
+		return nil, prefixed(err)
+	}
+	bin, err := exe.Open(target)
+	if err != nil {
+		return nil, prefixed(&TargetError{Path: target, Err: err})
+	}
+	defer bin.Close()
+	rec, err := exe.ReadRecord[PluginInfo](bin)
+	return rec.Plugins, prefixed(err)
+}

@@ -31,6 +31,7 @@ type vendorFixture struct {
 	signer, verifier string
 	sums             map[string]string // module@version -> h1:
 	date             time.Time         // of every catalog: a sequence number has one content
+	forged           string            // a proxy that serves a go.mod that is not the one in the module's files
 	mu               sync.Mutex
 	served           []byte
 	srv              *httptest.Server
@@ -44,6 +45,7 @@ func (v *vendorFixture) publish(name, version string) {
 	writeFiles(v.t, src, map[string]string{
 		"go.mod":           "module " + mod + "\n\ngo 1.26\n",
 		"plugin/plugin.go": "package plugin\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(\"" + name + " " + version + "\") }\n",
+		"other/other.go":   "package other\n",
 	})
 	writeProxyModule(v.t, v.proxy, mod, version, src)
 	esc, _ := module.EscapePath(mod)
@@ -95,6 +97,17 @@ func newVendor(t *testing.T) *vendorFixture {
 	}
 	v.publish("unlisted", "v1.0.0")
 	v.publish("swapped", "v1.0.0")
+	// bringer, not listed, requires a version of metrics the catalog does
+	// not list: minimal version selection would raise metrics to it.
+	bringer := filepath.Join(tempDir(t), "bringer")
+	writeFiles(t, bringer, map[string]string{"go.mod": "module example.com/bringer\n\ngo 1.26\n\nrequire example.com/metrics v1.2.0\n",
+		"b.go": "package bringer\n\nimport _ \"example.com/metrics/plugin\"\n"})
+	writeProxyModule(t, v.proxy, "example.com/bringer", "v1.0.0", bringer)
+	// A proxy that serves metrics v1.0.0's files as they are, and another
+	// go.mod beside them, which minimal version selection would read.
+	v.forged = filepath.Join(tempDir(t), "forged")
+	copyTree(t, v.proxy, v.forged)
+	os.WriteFile(filepath.Join(v.forged, "example.com", "metrics", "@v", "v1.0.0.mod"), []byte("module example.com/metrics\n\ngo 1.26\n\nrequire example.com/unlisted v1.0.0\n"), 0o644)
 	v.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v.mu.Lock()
 		defer v.mu.Unlock()
@@ -161,6 +174,8 @@ func TestVendorCatalog(t *testing.T) {
 	installed := unchanged(t, target)
 	local := plugin(t, map[string]string{"go.mod": "module example.com/localplug\n\ngo 1.26\n", "p.go": "package localplug\n"})
 	tampered := bytes.Replace(v.sign(v.catalog(3, []string{"v1.0.0", "v1.1.0", "v1.2.0"})), []byte(`"v1.2.0"`), []byte(`"v1.2.1"`), 1)
+	fork := filepath.Join(tempDir(t), "fork")
+	writeFiles(t, fork, map[string]string{"go.mod": "module example.com/metrics\n\ngo 1.26\n", "plugin/plugin.go": "package plugin\n"})
 	for _, c := range []struct {
 		name   string
 		served []byte
@@ -168,15 +183,20 @@ func TestVendorCatalog(t *testing.T) {
 		args   []string
 		want   error
 		says   string
+		proxy  string // another module proxy, with a cache of its own
 	}{
-		{"a tampered catalog", tampered, catalog.Policy{}, []string{"search"}, selfcompile.ErrBadCatalog, "invalid signature"},
-		{"another key's catalog", v.sign(v.catalog(3, []string{"v1.2.0"}), mustKey(t)), catalog.Policy{}, []string{"add", "metrics"}, selfcompile.ErrBadCatalog, "no verifiable signatures"},
-		{"an older catalog", v.sign(v.catalog(1, []string{"v1.0.0"})), catalog.Policy{}, []string{"add", "metrics@v1.0.0"}, selfcompile.ErrBadCatalog, "a rollback"},
-		{"an unlisted module", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "example.com/unlisted/plugin@v1.0.0"}, selfcompile.ErrNotAllowed, "(catalog)"},
-		{"a listed module with another hash", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "swapped"}, selfcompile.ErrNotAllowed, "(catalog hash)"},
-		{"a local folder", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", local}, selfcompile.ErrNotAllowed, "not local folders"},
-		{"--allow-unlisted", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "--allow-unlisted", "example.com/unlisted/plugin@v1.0.0"}, selfcompile.ErrNotAllowed, "(--allow-unlisted)"},
-		{"an unlisted version", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "metrics@v1.2.0"}, selfcompile.ErrNotAllowed, "does not list metrics v1.2.0"},
+		{"a tampered catalog", tampered, catalog.Policy{}, []string{"search"}, selfcompile.ErrBadCatalog, "invalid signature", ""},
+		{"another key's catalog", v.sign(v.catalog(3, []string{"v1.2.0"}), mustKey(t)), catalog.Policy{}, []string{"add", "metrics"}, selfcompile.ErrBadCatalog, "no verifiable signatures", ""},
+		{"an older catalog", v.sign(v.catalog(1, []string{"v1.0.0"})), catalog.Policy{}, []string{"add", "metrics@v1.0.0"}, selfcompile.ErrBadCatalog, "a rollback", ""},
+		{"an unlisted module", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "example.com/unlisted/plugin@v1.0.0"}, selfcompile.ErrNotAllowed, "(catalog)", ""},
+		{"a listed module with another hash", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "swapped"}, selfcompile.ErrNotAllowed, "(catalog hash)", ""},
+		{"a local folder", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", local}, selfcompile.ErrNotAllowed, "not local folders", ""},
+		{"--allow-unlisted", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "--allow-unlisted", "example.com/unlisted/plugin@v1.0.0"}, selfcompile.ErrNotAllowed, "(--allow-unlisted)", ""},
+		{"an unlisted version", nil, catalog.Policy{Allow: catalog.AllowCatalog}, []string{"add", "metrics@v1.2.0"}, selfcompile.ErrNotAllowed, "does not list metrics v1.2.0", ""},
+		{"another package of a listed module", nil, catalog.Policy{}, []string{"add", "example.com/metrics/other@v1.2.0"}, selfcompile.ErrNotAllowed, "the build would use example.com/metrics@v1.2.0", ""},
+		{"a listed module raised by another", nil, catalog.Policy{}, []string{"add", "example.com/bringer@v1.0.0"}, selfcompile.ErrNotAllowed, "the build would use example.com/metrics@v1.2.0", ""},
+		{"a folder that is a listed module", nil, catalog.Policy{}, []string{"add", fork + "/plugin"}, selfcompile.ErrNotAllowed, "is one the catalog lists", ""},
+		{"a go.mod served apart from its files", nil, catalog.Policy{}, []string{"add", "metrics@v1.0.0"}, selfcompile.ErrNotAllowed, "is not the one in its files", v.forged},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.served != nil {
@@ -185,6 +205,10 @@ func TestVendorCatalog(t *testing.T) {
 			}
 			s := sc
 			s.Vendor = v.config(c.policy)
+			if c.proxy != "" {
+				t.Setenv("GOPROXY", fileProxy(c.proxy))
+				s.CacheDir = filepath.Join(freshCache(t), "go-selfcompile")
+			}
 			out, err := pluginIn(t, s, c.args...)
 			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.says) || plugincmd.ExitCode(err) == 0 {
 				t.Errorf("plugin %s: %v, want %v saying %q\n%s", strings.Join(c.args, " "), err, c.want, c.says, out)

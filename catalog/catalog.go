@@ -46,6 +46,8 @@ type Catalog struct {
 	Date time.Time `json:"date"`
 	// Plugins are the plugins users may install.
 	Plugins []Plugin `json:"plugins"`
+
+	raw, text []byte // as signed, and its text: what Load compares and keeps
 }
 
 // Plugin is a plugin of a catalog.
@@ -118,39 +120,57 @@ func Sign(c *Catalog, signerKeys ...string) ([]byte, error) {
 		}
 		signers = append(signers, s)
 	}
-	text, err := json.MarshalIndent(c, "", "  ") // no tabs: a note holds no control characters but newlines
-	if err != nil {
+	var text bytes.Buffer
+	enc := json.NewEncoder(&text)
+	enc.SetEscapeHTML(false) // ">=" as written
+	enc.SetIndent("", "  ")  // no tabs: a note holds no control characters but newlines
+	if err := enc.Encode(c); err != nil {
 		return nil, err
 	}
-	return note.Sign(&note.Note{Text: string(text) + "\n"}, signers...)
+	return note.Sign(&note.Note{Text: text.String()}, signers...)
 }
 
 // Open verifies a signed catalog with the verifier keys and returns it. A
 // catalog signed by none of the keys, or whose text is not a valid
-// catalog, is an error that matches ErrBadCatalog.
+// catalog, is an error that matches ErrBadCatalog. Fields this version
+// does not know are ignored: a vendor may add some for newer programs.
 func Open(signed []byte, verifierKeys []string) (*Catalog, error) {
-	var vs []note.Verifier
-	for _, k := range verifierKeys {
-		v, err := note.NewVerifier(strings.TrimSpace(k))
-		if err != nil {
-			return nil, fmt.Errorf("the program's catalog key %q: %w", k, err)
-		}
-		vs = append(vs, v)
+	vs, err := Verifiers(verifierKeys)
+	if err != nil {
+		return nil, err
 	}
 	n, err := note.Open(signed, note.VerifierList(vs...))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCatalog, err)
 	}
 	c := &Catalog{}
-	dec := json.NewDecoder(bytes.NewReader([]byte(n.Text)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
+	if err := json.Unmarshal([]byte(n.Text), c); err != nil {
 		return nil, fmt.Errorf("%w: its text is not a catalog: %v", ErrBadCatalog, err)
 	}
 	if err := c.check(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCatalog, err)
 	}
+	c.raw, c.text = signed, []byte(n.Text)
 	return c, nil
+}
+
+// Verifiers parses verifier keys, refusing a signer key: one given where a
+// verifier belongs would be shipped in every program, for anyone to sign
+// with. Errors do not repeat the keys.
+func Verifiers(keys []string) ([]note.Verifier, error) {
+	var vs []note.Verifier
+	for i, k := range keys {
+		k = strings.TrimSpace(k)
+		if strings.HasPrefix(k, "PRIVATE+KEY+") {
+			return nil, fmt.Errorf("catalog key %d is a signer key, which must stay secret: give the verifier key (the .pub file)", i+1)
+		}
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return nil, fmt.Errorf("catalog key %d is not a verifier key: %v", i+1, err)
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
 }
 
 // check reports what makes a catalog unusable.
@@ -158,25 +178,32 @@ func (c *Catalog) check() error {
 	if c.Name == "" || c.Sequence <= 0 || c.Date.IsZero() {
 		return errors.New("a catalog needs a name, a sequence number above 0 and a date")
 	}
-	names := map[string]bool{}
+	names, paths := map[string]bool{}, map[string]bool{}
 	for _, p := range c.Plugins {
 		switch {
 		case p.Name == "" || strings.ContainsAny(p.Name, "./@ \t\n"):
 			return fmt.Errorf("plugin name %q: a short name without dots, slashes, @ or spaces", p.Name)
-		case names[p.Name]:
-			return fmt.Errorf("plugin name %q is listed twice", p.Name)
+		case names[p.Name] || paths[p.ImportPath]:
+			return fmt.Errorf("plugin %q (%s) is listed twice", p.Name, p.ImportPath)
 		case module.CheckImportPath(p.ImportPath) != nil || module.CheckPath(p.Module) != nil:
 			return fmt.Errorf("plugin %s: import path %q or module %q is not valid", p.Name, p.ImportPath, p.Module)
 		case p.ImportPath != p.Module && !strings.HasPrefix(p.ImportPath, p.Module+"/"):
 			return fmt.Errorf("plugin %s: %s is not a package of the module %s", p.Name, p.ImportPath, p.Module)
 		}
-		names[p.Name] = true
+		names[p.Name], paths[p.ImportPath] = true, true
+		versions := map[string]bool{}
 		for _, v := range p.Versions {
-			if err := module.Check(p.Module, v.Version); err != nil || !strings.HasPrefix(v.Sum, "h1:") {
-				return fmt.Errorf("plugin %s: version %q with sum %q: want a version of the module and its h1: hash", p.Name, v.Version, v.Sum)
+			if err := module.Check(p.Module, v.Version); err != nil || !strings.HasPrefix(v.Sum, "h1:") || versions[v.Version] {
+				return fmt.Errorf("plugin %s: version %q with sum %q: want a version of the module, listed once, and its h1: hash", p.Name, v.Version, v.Sum)
 			}
 			if _, err := parseHosts(v.Hosts); err != nil {
 				return fmt.Errorf("plugin %s %s: %v", p.Name, v.Version, err)
+			}
+			versions[v.Version] = true
+		}
+		for _, r := range p.Revoked {
+			if module.Check(p.Module, r.Version) != nil {
+				return fmt.Errorf("plugin %s: revoked version %q is not a version of %s", p.Name, r.Version, p.Module)
 			}
 		}
 	}
@@ -201,6 +228,18 @@ func (c *Catalog) ByImportPath(path string) (*Plugin, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ByModule returns the plugins of the module path, for the rules that
+// hold for every package of a listed module.
+func (c *Catalog) ByModule(path string) []*Plugin {
+	var out []*Plugin
+	for i := range c.Plugins {
+		if c.Plugins[i].Module == path {
+			out = append(out, &c.Plugins[i])
+		}
+	}
+	return out
 }
 
 // Search returns the plugins whose name, description or import path
@@ -246,10 +285,16 @@ func (p *Plugin) Allowed(version, host string) (Version, error) {
 }
 
 // Newest returns the newest version users may install on a host of
-// version host.
+// version host: the newest release, as the go command's "latest" query
+// prefers one, or the newest prerelease where none is allowed.
 func (p *Plugin) Newest(host string) (Version, error) {
 	vs := slices.Clone(p.Versions)
-	slices.SortFunc(vs, func(a, b Version) int { return semver.Compare(b.Version, a.Version) })
+	slices.SortFunc(vs, func(a, b Version) int {
+		if pa, pb := semver.Prerelease(a.Version) != "", semver.Prerelease(b.Version) != ""; pa != pb {
+			return cmp.Compare(btoi(pa), btoi(pb))
+		}
+		return semver.Compare(b.Version, a.Version)
+	})
 	for _, v := range vs {
 		if _, err := p.Allowed(v.Version, host); err == nil {
 			return v, nil
@@ -295,4 +340,11 @@ func parseHosts(hosts string) ([]comparison, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -95,12 +95,13 @@ func TestPermit(t *testing.T) {
 		{Policy{}, module, false, ""},
 		{Policy{}, local, false, ""},
 		{Policy{Allow: AllowCatalog}, module, false, "catalog"},
-		{Policy{Allow: AllowCatalog}, local, false, "catalog only"},
+		{Policy{Allow: AllowCatalog}, local, false, "catalog"},
 		{Policy{Allow: AllowCatalogAndLocal}, local, false, ""},
 		{Policy{Allow: AllowCatalogAndLocal}, module, false, "catalog+local"},
 		{Policy{Allow: AllowCatalog, Prefixes: []string{"github.com/myorg/"}}, mine, false, ""},
 		{Policy{Allow: AllowCatalog}, module, true, "--allow-unlisted"},
-		{Policy{}, module, true, "--allow-unlisted"},
+		{Policy{}, module, true, ""}, // anything goes: asking changes nothing
+		{Policy{Allow: AllowCatalog, Prefixes: []string{"github.com/myorg/*"}}, mine, false, ""},
 		{Policy{Allow: AllowCatalog, UserMayAllowUnlisted: true}, module, true, ""},
 	} {
 		err := c.policy.Permit(c.u, c.ask)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -23,7 +24,7 @@ func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, e
 	case err != nil:
 		return nil, fmt.Errorf("catalog location %q: %w", location, err)
 	case u.Scheme == "file":
-		return readFile(u.Path)
+		return readFile(fileURLPath(u.Path))
 	case u.Scheme == "" && strings.HasPrefix(location, "/") || len(location) > 2 && location[1] == ':':
 		return readFile(location)
 	case u.Scheme != "https":
@@ -38,7 +39,14 @@ func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, e
 	if client == nil {
 		client = http.DefaultClient
 	}
-	resp, err := client.Do(req)
+	c := *client
+	c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if r.URL.Scheme != "https" || len(via) >= 10 {
+			return fmt.Errorf("the catalog redirects to %s: want https, and at most 10 redirects", r.URL)
+		}
+		return nil
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the catalog: %w", err)
 	}
@@ -67,4 +75,13 @@ func readLimited(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("the catalog is larger than %d MB", maxCatalog>>20)
 	}
 	return data, nil
+}
+
+// fileURLPath returns the file a file:// URL's path names: on Windows,
+// "/C:/x" is C:/x.
+func fileURLPath(p string) string {
+	if len(p) > 3 && p[0] == '/' && p[2] == ':' {
+		p = p[1:]
+	}
+	return filepath.FromSlash(p)
 }

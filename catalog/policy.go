@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/module"
 )
 
 // Config is what a program carries of its vendor's catalog: set in its
@@ -58,8 +60,9 @@ const (
 type Policy struct {
 	// Allow is the kind of policy.
 	Allow Allow `json:"allow,omitempty"`
-	// Prefixes are module path prefixes whose modules users may install
-	// though the catalog does not list them, as in "github.com/myorg/".
+	// Prefixes are module path patterns whose modules users may install
+	// though the catalog does not list them, as GOPRIVATE matches them:
+	// "github.com/myorg" or "github.com/myorg/*" for every module under it.
 	Prefixes []string `json:"prefixes,omitempty"`
 	// UserMayAllowUnlisted lets a user install what the catalog does not
 	// list by asking for it (plugin add --allow-unlisted); otherwise that
@@ -96,27 +99,26 @@ type Unlisted struct {
 func (p Policy) Permit(u Unlisted, allowUnlisted bool) error {
 	refuse := func(rule, reason string) error { return &RefusedError{Plugin: u.Spec, Rule: rule, Reason: reason} }
 	switch {
+	case p.Allow == AllowAnything:
+		return nil
 	case allowUnlisted && !p.UserMayAllowUnlisted:
 		return refuse("--allow-unlisted", "the vendor's policy does not let users install plugins the catalog does not list")
-	case p.Allow == AllowAnything, allowUnlisted:
+	case allowUnlisted:
 		return nil
-	case !u.Local && hasPrefix(u.Module, p.Prefixes):
+	case !u.Local && module.MatchPrefixPatterns(strings.Join(p.Prefixes, ","), u.Module):
 		return nil
 	case u.Local && p.Allow == AllowCatalogAndLocal:
 		return nil
 	case u.Local:
-		return refuse("catalog only", "the vendor's policy allows only the plugins its catalog lists, not local folders")
+		return refuse(string(p.Allow), "the vendor's policy allows only the plugins its catalog lists, not local folders")
 	}
 	return refuse(string(p.Allow), "the catalog does not list "+u.Module+", and the vendor's policy allows only what it lists"+prefixNote(p.Prefixes))
 }
 
-func hasPrefix(mod string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if mod == strings.TrimSuffix(p, "/") || strings.HasPrefix(mod, strings.TrimSuffix(p, "/")+"/") {
-			return true
-		}
-	}
-	return false
+// Check reports what makes a policy unusable: a kind it does not know.
+func (p Policy) Check() error {
+	_, err := ParseAllow(string(p.Allow))
+	return err
 }
 
 func prefixNote(prefixes []string) string {
@@ -132,8 +134,10 @@ type RefusedError struct {
 	// Plugin is the plugin as the user named it.
 	Plugin string
 	// Rule names what refused it: the policy ("catalog",
-	// "catalog+local"), "--allow-unlisted", "catalog version",
-	// "catalog hash" or "revoked".
+	// "catalog+local"), "--allow-unlisted", "catalog version" (a version
+	// the catalog does not allow: unlisted, revoked, for other hosts, or
+	// replaced) or "catalog hash" (files that are not those the catalog
+	// lists).
 	Rule string
 	// Reason says why, and what to do.
 	Reason string

@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/catalog"
 )
 
-// vendorCatalog returns the program's catalog, or an error that says it
-// has none.
-func (cmd *Command) vendorCatalog(r *run) (*catalog.Catalog, error) {
-	cat, err := r.sc.Catalog(r.ctx)
+// vendorCatalog returns the program's catalog and the host version its
+// constraints are checked against, or an error that says it has none.
+func (cmd *Command) vendorCatalog(r *run) (*catalog.Catalog, string, error) {
+	cat, host, err := r.sc.Catalog(r.ctx)
 	if err == nil && cat == nil {
 		err = fmt.Errorf("%s has no catalog of plugins: its vendor did not give it one", cmd.name())
 	}
-	return cat, err
+	return cat, host, err
 }
 
 // search lists the catalog's plugins whose name, description or import
@@ -27,7 +28,7 @@ func (cmd *Command) search(r *run, args []string) error {
 	if len(args) > 1 {
 		return cmd.usage("search", "it takes one word at most")
 	}
-	cat, err := cmd.vendorCatalog(r)
+	cat, host, err := cmd.vendorCatalog(r)
 	if err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func (cmd *Command) search(r *run, args []string) error {
 	}
 	for _, p := range found {
 		newest := "(no version for this program)"
-		if v, err := p.Newest(r.sc.HostVersion); err == nil {
+		if v, err := p.Newest(host); err == nil {
 			newest = v.Version
 		}
 		fmt.Fprintf(cmd.stdout(), "%-16s %-12s %s  %s\n", p.Name, newest, p.ImportPath, p.Description)
@@ -53,7 +54,7 @@ func (cmd *Command) info(r *run, args []string) error {
 	if len(args) != 1 {
 		return cmd.usage("info", "name one plugin")
 	}
-	cat, err := cmd.vendorCatalog(r)
+	cat, host, err := cmd.vendorCatalog(r)
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func (cmd *Command) info(r *run, args []string) error {
 	}
 	for _, v := range p.Versions {
 		note := ""
-		if _, err := p.Allowed(v.Version, r.sc.HostVersion); err != nil {
+		if _, err := p.Allowed(v.Version, host); err != nil {
 			note = "  (" + err.Error() + ")"
 		}
 		fmt.Fprintf(w, "  version  %s %s%s\n", v.Version, v.Sum, note)
@@ -106,7 +107,11 @@ func (cmd *Command) check(r *run, _ []string) error {
 	}
 	var lines []string
 	for _, p := range problems {
-		lines = append(lines, strings.TrimSpace(p.Plugin+" "+p.Version)+": "+p.Reason)
+		if p.Plugin == "" {
+			lines = append(lines, p.Reason)
+		} else {
+			lines = append(lines, strings.TrimSpace(p.Plugin+" "+p.Version)+": "+p.Reason)
+		}
 	}
 	return fmt.Errorf("%w: %s", selfcompile.ErrNotAllowed, strings.Join(lines, "; "))
 }
@@ -124,9 +129,9 @@ func (cmd *Command) sync(r *run, args []string) error {
 }
 
 // A lock file lists plugins, one a line: a catalog name or an import path,
-// with @version or not, or a local folder; then, for a module version or
-// a folder, optionally the h1: hash it must have. Lines starting with #
-// are comments.
+// with @version or not, or a local folder (a path that may hold spaces,
+// relative to the file's directory); then, optionally, the h1: hash it
+// must have. Lines starting with # are comments.
 
 // readLock reads a lock file as the change that installs exactly what it
 // lists.
@@ -139,16 +144,24 @@ func readLock(name string) (selfcompile.Change, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
-		fields := strings.Fields(sc.Text())
-		switch {
-		case len(fields) == 0 || strings.HasPrefix(fields[0], "#"):
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
 			continue
-		case len(fields) > 2 || len(fields) == 2 && !strings.HasPrefix(fields[1], "h1:"):
-			return ch, fmt.Errorf("%s:%d: want a plugin and, optionally, its h1: hash", name, n)
-		case len(fields) == 2:
-			ch.Sums[fields[0]] = fields[1]
 		}
-		ch.Add = append(ch.Add, fields[0])
+		spec, sum := line, ""
+		if i := strings.LastIndexAny(line, " \t"); i > 0 && strings.HasPrefix(line[i+1:], "h1:") {
+			spec, sum = strings.TrimSpace(line[:i]), line[i+1:]
+		}
+		if strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../") {
+			spec = filepath.Join(filepath.Dir(name), spec)
+		}
+		if strings.ContainsAny(spec, " \t") && !strings.ContainsAny(spec, `/\`) {
+			return ch, fmt.Errorf("%s:%d: want a plugin and, optionally, its h1: hash", name, n)
+		}
+		if sum != "" {
+			ch.Sums[spec] = sum
+		}
+		ch.Add = append(ch.Add, spec)
 	}
 	return ch, sc.Err()
 }

@@ -123,11 +123,22 @@ func keygen(name, prefix string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(prefix+".key", []byte(signer+"\n"), 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(prefix+".pub", []byte(verifier+"\n"), 0o644); err != nil {
-		return err
+	for name, content := range map[string]string{prefix + ".key": signer, prefix + ".pub": verifier} {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".key") {
+			mode = 0o600
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode) // never over a key
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(content + "\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "wrote %s.key (keep it secret) and %s.pub: %s\n", prefix, prefix, verifier)
 	return nil

@@ -187,8 +187,17 @@ func checkVendor(cfg *catalog.Config) ([]byte, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, fmt.Errorf("a catalog needs the vendor's verifier keys (--catalog-key)")
 	}
+	if _, err := catalog.Verifiers(cfg.Keys); err != nil {
+		return nil, err
+	}
+	if err := cfg.Policy.Check(); err != nil {
+		return nil, err
+	}
 	if len(cfg.Embedded) == 0 && cfg.URL == "" {
 		return nil, fmt.Errorf("a catalog needs a file to embed (--catalog) or a location (--catalog-url)")
+	}
+	if u := cfg.URL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "file://") && !filepath.IsAbs(u) {
+		return nil, fmt.Errorf("the catalog's location %q: want an https URL, a file:// URL or an absolute path", u)
 	}
 	c := *cfg
 	if len(c.Embedded) > 0 {
@@ -200,6 +209,9 @@ func checkVendor(cfg *catalog.Config) ([]byte, error) {
 			return nil, fmt.Errorf("the catalog to embed is %q, not %q", cat.Name, c.Name)
 		}
 		c.Name = cat.Name
+	}
+	if c.Name == "" {
+		return nil, fmt.Errorf("a catalog without one to embed needs its name (--catalog-name)")
 	}
 	return json.Marshal(c)
 }

@@ -7,15 +7,22 @@
 package modcache
 
 import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"golang.org/x/mod/sumdb/dirhash"
 )
 
 // Dir returns the slash path, relative to a module cache, of a module
@@ -169,4 +176,137 @@ func removeMeasured(dir string) int64 {
 	n := fsutil.DirSize(dir)
 	fsutil.RemoveAll(dir)
 	return n
+}
+
+// Paths returns where a module version's zip and extracted tree are in a
+// module cache.
+func Paths(modcache string, mv module.Version) (zip, dir string, err error) {
+	rel, err := Dir(mv)
+	if err != nil {
+		return "", "", err
+	}
+	esc, escV, _ := strings.Cut(rel, "@")
+	zip = filepath.Join(modcache, "cache", "download", filepath.FromSlash(esc), "@v", escV+".zip")
+	return zip, filepath.Join(modcache, filepath.FromSlash(rel)), nil
+}
+
+// Has reports whether the cache holds a module version's files (its zip,
+// or its tree), as it does for every module whose packages are built.
+func Has(modcache string, mv module.Version) bool {
+	zip, dir, err := Paths(modcache, mv)
+	return err == nil && (fsutil.Exists(zip) || fsutil.IsDir(dir))
+}
+
+// Sum returns the h1: hash of a module version's files in the cache, as
+// go.sum has it: of its zip; where the cache holds no zip (a tree restored
+// from a bundle, which leaves tests out), the hash the go command recorded
+// when it downloaded the zip (.ziphash), which the bundle carries; with
+// neither, of its tree.
+func Sum(modcache string, mv module.Version) (string, error) {
+	zip, dir, err := Paths(modcache, mv)
+	if err != nil {
+		return "", err
+	}
+	if fsutil.Exists(zip) {
+		return dirhash.HashZip(zip, dirhash.Hash1)
+	}
+	if data, err := os.ReadFile(strings.TrimSuffix(zip, ".zip") + ".ziphash"); err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	return dirhash.HashDir(dir, mv.String(), dirhash.Hash1)
+}
+
+// GoMod returns the go.mod of a module version's own files (its zip, or
+// its tree), or the one the go command makes up for a module without one.
+func GoMod(modcache string, mv module.Version) ([]byte, error) {
+	zipPath, dir, err := Paths(modcache, mv)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readModuleFile(zipPath, dir, mv, "go.mod")
+	if errors.Is(err, fs.ErrNotExist) {
+		return []byte("module " + modfile.AutoQuote(mv.Path) + "\n"), nil
+	}
+	return data, err
+}
+
+// GoSum returns the lines of a module version's own go.sum: hash by "path
+// version" and "path version/go.mod".
+func GoSum(modcache string, mv module.Version) (map[string]string, error) {
+	zipPath, dir, err := Paths(modcache, mv)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readModuleFile(zipPath, dir, mv, "go.sum")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			out[f[0]+" "+f[1]] = f[2]
+		}
+	}
+	return out, nil
+}
+
+// readModuleFile reads a file at the root of a module version: from its
+// zip, where the cache has it, else from its tree.
+func readModuleFile(zipPath, dir string, mv module.Version, name string) ([]byte, error) {
+	if z, err := zip.OpenReader(zipPath); err == nil {
+		defer z.Close()
+		f, err := z.Open(mv.Path + "@" + mv.Version + "/" + name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, 16<<20))
+	}
+	return os.ReadFile(filepath.Join(dir, name))
+}
+
+// ModSum returns the h1: hash of a go.mod file, as go.sum's "/go.mod"
+// lines have it.
+func ModSum(data []byte) (string, error) {
+	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+}
+
+// DownloadedGoMod returns the go.mod that the go command read for a
+// module version, from the cache's download directory: the one minimal
+// version selection uses.
+func DownloadedGoMod(modcache string, mv module.Version) ([]byte, error) {
+	zipPath, _, err := Paths(modcache, mv)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(strings.TrimSuffix(zipPath, ".zip") + ".mod")
+}
+
+// CheckGoMod refuses a module version whose go.mod, as the go command read
+// it for minimal version selection (from the download directory), is not
+// the one its files carry: a module proxy can serve the two apart.
+func CheckGoMod(modcache string, mv module.Version) error {
+	read, err := DownloadedGoMod(modcache, mv)
+	if err != nil {
+		return fmt.Errorf("reading the go.mod of %s: %v", mv, err)
+	}
+	own, err := GoMod(modcache, mv)
+	if err != nil {
+		return fmt.Errorf("reading the go.mod in the files of %s: %v", mv, err)
+	}
+	if !bytes.Equal(read, own) {
+		return fmt.Errorf("the go.mod the module proxy served for %s is not the one in its files", mv)
+	}
+	return nil
+}
+
+// DiscardZip removes a module version's zip, when the cache has one, and
+// its tree: for a zip whose files are not those expected.
+func DiscardZip(modcache string, mv module.Version) {
+	if zip, dir, err := Paths(modcache, mv); err == nil && fsutil.Exists(zip) {
+		os.Remove(zip)
+		fsutil.RemoveAll(dir)
+	}
 }
