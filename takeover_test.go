@@ -66,40 +66,17 @@ func TestTakeover(t *testing.T) {
 	}()
 	first := waitBody(t, addr, "handlers []")
 
-	// The client: requests in a loop, each on a connection of its own.
+	// The clients: four loops of requests, each on a connection of its own,
+	// so that some arrive while the old process stops accepting.
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var mu sync.Mutex
 	var failed []string
 	requests, last := 0, ""
 	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			resp, err := client.Get("http://" + addr + "/")
-			var body []byte
-			if err == nil {
-				body, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err == nil && resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("status %s", resp.Status)
-				}
-			}
-			mu.Lock()
-			requests++
-			if err != nil {
-				failed = append(failed, err.Error())
-			} else {
-				last = string(body)
-			}
-			mu.Unlock()
-		}
-	}()
+	var clients sync.WaitGroup
+	for range 4 {
+		clients.Go(func() { get(client, addr, stop, &mu, &requests, &failed, &last) })
+	}
 
 	pluginCmd(t, bin, nil, "add", plug)
 	old := pidOf(first)
@@ -119,7 +96,7 @@ func TestTakeover(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond) // requests to the new process alone
 	close(stop)
-	<-done
+	clients.Wait()
 	if len(failed) > 0 {
 		t.Errorf("%d of %d requests failed during the install and the takeover: %q", len(failed), requests, failed[:min(5, len(failed))])
 	}
@@ -163,4 +140,33 @@ func readPid(file string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(string(data)))
+}
+
+// get makes requests to addr in a loop until stop closes, counting them
+// and keeping the errors and the last answer.
+func get(client *http.Client, addr string, stop chan struct{}, mu *sync.Mutex, requests *int, failed *[]string, last *string) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		resp, err := client.Get("http://" + addr + "/")
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %s", resp.Status)
+			}
+		}
+		mu.Lock()
+		*requests++
+		if err != nil {
+			*failed = append(*failed, err.Error())
+		} else {
+			*last = string(body)
+		}
+		mu.Unlock()
+	}
 }

@@ -18,13 +18,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -67,15 +70,44 @@ func serve(addr, pidFile string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(handle)}
+	var conns sync.WaitGroup // connections this process has accepted and not closed
+	srv := &http.Server{Handler: http.HandlerFunc(handle), ConnState: func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			conns.Done()
+		}
+	}}
 	go srv.Serve(ln)
 	if err := upg.Ready(); err != nil {
 		return err
 	}
 	<-upg.Exit()
+	return drain(srv, ln, &conns)
+}
+
+// drain stops accepting and lets every connection this process accepted
+// finish its request. It does not start with http.Server.Shutdown: that
+// drops a request read after it began (the connection closes without an
+// answer), and a connection accepted just before the new process took over
+// may not have sent its request yet.
+func drain(srv *http.Server, ln net.Listener, conns *sync.WaitGroup) error {
+	srv.SetKeepAlivesEnabled(false) // each connection closes after its answer
+	ln.Close()                      // the socket stays open in the new process
+	finished := make(chan struct{})
+	go func() { conns.Wait(); close(finished) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return srv.Shutdown(ctx) // the requests this process has, finished
+	select {
+	case <-finished:
+	case <-ctx.Done():
+	}
+	err := srv.Shutdown(ctx) // closes what is left after 30 seconds
+	if errors.Is(err, net.ErrClosed) {
+		return nil // the listener, closed above
+	}
+	return err
 }
 
 func handle(w http.ResponseWriter, r *http.Request) {
