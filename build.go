@@ -70,7 +70,9 @@ func (in *install) build() error {
 	args := append([]string{"build", "-v"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
 	args = append(args, "-o", in.newBin, "./"+in.bin.Shared.Manifest.MainDir)
 	failpoint.Hit(in.ctx, "build")
-	if _, err := in.g.Stream(in.ctx, in.buildProgress(), args...); err != nil {
+	_, err = in.g.Stream(in.ctx, in.buildProgress(), args...)
+	in.cacheNote()
+	if err != nil {
 		return in.goError(err)
 	}
 	if in.c.Sign != nil && in.mode == modeApply {
@@ -82,6 +84,17 @@ func (in *install) build() error {
 	done()
 	failpoint.Hit(in.ctx, "built")
 	return nil
+}
+
+// cacheNote logs why the shared build cache failed, if it did: the build
+// went on without it.
+func (in *install) cacheNote() {
+	data, err := os.ReadFile(filepath.Join(in.workdir, cacheNoteFile))
+	if err != nil {
+		return
+	}
+	first, _, _ := strings.Cut(string(data), "\n") // go commands running at once may each note theirs
+	in.c.logf("The shared build cache (GOCACHEPROG) %s; the build went on without it, compiling what the local cache lacks", first)
 }
 
 // newBinDir creates the private directory that the new binary is built

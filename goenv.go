@@ -10,8 +10,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/shazow/go-selfcompile/hook"
+	"github.com/shazow/go-selfcompile/internal/cacheprog"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/proc"
 )
@@ -22,6 +26,14 @@ import (
 // share a build cache. Every other GO* and CGO_* setting of the user is
 // ignored: what is built is what the binary records.
 var netVars = []string{"GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GONOSUMCHECK", "GOSUMDB", "GOINSECURE", "GOAUTH", "GOVCS", "GOCACHEPROG"}
+
+// A shared build cache that does not answer within sharedCacheTimeout
+// (plus a second a megabyte of what is sent) is dropped for the rest of
+// the go command; cacheNoteFile, in the workdir, says why.
+const (
+	sharedCacheTimeout = 15 * time.Second
+	cacheNoteFile      = "shared-cache.note"
+)
 
 // newGoTool prepares the go command of the restored toolchain: GOTOOLCHAIN,
 // GOWORK, GOENV and GOFLAGS are the library's; the module cache holds the
@@ -37,7 +49,7 @@ func newGoTool(r *restored, bi *debug.BuildInfo, workdir string) gocmd.Go {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, userNetEnv()...)
+	env = append(env, sharedCache(userNetEnv(), r.gocache, workdir)...)
 	env = append(env,
 		"GOROOT="+r.goroot,
 		"GOTOOLCHAIN=local",
@@ -51,6 +63,31 @@ func newGoTool(r *restored, bi *debug.BuildInfo, workdir string) gocmd.Go {
 	)
 	env = append(env, settingsEnv(bi)...)
 	return gocmd.Go{Bin: filepath.Join(r.goroot, "bin", "go"+exeSuffix()), Dir: r.module, Env: env}
+}
+
+// sharedCache puts this program, as a cache proxy (package
+// internal/cacheprog), between the go command and the shared build cache
+// that GOCACHEPROG names in env, if any: the build goes on from the local
+// cache gocache when the shared one fails, and the reason is noted in the
+// workdir (see cacheNote). Where that cannot be done (Windows), the go
+// command is given GOCACHEPROG as it is.
+func sharedCache(env []string, gocache, workdir string) []string {
+	i := slices.IndexFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GOCACHEPROG=") })
+	exe, err := hook.Executable()
+	if i < 0 || err != nil {
+		return env
+	}
+	cfg := cacheprog.Config{
+		Remote:  strings.TrimPrefix(env[i], "GOCACHEPROG="),
+		Dir:     gocache,
+		Note:    filepath.Join(workdir, cacheNoteFile),
+		Timeout: sharedCacheTimeout,
+	}
+	if prog, progEnv, ok := cacheprog.Command(exe, cfg); ok {
+		env[i] = "GOCACHEPROG=" + prog
+		env = append(env, progEnv)
+	}
+	return env
 }
 
 // userNetEnv returns the user's network settings for the go command: the

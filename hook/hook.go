@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/shazow/go-selfcompile/internal/cacheprog"
 	"github.com/shazow/go-selfcompile/internal/proc"
 	"github.com/shazow/go-selfcompile/internal/swap"
 )
@@ -18,6 +19,16 @@ import (
 // ProbeEnv is the variable that starts a program as a verification probe:
 // "<nonce> <file>".
 const ProbeEnv = "GO_SELFCOMPILE_PROBE"
+
+// A program that an install started as its build cache (package
+// internal/cacheprog) serves as one and exits, before main's init runs
+// the plugins'. A process privileged by its file is never started as one
+// and ignores the variable.
+func init() {
+	if !proc.Privileged() {
+		cacheprog.Main()
+	}
+}
 
 var registered struct {
 	shared, toolchain, plugins, record string

@@ -12,17 +12,26 @@
 // cache directory, so that a test need not compile the standard library
 // again. Requests are logged to <store>/requests.log as "<command>
 // <actionID> <result>".
+//
+// With a URL in place of STOREDIR, the store is an HTTP server, as a
+// fleet's cache client would have it: GET and PUT <url>/<actionID>, the
+// body "<outputID> <size>\n" and then the output, 404 for a miss; outputs
+// got are kept in a temporary directory. An error is answered as an
+// error, and the HTTP client has no timeout, as many have not.
 package main
 
 import (
+	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -47,8 +56,9 @@ type response struct {
 
 var (
 	store   string
+	server  string // the store's URL, if it is a server
 	seed    string
-	logFile *os.File
+	logFile io.Writer
 	outMu   sync.Mutex                   // serializes stdout and requests.log
 	enc     = json.NewEncoder(os.Stdout) // one Write per Encode
 )
@@ -60,15 +70,7 @@ func main() {
 	if len(os.Args) == 3 {
 		seed = os.Args[2]
 	}
-	var err error
-	store, err = filepath.Abs(os.Args[1])
-	for _, dir := range []string{"a", "o"} {
-		err = errors.Join(err, os.MkdirAll(filepath.Join(store, dir), 0o777))
-	}
-	if err == nil {
-		logFile, err = os.OpenFile(filepath.Join(store, "requests.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
-	}
-	if err != nil {
+	if err := open(os.Args[1]); err != nil {
 		log.Fatal(err)
 	}
 	reply(&response{KnownCommands: []string{"get", "put", "close"}}, "") // ID 0: capabilities
@@ -102,7 +104,28 @@ func main() {
 	}
 }
 
+// open opens the store: a directory, or the server at a URL with a
+// temporary directory for what is got from it.
+func open(arg string) (err error) {
+	if strings.HasPrefix(arg, "http://") {
+		server, logFile = arg, io.Discard
+		store, err = os.MkdirTemp("", "cacheprog-")
+		return errors.Join(err, os.MkdirAll(filepath.Join(store, "o"), 0o777))
+	}
+	store, err = filepath.Abs(arg)
+	for _, dir := range []string{"a", "o"} {
+		err = errors.Join(err, os.MkdirAll(filepath.Join(store, dir), 0o777))
+	}
+	if err == nil {
+		logFile, err = os.OpenFile(filepath.Join(store, "requests.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666)
+	}
+	return err
+}
+
 func handle(req *request, body []byte) (*response, string) {
+	if server != "" {
+		return handleHTTP(req, body), ""
+	}
 	res, aid := &response{ID: req.ID}, hex.EncodeToString(req.ActionID) // hex keeps paths safe
 	switch req.Command {
 	case "get":
@@ -187,4 +210,47 @@ func fromSeed(req *request) (*response, string) {
 	}
 	t := time.Unix(0, nsec)
 	return &response{ID: req.ID, OutputID: out, Size: size, Time: &t, DiskPath: path}, "seed"
+}
+
+// handleHTTP answers a request from the store's server.
+func handleHTTP(req *request, body []byte) *response {
+	res, url := &response{ID: req.ID}, server+"/"+hex.EncodeToString(req.ActionID)
+	if req.Command == "put" {
+		r, err := http.NewRequest("PUT", url, io.MultiReader(strings.NewReader(fmt.Sprintf("%x %d\n", req.OutputID, len(body))), strings.NewReader(string(body))))
+		if err == nil {
+			var resp *http.Response
+			if resp, err = http.DefaultClient.Do(r); err == nil {
+				resp.Body.Close()
+			}
+		}
+		if err != nil {
+			return &response{ID: req.ID, Err: err.Error()}
+		}
+		res.DiskPath = filepath.Join(store, "o", "put") // the go command does not read it
+		return res
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		return &response{ID: req.ID, Err: err.Error()}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return &response{ID: req.ID, Miss: true}
+	}
+	var r = bufio.NewReader(resp.Body)
+	line, err := r.ReadString('\n')
+	if err == nil {
+		_, err = fmt.Sscanf(line, "%x %d", &res.OutputID, &res.Size)
+	}
+	if err == nil {
+		res.DiskPath = filepath.Join(store, "o", hex.EncodeToString(res.OutputID))
+		var data []byte
+		if data, err = io.ReadAll(r); err == nil {
+			err = writeAtomic(res.DiskPath, data)
+		}
+	}
+	if err != nil {
+		return &response{ID: req.ID, Err: fmt.Sprintf("%s: %v", url, err)}
+	}
+	return res
 }

@@ -1,0 +1,125 @@
+package cacheprog
+
+// The local cache, in the go command's own format (cmd/go/internal/cache):
+// so builds with and without a shared cache, and the warm cache a bundle
+// carries, are one cache, and trimming it works as for any.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	idSize = sha256.Size
+	// An action's entry file, <dir>/<xx>/<action>-a, is "v1 <action>
+	// <output> <size> <unixnano>\n", the numbers padded to 20 bytes; its
+	// output is <dir>/<xx>/<output>-d.
+	entrySize = 2 + 1 + 2*idSize + 1 + 2*idSize + 1 + 20 + 1 + 20 + 1
+	// The go command marks a file used when it is older than this.
+	usedInterval = time.Hour
+)
+
+// errMismatch is an output that is not what its ID says.
+var errMismatch = errors.New("its content does not hash to its output ID")
+
+type store struct{ dir string }
+
+type entry struct {
+	output []byte
+	size   int64
+	time   time.Time
+	path   string // the output's file
+}
+
+func (s store) file(id []byte, kind string) string {
+	h := hex.EncodeToString(id)
+	return filepath.Join(s.dir, h[:2], h+"-"+kind)
+}
+
+// get returns the entry of an action, if its output is there.
+func (s store) get(action []byte) (entry, bool) {
+	name := s.file(action, "a")
+	data, err := os.ReadFile(name)
+	f := strings.Fields(string(data))
+	if err != nil || len(data) != entrySize || len(f) != 5 || f[0] != "v1" || f[1] != hex.EncodeToString(action) {
+		return entry{}, false
+	}
+	var e entry
+	e.output, err = hex.DecodeString(f[2])
+	size, serr := strconv.ParseInt(f[3], 10, 64)
+	nsec, terr := strconv.ParseInt(f[4], 10, 64)
+	if err != nil || serr != nil || terr != nil || len(e.output) != idSize {
+		return entry{}, false
+	}
+	e.size, e.time, e.path = size, time.Unix(0, nsec), s.file(e.output, "d")
+	if fi, err := os.Stat(e.path); err != nil || fi.Size() != size {
+		return entry{}, false
+	}
+	used(name)
+	used(e.path)
+	return e, true
+}
+
+// used marks a file as used, as the go command does, so that trimming
+// keeps it.
+func used(name string) {
+	if fi, err := os.Stat(name); err == nil && time.Since(fi.ModTime()) > usedInterval {
+		now := time.Now()
+		os.Chtimes(name, now, now)
+	}
+}
+
+// put stores the output of an action, read from r: its content must hash
+// to output and be size bytes long. It returns the output's file.
+func (s store) put(action, output []byte, size int64, r io.Reader) (string, error) {
+	if len(output) != idSize {
+		return "", fmt.Errorf("an output ID of %d bytes", len(output))
+	}
+	path := s.file(output, "d")
+	err := writeFile(path, func(w io.Writer) error {
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(w, h), r)
+		if err == nil && (n != size || string(h.Sum(nil)) != string(output)) {
+			err = errMismatch
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	line := fmt.Sprintf("v1 %x %x %20d %20d\n", action, output, size, time.Now().UnixNano())
+	return path, writeFile(s.file(action, "a"), func(w io.Writer) error {
+		_, err := io.WriteString(w, line)
+		return err
+	})
+}
+
+// writeFile writes a file through a temporary file renamed into place, so
+// that the go commands reading the cache see the old file or the new one.
+// A cache is not synced: a file lost in a crash is compiled again.
+func writeFile(name string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // nothing once renamed
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
