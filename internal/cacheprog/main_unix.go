@@ -16,13 +16,11 @@ const haveShell = true
 // The program's hook calls it first thing.
 func Main() {
 	v := os.Getenv(Env)
+	var st syscall.Stat_t
+	if v == "" || syscall.Fstat(3, &st) != nil {
+		return // not os.NewFile before this: its finalizer would close the program's own descriptor 3
+	}
 	out := os.NewFile(3, "protocol")
-	if v == "" || out == nil {
-		return
-	}
-	if _, err := out.Stat(); err != nil {
-		return
-	}
 	syscall.CloseOnExec(3) // not the shared cache program's: the go command waits for it to close
 	var cfg Config
 	err := json.Unmarshal([]byte(v), &cfg)
