@@ -149,7 +149,7 @@ func BenchmarkLargeHost(b *testing.B) {
 	t.add("first install, fresh cache, offline, no warm cache", secs(first.total), ratio(first.total, cold, "cold"))
 	t.add("  of which restore (toolchain "+secs(first.toolchain)+")", secs(first.stages["restore"]), "")
 	t.add("first install, fresh cache, offline, warm cache", secs(firstWarm.total), ratio(firstWarm.total, cold, "cold")+" (goal <= 0.25)")
-	t.add("repeat install, warm caches (median of 3)", secs(repeat.total), ratio(repeat.total, warm, "warm")+" (goal <= 1.2), "+ratio(repeat.total, warmNew, "new"))
+	repeatRows(&t, repeats, warm, warmNew)
 	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
 		t.add("  of which "+s, secs(repeat.stages[s]), "")
 	}

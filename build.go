@@ -8,11 +8,14 @@ import (
 	"cmp"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
@@ -81,9 +84,40 @@ func (in *install) build() error {
 			return &signError{err}
 		}
 	}
+	in.settle()
 	done()
 	failpoint.Hit(in.ctx, "built")
 	return nil
+}
+
+// settle starts, in the background, what the swap will want of the new
+// binary once it is verified: its data synced to disk, so that the swap's
+// own fsync is quick, and its bundles checked, so that the next install
+// need not check them. Not on Windows, where an open handle could stop the
+// probe from starting the binary.
+func (in *install) settle() {
+	in.synced, in.checked = make(chan struct{}), make(chan exe.Spans, 1)
+	if in.mode != modeApply || runtime.GOOS == "windows" {
+		close(in.synced)
+		close(in.checked)
+		return
+	}
+	go func() {
+		fsutil.SyncFile(in.newBin)
+		close(in.synced)
+	}()
+	go func() {
+		defer close(in.checked)
+		if x, err := exe.Open(in.newBin); err == nil {
+			in.checked <- x.Spans
+			x.Close()
+		}
+	}()
+	in.undo = append(in.undo, func() { // before the new binary's directory goes
+		<-in.synced
+		for range in.checked {
+		}
+	})
 }
 
 // cacheNote logs why the shared build cache failed, if it did: the build

@@ -17,6 +17,7 @@ import (
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/known"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
 	"github.com/shazow/go-selfcompile/internal/modcache"
 )
@@ -29,6 +30,7 @@ import (
 //	hosts/<main>-<hash>/mod/      a program's module cache
 //	hosts/<main>-<hash>/src-<digest>/  its source, restored once per bundle
 //	work/                         the workdirs of running installs
+//	known/                        which executables' bundles were checked, by file identity
 //
 // It must belong to the user and be writable by no one else: it holds what
 // is compiled into programs.
@@ -39,6 +41,7 @@ const (
 	buildDir      = "build"
 	hostsDir      = "hosts"
 	workDir       = "work"
+	knownDir      = "known"
 	workPrefix    = "install-"
 )
 
@@ -173,7 +176,7 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	bin, err := openExe(target)
+	bin, err := openExe(target, known.Store{})
 	if err != nil {
 		return 0, err
 	}

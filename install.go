@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shazow/go-selfcompile/hook"
@@ -20,6 +21,7 @@ import (
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/known"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
 	"github.com/shazow/go-selfcompile/internal/proc"
 	"github.com/shazow/go-selfcompile/internal/swap"
@@ -32,6 +34,10 @@ type install struct {
 	mode    mode     // what the run does
 	current Stage    // the stage running, which a cancellation names
 	undo    []func() // what end undoes, last first
+
+	removeWorkdir func()         // once; replace starts it early
+	synced        chan struct{}  // closed once the new binary's first sync is done (settle)
+	checked       chan exe.Spans // the new binary's checked bundles, if they are good (settle)
 
 	bin     *exe.File    // the executable on disk and its bundles
 	rec     buildRecord  // the executable's record; after resolve, the new binary's
@@ -135,13 +141,13 @@ func (c *SelfCompile) begin(ctx context.Context, m mode) (in *install, err error
 			return in, err
 		}
 	}
+	if in.cache, err = c.cacheRoot(); err != nil {
+		return in, err
+	}
 	if err := in.open(target); err != nil {
 		return in, err
 	}
 	failpoint.Hit(ctx, "opened")
-	if in.cache, err = c.cacheRoot(); err != nil {
-		return in, err
-	}
 	if err := checkWritable(filepath.Join(in.cache, buildDir)); err != nil {
 		return in, err
 	}
@@ -183,7 +189,7 @@ func (in *install) lock(target string) error {
 // package manager upgraded it: building from either would replace the
 // newer with the older, or mix them.
 func (in *install) open(target string) (err error) {
-	if in.bin, err = openExe(target); err != nil {
+	if in.bin, err = openExe(target, in.known()); err != nil {
 		return err
 	}
 	in.undo = append(in.undo, func() { in.bin.Close() })
@@ -201,10 +207,14 @@ func (in *install) open(target string) (err error) {
 	return nil
 }
 
+// known is where the install remembers the executables whose bundles it
+// checked.
+func (in *install) known() known.Store { return known.Store{Dir: filepath.Join(in.cache, knownDir)} }
+
 // openExe reads an executable that an install builds from: it carries a
-// toolchain bundle for this platform.
-func openExe(path string) (*exe.File, error) {
-	x, err := exe.Open(path)
+// toolchain bundle for this platform. k remembers its checked bundles.
+func openExe(path string, k known.Store) (*exe.File, error) {
+	x, err := exe.OpenKnown(path, k)
 	if err != nil {
 		return nil, &TargetError{Path: path, Err: err}
 	}
@@ -242,9 +252,12 @@ func (in *install) makeWorkdir() error {
 		return fmt.Errorf("creating a workdir: %w", err)
 	}
 	in.workdir = dir
-	in.undo = append(in.undo, func() {
+	in.removeWorkdir = sync.OnceFunc(func() {
 		in.c.logf("Cleaning up: %s", dir)
 		fsutil.RemoveAll(dir)
+	})
+	in.undo = append(in.undo, func() {
+		in.removeWorkdir() // or waits for the removal that replace started
 		release()
 	})
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {

@@ -26,9 +26,14 @@ func (in *install) replace() error {
 		return &TargetError{Path: in.bin.Path, Err: err}
 	}
 	in.c.logf("Replacing binary: %s", in.bin.Path)
+	go in.removeWorkdir() // nothing reads it now; it goes while the new binary syncs
+	<-in.synced           // the sync that build started, so that the swap's own is quick
 	backup, err := in.c.swapIn(in.ctx, in.bin.Path, in.newBin)
 	if err != nil {
 		return err
+	}
+	if s, ok := <-in.checked; ok {
+		s.RememberMoved(in.known(), in.bin.Path) // the next install need not check it again
 	}
 	in.backup = backup
 	done()

@@ -52,18 +52,8 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 		return nil, err
 	}
 	failpoint.Hit(in.ctx, "required")
-	pkgs, err := in.listPlugins()
+	pkgs, err := in.listAll()
 	if err != nil {
-		return nil, err
-	}
-	failpoint.Hit(in.ctx, "listed")
-	// After the listing: it adds to go.mod the modules that provide what
-	// the plugins import, which may be new to the graph.
-	out, err := in.g.Run(in.ctx, "list", "-m", "all")
-	if err != nil {
-		return nil, in.resolveError(err)
-	}
-	if in.after, err = gosrc.ParseModList(strings.Split(strings.TrimSpace(string(out)), "\n")); err != nil {
 		return nil, err
 	}
 	if err := in.checkModules(); err != nil {
@@ -226,6 +216,37 @@ func (in *install) listPlugins() ([]gosrc.Package, error) {
 		}
 	}
 	return pkgs, nil
+}
+
+// listAll lists the packages of the program and the plugins, and the
+// build list after them. The build list is listed beside the packages, and
+// again if the package listing changed go.mod: it adds the modules that
+// provide what the plugins import, which may be new to the graph.
+func (in *install) listAll() ([]gosrc.Package, error) {
+	before := readIfExists(in.gomod.path)
+	type result struct {
+		out []byte
+		err error
+	}
+	mods := make(chan result, 1)
+	go func() {
+		out, err := in.g.Run(in.ctx, "list", "-m", "all")
+		mods <- result{out, err}
+	}()
+	pkgs, err := in.listPlugins()
+	m := <-mods
+	if err != nil {
+		return nil, err
+	}
+	failpoint.Hit(in.ctx, "listed")
+	if readIfExists(in.gomod.path) != before {
+		m.out, m.err = in.g.Run(in.ctx, "list", "-m", "all")
+	}
+	if m.err != nil {
+		return nil, in.resolveError(m.err)
+	}
+	in.after, err = gosrc.ParseModList(strings.Split(strings.TrimSpace(string(m.out)), "\n"))
+	return pkgs, err
 }
 
 // checkPackage checks what go list says of a plugin's package, and notes

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/shazow/go-selfcompile/internal/exe"
+	"github.com/shazow/go-selfcompile/internal/known"
 	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
@@ -113,7 +114,7 @@ func checkBackup(target, backup string) error {
 	if err := exe.CheckComplete(backup); err != nil {
 		return bad(fmt.Errorf("it is damaged or truncated: %w", err))
 	}
-	prev, err := openExe(backup)
+	prev, err := openExe(backup, known.Store{})
 	if err != nil {
 		return bad(fmt.Errorf("it is not a self-compiling build of this program: %w", err))
 	}

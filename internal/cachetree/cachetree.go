@@ -14,7 +14,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
@@ -55,7 +57,7 @@ func Restore(br *bundle.Reader, name, final string, progress func(int64)) error 
 		fsutil.RemoveAll(tmp)
 		return err
 	}
-	if err := writeIndex(tmp); err != nil {
+	if err := errors.Join(backdate(tmp), writeIndex(tmp)); err != nil {
 		fsutil.RemoveAll(tmp)
 		return err
 	}
@@ -67,6 +69,23 @@ func Restore(br *bundle.Reader, name, final string, progress func(int64)) error 
 		return err
 	}
 	return nil
+}
+
+// Restored is the modification time of the files of a restored toolchain,
+// source or module: older than the go command's cutoff for its module
+// index (2 seconds), so that the first go command that reads them indexes
+// them, as it does the files of a module it downloaded. The go build
+// cache's files keep their own times: the go command trims by them.
+var Restored = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// backdate gives every file under dir the time Restored.
+func backdate(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, Restored, Restored)
+	})
 }
 
 // tempDir creates a locked temporary directory in parent, after removing
@@ -95,6 +114,11 @@ func Merge(br *bundle.Reader, part, cacheDir, marker string, progress func(int64
 	defer fsutil.RemoveAll(tmp)
 	if err := br.Restore(part, tmp, progress); err != nil {
 		return err
+	}
+	if part == bundle.PartModules {
+		if err := backdate(tmp); err != nil {
+			return err
+		}
 	}
 	err = filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -156,36 +180,80 @@ func sameContent(a, b string) bool {
 
 // index returns the index of the files under dir: a line per file, in
 // lexical order. writeIndex and Verify both use it, so the two cannot
-// drift.
+// drift. A stat per file is what checking a tree costs: the files are
+// stat'ed on every core, in chunks, while the walk goes on.
 func index(dir string, check func(rel string, fi fs.FileInfo) error) (string, int, error) {
+	chunks, err := statTree(dir)
+	if err != nil {
+		return "", 0, err
+	}
 	var b strings.Builder
 	n := 0
+	for _, c := range chunks {
+		for i, p := range c.paths {
+			rel, _ := filepath.Rel(dir, p)
+			rel = filepath.ToSlash(rel)
+			fi := c.infos[i]
+			switch {
+			case rel == IndexFile:
+				continue
+			case c.errs[i] != nil:
+				return "", 0, c.errs[i]
+			case !fi.Mode().IsRegular():
+				return "", 0, fmt.Errorf("has %s, which is not a regular file", rel)
+			}
+			if check != nil {
+				if err := check(rel, fi); err != nil {
+					return "", 0, err
+				}
+			}
+			fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
+			n++
+		}
+	}
+	return b.String(), n, nil
+}
+
+// statChunk is files of a tree, in walk order, and their lstat.
+type statChunk struct {
+	paths []string
+	infos []fs.FileInfo
+	errs  []error
+}
+
+// statTree walks dir and lstats every file but the directories, on every
+// core, in chunks of walk order.
+func statTree(dir string) ([]*statChunk, error) {
+	work := make(chan *statChunk)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for c := range work {
+				c.infos, c.errs = make([]fs.FileInfo, len(c.paths)), make([]error, len(c.paths))
+				for i, p := range c.paths {
+					c.infos[i], c.errs[i] = os.Lstat(p)
+				}
+			}
+		})
+	}
+	var chunks []*statChunk
+	c := &statChunk{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if rel == IndexFile {
-			return nil
+		if c.paths = append(c.paths, p); len(c.paths) == 256 {
+			chunks = append(chunks, c)
+			work <- c
+			c = &statChunk{}
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("has %s, which is not a regular file", rel)
-		}
-		if check != nil {
-			if err := check(rel, fi); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintf(&b, "%d %d %o %s\n", fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), rel)
-		n++
 		return nil
 	})
-	return b.String(), n, err
+	chunks = append(chunks, c)
+	work <- c
+	close(work)
+	wg.Wait()
+	return chunks, err
 }
 
 // writeIndex records the files under dir in its index file.

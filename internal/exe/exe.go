@@ -18,6 +18,7 @@ import (
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/known"
 )
 
 // ErrNoBundle matches the error for a file that is not a self-compiling
@@ -39,8 +40,27 @@ type File struct {
 	// LastList the one the last install built, from the plugins bundle
 	// (nil before the first).
 	HostList, LastList gosrc.BuildList
+	// Spans is where its bundles are, as checked when it was opened.
+	Spans Spans
 
 	f *os.File
+}
+
+// Spans is where the bundles of an executable are, and the identity of
+// the file they were found and checked in.
+type Spans struct {
+	ID known.ID
+	At [][2]int64 // offset and length of each bundle
+}
+
+// RememberMoved records s in k for the file now at path, if it is the
+// file that was checked, renamed or with other metadata since (a new
+// mode, owner or extended attribute), but with the same content: the same
+// inode, size and modification time.
+func (s Spans) RememberMoved(k known.Store, path string) {
+	if id := known.OfPath(path); s.ID != (known.ID{}) && id.SameContent(s.ID) {
+		k.Put(path, id, s.At)
+	}
 }
 
 // Bundle is a bundle in an executable: its bytes, trailer included, and
@@ -61,26 +81,33 @@ func (b *Bundle) Reader() *io.SectionReader { return io.NewSectionReader(b, 0, b
 // program or carries no shared bundle is an error that matches
 // ErrNoBundle; a damaged bundle, one that matches bundle.ErrCorrupt.
 func Open(path string) (*File, error) {
+	return OpenKnown(path, known.Store{})
+}
+
+// OpenKnown is Open that remembers in k where the bundles of a file are,
+// once their digests are checked, and skips finding and checking them
+// again while the file is unchanged.
+func OpenKnown(path string, k known.Store) (*File, error) {
 	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	x := &File{Path: path, f: f}
-	if err := x.read(); err != nil {
+	if err := x.read(k); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return x, nil
 }
 
-func (x *File) read() (err error) {
+func (x *File) read(k known.Store) (err error) {
 	if x.Info, err = x.f.Stat(); err != nil {
 		return err
 	}
 	if x.Build, err = buildinfo.Read(x.f); err != nil {
 		return fmt.Errorf("%w: %s is not a Go program, or is damaged (%v)", ErrNoBundle, x.Path, err)
 	}
-	sections, err := bundle.Locate(x.f, x.Info.Size())
+	sections, err := x.locate(k)
 	if err != nil {
 		return err
 	}
@@ -105,6 +132,33 @@ func (x *File) read() (err error) {
 		}
 	}
 	return nil
+}
+
+// locate returns the sections of the bundles in the file: as k remembers
+// them while the file is unchanged, or found and checked by
+// bundle.Locate, and then remembered.
+func (x *File) locate(k known.Store) ([]*io.SectionReader, error) {
+	x.Spans.ID = known.Of(x.f)
+	if k.Get(x.Path, x.Spans.ID, &x.Spans.At) {
+		var found []*io.SectionReader
+		for _, s := range x.Spans.At {
+			found = append(found, io.NewSectionReader(x.f, s[0], s[1]))
+		}
+		return found, nil
+	}
+	found, err := bundle.Locate(x.f, x.Info.Size())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range found {
+		_, off, n := s.Outer()
+		x.Spans.At = append(x.Spans.At, [2]int64{off, n})
+	}
+	if !known.Of(x.f).SameContent(x.Spans.ID) {
+		x.Spans.ID = known.ID{} // written while it was checked: nothing to remember
+	}
+	k.Put(x.Path, x.Spans.ID, x.Spans.At)
+	return found, nil
 }
 
 // add files a bundle found in the executable under its kind.

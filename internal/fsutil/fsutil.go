@@ -23,8 +23,10 @@ func CopyFile(src, dst string, perm fs.FileMode) error {
 }
 
 // Copy writes what r reads to a new file name with mode perm, creating its
-// directory, and syncs it. A file already at name is unlinked first, not
-// written into: it may be a hard link to a cached file.
+// directory. A file already at name is unlinked first, not written into:
+// it may be a hard link to a cached file. It does not sync: what must
+// survive a crash is synced by its caller (the swap syncs what it renames
+// into place and what it keeps).
 func Copy(name string, r io.Reader, perm fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
@@ -38,16 +40,12 @@ func Copy(name string, r io.Reader, perm fs.FileMode) error {
 		out.Close()
 		return err
 	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
 	return out.Close()
 }
 
 // WriteAtomic writes a file through a temporary file in the same
-// directory, synced and renamed into place with mode perm, so that readers
-// see the old file or the whole new one.
+// directory, renamed into place with mode perm, so that readers see the
+// old file or the whole new one. It does not sync (see Copy).
 func WriteAtomic(name string, perm fs.FileMode, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
 	if err != nil {
@@ -57,9 +55,6 @@ func WriteAtomic(name string, perm fs.FileMode, write func(io.Writer) error) err
 	err = write(f)
 	if err == nil {
 		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -73,6 +68,9 @@ func WriteAtomic(name string, perm fs.FileMode, write func(io.Writer) error) err
 // RemoveAll removes a tree, with the read-only directories that the go
 // command makes in a module cache.
 func RemoveAll(dir string) error {
+	if os.RemoveAll(dir) == nil {
+		return nil
+	}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
 			os.Chmod(p, 0o700)

@@ -15,6 +15,7 @@ package swap
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -116,7 +117,7 @@ func swapLinked(fsys FS, target, newBin string) (string, error) {
 	dir := filepath.Dir(target)
 	backup := backupName(target)
 	if err := fsys.Link(target, backup); err != nil {
-		if err := fsutil.CopyFile(target, backup, 0o700); err != nil {
+		if err := errors.Join(fsutil.CopyFile(target, backup, 0o700), fsys.SyncFile(backup)); err != nil {
 			os.Remove(backup)
 			return "", fmt.Errorf("keeping a backup of %s: %w", target, err)
 		}
