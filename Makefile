@@ -5,8 +5,13 @@
 #   make test              vet, every test (end-to-end ones included), short fuzz runs
 #   make test-arm64        the linux/arm64 build installs a plugin under qemu-user
 #                          (installs Debian's qemu-user-static where it is missing; root)
+#   make test-windows      the windows/amd64 build installs, lists, removes and rolls
+#                          back plugins under Wine (installs Debian's wine64 and
+#                          MinGW-w64 where they are missing; root)
 #   make bench             the benchmark table of BENCHMARKS.md
-#   make bench-large       the large-host benchmark (go.k6.io/k6, downloaded; not in CI)
+#   make bench-large       the large-host benchmark (caddy, downloaded; not in CI)
+#   make bench-fleet       ten fresh machines install caddy plugins through a shared
+#                          build cache (gocached, go-cacher; downloaded; not in CI)
 #   make test-hosts        generate, without compiling, for real programs with large
 #                          module graphs, and list them offline from the bundle alone
 #                          (downloads them; not in CI)
@@ -20,7 +25,7 @@ PLUGIN  ?= github.com/shazow/go-selfcompile/example/aplugin
 # (go.dev/issue/75804, fixed in Go 1.27).
 FUZZTIME ?= 15000x
 
-.PHONY: all example-aplugin example-abinary generate test test-arm64 test-hosts bench bench-large clean
+.PHONY: all example-aplugin example-abinary generate test test-arm64 test-windows test-hosts bench bench-large bench-fleet clean
 
 all: example-abinary
 
@@ -60,6 +65,14 @@ test-arm64:
 	grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || echo 1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || printf '%s' ':qemu-aarch64:M::$(QEMU_MAGIC):$(QEMU_MASK):/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register
 	$(GO) test -run '^TestArm64UnderQemu$$' -timeout 60m -v .
 
+# apt's signature check runs as the _apt user, which cannot write /tmp on
+# these machines (mode 0755): it is given a temporary directory it can.
+APT = mkdir -p build/apt && chmod 1777 build/apt && TMPDIR=$(CURDIR)/build/apt DEBIAN_FRONTEND=noninteractive apt-get
+
+test-windows:
+	test -x /usr/lib/wine/wine64 && command -v x86_64-w64-mingw32-gcc >/dev/null || ($(APT) update -qq && $(APT) install -y -qq --no-install-recommends wine64 gcc-mingw-w64-x86-64-win32)
+	SELFCOMPILE_TEST_WINDOWS=1 $(GO) test -run '^TestWindowsUnderWine$$' -timeout 60m -v .
+
 test-hosts:
 	SELFCOMPILE_TEST_HOSTS=1 $(GO) test -run '^TestRealHosts$$' -timeout 120m -v .
 
@@ -68,6 +81,10 @@ bench:
 
 bench-large:
 	SELFCOMPILE_BENCH_LARGE=1 $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 120m .
+
+# The shared cache's server and client come from the module bench/fleet.
+bench-fleet:
+	SELFCOMPILE_BENCH_FLEET=1 $(GO) test -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -timeout 120m .
 
 clean:
 	rm -rf build example/*/selfcompilebundle example/*/selfcompile_plugins.*

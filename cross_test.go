@@ -174,28 +174,11 @@ func TestWindowsToolchain(t *testing.T) {
 		files["pkg/tool/windows_amd64/"+tool+".exe"] = string(minimalPE())
 	}
 	writeFiles(t, src, files)
-	proxy := filepath.Join(work, "proxy")
-	writeProxyModule(t, proxy, "golang.org/toolchain", version, src)
-	// One file proxy, as the go command requires for a toolchain that the
-	// checksum database does not know: it also serves the module cache's
-	// modules, by links.
-	download := filepath.Join(e2e.modcache, "cache", "download")
-	entries, _ := os.ReadDir(download)
-	for _, e := range entries {
-		if e.Name() == "golang.org" {
-			sub, _ := os.ReadDir(filepath.Join(download, e.Name()))
-			for _, s := range sub {
-				os.Symlink(filepath.Join(download, e.Name(), s.Name()), filepath.Join(proxy, "golang.org", s.Name()))
-			}
-			continue
-		}
-		os.Symlink(filepath.Join(download, e.Name()), filepath.Join(proxy, e.Name()))
-	}
+	env := toolchainProxy(t, work, version, src)
 	repo := filepath.Join(work, "repo")
 	if err := copyRepo(e2e.repo, repo); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"GOPROXY=file://" + filepath.ToSlash(proxy), "GOSUMDB=off", "GOMODCACHE=" + filepath.Join(work, "modcache"), "GOFLAGS=-modcacherw"}
 	main := filepath.Join(repo, "example", "abinary")
 	if out, err := command(main, env, e2e.gen, "--targets", "windows/amd64", "--level", "fastest", "-q"); err != nil {
 		t.Fatalf("generating for windows/amd64: %v\n%s", err, out)

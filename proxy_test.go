@@ -1,7 +1,11 @@
 package selfcompile_test
 
 import (
+	"archive/zip"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +56,67 @@ func writeProxyModule(t *testing.T, proxy, path, version, srcDir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// toolchainProxy serves the toolchain in src as golang.org/toolchain at
+// version from a file proxy in work, and returns the environment of a go
+// command that gets it from there, into a module cache of its own. It is
+// one file proxy, as the go command requires for a toolchain that the
+// checksum database does not know: it also serves, by links, the modules
+// of this machine's module cache. The zip is written as the Go project
+// writes toolchain zips, with every file, src/vendor's packages too (a
+// module zip of x/mod/zip leaves vendored packages out).
+func toolchainProxy(t *testing.T, work, version, src string) []string {
+	t.Helper()
+	proxy := filepath.Join(work, "proxy")
+	dir := filepath.Join(proxy, "golang.org", "toolchain", "@v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	zf, err := os.Create(filepath.Join(dir, version+".zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(zf)
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		w, err := zw.Create("golang.org/toolchain@" + version + "/" + filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	})
+	if err := errors.Join(err, zw.Close(), zf.Close()); err != nil {
+		t.Fatal(err)
+	}
+	info := fmt.Sprintf(`{"Version":%q,"Time":"2026-01-01T00:00:00Z"}`, version)
+	for name, data := range map[string]string{version + ".mod": "module golang.org/toolchain\n", version + ".info": info, "list": version + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	download := filepath.Join(e2e.modcache, "cache", "download")
+	entries, _ := os.ReadDir(download)
+	for _, e := range entries {
+		if e.Name() == "golang.org" {
+			sub, _ := os.ReadDir(filepath.Join(download, e.Name()))
+			for _, s := range sub {
+				os.Symlink(filepath.Join(download, e.Name(), s.Name()), filepath.Join(proxy, "golang.org", s.Name()))
+			}
+			continue
+		}
+		os.Symlink(filepath.Join(download, e.Name()), filepath.Join(proxy, e.Name()))
+	}
+	return []string{"GOPROXY=file://" + filepath.ToSlash(proxy), "GOSUMDB=off", "GOMODCACHE=" + filepath.Join(work, "modcache"), "GOFLAGS=-modcacherw"}
 }
 
 func fileProxy(dirs ...string) string {

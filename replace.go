@@ -25,6 +25,10 @@ func (in *install) replace() error {
 		}
 		return &TargetError{Path: in.bin.Path, Err: err}
 	}
+	// Windows renames no file that a handle without FILE_SHARE_DELETE
+	// holds, as Go opens files: the handle that read the bundles goes
+	// first (found under Wine: "Sharing violation").
+	in.bin.Close()
 	in.c.logf("Replacing binary: %s", in.bin.Path)
 	go in.removeWorkdir() // nothing reads it now; it goes while the new binary syncs
 	<-in.synced           // the sync that build started, so that the swap's own is quick
