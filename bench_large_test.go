@@ -3,6 +3,7 @@ package selfcompile_test
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,24 +12,28 @@ import (
 	"time"
 )
 
-// The large host: go.k6.io/k6, a load-testing program of about 180
-// modules, 90 of which provide the 780 packages it compiles, whose
-// extensions register JavaScript modules from init with modules.Register.
+// The large host: github.com/caddyserver/caddy/v2, a web server of about
+// 600 modules whose plugins are Go packages that register caddy modules
+// from init with caddy.RegisterModule, as xcaddy builds them in.
 const (
-	k6Module  = "go.k6.io/k6"
-	k6Version = "v1.8.1"
+	caddyModule  = "github.com/caddyserver/caddy/v2"
+	caddyVersion = "v2.11.9"
+	caddyMain    = "cmd/caddy"
 )
 
-// k6Extension is a k6 JavaScript extension, as xk6 users write them.
-func k6Extension(b *testing.B, dir, name string) {
+// caddyExtension writes a caddy plugin, as xcaddy users write them, into
+// dir: its module ID is http.handlers.<name>.
+func caddyExtension(b *testing.B, dir, name string) {
 	b.Helper()
 	os.MkdirAll(dir, 0o755)
 	files := map[string]string{
-		"go.mod":   "module example.com/xk6-" + name + "\n\ngo 1.26\n\nrequire " + k6Module + " " + k6Version + "\n",
-		"ext.go":   "package " + name + "\n\nimport \"go.k6.io/k6/js/modules\"\n\ntype Ext struct{}\n\nfunc (Ext) Greet() string { return \"hello from " + name + "\" }\n\nfunc init() { modules.Register(\"k6/x/" + name + "\", new(Ext)) }\n",
-		"LICENSE":  "MIT\n",
-		".env":     "NOT_CARRIED=1\n",
-		"ext.test": "not carried",
+		"go.mod": "module example.com/caddy-" + name + "\n\ngo 1.26\n\nrequire " + caddyModule + " " + caddyVersion + "\n",
+		"hello.go": "package " + name + "\n\nimport \"github.com/caddyserver/caddy/v2\"\n\nfunc init() { caddy.RegisterModule(Hello{}) }\n\n" +
+			"// Hello is a caddy module that does nothing.\ntype Hello struct{}\n\n" +
+			"// CaddyModule returns the module's information.\nfunc (Hello) CaddyModule() caddy.ModuleInfo {\n\treturn caddy.ModuleInfo{ID: \"http.handlers." + name + "\", New: func() caddy.Module { return new(Hello) }}\n}\n",
+		"LICENSE":   "MIT\n",
+		".env":      "NOT_CARRIED=1\n",
+		"x_test.go": "package " + name + "\n",
 	}
 	for n, c := range files {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
@@ -37,24 +42,35 @@ func k6Extension(b *testing.B, dir, name string) {
 	}
 }
 
-// k6Host downloads k6 and wires go-selfcompile into it as a program would:
-// the plugin command in main, the go:generate line, the library (this
-// repository, by a replace) and its generator as a tool in go.mod.
-func k6Host(b *testing.B, work string) string {
+// caddyHost downloads caddy into work and wires go-selfcompile into it as
+// a program would: the plugin command in main, the go:generate line, the
+// library (this repository, by a replace) and its generator as a tool in
+// go.mod. It returns the module's directory; the main package is
+// caddyMain in it.
+func caddyHost(b *testing.B, work string) string {
 	b.Helper()
 	var mod struct{ Dir string }
-	out, err := command(work, []string{"GOFLAGS=-mod=mod"}, "go", "mod", "download", "-json", k6Module+"@"+k6Version)
+	out, err := command(work, []string{"GOFLAGS=-mod=mod"}, "go", "mod", "download", "-json", caddyModule+"@"+caddyVersion)
 	if err != nil || json.Unmarshal(out, &mod) != nil {
 		b.Fatalf("go mod download: %v\n%s", err, out)
 	}
-	host := filepath.Join(work, "k6")
+	host := filepath.Join(work, "caddy")
 	if err := os.CopyFS(host, os.DirFS(mod.Dir)); err != nil {
 		b.Fatal(err)
 	}
-	main := filepath.Join(host, "main.go")
+	filepath.WalkDir(host, func(p string, d fs.DirEntry, err error) error { // the module cache's files are read-only
+		if err == nil {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	main := filepath.Join(host, caddyMain, "main.go")
 	src, _ := os.ReadFile(main)
 	s := strings.Replace(string(src), "import (", "//go:generate go tool go-selfcompile\n\nimport (\n\t\"os\"\n\n\tselfcompile \"github.com/shazow/go-selfcompile\"\n\t\"github.com/shazow/go-selfcompile/plugincmd\"\n", 1)
 	s = strings.Replace(s, "func main() {", "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"plugin\" {\n\t\tplugincmd.Main(os.Args[2:], selfcompile.SelfCompile{})\n\t}", 1)
+	if s == string(src) {
+		b.Fatalf("%s is not the main.go this benchmark knows", main)
+	}
 	os.WriteFile(main, []byte(s), 0o644)
 	root, _ := os.Getwd()
 	for _, args := range [][]string{
@@ -68,8 +84,17 @@ func k6Host(b *testing.B, work string) string {
 	return host
 }
 
-// BenchmarkLargeHost (make bench-large) wraps go.k6.io/k6 and installs k6
-// JavaScript extensions from local folders. It prints, in one run: the
+// hasCaddyModule fails the benchmark unless caddy list-modules, run from
+// bin, lists the module http.handlers.<name>.
+func hasCaddyModule(b *testing.B, bin, name string) {
+	b.Helper()
+	if out, err := exec.Command(bin, "list-modules").CombinedOutput(); err != nil || !strings.Contains(string(out), "http.handlers."+name+"\n") {
+		b.Fatalf("caddy list-modules does not list the plugin http.handlers.%s: %v\n%s", name, err, out)
+	}
+}
+
+// BenchmarkLargeHost (make bench-large) wraps caddy and installs caddy
+// plugins from local folders. It prints, in one run: the
 // bundle's parts and generation times; the cold and warm go build
 // -trimpath floors; a first install on a fresh cache (offline) without and
 // with the warm cache; repeat installs and where their time goes; the disk
@@ -77,66 +102,47 @@ func k6Host(b *testing.B, work string) string {
 // anonymous memory.
 func BenchmarkLargeHost(b *testing.B) {
 	if os.Getenv("SELFCOMPILE_BENCH_LARGE") == "" {
-		b.Skip("make bench-large: it downloads go.k6.io/k6 and takes many minutes")
+		b.Skip("make bench-large: it downloads caddy and takes many minutes")
 	}
 	work := benchDir(b)
-	host := k6Host(b, work)
+	host := caddyHost(b, work)
+	mainDir := filepath.Join(host, caddyMain)
 	var t table
 	gen := func(flags ...string) time.Duration {
-		return timed(b, host, nil, "go", append([]string{"tool", "go-selfcompile", "-q"}, flags...)...)
+		return timed(b, mainDir, nil, "go", append([]string{"tool", "go-selfcompile", "-q"}, flags...)...)
 	}
 	gen("--level", "fastest") // builds the generator, fills the module cache
 	tPlain := gen()
-	plainBytes := bundleParts(b, &t, filepath.Join(host, "selfcompilebundle"))
-	plainBin := filepath.Join(work, "plain", "k6")
-	timed(b, host, nil, "go", "build", "-trimpath", "-o", plainBin, ".")
+	plainBytes := bundleParts(b, &t, filepath.Join(mainDir, "selfcompilebundle"))
+	plainBin := filepath.Join(work, "plain", "caddy")
+	timed(b, host, nil, "go", "build", "-trimpath", "-o", plainBin, "./"+caddyMain)
 
-	// Floors: k6 with the extension, built by go build -trimpath.
-	ext := filepath.Join(work, "xk6-hello")
-	k6Extension(b, ext, "hello")
-	gomod, _ := os.ReadFile(filepath.Join(host, "go.mod"))
-	gosum, _ := os.ReadFile(filepath.Join(host, "go.sum"))
-	command(host, nil, "go", "mod", "edit", "-require=example.com/xk6-hello@v0.0.0", "-replace=example.com/xk6-hello=../xk6-hello")
-	zz := filepath.Join(host, "zz_plugin.go")
-	floorCache := filepath.Join(work, "floorcache")
-	floor := func(extra string) time.Duration {
-		os.WriteFile(zz, []byte("package main\n\nimport _ \"example.com/xk6-hello\"\n"+extra), 0o644)
-		return timed(b, host, []string{"GOCACHE=" + floorCache, "GOFLAGS=-mod=mod"}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), ".")
-	}
-	cold := floor("")
-	warm := medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
-	warmNew := newPluginFloor(b, host, func(i int) string {
-		d := filepath.Join(work, fmt.Sprintf("xk6-floor%d", i))
-		k6Extension(b, d, fmt.Sprintf("floor%d", i))
-		return d
-	}, func(mod string) time.Duration { return floor("import _ \"" + mod + "\"\n") })
-	os.Remove(zz)
-	os.WriteFile(filepath.Join(host, "go.mod"), gomod, 0o644)
-	os.WriteFile(filepath.Join(host, "go.sum"), gosum, 0o644)
+	ext := filepath.Join(work, "caddy-hello")
+	caddyExtension(b, ext, "hello")
+	cold, warm, warmNew := caddyFloors(b, work, host, ext)
 
 	env := func(home string) []string {
-		return []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "GOPROXY=off", "K6_AUTO_EXTENSION_RESOLUTION=false"}
+		return []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "GOPROXY=off"}
 	}
 	homeA := filepath.Join(work, "homeA")
 	first := measure(b, env(homeA), plainBin, "plugin", "add", ext)
-	if out, err := exec.Command(plainBin, "version", "--json").CombinedOutput(); err != nil || !strings.Contains(string(out), "k6/x/hello") {
-		b.Fatalf("k6 version --json does not list the extension: %v\n%s", err, out)
-	}
+	hasCaddyModule(b, plainBin, "hello")
 	cacheBefore := dirBytes(filepath.Join(homeA, "cache"))
 	var repeats []measured
 	for i := range 3 {
 		name := fmt.Sprintf("hello%d", i)
-		d := filepath.Join(work, "xk6-"+name)
-		k6Extension(b, d, name)
+		d := filepath.Join(work, "caddy-"+name)
+		caddyExtension(b, d, name)
 		repeats = append(repeats, measure(b, env(homeA), plainBin, "plugin", "add", d))
+		hasCaddyModule(b, plainBin, name)
 	}
 	repeat := median(repeats)
 	grew := (dirBytes(filepath.Join(homeA, "cache")) - cacheBefore) / int64(len(repeats))
 
 	tWarm := gen("--warm-cache")
-	warmBytes := bundleParts(b, &table{}, filepath.Join(host, "selfcompilebundle"))
-	warmBin := filepath.Join(work, "warm", "k6")
-	timed(b, host, nil, "go", "build", "-trimpath", "-o", warmBin, ".")
+	warmBytes := bundleParts(b, &table{}, filepath.Join(mainDir, "selfcompilebundle"))
+	warmBin := filepath.Join(work, "warm", "caddy")
+	timed(b, host, nil, "go", "build", "-trimpath", "-o", warmBin, "./"+caddyMain)
 	firstWarm := measure(b, env(filepath.Join(work, "homeB")), warmBin, "plugin", "add", ext)
 
 	t.add("bundle, without --warm-cache", mb(plainBytes), "goal <= 45 MB")
@@ -145,7 +151,7 @@ func BenchmarkLargeHost(b *testing.B) {
 	t.add("generation with --warm-cache", secs(tWarm), "")
 	t.add("floor: cold go build -trimpath", secs(cold), "1.00 of cold")
 	t.add("floor: warm go build -trimpath (main changed, median of 3)", secs(warm), "1.00 of warm")
-	t.add("floor: warm go build -trimpath adding a new extension (median of 3)", secs(warmNew), "1.00 of new")
+	t.add("floor: warm go build -trimpath adding a new plugin (median of 3)", secs(warmNew), "1.00 of new")
 	t.add("first install, fresh cache, offline, no warm cache", secs(first.total), ratio(first.total, cold, "cold"))
 	t.add("  of which restore (toolchain "+secs(first.toolchain)+")", secs(first.stages["restore"]), "")
 	t.add("first install, fresh cache, offline, warm cache", secs(firstWarm.total), ratio(firstWarm.total, cold, "cold")+" (goal <= 0.25)")
@@ -161,4 +167,34 @@ func BenchmarkLargeHost(b *testing.B) {
 	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
 	b.ReportMetric(firstWarm.total.Seconds()/cold.Seconds(), "firstwarm/cold")
 	t.print()
+}
+
+// caddyFloors times go build -trimpath of caddy with the plugin at ext
+// imported: with an empty build cache (cold), with only main changed
+// (warm, the median of three), and adding a new plugin (the median of
+// three). The host's go.mod and go.sum are put back after.
+func caddyFloors(b *testing.B, work, host, ext string) (cold, warm, warmNew time.Duration) {
+	b.Helper()
+	gomod, _ := os.ReadFile(filepath.Join(host, "go.mod"))
+	gosum, _ := os.ReadFile(filepath.Join(host, "go.sum"))
+	defer os.WriteFile(filepath.Join(host, "go.mod"), gomod, 0o644)
+	defer os.WriteFile(filepath.Join(host, "go.sum"), gosum, 0o644)
+	data, _ := os.ReadFile(filepath.Join(ext, "go.mod"))
+	mod := strings.Fields(string(data))[1]
+	command(host, nil, "go", "mod", "edit", "-require="+mod+"@v0.0.0", "-replace="+mod+"="+ext)
+	zz := filepath.Join(host, caddyMain, "zz_plugin.go")
+	defer os.Remove(zz)
+	floorCache := filepath.Join(work, "floorcache")
+	floor := func(extra string) time.Duration {
+		os.WriteFile(zz, []byte("package main\n\nimport _ \""+mod+"\"\n"+extra), 0o644)
+		return timed(b, host, []string{"GOCACHE=" + floorCache, "GOFLAGS=-mod=mod"}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), "./"+caddyMain)
+	}
+	cold = floor("")
+	warm = medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+	warmNew = newPluginFloor(b, host, func(i int) string {
+		d := filepath.Join(work, fmt.Sprintf("caddy-floor%d", i))
+		caddyExtension(b, d, fmt.Sprintf("floor%d", i))
+		return d
+	}, func(mod string) time.Duration { return floor("import _ \"" + mod + "\"\n") })
+	return cold, warm, warmNew
 }

@@ -176,7 +176,7 @@ func installedCopy(t *testing.T) string {
 	return bin
 }
 
-func copyBinary(t *testing.T, src, dst string) {
+func copyBinary(t testing.TB, src, dst string) {
 	t.Helper()
 	data, err := os.ReadFile(src)
 	if err != nil {
