@@ -67,11 +67,12 @@ func caddyHost(b *testing.B, work string) string {
 	main := filepath.Join(host, caddyMain, "main.go")
 	src, _ := os.ReadFile(main)
 	s := strings.Replace(string(src), "import (", "//go:generate go tool go-selfcompile\n\nimport (\n\t\"os\"\n\n\tselfcompile \"github.com/shazow/go-selfcompile\"\n\t\"github.com/shazow/go-selfcompile/plugincmd\"\n", 1)
-	s = strings.Replace(s, "func main() {", "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"plugin\" {\n\t\tplugincmd.Main(os.Args[2:], selfcompile.SelfCompile{})\n\t}", 1)
+	s = strings.Replace(s, "func main() {", "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"plugin\" {\n\t\tplugincmd.Main(os.Args[2:], selfcompile.SelfCompile{})\n\t}\n\tliveLoads()", 1)
 	if s == string(src) {
 		b.Fatalf("%s is not the main.go this benchmark knows", main)
 	}
 	os.WriteFile(main, []byte(s), 0o644)
+	os.WriteFile(filepath.Join(host, caddyMain, "live.go"), []byte(liveLoadsFile), 0o644)
 	root, _ := os.Getwd()
 	for _, args := range [][]string{
 		{"mod", "edit", "-require=github.com/shazow/go-selfcompile@v0.0.0", "-replace=github.com/shazow/go-selfcompile=" + root, "-tool=github.com/shazow/go-selfcompile/cmd/go-selfcompile"},
@@ -159,6 +160,13 @@ func BenchmarkLargeHost(b *testing.B) {
 	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
 		t.add("  of which "+s, secs(repeat.stages[s]), "")
 	}
+	var lives [2]string
+	for i := range lives {
+		name := fmt.Sprintf("live%d", i)
+		lives[i] = filepath.Join(work, "caddy-"+name)
+		caddyExtension(b, lives[i], name)
+	}
+	liveRows(b, &t, env(homeA), plainBin, lives, repeat.total, "version")
 	t.add("  restore + resolve", secs(repeat.stages["restore"]+repeat.stages["resolve"]), "goal <= 1 s")
 	t.add("cache growth per repeat install", mb(grew), "goal <= 2 MB")
 	t.add("cache after the installs", mb(dirBytes(filepath.Join(homeA, "cache"))), "")

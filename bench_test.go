@@ -230,9 +230,77 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "plugin" {
 		plugincmd.Main(os.Args[2:], selfcompile.SelfCompile{})
 	}
+	liveLoads()
 	fmt.Println(http.StatusText(http.StatusOK))
 }
 `
+
+// liveLoadsFile is a file of a benchmark host's main package: "HOST
+// live-load SPEC..." loads each plugin live with package live, printing
+// "loaded SPEC in DURATION", and exits.
+const liveLoadsFile = `package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/shazow/go-selfcompile/live"
+)
+
+func liveLoads() {
+	if len(os.Args) < 2 || os.Args[1] != "live-load" {
+		return
+	}
+	var l live.Loader
+	for _, spec := range os.Args[2:] {
+		start := time.Now()
+		if _, err := l.Load(context.Background(), spec); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("loaded %s in %v\n", spec, time.Since(start))
+	}
+	os.Exit(0)
+}
+`
+
+// liveRows loads two new plugins live into bin, one after the other in
+// one process, and adds their times beside a repeat install and a
+// restart (the time a start of the rebuilt program takes, the median of
+// three runs of bin with startArgs): the first load builds every
+// dependency again for dynamic linking, the second finds them built.
+func liveRows(b *testing.B, t *table, env []string, bin string, plugins [2]string, repeat time.Duration, startArgs ...string) {
+	b.Helper()
+	cmd := exec.Command(bin, append([]string{"live-load"}, plugins[0], plugins[1])...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	exec.Command("sync").Run()
+	data, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("live loads: %v\n%s", err, data)
+	}
+	var loads []time.Duration
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if i := strings.LastIndex(line, " in "); strings.HasPrefix(line, "loaded ") && i > 0 {
+			d, _ := time.ParseDuration(line[i+len(" in "):])
+			loads = append(loads, d)
+		}
+	}
+	if len(loads) != 2 {
+		b.Fatalf("live loads printed:\n%s", data)
+	}
+	var starts []time.Duration
+	for range 3 {
+		starts = append(starts, timed(b, filepath.Dir(bin), env, bin, startArgs...))
+	}
+	restart := medianDuration(starts...)
+	both := repeat + restart
+	t.add("live load of a new plugin, first (dependencies built for dynamic linking)", secs(loads[0]), ratio(loads[0], both, "repeat install + restart"))
+	t.add("live load of another new plugin, warm", secs(loads[1]), ratio(loads[1], both, "repeat install + restart"))
+	t.add("restart: a start of the rebuilt program (median of 3)", secs(restart), "")
+}
 
 // BenchmarkInstall measures, in one run, what installs cost on a program
 // that imports net/http, against what the compiler must do anyway: the
@@ -249,6 +317,7 @@ func BenchmarkInstall(b *testing.B) {
 	host := filepath.Join(repo, "example", "nethost")
 	os.MkdirAll(host, 0o755)
 	os.WriteFile(filepath.Join(host, "main.go"), []byte(netHostMain), 0o644)
+	os.WriteFile(filepath.Join(host, "live.go"), []byte(liveLoadsFile), 0o644)
 	var t table
 
 	// Generation, at the default level, without and with the warm cache.
@@ -314,6 +383,12 @@ func BenchmarkInstall(b *testing.B) {
 	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
 		t.add("  of which "+s, secs(repeat.stages[s]), "")
 	}
+	var lives [2]string
+	for i := range lives {
+		lives[i] = filepath.Join(work, fmt.Sprintf("live%d", i))
+		writePluginB(b, lives[i], fmt.Sprintf("example.com/live%d", i))
+	}
+	liveRows(b, &t, env(homeA), plainBin, lives, repeat.total)
 	t.add("cache growth per repeat install", mb(grew), "goal <= 2 MB")
 	t.add("cache after the installs", mb(dirBytes(filepath.Join(homeA, "cache"))), "")
 	t.add("installer peak RssAnon, first install", mb(first.rssAnon), "goal <= 64 MB")

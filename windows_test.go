@@ -89,7 +89,11 @@ func setupWine(t *testing.T) *wine {
 	stale.Run()
 	w.quiet(t, w.server, "-p")
 	w.quiet(t, w.bin, "wineboot")
-	t.Cleanup(func() { exec.Command(w.server, "-k").Run() })
+	t.Cleanup(func() {
+		stop := exec.Command(w.server, "-k")
+		stop.Env = w.env()
+		stop.Run()
+	})
 	return w
 }
 

@@ -224,12 +224,7 @@ func (r *remote) get(action []byte, local store) (entry, bool) {
 	if !ok || res.Miss {
 		return entry{}, false
 	}
-	f, err := os.Open(res.DiskPath)
-	if err == nil {
-		defer f.Close()
-		_, err = local.put(action, res.OutputID, res.Size, f)
-	}
-	if err != nil {
+	if err := local.adopt(action, res.OutputID, res.Size, res.DiskPath); err != nil {
 		r.drop(fmt.Sprintf("returned an output that cannot be used: %v", err))
 		return entry{}, false
 	}

@@ -95,11 +95,63 @@ func (s store) put(action, output []byte, size int64, r io.Reader) (string, erro
 	if err != nil {
 		return "", err
 	}
+	return path, s.index(action, output, size)
+}
+
+// index writes the entry of an action whose output is stored.
+func (s store) index(action, output []byte, size int64) error {
 	line := fmt.Sprintf("v1 %x %x %20d %20d\n", action, output, size, time.Now().UnixNano())
-	return path, writeFile(s.file(action, "a"), func(w io.Writer) error {
+	return writeFile(s.file(action, "a"), func(w io.Writer) error {
 		_, err := io.WriteString(w, line)
 		return err
 	})
+}
+
+// adopt stores the output of an action that another cache program wrote
+// at path: a hard link to it where the file system allows, else a copy,
+// and in either case only once its content is checked as put checks it. A
+// cache program replaces or removes its files, never writes into them, so
+// the link stays what was checked.
+func (s store) adopt(action, output []byte, size int64, path string) error {
+	if len(output) != idSize {
+		return fmt.Errorf("an output ID of %d bytes", len(output))
+	}
+	dst := s.file(output, "d")
+	tmp := fmt.Sprintf("%s.tmp-%x", dst, action[:8])
+	os.MkdirAll(filepath.Dir(dst), 0o777)
+	if os.Link(path, tmp) != nil {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = s.put(action, output, size, f)
+		return err
+	}
+	defer os.Remove(tmp) // nothing once renamed
+	if err := checkFile(tmp, output, size); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	return s.index(action, output, size)
+}
+
+// checkFile checks that the file at name hashes to output and is size
+// bytes long.
+func checkFile(name string, output []byte, size int64) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err == nil && (n != size || string(h.Sum(nil)) != string(output)) {
+		err = errMismatch
+	}
+	return err
 }
 
 // writeFile writes a file through a temporary file renamed into place, so
