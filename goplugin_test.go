@@ -177,3 +177,23 @@ func TestGoPluginsModules(t *testing.T) {
 		}
 	}
 }
+
+// A program with a plugin from a local folder compiled in loads another
+// live: the running program's record of the local module (a directory in
+// an install's workdir, gone since) is no version mismatch.
+func TestGoPluginAfterLocalInstall(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no C compiler: Go plugins need one")
+	}
+	_, bin := greeterHost(t)
+	compiledIn := filepath.Join(tempDir(t), "compiledin")
+	writePlugin(t, compiledIn, "example.com/compiledin", "compiledin activated.")
+	pluginCmd(t, bin, nil, "add", compiledIn)
+	second := filepath.Join(tempDir(t), "livetoo")
+	writePlugin(t, second, "example.com/livetoo", "livetoo activated.")
+	if out := shell(t, bin, nil, "load "+second); !strings.Contains(out, "livetoo activated.\nloaded example.com/livetoo\n") {
+		t.Errorf("loading a plugin live beside one from a local folder:\n%s", out)
+	}
+}

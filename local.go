@@ -108,6 +108,10 @@ func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error)
 			if err := requireLocal(f, mod, in.relToModule(dst)); err != nil {
 				return err
 			}
+			if m, ok := in.after[mod]; ok { // the build list as built: the copy, not the folder
+				m.Replace = &module.Version{Path: in.relToModule(dst)}
+				in.after[mod] = m
+			}
 			for i, p := range in.plugins {
 				if p.modulePath == mod {
 					in.plugins[i].moduleDir = dst
