@@ -72,7 +72,7 @@ func caddyHost(b *testing.B, work string) string {
 		b.Fatalf("%s is not the main.go this benchmark knows", main)
 	}
 	os.WriteFile(main, []byte(s), 0o644)
-	os.WriteFile(filepath.Join(host, caddyMain, "live.go"), []byte(liveLoadsFile), 0o644)
+	writeLiveFiles(filepath.Join(host, caddyMain))
 	root, _ := os.Getwd()
 	for _, args := range [][]string{
 		{"mod", "edit", "-require=github.com/shazow/go-selfcompile@v0.0.0", "-replace=github.com/shazow/go-selfcompile=" + root, "-tool=github.com/shazow/go-selfcompile/cmd/go-selfcompile"},
@@ -160,13 +160,11 @@ func BenchmarkLargeHost(b *testing.B) {
 	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
 		t.add("  of which "+s, secs(repeat.stages[s]), "")
 	}
-	var lives [2]string
-	for i := range lives {
-		name := fmt.Sprintf("live%d", i)
-		lives[i] = filepath.Join(work, "caddy-"+name)
-		caddyExtension(b, lives[i], name)
-	}
-	liveRows(b, &t, env(homeA), plainBin, lives, repeat.total, "version")
+	liveRows(b, &t, env(homeA), host, "./"+caddyMain, work, func(name string) string {
+		d := filepath.Join(work, "caddy-"+name)
+		caddyExtension(b, d, name)
+		return d
+	}, "version")
 	t.add("  restore + resolve", secs(repeat.stages["restore"]+repeat.stages["resolve"]), "goal <= 1 s")
 	t.add("cache growth per repeat install", mb(grew), "goal <= 2 MB")
 	t.add("cache after the installs", mb(dirBytes(filepath.Join(homeA, "cache"))), "")

@@ -235,10 +235,14 @@ func main() {
 }
 `
 
-// liveLoadsFile is a file of a benchmark host's main package: "HOST
-// live-load SPEC..." loads each plugin live with package live, printing
-// "loaded SPEC in DURATION", and exits.
-const liveLoadsFile = `package main
+// liveLoadsFile is a file of a benchmark host's main package, built with
+// -tags live: "HOST live-load SPEC..." loads each plugin live with package
+// live, printing "loaded SPEC in DURATION", and exits. Without the tag,
+// liveOffFile: the program is not linked with package plugin, which makes
+// it a dynamically linked cgo program, and its floors what they would be.
+const liveLoadsFile = `//go:build live
+
+package main
 
 import (
 	"context"
@@ -266,14 +270,36 @@ func liveLoads() {
 }
 `
 
-// liveRows loads two new plugins live into bin, one after the other in
-// one process, and adds their times beside a repeat install and a
-// restart (the time a start of the rebuilt program takes, the median of
-// three runs of bin with startArgs): the first load builds every
-// dependency again for dynamic linking, the second finds them built.
-func liveRows(b *testing.B, t *table, env []string, bin string, plugins [2]string, repeat time.Duration, startArgs ...string) {
+const liveOffFile = `//go:build !live
+
+package main
+
+func liveLoads() {}
+`
+
+// writeLiveFiles writes liveLoadsFile and liveOffFile into a main package.
+func writeLiveFiles(dir string) {
+	os.WriteFile(filepath.Join(dir, "live.go"), []byte(liveLoadsFile), 0o644)
+	os.WriteFile(filepath.Join(dir, "live_off.go"), []byte(liveOffFile), 0o644)
+}
+
+// liveRows builds the program of the main package pkg in dir with -tags
+// live into work, installs two new local plugins into it (the second is
+// its repeat install), loads two more live, one after the other in one
+// process, and adds their times beside that repeat install and a restart
+// (a start of the rebuilt program, the median of three runs with
+// startArgs): the first load builds every dependency again for dynamic
+// linking, the second finds them built. newPlugin writes a new plugin
+// into a directory and returns it.
+func liveRows(b *testing.B, t *table, env []string, dir, pkg, work string, newPlugin func(name string) string, startArgs ...string) {
 	b.Helper()
-	cmd := exec.Command(bin, append([]string{"live-load"}, plugins[0], plugins[1])...)
+	bin := filepath.Join(work, "live", filepath.Base(pkg))
+	timed(b, dir, nil, "go", "build", "-trimpath", "-tags", "live", "-o", bin, pkg)
+	var repeat measured
+	for _, name := range []string{"liverep0", "liverep1"} {
+		repeat = measure(b, env, bin, "plugin", "add", newPlugin(name))
+	}
+	cmd := exec.Command(bin, "live-load", newPlugin("live0"), newPlugin("live1"))
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	exec.Command("sync").Run()
@@ -296,10 +322,11 @@ func liveRows(b *testing.B, t *table, env []string, bin string, plugins [2]strin
 		starts = append(starts, timed(b, filepath.Dir(bin), env, bin, startArgs...))
 	}
 	restart := medianDuration(starts...)
-	both := repeat + restart
-	t.add("live load of a new plugin, first (dependencies built for dynamic linking)", secs(loads[0]), ratio(loads[0], both, "repeat install + restart"))
-	t.add("live load of another new plugin, warm", secs(loads[1]), ratio(loads[1], both, "repeat install + restart"))
-	t.add("restart: a start of the rebuilt program (median of 3)", secs(restart), "")
+	both := repeat.total + restart
+	t.add("built with -tags live (package plugin, cgo): repeat install", secs(repeat.total), "")
+	t.add("  restart: a start of the rebuilt program (median of 3)", fmt.Sprintf("%.1f ms", restart.Seconds()*1000), "")
+	t.add("  live load of a new plugin, first (dependencies built for dynamic linking)", secs(loads[0]), ratio(loads[0], both, "repeat install + restart"))
+	t.add("  live load of another new plugin, warm", secs(loads[1]), ratio(loads[1], both, "repeat install + restart"))
 }
 
 // BenchmarkInstall measures, in one run, what installs cost on a program
@@ -317,7 +344,7 @@ func BenchmarkInstall(b *testing.B) {
 	host := filepath.Join(repo, "example", "nethost")
 	os.MkdirAll(host, 0o755)
 	os.WriteFile(filepath.Join(host, "main.go"), []byte(netHostMain), 0o644)
-	os.WriteFile(filepath.Join(host, "live.go"), []byte(liveLoadsFile), 0o644)
+	writeLiveFiles(host)
 	var t table
 
 	// Generation, at the default level, without and with the warm cache.
@@ -383,12 +410,11 @@ func BenchmarkInstall(b *testing.B) {
 	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
 		t.add("  of which "+s, secs(repeat.stages[s]), "")
 	}
-	var lives [2]string
-	for i := range lives {
-		lives[i] = filepath.Join(work, fmt.Sprintf("live%d", i))
-		writePluginB(b, lives[i], fmt.Sprintf("example.com/live%d", i))
-	}
-	liveRows(b, &t, env(homeA), plainBin, lives, repeat.total)
+	liveRows(b, &t, env(homeA), repo, "./example/nethost", work, func(name string) string {
+		d := filepath.Join(work, name)
+		writePluginB(b, d, "example.com/"+name)
+		return d
+	})
 	t.add("cache growth per repeat install", mb(grew), "goal <= 2 MB")
 	t.add("cache after the installs", mb(dirBytes(filepath.Join(homeA, "cache"))), "")
 	t.add("installer peak RssAnon, first install", mb(first.rssAnon), "goal <= 64 MB")
