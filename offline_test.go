@@ -80,10 +80,12 @@ func main() {
 // TestOfflineGraph is a host whose module graph reaches beyond its build
 // (a dependency that requires an older version of another module, a
 // module named only by go.sum's /go.mod lines), that replaces a module by
-// a directory next to it (../lib) and this library by this repository, and
-// runs the generator with go tool. On a fresh cache with GOPROXY=off, local
-// plugins that import a package it uses, and another package of the same
-// module, install; it rebuilds after ../lib is gone; a plugin installed
+// a directory next to it (../lib) and this library by this repository's
+// absolute path, and runs the generator with go tool. On a fresh cache with
+// GOPROXY=off, local plugins that import a package it uses, and another
+// package of the same module, install, the first under --keep-host-deps
+// (the carried directories are no host dependency change, the absolute one
+// made relative in the bundle); it rebuilds after ../lib is gone; a plugin installed
 // from a module proxy is carried by the new binary, whose copy on another
 // fresh cache removes it and adds it back, offline.
 func TestOfflineGraph(t *testing.T) {
@@ -92,10 +94,9 @@ func TestOfflineGraph(t *testing.T) {
 	work := tempDir(t)
 	proxy := graphProxy(t, work)
 	host := filepath.Join(work, "graphhost")
-	rel, _ := filepath.Rel(host, e2e.repo)
 	writeFiles(t, host, map[string]string{
 		"go.mod": "module example.com/graphhost\n\ngo 1.26\n\nrequire (\n\texample.com/dep v1.0.0\n\texample.com/other v1.1.0\n\texample.com/lib v0.0.0\n\tgithub.com/shazow/go-selfcompile v0.0.0\n)\n\n" +
-			"replace example.com/lib => ../lib\n\nreplace github.com/shazow/go-selfcompile => " + filepath.ToSlash(rel) + "\n\ntool github.com/shazow/go-selfcompile/cmd/go-selfcompile\n",
+			"replace example.com/lib => ../lib\n\nreplace github.com/shazow/go-selfcompile => " + e2e.repo + "\n\ntool github.com/shazow/go-selfcompile/cmd/go-selfcompile\n",
 		"main.go": graphHostMain,
 	})
 	writeFiles(t, filepath.Join(work, "lib"), map[string]string{"go.mod": "module example.com/lib\n\ngo 1.26\n", "lib.go": "package lib\n\nconst Name = \"lib from ../lib\"\n"})
@@ -124,7 +125,7 @@ func TestOfflineGraph(t *testing.T) {
 		"a.go": "package pluga\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep/a\"\n)\n\nfunc init() { fmt.Println(\"pluga uses \" + a.Name()) }\n"})
 	writeFiles(t, plugB, map[string]string{"go.mod": "module example.com/plugb\n\ngo 1.26\n\nrequire example.com/dep v1.0.0\n",
 		"b.go": "package plugb\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep/b\"\n)\n\nfunc init() { fmt.Println(\"plugb uses \" + b.Name()) }\n"})
-	pluginCmd(t, bin, fresh, "add", plugA)
+	pluginCmd(t, bin, fresh, "add", "--keep-host-deps", plugA)
 	pluginCmd(t, bin, fresh, "add", plugB)
 	if out := mustRun(t, bin); out != "pluga uses dep/a with other v1.1.0\nplugb uses dep/b\n"+hostOut {
 		t.Fatalf("after the offline installs: %q", out)

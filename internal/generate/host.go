@@ -52,12 +52,20 @@ func (g *gen) loadHost(ctx context.Context) error {
 		return err
 	}
 	h.buildList = strings.Split(strings.TrimSpace(string(out)), "\n")
-	for _, line := range h.buildList[1:] {
+	for i, line := range h.buildList[1:] {
 		f := strings.Fields(line)
-		if len(f) == 4 && f[2] == "=>" { // a directory replacement
-			if err := h.addReplaced(f[0], f[3]); err != nil {
+		if len(f) != 4 || f[2] != "=>" {
+			continue
+		}
+		if err := h.addReplaced(f[0], f[3]); err != nil { // a directory replacement
+			return err
+		}
+		if filepath.IsAbs(f[3]) { // as the bundle's go.mod names it (relativeReplaces), and so an install's go list
+			rel, err := filepath.Rel(h.modDir, f[3])
+			if err != nil {
 				return err
 			}
+			h.buildList[i+1] = f[0] + " " + f[1] + " => " + filepath.ToSlash(rel)
 		}
 	}
 	g.host = h
