@@ -66,19 +66,12 @@ func (c *SelfCompile) buildGoPlugin(ctx context.Context, spec string, loaded []P
 	if err := checkGoPlugins(); err != nil {
 		return nil, err
 	}
-	cs, err := parseChanges(Change{Add: []string{spec}})
+	in, cs, err := c.restored(ctx, Change{Add: []string{spec}}, modeLive)
 	if err != nil {
 		return nil, err
-	}
-	in, err := c.begin(ctx, modeLive)
-	if err != nil {
-		return nil, canceled(ctx, StageStart, err)
 	}
 	defer in.end()
 	defer func() { err = canceled(ctx, in.current, err) }()
-	if err := in.restore(); err != nil {
-		return nil, err
-	}
 	if _, err := in.resolve(cs); err != nil {
 		return nil, err
 	}

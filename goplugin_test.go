@@ -55,6 +55,15 @@ func buildGreeter(repo, bin string, env ...string) error {
 	return nil
 }
 
+// needCC skips a test of Go plugins on a machine without a C compiler,
+// which links them.
+func needCC(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no C compiler: Go plugins need one")
+	}
+}
+
 // shell runs the greeter's shell with the commands as its input, and
 // returns what it printed.
 func shell(t *testing.T, bin string, env []string, commands ...string) string {
@@ -81,9 +90,7 @@ func shell(t *testing.T, bin string, env []string, commands ...string) string {
 func TestGoPlugins(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no C compiler: Go plugins need one")
-	}
+	needCC(t)
 	repo, bin := greeterHost(t)
 	_, fresh := greeterHost(t) // one that has never loaded a plugin, for the checks after
 	panicky := plugin(t, map[string]string{"go.mod": "module example.com/panicky\n\ngo 1.26\n", "p.go": "package panicky\n\nfunc init() { panic(\"panicky plugin\") }\n"})
@@ -150,9 +157,7 @@ func TestGoPlugins(t *testing.T) {
 func TestGoPluginsModules(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no C compiler: Go plugins need one")
-	}
+	needCC(t)
 	work := tempDir(t)
 	proxy := filepath.Join(work, "proxy")
 	for _, v := range []string{"v1.0.0", "v1.1.0"} {
@@ -184,9 +189,7 @@ func TestGoPluginsModules(t *testing.T) {
 func TestGoPluginAfterLocalInstall(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no C compiler: Go plugins need one")
-	}
+	needCC(t)
 	_, bin := greeterHost(t)
 	compiledIn := filepath.Join(tempDir(t), "compiledin")
 	writePlugin(t, compiledIn, "example.com/compiledin", "compiledin activated.")

@@ -68,19 +68,12 @@ const (
 
 // run runs an install.
 func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, err error) {
-	cs, err := parseChanges(ch)
+	in, cs, err := c.restored(ctx, ch, m)
 	if err != nil {
 		return nil, err
-	}
-	in, err := c.begin(ctx, m)
-	if err != nil {
-		return nil, canceled(ctx, StageStart, err)
 	}
 	defer in.end()
 	defer func() { err = canceled(ctx, in.current, err) }()
-	if err := in.restore(); err != nil {
-		return nil, err
-	}
 	if plan, err = in.resolve(cs); err != nil || m == modePlan {
 		return plan, err
 	}
@@ -116,6 +109,24 @@ func checkUnprivileged() error {
 		return fmt.Errorf("%w (setuid, setgid or file capabilities): change its plugins as the user who owns it, running it without them", ErrPrivileged)
 	}
 	return nil
+}
+
+// restored parses a change, begins an install in mode m and restores
+// the executable's bundles. The caller ends the install.
+func (c *SelfCompile) restored(ctx context.Context, ch Change, m mode) (*install, *changeSet, error) {
+	cs, err := parseChanges(ch)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := c.begin(ctx, m)
+	if err != nil {
+		return nil, nil, canceled(ctx, StageStart, err)
+	}
+	if err := in.restore(); err != nil {
+		in.end()
+		return nil, nil, canceled(ctx, in.current, err)
+	}
+	return in, cs, nil
 }
 
 // begin takes what an install holds until its end: the executable's lock
