@@ -80,6 +80,7 @@ func cacheProgram(t *testing.T, dir string) string {
 // says that the shared cache failed, and why.
 func TestSharedCacheDown(t *testing.T) {
 	setupE2E(t)
+	t.Parallel() // its own binaries; waiting for the hung server, it leaves the cores to others
 	prog := cacheProgram(t, tempDir(t))
 	var refused string // an address nothing listens on
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {

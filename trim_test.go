@@ -51,7 +51,7 @@ func TestInstallWaitsForTrim(t *testing.T) {
 // what it left.
 func TestTrimSeesOldInstalls(t *testing.T) {
 	setupE2E(t)
-	root := filepath.Join(tempDir(t), "cache")
+	root := filepath.Join(freshCache(t), "go-selfcompile") // the trim builds the program: from the seed, not cold
 	old := filepath.Join(root, "work", "install-123")
 	writeFiles(t, old, map[string]string{".selfcompile-lock": "", "tmp/f": "x"})
 	f, err := os.OpenFile(filepath.Join(old, ".selfcompile-lock"), os.O_RDWR, 0)
