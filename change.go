@@ -16,6 +16,7 @@ import (
 
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/spec"
 )
 
 // Change is a change to a binary's plugin set, made in one rebuild. Its
@@ -133,32 +134,32 @@ type changeSet struct {
 // parseChanges validates a change set before any work.
 func parseChanges(ch Change) (*changeSet, error) {
 	cs := &changeSet{removes: map[string]bool{}, upgrades: map[string]string{}, upgradeAll: ch.UpgradeAll, exactly: ch.Exactly, sums: ch.Sums}
-	for _, spec := range ch.Add {
-		sp, err := parseSpec(spec)
+	for _, arg := range ch.Add {
+		sp, err := parseSpec(arg)
 		if err != nil {
 			return nil, err
 		}
 		cs.adds = append(cs.adds, sp)
 	}
-	for _, spec := range ch.Remove {
-		if err := module.CheckImportPath(spec); err != nil {
-			return nil, &PluginError{Spec: spec, Reason: "remove takes an installed plugin's import path: " + pathReason(err)}
+	for _, arg := range ch.Remove {
+		if err := module.CheckImportPath(arg); err != nil {
+			return nil, &PluginError{Spec: arg, Reason: "remove takes an installed plugin's import path: " + spec.PathReason(err)}
 		}
-		cs.removes[spec] = true
+		cs.removes[arg] = true
 	}
-	for _, spec := range ch.Upgrade {
-		if err := cs.addUpgrade(spec); err != nil {
+	for _, arg := range ch.Upgrade {
+		if err := cs.addUpgrade(arg); err != nil {
 			return nil, err
 		}
 	}
 	return cs, nil
 }
 
-func (cs *changeSet) addUpgrade(spec string) error {
-	if isLocalSpec(spec) {
-		return &PluginError{Spec: spec, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
+func (cs *changeSet) addUpgrade(arg string) error {
+	if spec.IsLocal(arg) {
+		return &PluginError{Spec: arg, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
 	}
-	sp, err := parseSpec(spec)
+	sp, err := parseSpec(arg)
 	if err != nil {
 		return err
 	}

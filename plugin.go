@@ -4,18 +4,15 @@ package selfcompile
 // by, checked before any work.
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/spec"
 )
 
 // PluginInfo describes a plugin compiled into a binary. The stub records
@@ -91,70 +88,19 @@ type pluginSpec struct {
 	listedIn   *catalogEntry     // what the catalog says of it, for one added or upgraded through it
 }
 
-var commitRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
-
-// isLocalSpec reports whether s names a directory rather than an import path.
-func isLocalSpec(s string) bool {
-	return s == "." || s == ".." || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
-		filepath.IsAbs(s) || strings.HasPrefix(s, "/") ||
-		(filepath.Separator == '\\' && (strings.HasPrefix(s, `.\`) || strings.HasPrefix(s, `..\`)))
-}
-
 // parseSpec validates a plugin argument before any work is done. Import
-// paths and versions are checked with golang.org/x/mod; a local directory
-// must exist and sit inside a Go module.
+// paths and versions are checked with golang.org/x/mod (package spec); a
+// local directory must exist and sit inside a Go module.
 func parseSpec(s string) (pluginSpec, error) {
-	sp := pluginSpec{raw: s}
-	bad := func(reason string) (pluginSpec, error) {
-		return pluginSpec{}, &PluginError{Spec: s, Reason: reason}
-	}
-	if strings.TrimSpace(s) == "" {
-		return bad("empty plugin name")
-	}
-	if isLocalSpec(s) {
+	if strings.TrimSpace(s) != "" && spec.IsLocal(s) {
 		return parseLocalSpec(s)
 	}
-	p, v, hasVersion := strings.Cut(s, "@")
-	if err := module.CheckImportPath(p); err != nil {
-		return bad("not a valid import path: " + pathReason(err))
+	p, v, err := spec.Split(s)
+	if err != nil {
+		return pluginSpec{}, &PluginError{Spec: s, Reason: err.Error()}
 	}
-	if hasVersion {
-		if err := checkVersion(v); err != nil {
-			return bad(err.Error())
-		}
-	}
-	sp.importPath, sp.version = p, v
-	return sp, nil
+	return pluginSpec{raw: s, importPath: p, version: v}, nil
 }
-
-// pathReason returns what golang.org/x/mod/module says is wrong with a
-// path, without repeating the path.
-func pathReason(err error) string {
-	var ipe *module.InvalidPathError
-	if errors.As(err, &ipe) && ipe.Err != nil {
-		return ipe.Err.Error()
-	}
-	return err.Error()
-}
-
-func checkVersion(v string) error {
-	switch {
-	case v == "latest", v == "upgrade", v == "patch":
-		return nil
-	case semver.IsValid(v) && strings.HasPrefix(v, "v"):
-		if semver.Canonical(v) != v && semver.Build(v) == "" {
-			return &versionError{v, "use the full semantic version, as in " + semver.Canonical(v)}
-		}
-		return nil
-	case commitRE.MatchString(v):
-		return nil
-	}
-	return &versionError{v, `want a semantic version such as v1.2.3, a pseudo-version, a commit hash, or "latest"`}
-}
-
-type versionError struct{ v, hint string }
-
-func (e *versionError) Error() string { return "invalid version " + strconv.Quote(e.v) + ": " + e.hint }
 
 // parseLocalSpec resolves a local directory to its module and import path.
 func parseLocalSpec(s string) (pluginSpec, error) {
@@ -184,7 +130,7 @@ func parseLocalSpec(s string) (pluginSpec, error) {
 				return bad(filepath.Join(root, "go.mod") + " has no module line")
 			}
 			if err := module.CheckPath(modPath); err != nil {
-				return bad("module path in " + filepath.Join(root, "go.mod") + " is not valid: " + pathReason(err))
+				return bad("module path in " + filepath.Join(root, "go.mod") + " is not valid: " + spec.PathReason(err))
 			}
 			rel, err := filepath.Rel(root, dir)
 			if err != nil {
@@ -195,7 +141,7 @@ func parseLocalSpec(s string) (pluginSpec, error) {
 				ip = modPath + "/" + filepath.ToSlash(rel)
 			}
 			if err := module.CheckImportPath(ip); err != nil {
-				return bad("directory does not give a valid import path: " + pathReason(err))
+				return bad("directory does not give a valid import path: " + spec.PathReason(err))
 			}
 			return pluginSpec{raw: s, importPath: ip, dir: dir, modulePath: modPath, moduleDir: root}, nil
 		}

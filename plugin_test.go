@@ -2,11 +2,8 @@ package selfcompile
 
 import (
 	"errors"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -79,42 +76,4 @@ func TestParseSpec(t *testing.T) {
 			t.Errorf("parseSpec(%q) = %v, want ErrInvalidPlugin saying %q", in, err, want)
 		}
 	}
-}
-
-// FuzzParseSpec feeds arbitrary plugin names to the spec parser: whatever
-// it accepts must give a stub that is valid Go and imports exactly that
-// path, and nothing else.
-func FuzzParseSpec(f *testing.F) {
-	for _, s := range append(testutil.Injections, "example.com/plugin", "example.com/plugin@v1.2.3", "github.com/a/b/v2@latest", "fmt", "a/b/c@0123abc") {
-		f.Add(s)
-	}
-	bundlePkg := "example.com/host/selfcompilebundle"
-	f.Fuzz(func(t *testing.T, s string) {
-		if isLocalSpec(s) {
-			return // a path on this machine, not a name
-		}
-		sp, err := parseSpec(s)
-		if err != nil {
-			return
-		}
-		rec := buildRecord{Plugins: []PluginInfo{{ImportPath: sp.importPath, Version: sp.version}}}
-		src, err := stub.Main(bundlePkg, []string{sp.importPath}, recordJSON(rec), true)
-		if err != nil {
-			t.Fatalf("accepted %q but the stub refused it: %v", s, err)
-		}
-		file, err := parser.ParseFile(token.NewFileSet(), stub.MainFile, src, parser.ImportsOnly)
-		if err != nil {
-			t.Fatalf("stub for %q does not parse: %v\n%s", s, err, src)
-		}
-		var got []string
-		for _, imp := range file.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if p != "embed" && p != stub.HookPath && p != bundlePkg {
-				got = append(got, p)
-			}
-		}
-		if len(got) != 1 || got[0] != sp.importPath {
-			t.Fatalf("stub for %q imports %q besides the library", s, got)
-		}
-	})
 }
