@@ -17,10 +17,11 @@ import (
 // crashPoints are the failpoints an install passes through, in order,
 // when it adds a local plugin with its source, modules and toolchain
 // missing from the cache: each names a place in the code (see failpoint.go).
-// "restore-PART.N" is the N-th file of a part restored.
+// "restore-PART.N" is the N-th file of a part restored: for the modules,
+// every 100th of the example's 650 files.
 func crashPoints() []string {
 	points := []string{"begin", "locked", "opened", "workdir", "restore-source", "restore-source.25", "restore-source.50", "restore-modules"}
-	for n := 25; n <= 650; n += 25 {
+	for n := 25; n <= 650; n += 100 {
 		points = append(points, fmt.Sprintf("restore-modules.%d", n))
 	}
 	return append(points, "restore-toolchain", "restore-toolchain.1850", "restore-toolchain.3725",
