@@ -59,7 +59,7 @@ func setupWine(t *testing.T) *wine {
 		t.Fatal("make test-windows installs wine64 and gcc-mingw-w64-x86-64-win32; they are missing")
 	}
 	root, _ := os.Getwd()
-	base := filepath.Join(root, "build", "wine")
+	base := wineDir(t)
 	w.prefix = filepath.Join(base, "prefix")
 	dll := filepath.Join(w.prefix, "drive_c", "windows", "system32", "bcryptprimitives.dll")
 	if !fileExists(dll) {
@@ -128,13 +128,29 @@ func (w *wine) quiet(t *testing.T, name string, args ...string) {
 // winPath is the Windows path Wine gives the Linux path p.
 func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
 
+// wineDir returns build/wine, where make test-windows keeps what it makes
+// once: a go.mod there keeps all of it out of this module, so that the
+// copy of GOROOT's test directory (Go files that belong to no module) is
+// not among the packages of go vet ./... in a later make test.
+func wineDir(t *testing.T) string {
+	t.Helper()
+	root, _ := os.Getwd()
+	dir := filepath.Join(root, "build", "wine")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("// What make test-windows keeps: not part of github.com/shazow/go-selfcompile.\nmodule wine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // windowsGOROOT returns a copy of this machine's GOROOT, hard links but
 // for the one file patched for Wine (see above), made once under
 // build/wine.
 func windowsGOROOT(t *testing.T) string {
 	t.Helper()
-	root, _ := os.Getwd()
-	dst := filepath.Join(root, "build", "wine", "goroot-"+runtime.Version())
+	dst := filepath.Join(wineDir(t), "goroot-"+runtime.Version())
 	if fileExists(filepath.Join(dst, ".patched")) {
 		return dst
 	}
@@ -171,8 +187,7 @@ func goEnv(goroot string, extra ...string) []string {
 // _go.mod), once, under build/wine.
 func windowsToolchain(t *testing.T, goroot string) string {
 	t.Helper()
-	root, _ := os.Getwd()
-	dst := filepath.Join(root, "build", "wine", "toolchain-"+runtime.Version()+"-windows-amd64")
+	dst := filepath.Join(wineDir(t), "toolchain-"+runtime.Version()+"-windows-amd64")
 	if fileExists(filepath.Join(dst, "VERSION")) {
 		return dst
 	}
