@@ -102,12 +102,15 @@ func TestGoPlugins(t *testing.T) {
 		"error: selfcompile: the plugin is already in the running program: github.com/shazow/go-selfcompile/example/greeter/chi is in it already",
 		"error: selfcompile: the new binary failed verification (plugin example.com/panicky)",
 		"loaded live: github.com/shazow/go-selfcompile/example/greeter/chi host\n",
+		// The shell tells the refusals that an install could still
+		// compile in (errors.Is of the typed errors) from the rest.
+		"chi cannot be loaded into this process; to have it, run: greeter plugin add github.com/shazow/go-selfcompile/example/greeter/chi, and restart\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the greeter's shell does not say %q:\n%s", want, out)
 		}
 	}
-	if strings.Count(out, "Hello Universe\n") != 2 || strings.Contains(out, "panicky plugin\n>") {
+	if strings.Count(out, "Hello Universe\n") != 2 || strings.Contains(out, "panicky plugin\n>") || strings.Contains(out, panicky+" cannot be loaded") {
 		t.Errorf("the running process was affected by a refused load:\n%s", out)
 	}
 	// Restarted, it has chi compiled in.
@@ -139,14 +142,14 @@ func TestGoPlugins(t *testing.T) {
 	}
 
 	// No C compiler on the machine; a program built without cgo.
-	if out := shell(t, fresh, []string{"PATH=" + tempDir(t), "CC="}, "load chi"); !strings.Contains(out, "error: selfcompile: no C compiler") {
+	if out := shell(t, fresh, []string{"PATH=" + tempDir(t), "CC="}, "load chi"); !strings.Contains(out, "error: selfcompile: no C compiler") || !strings.Contains(out, "chi cannot be loaded into this process") {
 		t.Errorf("without a C compiler:\n%s", out)
 	}
 	nocgo := filepath.Join(tempDir(t), "bin", "greeter")
 	if err := buildGreeter(repo, nocgo, "CGO_ENABLED=0"); err != nil {
 		t.Fatal(err)
 	}
-	if out := shell(t, nocgo, nil, "load chi", "greet english"); !strings.Contains(out, "error: selfcompile: this program cannot load Go plugins: this program was built without cgo") || !strings.Contains(out, "Hello Universe") {
+	if out := shell(t, nocgo, nil, "load chi", "greet english"); !strings.Contains(out, "error: selfcompile: this program cannot load Go plugins: this program was built without cgo") || !strings.Contains(out, "chi cannot be loaded into this process") || !strings.Contains(out, "Hello Universe") {
 		t.Errorf("a program built without cgo:\n%s", out)
 	}
 }
@@ -176,6 +179,8 @@ func TestGoPluginsModules(t *testing.T) {
 		"error: selfcompile: the plugin is already in the running program: example.com/pluginc is in it already (example.com/pluginc v1.0.0)",
 		"error: selfcompile: the plugin needs module versions other than the running program's: github.com/spf13/pflag v1.1.0 => v1.99.0",
 		"loaded live: example.com/pluginc v1.0.0\n",
+		"example.com/pluginc@v1.1.0 cannot be loaded into this process; to have it, run: greeter plugin add example.com/pluginc@v1.1.0, and restart\n",
+		newer + " cannot be loaded into this process",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the greeter's shell does not say %q:\n%s", want, out)

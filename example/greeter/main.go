@@ -15,8 +15,10 @@
 // and its sha256; open FILE [SHA256], which opens a Go plugin file and
 // registers its exported Greeter, the classic driver's way, checking its
 // sha256 when one is given; list; quit. "greeter plugin ..." is the plugin
-// command of package plugincmd. It needs cgo, as every program that opens
-// Go plugins does.
+// command of package plugincmd. A load that cannot be done in this process
+// (a plugin it has, another module version than its own, no cgo, no C
+// compiler) says how to compile the plugin in instead. It needs cgo, as
+// every program that opens Go plugins does.
 package main
 
 //go:generate go tool go-selfcompile
@@ -24,8 +26,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"plugin"
 	"strings"
 
@@ -74,6 +78,9 @@ func do(loader *live.Loader, cmd string, args []string) error {
 		fmt.Println(g.Greet())
 	case cmd == "load" && len(args) == 1:
 		p, err := loader.Load(ctx, spec(args[0]))
+		if cannotLoadLive(err) {
+			fmt.Printf("%s cannot be loaded into this process; to have it, run: %s plugin add %s, and restart\n", args[0], filepath.Base(os.Args[0]), spec(args[0]))
+		}
 		if err != nil {
 			return err
 		}
@@ -98,6 +105,17 @@ func do(loader *live.Loader, cmd string, args []string) error {
 		return fmt.Errorf("unknown command; try greet LANGUAGE, load SPEC, build SPEC, open FILE [SHA256], list or quit")
 	}
 	return nil
+}
+
+// cannotLoadLive reports whether err says that a plugin cannot be loaded
+// into this process, although an install could compile it in.
+func cannotLoadLive(err error) bool {
+	for _, e := range []error{live.ErrLoaded, live.ErrModuleMismatch, live.ErrNoGoPlugins, live.ErrNoCCompiler} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func spec(name string) string {
