@@ -92,7 +92,7 @@ type pluginSpec struct {
 // paths and versions are checked with golang.org/x/mod (package spec); a
 // local directory must exist and sit inside a Go module.
 func parseSpec(s string) (pluginSpec, error) {
-	if strings.TrimSpace(s) != "" && spec.IsLocal(s) {
+	if spec.IsLocal(s) {
 		return parseLocalSpec(s)
 	}
 	p, v, err := spec.Split(s)
