@@ -119,3 +119,30 @@ func TestFailedInstallKeepsBinary(t *testing.T) {
 	unchangedBin()
 	onlyBeside(t, bin, 0)
 }
+
+// TestLocalModulePackages: several packages of one local folder's module
+// install together, and another of them later beside those kept; two
+// folders that claim one module path in one change are refused, the
+// binary unchanged.
+func TestLocalModulePackages(t *testing.T) {
+	setupE2E(t)
+	bin := installedCopy(t)
+	dir := filepath.Join(tempDir(t), "multi")
+	pkg := func(name string) string {
+		return "package " + name + "\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(\"multi/" + name + " activated.\") }\n"
+	}
+	writeFiles(t, dir, map[string]string{"go.mod": "module example.com/multi\n\ngo 1.26\n",
+		"a/a.go": pkg("a"), "b/b.go": pkg("b"), "c/c.go": pkg("c")})
+	pluginCmd(t, bin, nil, "add", filepath.Join(dir, "a"), filepath.Join(dir, "b"))
+	pluginCmd(t, bin, nil, "add", filepath.Join(dir, "c"))
+	if out := mustRun(t, bin); out != "multi/a activated.\nmulti/b activated.\nmulti/c activated.\nJust doing binary things\n" {
+		t.Fatalf("after adding three packages of one folder: %q", out)
+	}
+	other := filepath.Join(tempDir(t), "othermulti")
+	writeFiles(t, other, map[string]string{"go.mod": "module example.com/multi\n\ngo 1.26\n", "d/d.go": pkg("d")})
+	check := unchanged(t, bin)
+	if _, errOut, err := run(t, bin, nil, "plugin", "add", filepath.Join(other, "d"), filepath.Join(dir, "a")); err == nil || !strings.Contains(errOut, "its module example.com/multi is the module of") {
+		t.Errorf("two folders of one module: %v\n%s", err, errOut)
+	}
+	check()
+}

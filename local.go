@@ -62,10 +62,13 @@ func (in *install) checkLocal() error {
 }
 
 // moduleOfOther returns the plugin other than the i-th whose module the
-// i-th's folder would replace.
+// i-th's folder would replace: one installed by module version, or one
+// from another folder of the same module path. Other packages of the
+// same folder's module, new or kept, share its copy.
 func (in *install) moduleOfOther(i int) string {
+	p := in.plugins[i]
 	for j, q := range in.plugins {
-		if j != i && q.modulePath == in.plugins[i].modulePath {
+		if j != i && q.modulePath == p.modulePath && (q.moduleDir == "" || in.fromFolder(q) && q.moduleDir != p.moduleDir) {
 			return q.raw
 		}
 	}
