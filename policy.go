@@ -172,7 +172,8 @@ func chooseVersion(e *catalog.Plugin, requested, host string) (catalog.Version, 
 // GOINSECURE or GOFLAGS let the go command accept; a version the binary
 // has already is not checked again (plugin check reports it). Under a
 // catalog-only policy, a module new to the program must be vouched for by
-// the go.sum of a catalog plugin's module. A listed module whose files
+// the go.sum of a catalog plugin's module, unless the change adds a plugin
+// that the policy admits unlisted. A listed module whose files
 // are not the catalog's is removed from the cache.
 func (in *install) checkModules() error {
 	v := in.vendor
@@ -192,7 +193,7 @@ func (in *install) checkModules() error {
 			vouched[k] = s
 		}
 	}
-	if v.cfg.Policy.Allow != catalog.AllowCatalog {
+	if v.cfg.Policy.Allow != catalog.AllowCatalog || in.admitsUnlisted() {
 		return nil
 	}
 	for path, a := range in.after {
@@ -203,6 +204,20 @@ func (in *install) checkModules() error {
 		}
 	}
 	return nil
+}
+
+// admitsUnlisted reports whether the change adds a plugin that the catalog
+// does not list and the policy let in (a module under its prefixes, or one
+// asked for with --allow-unlisted where the vendor permits it): what such a
+// plugin brings in is the vendor's or the user's choice, not the catalog's
+// to vouch for.
+func (in *install) admitsUnlisted() bool {
+	for _, p := range in.plugins {
+		if p.isNew && p.listedIn == nil && !in.vendor.ours(p.importPath) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasModule reports whether the executable's last build used the module

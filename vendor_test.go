@@ -217,6 +217,25 @@ func TestVendorCatalog(t *testing.T) {
 		})
 	}
 
+	// Admitted though unlisted, by the vendor's prefixes or by
+	// --allow-unlisted where its policy permits it, under catalog-only: the
+	// module such a plugin brings in is not the catalog's to vouch for. A
+	// dry run, whose plan comes after every check.
+	for name, c := range map[string]struct {
+		policy catalog.Policy
+		args   []string
+	}{
+		"a module under a prefix": {catalog.Policy{Allow: catalog.AllowCatalog, Prefixes: []string{"example.com/unlisted"}}, []string{"add", "--dry-run", "example.com/unlisted/plugin@v1.0.0"}},
+		"--allow-unlisted":        {catalog.Policy{Allow: catalog.AllowCatalog, UserMayAllowUnlisted: true}, []string{"add", "--dry-run", "--allow-unlisted", "example.com/unlisted/plugin@v1.0.0"}},
+	} {
+		s := sc
+		s.Vendor = v.config(c.policy)
+		if out, err := pluginIn(t, s, c.args...); err != nil || !strings.Contains(out, "example.com/unlisted/plugin") {
+			t.Errorf("%s: plugin %s: %v\n%s", name, strings.Join(c.args, " "), err, out)
+		}
+	}
+	installed()
+
 	// Offline, with the catalog of release time alone (this machine's
 	// cached catalog removed): search, and add by name.
 	if out, err := pluginIn(t, sc, "remove", "example.com/metrics/plugin"); err != nil {
