@@ -77,7 +77,8 @@ var (
 	// older than one this machine has verified.
 	ErrBadCatalog = catalog.ErrBadCatalog
 	// ErrNoGoPlugins: the running program cannot load Go plugins: a
-	// platform without them, or a program built without cgo.
+	// platform without them, or a program built without cgo or without
+	// -trimpath.
 	ErrNoGoPlugins = errors.New("this program cannot load Go plugins")
 	// ErrNoCCompiler: a Go plugin must be linked by a C compiler, and the
 	// machine has none.

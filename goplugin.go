@@ -8,6 +8,7 @@ package selfcompile
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -51,7 +52,7 @@ var goPluginPlatforms = []string{"linux/amd64", "linux/arm64", "linux/arm", "lin
 // and probed first, so a plugin that panics in init never reaches the
 // running process. It builds nothing and returns an error matching
 // ErrNoGoPlugins on a platform without Go plugins or for a program built
-// without cgo, ErrNoCCompiler without a C compiler (a Go plugin is always
+// without cgo or without -trimpath, ErrNoCCompiler without a C compiler (a Go plugin is always
 // linked by one), and ErrModuleMismatch for a plugin that needs module
 // versions other than the running program's, and ErrLoaded for a plugin
 // that the running program has, compiled in or among loaded (those it
@@ -105,19 +106,35 @@ func refuseLoaded(p PluginInfo, have []PluginInfo) error {
 }
 
 // checkGoPlugins refuses, before any work, what cannot load a Go plugin:
-// a platform without them, a program built without cgo (plugin.Open then
-// only says "not implemented"), a machine without a C compiler.
+// a platform without them, a program whose build settings no plugin built
+// here can match (checkLiveSettings), a machine without a C compiler.
 func checkGoPlugins() error {
 	if p := runtime.GOOS + "/" + runtime.GOARCH; !slices.Contains(goPluginPlatforms, p) {
 		return fmt.Errorf("%w: Go has no plugins on %s; install the plugin with plugin add and restart the program", ErrNoGoPlugins, p)
 	}
-	bi, ok := debug.ReadBuildInfo()
-	cgo := ok && slices.ContainsFunc(bi.Settings, func(s debug.BuildSetting) bool { return s.Key == "CGO_ENABLED" && s.Value == "1" })
-	if !cgo {
-		return fmt.Errorf("%w: this program was built without cgo (CGO_ENABLED=0), and plugin.Open needs it; install the plugin with plugin add and restart the program", ErrNoGoPlugins)
+	bi, _ := debug.ReadBuildInfo()
+	if err := checkLiveSettings(bi); err != nil {
+		return err
 	}
 	if cCompiler() == "" {
 		return fmt.Errorf("%w: a Go plugin is linked by the C compiler, and there is none (gcc or clang on PATH, or CC); install one, or install the plugin with plugin add and restart the program", ErrNoCCompiler)
+	}
+	return nil
+}
+
+// checkLiveSettings refuses a program whose build a Go plugin built here
+// cannot match: one built without cgo (plugin.Open then only says "not
+// implemented"), or without -trimpath, whose packages carry the paths of
+// the machine it was built on, which a plugin built elsewhere cannot have.
+func checkLiveSettings(bi *debug.BuildInfo) error {
+	has := func(key, value string) bool {
+		return bi != nil && slices.ContainsFunc(bi.Settings, func(s debug.BuildSetting) bool { return s.Key == key && s.Value == value })
+	}
+	switch {
+	case !has("CGO_ENABLED", "1"):
+		return fmt.Errorf("%w: this program was built without cgo (CGO_ENABLED=0), and plugin.Open needs it; install the plugin with plugin add and restart the program", ErrNoGoPlugins)
+	case !has("-trimpath", "true"):
+		return fmt.Errorf("%w: this program was built without -trimpath, so its packages carry the paths of the machine that built it and no plugin built here matches them; install the plugin with plugin add and restart the program (the rebuilt binary has -trimpath)", ErrNoGoPlugins)
 	}
 	return nil
 }
@@ -147,7 +164,7 @@ func (in *install) checkRunningModules() error {
 // bundles it embeds record it.
 func runningBuildList() (gosrc.BuildList, error) {
 	shared, _, plugins, _ := hook.Registered()
-	src := cmpNonEmpty(plugins, shared)
+	src := cmp.Or(plugins, shared)
 	if src == "" {
 		return nil, fmt.Errorf("%w: the running program was not prepared with go-selfcompile", ErrNoBundle)
 	}
@@ -156,13 +173,6 @@ func runningBuildList() (gosrc.BuildList, error) {
 		return nil, err
 	}
 	return gosrc.ParseModList(m.BuildList)
-}
-
-func cmpNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // buildShared builds the Go plugin: a main package, in the restored host
@@ -188,7 +198,8 @@ func (in *install) buildShared(info PluginInfo) (*GoPlugin, error) {
 		return nil, err
 	}
 	tmp := filepath.Join(in.workdir, "plugin.so")
-	args := append([]string{"build", "-buildmode=plugin"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
+	// -buildmode=plugin last: it overrides a -buildmode=pie the binary records.
+	args := append(append([]string{"build"}, buildFlags(in.bin.Build, in.c.LDFlags)...), "-buildmode=plugin")
 	in.c.logf("Building the Go plugin: %s", info.ImportPath)
 	if _, err := in.g.Run(in.ctx, append(args, "-o", tmp, "./"+rel)...); err != nil {
 		return nil, in.goError(err)

@@ -4,7 +4,8 @@
 // toolchain it carries, its recorded settings and the module versions of
 // its build (selfcompile.SelfCompile.BuildGoPlugin), so that plugin.Open
 // accepts it: the "plugin was built with a different version of package"
-// failure of hand-built plugins cannot happen. The same plugin package
+// failure of hand-built plugins does not happen, but for two live plugins
+// that bring in different versions of a module the program lacks. The same plugin package
 // works both ways: compiled in, or loaded live; its init registers into
 // the running program either way.
 //
@@ -37,7 +38,7 @@ import (
 
 var (
 	// ErrNoGoPlugins: this program cannot load Go plugins (the platform,
-	// or a program built without cgo).
+	// or a program built without cgo or without -trimpath).
 	ErrNoGoPlugins = selfcompile.ErrNoGoPlugins
 	// ErrNoCCompiler: there is no C compiler to link a Go plugin with.
 	ErrNoCCompiler = selfcompile.ErrNoCCompiler
