@@ -52,9 +52,7 @@ func startRemote(cfg Config) *remote {
 		err = fmt.Errorf("names no program")
 	}
 	if err != nil {
-		close(r.exited)
-		r.drop(fmt.Sprintf("cannot be started: %v", err))
-		return r
+		return r.notStarted(err)
 	}
 	r.cmd = proc.Command(context.Background(), args[0], args[1:]...)
 	r.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
@@ -69,9 +67,7 @@ func startRemote(cfg Config) *remote {
 		err = r.cmd.Start()
 	}
 	if err != nil {
-		close(r.exited)
-		r.drop(fmt.Sprintf("cannot be started: %v", err))
-		return r
+		return r.notStarted(err)
 	}
 	r.bw = bufio.NewWriter(r.in)
 	caps := make(chan *response, 1)
@@ -90,6 +86,14 @@ func startRemote(cfg Config) *remote {
 		case <-r.dead:
 		}
 	}()
+	return r
+}
+
+// notStarted drops a cache program that could not be started.
+func (r *remote) notStarted(err error) *remote {
+	close(r.exited)
+	close(r.ready)
+	r.drop(fmt.Sprintf("cannot be started: %v", err))
 	return r
 }
 
@@ -153,10 +157,11 @@ func (r *remote) drop(reason string) {
 // call sends a request, with the file body names as its body, and waits
 // for its answer, dropping the cache if it fails or does not come in time.
 func (r *remote) call(req *request, body string) (*response, bool) {
+	<-r.ready // closed once r.can is set, or the cache dropped: never left open
 	select {
-	case <-r.ready:
 	case <-r.dead:
 		return nil, false
+	default:
 	}
 	if !r.can[req.Command] {
 		return nil, false
@@ -251,10 +256,7 @@ func (r *remote) stop() {
 	r.stopOnce.Do(func() {
 		r.puts.Wait()
 		r.stopping.Store(true) // its end is no failure now
-		select {
-		case <-r.ready:
-		case <-r.dead:
-		}
+		<-r.ready              // r.can is set, or nil if the cache dropped first
 		if r.can["close"] {
 			r.mu.Lock()
 			r.nextID++

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 const (
@@ -85,12 +87,7 @@ func (s store) put(action, output []byte, size int64, r io.Reader) (string, erro
 	}
 	path := s.file(output, "d")
 	err := writeFile(path, func(w io.Writer) error {
-		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(w, h), r)
-		if err == nil && (n != size || string(h.Sum(nil)) != string(output)) {
-			err = errMismatch
-		}
-		return err
+		return checkOutput(io.TeeReader(r, w), output, size)
 	})
 	if err != nil {
 		return "", err
@@ -119,6 +116,7 @@ func (s store) adopt(action, output []byte, size int64, path string) error {
 	dst := s.file(output, "d")
 	tmp := fmt.Sprintf("%s.tmp-%x", dst, action[:8])
 	os.MkdirAll(filepath.Dir(dst), 0o777)
+	os.Remove(tmp) // what a killed proxy left
 	if os.Link(path, tmp) != nil {
 		f, err := os.Open(path)
 		if err != nil {
@@ -146,32 +144,26 @@ func checkFile(name string, output []byte, size int64) error {
 		return err
 	}
 	defer f.Close()
+	return checkOutput(f, output, size)
+}
+
+// checkOutput reads r to its end and checks that it hashes to output and
+// is size bytes long.
+func checkOutput(r io.Reader, output []byte, size int64) error {
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, r)
 	if err == nil && (n != size || string(h.Sum(nil)) != string(output)) {
 		err = errMismatch
 	}
 	return err
 }
 
-// writeFile writes a file through a temporary file renamed into place, so
-// that the go commands reading the cache see the old file or the new one.
-// A cache is not synced: a file lost in a crash is compiled again.
+// writeFile writes a file atomically, so that the go commands reading the
+// cache see the old file or the new one. A cache is not synced: a file
+// lost in a crash is compiled again.
 func writeFile(name string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // nothing once renamed
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return fsutil.WriteAtomic(name, 0o600, write)
 }

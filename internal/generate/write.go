@@ -139,15 +139,21 @@ func (g *gen) install(jobs []writeJob, generated map[string][]byte) error {
 	return nil
 }
 
-// installFile copies src over dst atomically: a build that reads dst
-// meanwhile, or a kill, sees the old bundle or the whole new one.
+// installFile copies src over dst atomically, synced before the rename: a
+// build that reads dst meanwhile, a kill or a crash leaves the old bundle
+// or the whole new one where a vendor commits them.
 func installFile(src, dst string) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return fsutil.WriteAtomic(dst, 0o644, func(w io.Writer) error { _, err := io.Copy(w, f); return err })
+	return fsutil.WriteAtomic(dst, 0o644, func(w io.Writer) error {
+		if _, err := io.Copy(w, f); err != nil {
+			return err
+		}
+		return w.(*os.File).Sync() // WriteAtomic writes to its temporary file
+	})
 }
 
 // generatedFiles returns the Go files this run writes, by path: the bundle
