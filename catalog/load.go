@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 // ErrUnreachable matches a catalog that could not be fetched when the
@@ -125,19 +127,8 @@ func readCached(name string) ([]byte, error) {
 // keep writes the newest verified catalog to the cache, atomically.
 func keep(name string, raw []byte, logf func(string, ...any)) {
 	err := os.MkdirAll(filepath.Dir(name), 0o700)
-	var f *os.File
 	if err == nil {
-		f, err = os.CreateTemp(filepath.Dir(name), ".catalog-*")
-	}
-	if err == nil {
-		_, err = io.Copy(f, bytes.NewReader(raw))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), name)
-		}
-		os.Remove(f.Name())
+		err = fsutil.WriteAtomic(name, 0o600, func(w io.Writer) error { _, err := w.Write(raw); return err })
 	}
 	if err != nil {
 		logf("Could not keep the newest catalog in %s (an older one would then be taken for new): %v", name, err)

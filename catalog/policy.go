@@ -10,7 +10,7 @@ import (
 )
 
 // Config is what a program carries of its vendor's catalog: set in its
-// code (selfcompile.SelfCompile.Catalog) or given to the generator
+// code (selfcompile.SelfCompile.Vendor) or given to the generator
 // (go-selfcompile --catalog-key ...), never taken from the user's
 // environment.
 type Config struct {

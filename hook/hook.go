@@ -21,8 +21,11 @@ import (
 const ProbeEnv = "GO_SELFCOMPILE_PROBE"
 
 // A program that an install started as its build cache (package
-// internal/cacheprog) serves as one and exits, before main's init runs
-// the plugins'. A process privileged by its file is never started as one
+// internal/cacheprog) serves as one and exits, before main runs. Packages
+// are initialized in import path order once their imports are, so the
+// init of a plugin whose path sorts before this package's (example.com/...)
+// may run first in that process too, with its standard output sent to
+// standard error. A process privileged by its file is never started as one
 // and ignores the variable.
 func init() {
 	if !proc.Privileged() {

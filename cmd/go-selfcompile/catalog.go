@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shazow/go-selfcompile/catalog"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 // vendorOptions are the generator's flags for the vendor's catalog.
@@ -175,7 +176,8 @@ func sign(file string, keyFiles []string, out string, stdout io.Writer) error {
 		_, err = stdout.Write(signed)
 		return err
 	}
-	return os.WriteFile(out, signed, 0o644)
+	// Atomically: a vendor must never publish half a catalog.
+	return fsutil.WriteAtomic(out, 0o644, func(w io.Writer) error { _, err := w.Write(signed); return err })
 }
 
 // verify checks a signed catalog and prints what it lists.
