@@ -74,7 +74,10 @@ var (
 	ErrNotAllowed = catalog.ErrNotAllowed
 	// ErrBadCatalog: the vendor's catalog cannot be trusted: not signed by
 	// a key the program carries, tampered with, for another program, or
-	// older than one this machine has verified.
+	// older than one this machine has verified; or the program's catalog
+	// configuration (SelfCompile.Vendor: keys, policy) is malformed. A
+	// catalog location that holds none matches catalog.ErrMissing; one
+	// that cannot be reached, ErrNeedsNetwork.
 	ErrBadCatalog = catalog.ErrBadCatalog
 	// ErrNoGoPlugins: the running program cannot load Go plugins: a
 	// platform without them, or a program built without cgo or without

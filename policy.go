@@ -55,6 +55,9 @@ func (c *SelfCompile) loadVendor(ctx context.Context, bin *exe.File, rec buildRe
 	if errors.Is(err, catalog.ErrUnreachable) {
 		return nil, &NetworkError{Plugins: []string{"(the vendor's catalog)"}, Module: cfg.URL, Version: "latest", Reason: err.Error()}
 	}
+	if errors.Is(err, catalog.ErrMissing) {
+		return nil, fmt.Errorf("%w: the program's catalog URL is wrong, or its vendor has not published the catalog there", err)
+	}
 	if err != nil {
 		return nil, err
 	}

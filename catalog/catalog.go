@@ -91,8 +91,9 @@ var (
 	// catalog or policy forbids.
 	ErrNotAllowed = errors.New("not allowed by the program's vendor")
 	// ErrBadCatalog matches a catalog that cannot be trusted: not signed by
-	// a key the program knows, tampered with, for another program, or
-	// older than one the machine has seen.
+	// a key the program knows, tampered with, for another program, too
+	// large, or older than one the machine has seen; and a program whose
+	// catalog configuration (its keys, its policy) is malformed.
 	ErrBadCatalog = errors.New("the vendor's catalog cannot be trusted")
 )
 
@@ -162,11 +163,11 @@ func Verifiers(keys []string) ([]note.Verifier, error) {
 	for i, k := range keys {
 		k = strings.TrimSpace(k)
 		if strings.HasPrefix(k, "PRIVATE+KEY+") {
-			return nil, fmt.Errorf("catalog key %d is a signer key, which must stay secret: give the verifier key (the .pub file)", i+1)
+			return nil, fmt.Errorf("%w: catalog key %d is a signer key, which must stay secret: give the verifier key (the .pub file)", ErrBadCatalog, i+1)
 		}
 		v, err := note.NewVerifier(k)
 		if err != nil {
-			return nil, fmt.Errorf("catalog key %d is not a verifier key: %v", i+1, err)
+			return nil, fmt.Errorf("%w: catalog key %d is not a verifier key: %v", ErrBadCatalog, i+1, err)
 		}
 		vs = append(vs, v)
 	}

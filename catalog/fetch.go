@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +18,9 @@ const maxCatalog = 16 << 20
 
 // Fetch reads the signed catalog at location: an https URL, fetched with
 // client (nil for http.DefaultClient), or a file (a path or a file://
-// URL). It does not verify it: Open does.
+// URL). It does not verify it: Open does. A failure of the network or the
+// server matches ErrUnreachable; a location that holds no catalog matches
+// ErrMissing; a catalog over 16 MB, ErrBadCatalog.
 func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, error) {
 	u, err := url.Parse(location)
 	switch {
@@ -48,22 +51,33 @@ func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, e
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the catalog: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching the catalog %s: %s", location, resp.Status)
+	switch s := resp.StatusCode; {
+	case s >= 500 || s == http.StatusTooManyRequests || s == http.StatusRequestTimeout:
+		return nil, fmt.Errorf("%w: %s answers %s", ErrUnreachable, location, resp.Status)
+	case s != http.StatusOK:
+		return nil, fmt.Errorf("%w: %s answers %s", ErrMissing, location, resp.Status)
 	}
-	return readLimited(resp.Body)
+	data, err := readLimited(resp.Body)
+	if err != nil && !errors.Is(err, ErrBadCatalog) {
+		err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return data, err
 }
 
 func readFile(name string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("reading the catalog: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrMissing, err)
 	}
 	defer f.Close()
-	return readLimited(f)
+	data, err := readLimited(f)
+	if err != nil && !errors.Is(err, ErrBadCatalog) {
+		err = fmt.Errorf("%w: %w", ErrMissing, err)
+	}
+	return data, err
 }
 
 func readLimited(r io.Reader) ([]byte, error) {
@@ -72,7 +86,7 @@ func readLimited(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("reading the catalog: %w", err)
 	}
 	if len(data) > maxCatalog {
-		return nil, fmt.Errorf("the catalog is larger than %d MB", maxCatalog>>20)
+		return nil, fmt.Errorf("%w: it is larger than %d MB", ErrBadCatalog, maxCatalog>>20)
 	}
 	return data, nil
 }

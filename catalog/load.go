@@ -14,9 +14,19 @@ import (
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
-// ErrUnreachable matches a catalog that could not be fetched when the
-// program carries none and this machine has none either.
-var ErrUnreachable = errors.New("the vendor's catalog cannot be fetched")
+var (
+	// ErrUnreachable matches a catalog that could not be fetched because
+	// the network or the vendor's server failed (no connection, a
+	// timeout, a 5xx or 429 answer), when the program carries none and
+	// this machine has none either.
+	ErrUnreachable = errors.New("the vendor's catalog cannot be fetched")
+	// ErrMissing matches a catalog location that holds none: a file that
+	// does not exist or cannot be read, or a server that answers with
+	// another client error (404, 403), when the program carries none and
+	// this machine has none either. The location is wrong, or the vendor
+	// has not published the catalog there.
+	ErrMissing = errors.New("the vendor's catalog is not at its location")
+)
 
 // Load returns the newest catalog that cfg's keys verify among the one
 // the program embeds, the newest one this machine has verified (kept in
@@ -50,7 +60,7 @@ func Load(ctx context.Context, cfg *Config, dir string, offline bool, logf func(
 	if cfg.URL != "" && (!offline || !strings.HasPrefix(cfg.URL, "https:") || best == nil) {
 		cat, err := cfg.fetch(ctx, best)
 		switch {
-		case errors.Is(err, ErrUnreachable) && best != nil:
+		case (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrMissing)) && best != nil:
 			logf("Using the catalog of sequence %d: %v", best.Sequence, err)
 		case err != nil:
 			return nil, err
@@ -77,7 +87,7 @@ func Load(ctx context.Context, cfg *Config, dir string, offline bool, logf func(
 func (cfg *Config) fetch(ctx context.Context, have *Catalog) (*Catalog, error) {
 	raw, err := Fetch(ctx, cfg.Client, cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
+		return nil, err
 	}
 	cat, err := cfg.open(raw)
 	if err != nil {

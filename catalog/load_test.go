@@ -1,0 +1,136 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// server serves what answer returns, over TLS, and counts the requests.
+type server struct {
+	*httptest.Server
+	answer   atomic.Value // func(http.ResponseWriter)
+	requests atomic.Int32
+}
+
+func newServer(t *testing.T) *server {
+	s := &server{}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		s.answer.Load().(func(http.ResponseWriter))(w)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *server) serve(body []byte) {
+	s.answer.Store(func(w http.ResponseWriter) { w.Write(body) })
+}
+
+func (s *server) fail(status int) {
+	s.answer.Store(func(w http.ResponseWriter) { http.Error(w, http.StatusText(status), status) })
+}
+
+func signed(t *testing.T, signer string, seq int64) []byte {
+	t.Helper()
+	raw, err := Sign(testCatalog(seq), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// Load takes the newest verified catalog of the embedded one, the one
+// this machine kept and the fetched one, keeps it, and refuses a fetched
+// one older than what the machine has seen.
+func TestLoadNewest(t *testing.T) {
+	signer, verifier, _ := GenerateKey("example.com/mytool")
+	srv := newServer(t)
+	dir := t.TempDir()
+	cfg := &Config{Name: "example.com/mytool", Keys: []string{verifier}, URL: srv.URL + "/catalog", Embedded: signed(t, signer, 1), Client: srv.Client()}
+	load := func(offline bool) (*Catalog, error) {
+		return Load(context.Background(), cfg, dir, offline, t.Logf)
+	}
+	srv.serve(signed(t, signer, 3))
+	if c, err := load(false); err != nil || c.Sequence != 3 {
+		t.Fatalf("with catalogs 1 (embedded) and 3 (served): %v, %v; want 3", c, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "example.com_mytool.note")); err != nil {
+		t.Errorf("the newest catalog was not kept: %v", err)
+	}
+	srv.serve(signed(t, signer, 2))
+	if _, err := load(false); !errors.Is(err, ErrBadCatalog) || !strings.Contains(err.Error(), "rollback") {
+		t.Errorf("served 2 after 3: %v; want ErrBadCatalog, a rollback", err)
+	}
+	n := srv.requests.Load()
+	if c, err := load(true); err != nil || c.Sequence != 3 || srv.requests.Load() != n {
+		t.Errorf("offline: %v, %v, %d requests; want the kept 3, no request", c, err, srv.requests.Load()-n)
+	}
+}
+
+// A catalog that cannot be fetched matches the error of its real cause:
+// the network or the server (ErrUnreachable), a location that holds
+// none (ErrMissing), or one that cannot be trusted (ErrBadCatalog); with
+// a catalog at hand, the install goes on with it.
+func TestLoadFailures(t *testing.T) {
+	signer, verifier, _ := GenerateKey("example.com/mytool")
+	srv := newServer(t)
+	closed := httptest.NewTLSServer(http.NotFoundHandler())
+	closed.Close()
+	for _, c := range []struct {
+		name  string
+		url   string
+		setup func()
+		want  error
+	}{
+		{"404", srv.URL, func() { srv.fail(http.StatusNotFound) }, ErrMissing},
+		{"403", srv.URL, func() { srv.fail(http.StatusForbidden) }, ErrMissing},
+		{"503", srv.URL, func() { srv.fail(http.StatusServiceUnavailable) }, ErrUnreachable},
+		{"no server", closed.URL, nil, ErrUnreachable},
+		{"no file", filepath.Join(t.TempDir(), "catalog.note"), nil, ErrMissing},
+		{"a directory", t.TempDir(), nil, ErrMissing},
+		{"too large", srv.URL, func() { srv.serve(make([]byte, maxCatalog+1)) }, ErrBadCatalog},
+		{"unsigned", srv.URL, func() { srv.serve([]byte("{}\n")) }, ErrBadCatalog},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.setup != nil {
+				c.setup()
+			}
+			cfg := &Config{Name: "example.com/mytool", Keys: []string{verifier}, URL: c.url, Client: srv.Client()}
+			_, err := Load(context.Background(), cfg, t.TempDir(), false, t.Logf)
+			for _, e := range []error{ErrUnreachable, ErrMissing, ErrBadCatalog} {
+				if errors.Is(err, e) != (e == c.want) {
+					t.Errorf("%v: matches %q: %v, want %v", err, e, errors.Is(err, e), e == c.want)
+				}
+			}
+			if c.want == ErrBadCatalog {
+				return
+			}
+			cfg.Embedded = signed(t, signer, 1)
+			var logged string
+			got, err := Load(context.Background(), cfg, t.TempDir(), false, func(f string, a ...any) { logged += f })
+			if err != nil || got.Sequence != 1 || !strings.Contains(logged, "Using the catalog") {
+				t.Errorf("with the embedded catalog: %v, %v, logged %q; want it used, and said", got, err, logged)
+			}
+		})
+	}
+}
+
+// A program's malformed keys match ErrBadCatalog, and a signer key given
+// as a verifier is refused without being repeated.
+func TestLoadBadKeys(t *testing.T) {
+	signer, _, _ := GenerateKey("example.com/mytool")
+	for _, key := range []string{"nonsense", signer} {
+		cfg := &Config{Name: "example.com/mytool", Keys: []string{key}, Embedded: signed(t, signer, 1)}
+		_, err := Load(context.Background(), cfg, t.TempDir(), true, t.Logf)
+		if !errors.Is(err, ErrBadCatalog) || strings.Contains(err.Error(), signer) {
+			t.Errorf("key %.12s…: %v; want ErrBadCatalog, without the key", key, err)
+		}
+	}
+}
