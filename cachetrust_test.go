@@ -20,6 +20,7 @@ import (
 // before is not trusted because it is there.
 func TestCacheTrust(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	shared := filepath.Join(tempDir(t), "shared")
 	os.MkdirAll(shared, 0o777)

@@ -24,6 +24,7 @@ import (
 // the test checks that its go-build directory exists when it sends it.
 func TestCanceledDuringBuild(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	slow := filepath.Join(tempDir(t), "slowbuild")
 	var big strings.Builder
 	big.WriteString("package slowbuild\n\nimport _ \"example.com/slowbuild/first\"\n\nvar table = map[string]int{\n")
@@ -125,6 +126,7 @@ func copyTree(t *testing.T, src, dst string) {
 // context's error, and the binary is as it was.
 func TestCompileCanceled(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	unchangedBin := unchanged(t, target)
 	sc := installer(t, target)

@@ -26,6 +26,7 @@ import (
 // it: this module does not require it.
 func TestCobraHost(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	if out, err := command(e2e.repo, nil, "go", "list", "-m", "all"); err != nil || strings.Contains(string(out), "spf13/cobra") {
 		t.Errorf("this module's build list names cobra (%v):\n%s", err, out)
 	}

@@ -34,9 +34,17 @@ var e2e struct {
 	cacheDir string // XDG_CACHE_HOME for the installers
 	seed     string // a copy of cacheDir as setup left it, which no install changes
 	modcache string // the go command's module cache
+	proxy    string // the GOPROXY of the go commands the tests run themselves
 }
 
+// TestMain makes this process a user without network: the installers it
+// runs in process (installer) and the ones it starts (run) find
+// GOPROXY=off, so that tests of them may run in parallel, which
+// t.Setenv forbids. The go commands the tests run themselves (command)
+// get the GOPROXY the tests were started with.
 func TestMain(m *testing.M) {
+	e2e.proxy = os.Getenv("GOPROXY")
+	os.Setenv("GOPROXY", "off")
 	code := m.Run()
 	if e2e.work != "" {
 		removeAll(e2e.work)
@@ -152,7 +160,11 @@ func copyRepo(src, dst string) error {
 func command(dir string, env []string, name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = os.Environ()
+	if os.Getenv("GOPROXY") == "off" { // as TestMain left it, not a test's own proxy
+		cmd.Env = append(cmd.Env, "GOPROXY="+e2e.proxy) // "" is unset: go.env's
+	}
+	cmd.Env = append(cmd.Env, env...)
 	return cmd.CombinedOutput()
 }
 
@@ -223,9 +235,9 @@ func mustRun(t *testing.T, bin string, args ...string) string {
 
 // installer returns a SelfCompile that replaces target, as example-abinary
 // would, but in this process, so that tests can inspect the typed error.
+// It is offline (TestMain): a test that gives it a proxy sets GOPROXY.
 func installer(t *testing.T, target string) *selfcompile.SelfCompile {
 	t.Helper()
-	t.Setenv("GOPROXY", "off")
 	return &selfcompile.SelfCompile{
 		Target:       target,
 		CacheDir:     filepath.Join(e2e.cacheDir, "go-selfcompile"),

@@ -24,6 +24,7 @@ import (
 // nothing either.
 func TestCacheProgFleet(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	work := tempDir(t)
 	prog := cacheProgram(t, work)
 	store := filepath.Join(work, "store")

@@ -17,6 +17,7 @@ import (
 // asset) is carried, and the generator names it.
 func TestGeneratorCarriesOnlyWhatBuilds(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	host := filepath.Join(tempDir(t), "host")
 	rel, _ := filepath.Rel(host, e2e.repo)
 	writeFiles(t, host, map[string]string{
@@ -81,6 +82,7 @@ func TestGeneratorCarriesOnlyWhatBuilds(t *testing.T) {
 // says how to run the right one.
 func TestGeneratorVersionSkew(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	host := filepath.Join(tempDir(t), "skew")
 	writeFiles(t, host, map[string]string{
 		"go.mod":  "module example.com/skew\n\ngo 1.26\n\nrequire github.com/shazow/go-selfcompile v0.9.0\n",

@@ -32,6 +32,7 @@ func dir(files map[string]string) func(*testing.T) string {
 // the binary's hash unchanged.
 func TestHostileInput(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	withInit := func(body string) map[string]string {
 		return map[string]string{"go.mod": pluginMod, "p.go": "package hostile\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n)\n\nvar _, _, _ = fmt.Sprint, os.Exit, time.Sleep\n\nfunc init() {\n" + body + "\n}\n"}
 	}

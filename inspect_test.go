@@ -22,6 +22,7 @@ import (
 // configuration tools.
 func TestInspectAndJSON(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	out, err := command(e2e.work, nil, e2e.gen, "inspect", bin)
 	if err != nil || !strings.Contains(string(out), "github.com/shazow/go-selfcompile/example/abinary linux/amd64") || !strings.Contains(string(out), "toolchain linux/amd64") {
@@ -44,6 +45,7 @@ func TestInspectAndJSON(t *testing.T) {
 // with a failing exit code.
 func TestInspectRefuses(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	dir := tempDir(t)
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {

@@ -14,6 +14,7 @@ import (
 // TestInstallAPlugin reproduces the 2015 transcript, offline.
 func TestInstallAPlugin(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	before := fileHash(t, bin)
 	if out := mustRun(t, bin); out != "Just doing binary things\n" {
@@ -56,6 +57,7 @@ func TestInstallAPlugin(t *testing.T) {
 // after the other: the second install keeps the first.
 func TestInstallLocalPlugins(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	src := tempDir(t)
 	writePlugin(t, filepath.Join(src, "pluga"), "example.com/pluga", "pluga activated.")
@@ -81,6 +83,7 @@ func TestInstallLocalPlugins(t *testing.T) {
 // the binary carries.
 func TestLocalPluginChanged(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	dir := filepath.Join(tempDir(t), "changing")
 	writeFiles(t, dir, map[string]string{"go.mod": "module example.com/changing\n\ngo 1.26\n",
@@ -102,6 +105,7 @@ func TestLocalPluginChanged(t *testing.T) {
 // the binary stays byte-identical and the error names the plugin and why.
 func TestFailedInstallKeepsBinary(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	unchangedBin := unchanged(t, bin)
 	dir := filepath.Join(tempDir(t), "broken")
@@ -126,6 +130,7 @@ func TestFailedInstallKeepsBinary(t *testing.T) {
 // binary unchanged.
 func TestLocalModulePackages(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	dir := filepath.Join(tempDir(t), "multi")
 	pkg := func(name string) string {

@@ -14,6 +14,7 @@ import (
 // build list at another version: it moves the host's dependency.
 func TestKeepHostDepsPluginModule(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	proxy := filepath.Join(tempDir(t), "proxy")
 	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", "v1.1.0", "v1.0.10")
 	target := installedCopy(t)
@@ -32,6 +33,7 @@ func TestKeepHostDepsPluginModule(t *testing.T) {
 // before building.
 func TestKeepHostDepsLocalFolder(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	fork := filepath.Join(tempDir(t), "pflag")
 	if err := copyRepo(filepath.Join(e2e.modcache, "github.com", "spf13", "pflag@v1.1.0"), fork); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 // a symlink is refused.
 func TestPluginFolderCarriesOnlyWhatBuilds(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	home := tempDir(t)
 	outside := filepath.Join(tempDir(t), "outside.txt")
 	os.WriteFile(outside, []byte("not the plugin's"), 0o644)
@@ -79,6 +80,7 @@ func TestPluginFolderCarriesOnlyWhatBuilds(t *testing.T) {
 // git configuration: core.fsmonitor is the classic way to run a command.
 func TestPluginFolderGitConfigNotRun(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	plug := filepath.Join(tempDir(t), "gitplug")
 	writePlugin(t, plug, "example.com/gitplug", "gitplug activated.")
 	marker := filepath.Join(tempDir(t), "fsmonitor-ran")

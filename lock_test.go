@@ -18,6 +18,7 @@ import (
 // at a failpoint, so no timing is involved.
 func TestLock(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	slow := filepath.Join(tempDir(t), "slow")
 	writePlugin(t, slow, "example.com/slow", "slow activated.")
@@ -66,6 +67,7 @@ func TestLock(t *testing.T) {
 // all succeed, and the binary ends with all four plugins.
 func TestConcurrentInstalls(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	var runs []*installRun
 	for _, name := range []string{"race1", "race2", "race3", "race4"} {

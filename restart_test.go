@@ -12,6 +12,7 @@ import (
 // nothing to change and does not restart again.
 func TestRestart(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	plug := plugin(t, map[string]string{"go.mod": "module example.com/pid\n\ngo 1.26\n",
 		"pid.go": "package pid\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc init() { fmt.Println(\"pid plugin in process\", os.Getpid()) }\n"})

@@ -18,6 +18,7 @@ import (
 // refuses.
 func TestRollbackChecksBackup(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	os.Chmod(target, 0o775) // as under a umask of 002: its backups are group-writable too
 	pluginCmd(t, target, nil, "add", aplugin)
@@ -72,6 +73,7 @@ func TestRollbackChecksBackup(t *testing.T) {
 // changes, and changes nothing; --json prints that plan as JSON.
 func TestRollbackDryRun(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	pluginCmd(t, target, nil, "add", aplugin)
 	unchangedBin := unchanged(t, target)
@@ -94,6 +96,7 @@ func TestRollbackDryRun(t *testing.T) {
 // backup is never opened for writing (ETXTBSY).
 func TestRollbackWhileBackupRuns(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	pluginCmd(t, target, nil, "add", aplugin)
 	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(target), ".example-abinary.selfcompile-backup-*"))
@@ -119,6 +122,7 @@ func TestRollbackWhileBackupRuns(t *testing.T) {
 // run as itself, it puts itself back, as the install said it would.
 func TestRepairWithBackup(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	brick := plugin(t, map[string]string{"go.mod": "module example.com/brick\n\ngo 1.26\n",
 		"p.go": "package brick\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"GO_SELFCOMPILE_PROBE\") == \"\" {\n\t\tpanic(\"bricked\")\n\t}\n}\n"})

@@ -49,6 +49,7 @@ func fill(t *testing.T, dir string) {
 // plugin. The binary is unchanged each time.
 func TestNoSpace(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	t.Run("cache", func(t *testing.T) {
 		cache := mountTmpfs(t, "64m")
 		target := installedCopy(t)

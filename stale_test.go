@@ -23,6 +23,7 @@ import (
 // without bundles.
 func TestExecutableChangedOnDisk(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	v2 := secondBuild(t)
 	damaged := filepath.Join(tempDir(t), "damaged")
 	data, _ := os.ReadFile(e2e.abinary)
@@ -61,6 +62,7 @@ func TestExecutableChangedOnDisk(t *testing.T) {
 // nothing is put at its old path.
 func TestExecutableMovedDuringInstall(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	before := fileHash(t, target)
 	r := start(t, target, []string{"GO_SELFCOMPILE_FAILPOINT=verify:pause"}, "plugin", "add", aplugin)
@@ -98,6 +100,7 @@ func alive(pid int) bool {
 // binary, after the build.
 func TestExecutableRewrittenDuringInstall(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	v2, err := os.ReadFile(secondBuild(t))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 // meanwhile, and goes on once the lock is free.
 func TestInstallWaitsForTrim(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	unchangedBin := unchanged(t, target)
 	cache := freshCache(t)
@@ -51,6 +52,7 @@ func TestInstallWaitsForTrim(t *testing.T) {
 // what it left.
 func TestTrimSeesOldInstalls(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	root := filepath.Join(freshCache(t), "go-selfcompile") // the trim builds the program: from the seed, not cold
 	old := filepath.Join(root, "work", "install-123")
 	writeFiles(t, old, map[string]string{".selfcompile-lock": "", "tmp/f": "x"})
@@ -86,6 +88,7 @@ func TestTrimSeesOldInstalls(t *testing.T) {
 // bundle, and nothing temporary stays.
 func TestRepeatInstallsDisk(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	cache := freshCache(t)
 	env := []string{"XDG_CACHE_HOME=" + cache}
@@ -114,6 +117,7 @@ func TestRepeatInstallsDisk(t *testing.T) {
 // toolchain, merges the trimmed modules again and succeeds.
 func TestCacheTrim(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	bin := installedCopy(t)
 	cache := freshCache(t)
 	env := []string{"XDG_CACHE_HOME=" + cache}

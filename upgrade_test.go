@@ -14,6 +14,7 @@ import (
 // does not restart either.
 func TestSameChangeTwice(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	pluginCmd(t, target, nil, "add", aplugin)
 	added := unchanged(t, target)
@@ -37,6 +38,7 @@ func TestSameChangeTwice(t *testing.T) {
 // list fails before building, naming the plugin, with exit code 4.
 func TestUpgradeNeverLowers(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	work := tempDir(t)
 	proxy := filepath.Join(work, "proxy")
 	publish := func(path, version, goMod string) {

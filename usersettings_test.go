@@ -10,6 +10,7 @@ import (
 // GOFLAGS, do not.
 func TestGoEnvFile(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	work := tempDir(t)
 	proxy := filepath.Join(work, "proxy")
 	src := filepath.Join(work, "envplugin")

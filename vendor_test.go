@@ -320,6 +320,7 @@ func mustKey(t *testing.T) string {
 // the binary as it was.
 func TestSignHook(t *testing.T) {
 	setupE2E(t)
+	t.Parallel()
 	target := installedCopy(t)
 	var signed, verifyStarted time.Time
 	sc := installer(t, target)
