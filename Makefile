@@ -2,7 +2,10 @@
 #
 #   make example-aplugin   generate and build example-abinary, install example/aplugin
 #                          into it offline (GOPROXY=off), and run it
-#   make test              vet, every test (end-to-end ones included), short fuzz runs
+#   make test              vet, every test (end-to-end ones included)
+#   make fuzz              short fuzz runs of the spec parser and the bundle reader (CI runs it)
+#   make test-cross        vet for windows/amd64 and darwin/arm64, and the example
+#                          cross-built for darwin/arm64 and inspected (CI runs it)
 #   make test-arm64        the linux/arm64 build installs a plugin under qemu-user
 #                          (installs Debian's qemu-user-static where it is missing; root)
 #   make test-windows      the windows/amd64 build installs, lists, removes and rolls
@@ -25,7 +28,7 @@ PLUGIN  ?= github.com/shazow/go-selfcompile/example/aplugin
 # (go.dev/issue/75804, fixed in Go 1.27).
 FUZZTIME ?= 15000x
 
-.PHONY: all example-aplugin example-abinary generate test test-arm64 test-windows test-hosts bench bench-large bench-fleet clean
+.PHONY: all example-aplugin example-abinary generate test fuzz test-cross test-arm64 test-windows test-hosts bench bench-large bench-fleet clean
 
 all: example-abinary
 
@@ -42,18 +45,25 @@ example-aplugin: example-abinary
 	GOPROXY=off ./build/example-abinary --plugin $(PLUGIN)
 	./build/example-abinary
 
-# The darwin/arm64 vet runs with the flags of TestCrossTargets' darwin
-# build (-trimpath, no cgo), before the tests: that build then links what
-# the vet compiled.
 test:
 	$(GO) vet ./...
 	cd example/cobrahost && $(GO) vet ./...
 	cd example/takeover && $(GO) vet ./...
-	GOOS=windows GOARCH=amd64 $(GO) vet ./...
-	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet -trimpath ./...
 	$(GO) test -timeout 30m ./...
+
+# Fuzzing compiles the standard library again, instrumented: most of its
+# time. make test runs the fuzz targets' seed corpora as tests.
+fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/spec
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/bundle
+
+# The checks that compile the standard library for other targets. The
+# darwin/arm64 vet runs with the flags of TestCrossTargets' darwin build
+# (-trimpath, no cgo): that build then links what the vet compiled.
+test-cross:
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet -trimpath ./...
+	SELFCOMPILE_TEST_CROSS=1 $(GO) test -run '^TestCrossTargets$$' -timeout 30m -v .
 
 # binfmt_misc runs linux/arm64 programs, and the programs they start, with
 # qemu-aarch64-static: the installer starts the arm64 go command it carries.
