@@ -31,6 +31,7 @@ import (
 //	hosts/<main>-<hash>/src-<digest>/  its source, restored once per bundle
 //	work/                         the workdirs of running installs
 //	known/                        which executables' bundles were checked, by file identity
+//	goplugins/<sha256>.so         the Go plugins BuildGoPlugin built
 //
 // It must belong to the user and be writable by no one else: it holds what
 // is compiled into programs.
@@ -42,6 +43,7 @@ const (
 	hostsDir      = "hosts"
 	workDir       = "work"
 	knownDir      = "known"
+	goPluginsDir  = "goplugins"
 	workPrefix    = "install-"
 )
 
@@ -107,6 +109,7 @@ const (
 	CacheModules   CacheKind = "modules"   // a program's module cache
 	CacheSource    CacheKind = "source"    // a program's source
 	CacheWork      CacheKind = "work"      // what killed installs left
+	CacheGoPlugins CacheKind = "goplugins" // the Go plugins BuildGoPlugin built, for package live
 )
 
 // CacheEntry is one thing the library keeps between installs under
@@ -143,6 +146,7 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 	}
 	add(CacheBuild, filepath.Join(root, buildDir))
 	add(CacheWork, workRoot(root))
+	add(CacheGoPlugins, filepath.Join(root, goPluginsDir))
 	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Path, b.Path) })
 	return entries, nil
 }
@@ -152,7 +156,9 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 // not bundle, other programs' caches, its own source of other versions,
 // the modules of its own cache that its build list no longer names, the
 // build cache entries that a build of its program, as its last install
-// made it, does not use, and what killed installs left. To know those
+// made it, does not use, what killed installs left, and the Go plugins
+// built for live loads (a running program keeps those it opened; a later
+// load builds them again). To know those
 // entries, it builds the program (all from the cache, offline, into its
 // workdir). Other programs of the user restore or compile what they need
 // again at their next install. It fails with ErrLocked while an install
@@ -200,6 +206,7 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 		}
 	}
 	lockfile.RemoveStale(workRoot(root), workPrefix)
+	freed += removeMeasured(filepath.Join(root, goPluginsDir))
 	// The build first: its restore would merge again the modules trimmed.
 	n, err := c.trimBuildCache(ctx, filepath.Join(root, buildDir))
 	mod := filepath.Join(host, "mod")

@@ -193,7 +193,7 @@ func (in *install) buildShared(info PluginInfo) (*GoPlugin, error) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644); err != nil {
 		return nil, err
 	}
-	out := filepath.Join(in.cache, "goplugins")
+	out := filepath.Join(in.cache, goPluginsDir)
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return nil, err
 	}

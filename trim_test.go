@@ -133,9 +133,13 @@ func TestCacheTrim(t *testing.T) {
 		filepath.Join(root, "work", "install-123"),
 		filepath.Join(root, "work", "install-456"),          // left by an earlier version, its lock inside
 		filepath.Join(mods[0], "example.com", "old@v1.0.0"), // a module no build list names
+		filepath.Join(root, "goplugins"),                    // Go plugins built for live loads
 	}
 	for _, d := range stale {
 		writeFiles(t, d, map[string]string{"f": strings.Repeat("x", 1<<20)})
+	}
+	if out := pluginCmd(t, bin, env, "cache"); !strings.Contains(out, "goplugins ") {
+		t.Errorf("plugin cache does not list the Go plugins:\n%s", out)
 	}
 	// Their installers died: nobody holds the locks.
 	os.WriteFile(stale[2]+".lock", nil, 0o600)
