@@ -119,10 +119,16 @@ func (l *Loader) Load(ctx context.Context, spec string) (*Plugin, error) {
 
 // Open opens a Go plugin that BuildGoPlugin built, after checking that
 // its shared object still has the sha256 it was built with: its init runs
-// in this process.
+// in this process. It refuses, with ErrLoaded, a plugin of whose package
+// or module this process has loaded one since (two loads at once).
 func Open(gp *selfcompile.GoPlugin) (*Plugin, error) {
 	loaded.Lock()
 	defer loaded.Unlock()
+	for _, have := range loaded.plugins { // loaded while this one was built
+		if have.Info.ImportPath == gp.Plugin.ImportPath || have.Info.Module != "" && have.Info.Module == gp.Plugin.Module {
+			return nil, fmt.Errorf("live: %w: %s was loaded while %s was built; a Go plugin cannot be unloaded or replaced", ErrLoaded, have.Info.Describe(), gp.Plugin.Describe())
+		}
+	}
 	sum, err := fileSum(gp.Path)
 	if err != nil {
 		return nil, err
