@@ -118,31 +118,43 @@ func runCatalog(args []string, stdout, stderr io.Writer) error {
 }
 
 // keygen writes a new key pair: PREFIX.key (the signer key, secret) and
-// PREFIX.pub (the verifier key, which programs carry).
+// PREFIX.pub (the verifier key, which programs carry). It never writes
+// over a file, and leaves neither file when it cannot write both.
 func keygen(name, prefix string, stdout io.Writer) error {
 	signer, verifier, err := catalog.GenerateKey(name)
 	if err != nil {
 		return err
 	}
-	for name, content := range map[string]string{prefix + ".key": signer, prefix + ".pub": verifier} {
-		mode := os.FileMode(0o644)
-		if strings.HasSuffix(name, ".key") {
-			mode = 0o600
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode) // never over a key
-		if err != nil {
-			return err
-		}
-		_, err = f.WriteString(content + "\n")
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+	files := []struct {
+		name, content string
+		mode          os.FileMode
+	}{{prefix + ".key", signer, 0o600}, {prefix + ".pub", verifier, 0o644}}
+	for i, f := range files {
+		if err := writeNew(f.name, f.content+"\n", f.mode); err != nil {
+			if i > 0 {
+				os.Remove(files[0].name)
+			}
 			return err
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %s.key (keep it secret) and %s.pub: %s\n", prefix, prefix, verifier)
 	return nil
+}
+
+// writeNew writes a file that must not exist yet.
+func writeNew(name, content string, mode os.FileMode) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode) // never over a key
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+	}
+	return err
 }
 
 // sign signs a catalog written as JSON, dated now unless it has a date.
