@@ -190,23 +190,23 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	keepToolchain := toolchainDir(root, bin.Toolchain.Manifest)
 	for _, d := range subdirs(filepath.Join(root, toolchainsDir)) {
 		if d != keepToolchain {
-			freed += removeMeasured(d)
+			freed += fsutil.RemoveMeasured(d)
 		}
 	}
 	host := hostDir(root, bin.Shared.Manifest.MainPackage)
 	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
 		if d != host {
-			freed += removeMeasured(d)
+			freed += fsutil.RemoveMeasured(d)
 		}
 	}
 	srcs, _ := filepath.Glob(filepath.Join(host, "src-*"))
 	for _, s := range srcs {
 		if p, ok := bin.Shared.Manifest.Part(bundle.PartSource); !ok || filepath.Base(s) != "src-"+p.Digest[:24] {
-			freed += removeMeasured(s)
+			freed += fsutil.RemoveMeasured(s)
 		}
 	}
 	lockfile.RemoveStale(workRoot(root), workPrefix)
-	freed += removeMeasured(filepath.Join(root, goPluginsDir))
+	freed += fsutil.RemoveMeasured(filepath.Join(root, goPluginsDir))
 	// The build first: its restore would merge again the modules trimmed.
 	n, err := c.trimBuildCache(ctx, filepath.Join(root, buildDir))
 	mod := filepath.Join(host, "mod")
@@ -311,13 +311,6 @@ func subdirs(dir string) []string {
 		}
 	}
 	return out
-}
-
-// removeMeasured removes a tree and returns its size.
-func removeMeasured(dir string) int64 {
-	n := fsutil.DirSize(dir)
-	fsutil.RemoveAll(dir)
-	return n
 }
 
 // cacheLockFile is the lock of a cache directory, in it.

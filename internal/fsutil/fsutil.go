@@ -109,6 +109,14 @@ func IsFileAt(f *os.File, path string) bool {
 	return err == nil && os.SameFile(a, b)
 }
 
+// RemoveMeasured removes the tree at dir (RemoveAll) and returns the
+// bytes of its regular files.
+func RemoveMeasured(dir string) int64 {
+	n := DirSize(dir)
+	RemoveAll(dir)
+	return n
+}
+
 // DirSize returns the bytes of the regular files under dir.
 func DirSize(dir string) int64 {
 	var n int64

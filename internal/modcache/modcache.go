@@ -139,7 +139,7 @@ func Trim(cacheDir string, keep map[string]bool) int64 {
 			return filepath.SkipDir
 		case d.IsDir() && strings.Contains(d.Name(), "@"):
 			if mv, err := Unescape(rel); err == nil && !keep[mv.String()] {
-				freed += removeMeasured(p)
+				freed += fsutil.RemoveMeasured(p)
 			}
 			return filepath.SkipDir
 		}
@@ -169,13 +169,6 @@ func trimZips(download string, keep map[string]bool) int64 {
 		return nil
 	})
 	return freed
-}
-
-// removeMeasured removes a tree and returns the bytes of its files.
-func removeMeasured(dir string) int64 {
-	n := fsutil.DirSize(dir)
-	fsutil.RemoveAll(dir)
-	return n
 }
 
 // Paths returns where a module version's zip and extracted tree are in a
