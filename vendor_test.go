@@ -360,3 +360,36 @@ func TestSignHook(t *testing.T) {
 	unchangedBin()
 	onlyBeside(t, target, 1)
 }
+
+// A catalog that cannot be fetched, with none at hand, is an error of its
+// real cause: a server that cannot be reached needs the network (exit
+// code 4); a location that holds no catalog does not, and says what is
+// wrong. The binary is unchanged either way.
+func TestCatalogCannotBeFetched(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	_, verifier, _ := catalog.GenerateKey("example.com/abinary")
+	closed := httptest.NewTLSServer(http.NotFoundHandler())
+	closed.Close()
+	target := installedCopy(t)
+	check := unchanged(t, target)
+	for _, c := range []struct {
+		url              string
+		network, missing bool
+		says             string
+	}{
+		{closed.URL + "/catalog.note", true, false, "cannot be fetched"},
+		{filepath.Join(tempDir(t), "catalog.note"), false, true, "the program's catalog URL is wrong"},
+	} {
+		sc := installer(t, target)
+		sc.Vendor = &catalog.Config{Name: "example.com/abinary", Keys: []string{verifier}, URL: c.url}
+		_, err := sc.Plan(context.Background(), selfcompile.Change{Add: []string{aplugin}})
+		if errors.Is(err, selfcompile.ErrNeedsNetwork) != c.network || errors.Is(err, catalog.ErrMissing) != c.missing || err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("catalog at %s: %v; want network %v, missing %v, saying %q", c.url, err, c.network, c.missing, c.says)
+		}
+		if code := plugincmd.ExitCode(err); (code == plugincmd.ExitNetwork) != c.network {
+			t.Errorf("catalog at %s: exit code %d", c.url, code)
+		}
+	}
+	check()
+}

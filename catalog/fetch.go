@@ -20,7 +20,8 @@ const maxCatalog = 16 << 20
 // client (nil for http.DefaultClient), or a file (a path or a file://
 // URL). It does not verify it: Open does. A failure of the network or the
 // server matches ErrUnreachable; a location that holds no catalog matches
-// ErrMissing; a catalog over 16 MB, ErrBadCatalog.
+// ErrMissing; a catalog over 16 MB, or a redirect to other than https,
+// ErrBadCatalog.
 func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, error) {
 	u, err := url.Parse(location)
 	switch {
@@ -45,12 +46,15 @@ func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, e
 	c := *client
 	c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
 		if r.URL.Scheme != "https" || len(via) >= 10 {
-			return fmt.Errorf("the catalog redirects to %s: want https, and at most 10 redirects", r.URL)
+			return fmt.Errorf("%w: it redirects to %s: want https, and at most 10 redirects", ErrBadCatalog, r.URL)
 		}
 		return nil
 	}
 	resp, err := c.Do(req)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrBadCatalog): // a redirect refused
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()

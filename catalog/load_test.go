@@ -97,6 +97,12 @@ func TestLoadFailures(t *testing.T) {
 		{"a directory", t.TempDir(), nil, ErrMissing},
 		{"too large", srv.URL, func() { srv.serve(make([]byte, maxCatalog+1)) }, ErrBadCatalog},
 		{"unsigned", srv.URL, func() { srv.serve([]byte("{}\n")) }, ErrBadCatalog},
+		{"redirect to http", srv.URL, func() {
+			srv.answer.Store(func(w http.ResponseWriter) {
+				w.Header().Set("Location", strings.Replace(closed.URL, "https:", "http:", 1))
+				w.WriteHeader(http.StatusFound)
+			})
+		}, ErrBadCatalog},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.setup != nil {
