@@ -95,9 +95,13 @@ func (c *SelfCompile) buildGoPlugin(ctx context.Context, spec string, loaded []P
 // refuseLoaded refuses a plugin that the running program has, compiled in
 // or loaded live (have), at any version: a Go plugin cannot be unloaded
 // or replaced, and a package already in the process does not run its init
-// again.
+// again. The same plugin as asked needs nothing, and the error says so;
+// another version needs an install and a restart.
 func refuseLoaded(p PluginInfo, have []PluginInfo) error {
 	for _, h := range have {
+		if h.ImportPath == p.ImportPath && h.Version == p.Version && h.Local == p.Local && h.Sum == p.Sum {
+			return fmt.Errorf("%w: %s is in it already, as asked (%s): there is nothing to load", ErrLoaded, p.ImportPath, h.Describe())
+		}
 		if h.ImportPath == p.ImportPath || (h.Module != "" && h.Module == p.Module) {
 			return fmt.Errorf("%w: %s is in it already (%s); a Go plugin cannot be unloaded or replaced: install it with plugin add and restart the program", ErrLoaded, p.ImportPath, h.Describe())
 		}

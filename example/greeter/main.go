@@ -78,7 +78,7 @@ func do(loader *live.Loader, cmd string, args []string) error {
 		fmt.Println(g.Greet())
 	case cmd == "load" && len(args) == 1:
 		p, err := loader.Load(ctx, spec(args[0]))
-		if cannotLoadLive(err) {
+		if cannotLoadLive(err) && !have(spec(args[0])) {
 			fmt.Printf("%s cannot be loaded into this process; to have it, run: %s plugin add %s, and restart\n", args[0], filepath.Base(os.Args[0]), spec(args[0]))
 		}
 		if err != nil {
@@ -105,6 +105,19 @@ func do(loader *live.Loader, cmd string, args []string) error {
 		return fmt.Errorf("unknown command; try greet LANGUAGE, load SPEC, build SPEC, open FILE [SHA256], list or quit")
 	}
 	return nil
+}
+
+// have reports whether the program has the plugin that spec names,
+// compiled in or loaded live, at the version it names (at any, for none):
+// then an install would not change it either.
+func have(spec string) bool {
+	path, version, _ := strings.Cut(spec, "@")
+	for _, p := range append(selfcompile.Installed(), live.Loaded()...) {
+		if p.ImportPath == path && (version == "" || version == p.Version) {
+			return true
+		}
+	}
+	return false
 }
 
 // cannotLoadLive reports whether err says that a plugin cannot be loaded
