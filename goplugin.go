@@ -102,7 +102,7 @@ func refuseLoaded(p PluginInfo, have []PluginInfo) error {
 		if h.ImportPath == p.ImportPath && h.Version == p.Version && h.Local == p.Local && h.Sum == p.Sum {
 			return fmt.Errorf("%w: %s is in it already, as asked (%s): there is nothing to load", ErrLoaded, p.ImportPath, h.Describe())
 		}
-		if h.ImportPath == p.ImportPath || (h.Module != "" && h.Module == p.Module) {
+		if h.Shares(p) {
 			return fmt.Errorf("%w: %s is in it already (%s); a Go plugin cannot be unloaded or replaced: install it with plugin add and restart the program", ErrLoaded, p.ImportPath, h.Describe())
 		}
 	}

@@ -54,6 +54,13 @@ func (p PluginInfo) String() string {
 	return p.ImportPath
 }
 
+// Shares reports whether p and q are one package, or packages of one
+// module: a process can hold only one of them as a Go plugin, which
+// cannot be unloaded or replaced.
+func (p PluginInfo) Shares(q PluginInfo) bool {
+	return p.ImportPath == q.ImportPath || p.Module != "" && p.Module == q.Module
+}
+
 // Describe formats a plugin as a line of "plugin list": its import path,
 // then its version, or "local" and the folder it came from, or "host" for
 // a package of the host's own module.

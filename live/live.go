@@ -125,7 +125,7 @@ func Open(gp *selfcompile.GoPlugin) (*Plugin, error) {
 	loaded.Lock()
 	defer loaded.Unlock()
 	for _, have := range loaded.plugins { // loaded while this one was built
-		if have.Info.ImportPath == gp.Plugin.ImportPath || have.Info.Module != "" && have.Info.Module == gp.Plugin.Module {
+		if have.Info.Shares(gp.Plugin) {
 			return nil, fmt.Errorf("live: %w: %s was loaded while %s was built; a Go plugin cannot be unloaded or replaced", ErrLoaded, have.Info.Describe(), gp.Plugin.Describe())
 		}
 	}
