@@ -149,7 +149,7 @@ func BenchmarkLargeHost(b *testing.B) {
 	t.add("bundle, without --warm-cache", mb(plainBytes), "goal <= 45 MB")
 	t.add("bundle, with --warm-cache", mb(warmBytes), fmt.Sprintf("+%s for the warm cache", mb(warmBytes-plainBytes)))
 	t.add("generation (level best)", secs(tPlain), "")
-	t.add("generation with --warm-cache", secs(tWarm), "")
+	t.add("generation with --warm-cache, after go build -trimpath", secs(tWarm), "")
 	t.add("floor: cold go build -trimpath", secs(cold), "1.00 of cold")
 	t.add("floor: warm go build -trimpath (main changed, median of 3)", secs(warm), "1.00 of warm")
 	t.add("floor: warm go build -trimpath adding a new plugin (median of 3)", secs(warmNew), "1.00 of new")

@@ -347,23 +347,31 @@ func BenchmarkInstall(b *testing.B) {
 	writeLiveFiles(host)
 	var t table
 
-	// Generation, at the default level, without and with the warm cache.
-	gen := func(flags ...string) time.Duration {
-		return timed(b, host, nil, "go", append([]string{"tool", "go-selfcompile", "-q"}, flags...)...)
+	// Generation, at the default level, without and with the warm cache:
+	// with an empty build cache, a vendor's first release, and after a
+	// release build (go build -trimpath), whose entries the warm cache
+	// takes.
+	tool, err := command(host, nil, "go", "tool", "-n", "go-selfcompile") // builds the generator, outside the timing
+	if err != nil {
+		b.Fatalf("go tool -n: %v\n%s", err, tool)
 	}
-	gen() // builds the generator with go tool, outside the timing
-	tPlain := gen()
+	gen := func(env []string, flags ...string) time.Duration {
+		return timed(b, host, env, strings.TrimSpace(string(tool)), append([]string{"-q"}, flags...)...)
+	}
+	tPlain := gen(nil)
 	plainBin := filepath.Join(work, "plain", "nethost")
 	timed(b, repo, nil, "go", "build", "-trimpath", "-o", plainBin, "./example/nethost")
 	plainBytes := bundleParts(b, &table{}, filepath.Join(host, "selfcompilebundle"))
-	tWarm := gen("--warm-cache")
+	tWarmEmpty := gen([]string{"GOCACHE=" + filepath.Join(work, "emptycache")}, "--warm-cache")
+	tWarm := gen(nil, "--warm-cache")
 	warmBytes := bundleParts(b, &t, filepath.Join(host, "selfcompilebundle"))
 	warmBin := filepath.Join(work, "warm", "nethost")
 	timed(b, repo, nil, "go", "build", "-trimpath", "-o", warmBin, "./example/nethost")
 	t.add("bundle, without --warm-cache", mb(plainBytes), "")
 	t.add("bundle, with --warm-cache", mb(warmBytes), "")
 	t.add("generation (level best)", secs(tPlain), "")
-	t.add("generation with --warm-cache", secs(tWarm), "")
+	t.add("generation with --warm-cache, empty build cache", secs(tWarmEmpty), "")
+	t.add("generation with --warm-cache, after go build -trimpath", secs(tWarm), ratio(tWarm, tWarmEmpty, "empty"))
 
 	// Floors: the program with the plugin imported, go build -trimpath with
 	// an empty build cache, then with only main changed.

@@ -12,7 +12,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/shazow/go-selfcompile/hook"
 	"github.com/shazow/go-selfcompile/internal/cacheprog"
@@ -27,13 +26,10 @@ import (
 // ignored: what is built is what the binary records.
 var netVars = []string{"GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GONOSUMCHECK", "GOSUMDB", "GOINSECURE", "GOAUTH", "GOVCS", "GOCACHEPROG"}
 
-// A shared build cache that does not answer within sharedCacheTimeout
+// A shared build cache that does not answer within cacheprog.Timeout
 // (plus a second a megabyte of what is sent) is dropped for the rest of
 // the go command; cacheNoteFile, in the workdir, says why.
-const (
-	sharedCacheTimeout = 15 * time.Second
-	cacheNoteFile      = "shared-cache.note"
-)
+const cacheNoteFile = "shared-cache.note"
 
 // newGoTool prepares the go command of the restored toolchain: GOTOOLCHAIN,
 // GOWORK, GOENV and GOFLAGS are the library's; the module cache holds the
@@ -81,7 +77,7 @@ func sharedCache(env []string, gocache, workdir string) []string {
 		Remote:  strings.TrimPrefix(env[i], "GOCACHEPROG="),
 		Dir:     gocache,
 		Note:    filepath.Join(workdir, cacheNoteFile),
-		Timeout: sharedCacheTimeout,
+		Timeout: cacheprog.Timeout,
 	}
 	if prog, progEnv, ok := cacheprog.Command(exe, cfg); ok {
 		env[i] = "GOCACHEPROG=" + prog

@@ -24,6 +24,7 @@
 //	                    (default: the go command's GOOS/GOARCH)
 //	    --skip-source   leave the program's own source out; installs fetch it through the module proxy
 //	    --warm-cache    build the dependencies now for each target and ship the build cache entries
+//	                    (what your build cache holds already is taken from it)
 //	    --level LEVEL   compression: fastest, default or best (default best)
 //	-C, --dir DIR       the main package directory (default: the current directory)
 //	-q, --quiet         print nothing but errors
@@ -48,11 +49,13 @@ import (
 
 	"github.com/shazow/go-selfcompile/inspect"
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/cacheprog"
 	"github.com/shazow/go-selfcompile/internal/generate"
 	"github.com/spf13/pflag"
 )
 
 func main() {
+	cacheprog.Main() // the go-between of a --warm-cache build, if started as one
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -106,6 +109,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor}
+	if exe, err := os.Executable(); err == nil {
+		opts.CacheProg = exe
+	}
 	if !*quiet {
 		opts.Logger = log.New(stderr, "[go-selfcompile] ", 0)
 	}

@@ -7,6 +7,11 @@
 // claims before the build sees it, and stores what the build compiles in
 // both.
 //
+// The generator uses it too, for --warm-cache: the go command's own build
+// cache (GOCACHE) is a seed, read only, whose entries are copied, checked
+// in the same way, into the warm cache being made, which then holds what
+// the build used, as if it had compiled it all.
+//
 // The first failure of the shared cache ends its use for that go command:
 // it cannot start, answers an error or something that is not the
 // protocol, returns an output that is not what it claims, or does not
@@ -30,6 +35,11 @@ import (
 	"time"
 )
 
+// Timeout is how long a go-between waits for each answer of a shared
+// cache unless told otherwise: a shared cache that does not answer in time
+// is left for the rest of the go command.
+const Timeout = 15 * time.Second
+
 // Env is the variable that starts a program as the proxy: the JSON of a
 // Config.
 const Env = "GO_SELFCOMPILE_CACHEPROG"
@@ -38,6 +48,7 @@ const Env = "GO_SELFCOMPILE_CACHEPROG"
 type Config struct {
 	Remote  string        // the shared cache program, as GOCACHEPROG says it
 	Dir     string        // the local build cache (GOCACHE)
+	Seed    string        // a build cache in the go command's format, read only, to take what Dir lacks from first; "" for none
 	Note    string        // the file that says why the shared cache failed; while it exists, it is not used
 	Timeout time.Duration // how long to wait for each answer of the shared cache
 }
@@ -120,6 +131,9 @@ type response struct {
 // closes, with cfg's local cache and, while it works, its shared one.
 func Serve(in io.Reader, out io.Writer, cfg Config) error {
 	p := &proxy{local: store{cfg.Dir}, out: bufio.NewWriter(out)}
+	if cfg.Seed != "" {
+		p.seed = &store{cfg.Seed}
+	}
 	if _, err := os.Stat(cfg.Note); cfg.Remote != "" && err != nil { // not failed for an earlier go command
 		p.remote = startRemote(cfg)
 		defer p.remote.stop()
@@ -156,6 +170,7 @@ func Serve(in io.Reader, out io.Writer, cfg Config) error {
 // proxy is one go command's cache.
 type proxy struct {
 	local  store
+	seed   *store  // nil without one
 	remote *remote // nil without a shared cache
 
 	mu  sync.Mutex // serializes out
@@ -179,6 +194,9 @@ func (p *proxy) handle(req *request, body []byte) *response {
 	case "get":
 		e, ok := p.local.get(req.ActionID)
 		if !ok {
+			e, ok = p.fromSeed(req.ActionID)
+		}
+		if !ok {
 			e, ok = p.remote.get(req.ActionID, p.local)
 		}
 		if !ok {
@@ -194,6 +212,20 @@ func (p *proxy) handle(req *request, body []byte) *response {
 		return &response{ID: req.ID, DiskPath: path}
 	}
 	return &response{ID: req.ID, Err: "unknown command " + req.Command}
+}
+
+// fromSeed copies the entry of an action from the seed into the local
+// cache, checked as the shared cache's are, and returns it. An entry that
+// is not what it claims is a miss: the build compiles it.
+func (p *proxy) fromSeed(action []byte) (entry, bool) {
+	if p.seed == nil {
+		return entry{}, false
+	}
+	e, ok := p.seed.get(action)
+	if !ok || p.local.adopt(action, e.output, e.size, e.path) != nil {
+		return entry{}, false
+	}
+	return p.local.get(action)
 }
 
 // note appends why the shared cache was dropped to the note file.

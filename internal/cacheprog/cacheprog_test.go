@@ -87,8 +87,15 @@ type goCommand struct {
 
 func start(t *testing.T, mode string) *goCommand {
 	t.Helper()
+	return startWith(t, mode, "")
+}
+
+// startWith starts the proxy with a shared cache of mode and a seed, if
+// they are not "".
+func startWith(t *testing.T, mode, seed string) *goCommand {
+	t.Helper()
 	dir := t.TempDir()
-	cfg := Config{Dir: filepath.Join(dir, "gocache"), Note: filepath.Join(dir, "note"), Timeout: 2 * time.Second}
+	cfg := Config{Dir: filepath.Join(dir, "gocache"), Seed: seed, Note: filepath.Join(dir, "note"), Timeout: 2 * time.Second}
 	if mode != "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -185,6 +192,41 @@ func TestRemoteHit(t *testing.T) {
 	puts, _ := os.ReadFile(filepath.Join(filepath.Dir(g.cfg.Dir), "puts"))
 	if string(puts) != fmt.Sprintf("%x\n", id("p")) {
 		t.Errorf("the shared cache was put %q", puts)
+	}
+}
+
+// TestSeed: a miss in the local cache is taken from the seed, copied into
+// the local cache, which then holds it as if the build had put it; an
+// entry of the seed whose output is not what it claims is a miss, and is
+// not copied. The seed is not written.
+func TestSeed(t *testing.T) {
+	seed := store{t.TempDir()}
+	good, bad := []byte("an object file"), []byte("another object")
+	if _, err := seed.put(id("a"), id(string(good)), int64(len(good)), strings.NewReader(string(good))); err != nil {
+		t.Fatal(err)
+	}
+	tampered, err := seed.put(id("b"), id(string(bad)), int64(len(bad)), strings.NewReader(string(bad)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(tampered, []byte("another 0bject"), 0o600) // the same size
+	g := startWith(t, "", seed.dir)
+	res := g.send(request{ID: 1, Command: "get", ActionID: id("a")}, nil)
+	if res.Miss || !strings.HasPrefix(res.DiskPath, g.cfg.Dir) || string(res.OutputID) != string(id(string(good))) {
+		t.Fatalf("get of an entry of the seed: %+v", res)
+	}
+	if res := g.send(request{ID: 2, Command: "get", ActionID: id("b")}, nil); !res.Miss {
+		t.Errorf("a tampered entry of the seed was a hit: %+v", res)
+	}
+	g.close()
+	if e, ok := (store{g.cfg.Dir}).get(id("a")); !ok || e.size != int64(len(good)) {
+		t.Errorf("the local cache does not hold the seed's entry: %+v %v", e, ok)
+	}
+	if _, ok := (store{g.cfg.Dir}).get(id("b")); ok {
+		t.Error("the tampered entry was copied into the local cache")
+	}
+	if data, _ := os.ReadFile(tampered); string(data) != "another 0bject" {
+		t.Errorf("the seed was written: %q", data)
 	}
 }
 

@@ -13,7 +13,7 @@ const haveShell = true
 
 // Main serves as the proxy and exits, if the process was started as one
 // by Command: Env holds a configuration and file descriptor 3 is open.
-// The program's hook calls it first thing.
+// The program's hook, and the generator, call it first thing.
 func Main() {
 	v := os.Getenv(Env)
 	var st syscall.Stat_t

@@ -44,6 +44,13 @@ type Options struct {
 	// install will, and ships the build cache entries, so that a first
 	// install compiles only the stub, the main package and the plugins.
 	WarmCache bool
+	// CacheProg is an executable that serves as the warm cache's build
+	// cache when started as package cacheprog says (it calls
+	// cacheprog.Main first thing): the warm cache then takes what the go
+	// command's build cache (GOCACHE, and GOCACHEPROG's) already holds
+	// instead of compiling it again. Empty, or on Windows, the warm cache
+	// is compiled into an empty build cache.
+	CacheProg string
 	// Self is the generator's build info, checked against the version of
 	// the library that the host requires; nil skips the check.
 	Self *debug.BuildInfo
@@ -123,7 +130,7 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	}
 	// Without a workspace: installs build the host module alone.
 	g.goCmd = gocmd.Go{Bin: bin, Dir: dir, Env: append(gocmd.Without(os.Environ(), "GOWORK"), "GOWORK=off")}
-	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD"); err != nil {
+	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD", "GOCACHE", "GOCACHEPROG"); err != nil {
 		return nil, err
 	}
 	if g.env.GOMOD == "" || g.env.GOMOD == os.DevNull {
@@ -173,6 +180,7 @@ func (g *gen) native(target string) bool {
 // goEnv is the part of go env that Generate reads.
 type goEnv struct {
 	GOROOT, GOVERSION, GOOS, GOARCH, GOHOSTOS, GOHOSTARCH, GOMODCACHE, GOPROXY, GOMOD string
+	GOCACHE, GOCACHEPROG                                                              string
 }
 
 func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }

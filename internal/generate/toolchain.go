@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/cacheprog"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/stub"
 )
@@ -105,11 +106,13 @@ func pruneToolchain(root, goos, goarch string) ([]bundle.File, error) {
 // build cache, and lists what that cache then holds. The go command keys
 // these entries by the toolchain's version, not its path or the platform
 // it runs on, so entries made by cross-compiling are hits on the target.
+// What the vendor's build cache holds already is copied from it, not
+// compiled again (warmCacheEnv).
 func (g *gen) warmFiles(ctx context.Context, target string) ([]bundle.File, error) {
 	goos, goarch, _ := strings.Cut(target, "/")
 	gocache := filepath.Join(g.tmp, "gocache-"+goos+"-"+goarch)
 	c := g.scratchGo("off")
-	c.Env = append(gocmd.Without(c.Env, "GOFLAGS", "GOCACHE", "GOOS", "GOARCH"), "GOFLAGS=-mod=mod -buildvcs=false", "GOCACHE="+gocache, "GOOS="+goos, "GOARCH="+goarch)
+	c.Env = append(gocmd.Without(c.Env, "GOFLAGS", "GOOS", "GOARCH"), "GOFLAGS=-mod=mod -buildvcs=false", "GOOS="+goos, "GOARCH="+goarch)
 	if !g.native(target) {
 		c.Env = append(gocmd.Without(c.Env, "CGO_ENABLED"), "CGO_ENABLED=0")
 	}
@@ -126,7 +129,8 @@ func (g *gen) warmFiles(ctx context.Context, target string) ([]bundle.File, erro
 		}
 	}
 	g.logf("Building %d packages for %s for the warm cache", len(deps), target)
-	if _, err := c.Run(ctx, append([]string{"build", "-trimpath", "--"}, deps...)...); err != nil {
+	c.Env = g.warmCacheEnv(c.Env, gocache)
+	if err := g.buildWarm(ctx, c, deps); err != nil {
 		return nil, fmt.Errorf("building the host's dependencies for %s for the warm cache: %w", target, err)
 	}
 	var files []bundle.File
@@ -141,3 +145,53 @@ func (g *gen) warmFiles(ctx context.Context, target string) ([]bundle.File, erro
 	sortFiles(files)
 	return files, err
 }
+
+// buildWarm builds deps and says how many of them came from the vendor's
+// build cache.
+func (g *gen) buildWarm(ctx context.Context, c gocmd.Go, deps []string) error {
+	compiled, listed := 0, map[string]bool{}
+	for _, p := range deps {
+		listed[p] = true
+	}
+	count := func(line string) { // -v names each package it compiles, not those it finds in a cache
+		if listed[line] {
+			compiled++
+		}
+	}
+	if _, err := c.Stream(ctx, count, append([]string{"build", "-v", "-trimpath", "--"}, deps...)...); err != nil {
+		return err
+	}
+	g.logf("Compiled %d of them; %d came from the build cache", compiled, len(deps)-compiled)
+	if note, err := os.ReadFile(g.cacheNote()); err == nil {
+		g.logf("The shared build cache (GOCACHEPROG) was left for the rest of the build: %s", strings.TrimSpace(string(note)))
+	}
+	return nil
+}
+
+// warmCacheEnv sets the build cache of a warm cache build to gocache,
+// empty at first. Where it can (Options.CacheProg, not on Windows), the
+// generator stands between the go command and gocache, as package
+// cacheprog does for installs, with the vendor's build cache as a seed and
+// the vendor's GOCACHEPROG, if any, as the shared cache: what they hold
+// is copied into gocache, checked to be what it claims, and the rest is
+// compiled. The trust is the vendor's own: the same build cache builds the
+// release.
+func (g *gen) warmCacheEnv(env []string, gocache string) []string {
+	env = append(gocmd.Without(env, "GOCACHE", "GOCACHEPROG"), "GOCACHE="+gocache)
+	cfg := cacheprog.Config{Dir: gocache, Remote: g.env.GOCACHEPROG, Note: g.cacheNote(), Timeout: cacheprog.Timeout}
+	if g.env.GOCACHE != "off" {
+		cfg.Seed = g.env.GOCACHE
+	}
+	if g.opts.CacheProg == "" || (cfg.Seed == "" && cfg.Remote == "") {
+		return env
+	}
+	prog, progEnv, ok := cacheprog.Command(g.opts.CacheProg, cfg)
+	if !ok {
+		return env
+	}
+	return append(env, "GOCACHEPROG="+prog, progEnv)
+}
+
+// cacheNote is the file that says why the vendor's shared build cache
+// failed, if it did (package cacheprog).
+func (g *gen) cacheNote() string { return filepath.Join(g.tmp, "shared-cache.note") }
