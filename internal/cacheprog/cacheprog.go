@@ -48,7 +48,7 @@ const Env = "GO_SELFCOMPILE_CACHEPROG"
 type Config struct {
 	Remote  string        // the shared cache program, as GOCACHEPROG says it
 	Dir     string        // the local build cache (GOCACHE)
-	Seed    string        // a build cache in the go command's format, read only, to take what Dir lacks from first; "" for none
+	Seed    string        // a build cache in the go command's format to take what Dir lacks from first, its files only marked used, as the go command marks them; "" for none
 	Note    string        // the file that says why the shared cache failed; while it exists, it is not used
 	Timeout time.Duration // how long to wait for each answer of the shared cache
 }
