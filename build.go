@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shazow/go-selfcompile/internal/cacheprog"
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
@@ -123,7 +124,7 @@ func (in *install) settle() {
 // cacheNote logs why the shared build cache failed, if it did: the build
 // went on without it.
 func (in *install) cacheNote() {
-	data, err := os.ReadFile(filepath.Join(in.workdir, cacheNoteFile))
+	data, err := os.ReadFile(filepath.Join(in.workdir, cacheprog.NoteFile))
 	if err != nil {
 		return
 	}

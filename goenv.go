@@ -26,11 +26,6 @@ import (
 // ignored: what is built is what the binary records.
 var netVars = []string{"GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GONOSUMCHECK", "GOSUMDB", "GOINSECURE", "GOAUTH", "GOVCS", "GOCACHEPROG"}
 
-// A shared build cache that does not answer within cacheprog.Timeout
-// (plus a second a megabyte of what is sent) is dropped for the rest of
-// the go command; cacheNoteFile, in the workdir, says why.
-const cacheNoteFile = "shared-cache.note"
-
 // newGoTool prepares the go command of the restored toolchain: GOTOOLCHAIN,
 // GOWORK, GOENV and GOFLAGS are the library's; the module cache holds the
 // bundled modules, so the go command finds them before it asks the user's
@@ -64,8 +59,9 @@ func newGoTool(r *restored, bi *debug.BuildInfo, workdir string) gocmd.Go {
 // sharedCache puts this program, as a cache proxy (package
 // internal/cacheprog), between the go command and the shared build cache
 // that GOCACHEPROG names in env, if any: the build goes on from the local
-// cache gocache when the shared one fails, and the reason is noted in the
-// workdir (see cacheNote). Where that cannot be done (Windows), the go
+// cache gocache when the shared one fails or does not answer within
+// cacheprog.Timeout (plus a second a megabyte of what is sent), and the
+// reason is noted in the workdir (see cacheNote). Where that cannot be done (Windows), the go
 // command is given GOCACHEPROG as it is.
 func sharedCache(env []string, gocache, workdir string) []string {
 	i := slices.IndexFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GOCACHEPROG=") })
@@ -76,7 +72,7 @@ func sharedCache(env []string, gocache, workdir string) []string {
 	cfg := cacheprog.Config{
 		Remote:  strings.TrimPrefix(env[i], "GOCACHEPROG="),
 		Dir:     gocache,
-		Note:    filepath.Join(workdir, cacheNoteFile),
+		Note:    filepath.Join(workdir, cacheprog.NoteFile),
 		Timeout: cacheprog.Timeout,
 	}
 	if prog, progEnv, ok := cacheprog.Command(exe, cfg); ok {

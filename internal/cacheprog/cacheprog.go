@@ -40,6 +40,10 @@ import (
 // is left for the rest of the go command.
 const Timeout = 15 * time.Second
 
+// NoteFile is the usual name of Config.Note, in the directory of the
+// builds it concerns.
+const NoteFile = "shared-cache.note"
+
 // Env is the variable that starts a program as the proxy: the JSON of a
 // Config.
 const Env = "GO_SELFCOMPILE_CACHEPROG"

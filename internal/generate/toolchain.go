@@ -194,4 +194,4 @@ func (g *gen) warmCacheEnv(env []string, gocache string) []string {
 
 // cacheNote is the file that says why the vendor's shared build cache
 // failed, if it did (package cacheprog).
-func (g *gen) cacheNote() string { return filepath.Join(g.tmp, "shared-cache.note") }
+func (g *gen) cacheNote() string { return filepath.Join(g.tmp, cacheprog.NoteFile) }
