@@ -12,6 +12,8 @@
 #                          back plugins under Wine (installs Debian's wine64 and
 #                          MinGW-w64 where they are missing; root)
 #   make bench             the benchmark table of BENCHMARKS.md
+#   make bench-repeat      a repeat install on example-abinary against its warm floor,
+#                          timed from outside (bash), alternating, median of three
 #   make bench-large       the large-host benchmark (caddy, downloaded; not in CI)
 #   make bench-fleet       ten fresh machines install caddy plugins through a shared
 #                          build cache (gocached, go-cacher; downloaded; not in CI)
@@ -33,7 +35,7 @@ FUZZTIME ?= 15000x
 # is still reported, and written to testdata/fuzz, whatever its size.
 FUZZMINIMIZE ?= 200x
 
-.PHONY: all example-aplugin example-abinary generate test fuzz test-cross test-arm64 test-windows test-hosts bench bench-large bench-fleet clean
+.PHONY: all example-aplugin example-abinary generate test fuzz test-cross test-arm64 test-windows test-hosts bench bench-repeat bench-large bench-fleet clean
 
 all: example-abinary
 
@@ -94,6 +96,9 @@ test-hosts:
 
 bench:
 	$(GO) test -run '^$$' -bench '^(BenchmarkInstall|BenchmarkTargets)$$' -benchtime 1x -timeout 60m .
+
+bench-repeat:
+	bash bench/repeat.sh
 
 bench-large:
 	SELFCOMPILE_BENCH_LARGE=1 $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 120m .
