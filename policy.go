@@ -51,7 +51,7 @@ func (c *SelfCompile) loadVendor(ctx context.Context, bin *exe.File, rec buildRe
 	if err := cfg.Policy.Check(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCatalog, err)
 	}
-	cat, err := catalog.Load(ctx, cfg, filepath.Join(cache, "catalogs"), offline(), c.logf)
+	cat, err := catalog.Load(ctx, cfg, filepath.Join(cache, catalogsDir), offline(), c.logf)
 	if errors.Is(err, catalog.ErrUnreachable) {
 		return nil, &NetworkError{Plugins: []string{"(the vendor's catalog)"}, Module: cfg.URL, Version: "latest", Reason: err.Error()}
 	}
