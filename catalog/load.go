@@ -29,6 +29,13 @@ var (
 	// this machine has none either. The location is wrong, or the vendor
 	// has not published the catalog there.
 	ErrMissing = errors.New("the vendor's catalog is not at its location")
+	// ErrUntrustedServer matches a catalog that could not be fetched
+	// because this machine does not trust the certificate of the https
+	// server at its location (self-signed, of an unknown authority, for
+	// another name, expired), when the program carries none and this
+	// machine has none either. The network is there: what is missing is
+	// the certificate's trust.
+	ErrUntrustedServer = errors.New("the server of the vendor's catalog is not trusted")
 )
 
 // Load returns the newest catalog that cfg's keys verify among the one
@@ -69,7 +76,7 @@ func Load(ctx context.Context, cfg *Config, dir string, offline bool, logf func(
 	if cfg.URL != "" && (!offline || !strings.HasPrefix(cfg.URL, "https:") || best == nil) {
 		cat, err := cfg.fetch(ctx, best)
 		switch {
-		case (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrMissing)) && best != nil:
+		case (errors.Is(err, ErrUnreachable) || errors.Is(err, ErrMissing) || errors.Is(err, ErrUntrustedServer)) && best != nil:
 			logf("Using the catalog of sequence %d: %v", best.Sequence, err)
 		case err != nil:
 			return nil, err

@@ -208,3 +208,45 @@ func TestLoadRecordTwoKeySets(t *testing.T) {
 		t.Errorf("the program with k1, offline: %d, %v; want the kept 11", seqOf(c), err)
 	}
 }
+
+// A server whose certificate this machine does not trust (here,
+// self-signed) is named as such, with how to trust it: the network is
+// there. With a catalog at hand, the install goes on with it, and says so.
+func TestLoadUntrustedServer(t *testing.T) {
+	signer, verifier, _ := GenerateKey("example.com/mytool")
+	srv := newServer(t)
+	srv.serve(signed(t, signer, 2))
+	cfg := &Config{Name: "example.com/mytool", Keys: []string{verifier}, URL: srv.URL, Client: &http.Client{}}
+	_, err := Load(context.Background(), cfg, t.TempDir(), false, t.Logf)
+	if !errors.Is(err, ErrUntrustedServer) || errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") || !strings.Contains(err.Error(), "SSL_CERT_FILE") {
+		t.Errorf("an untrusted server: %v; want ErrUntrustedServer, not ErrUnreachable, naming the x509 failure and SSL_CERT_FILE", err)
+	}
+	if srv.requests.Load() != 0 {
+		t.Errorf("%d requests reached the server; the handshake should have failed", srv.requests.Load())
+	}
+	cfg.Embedded = signed(t, signer, 1)
+	var logged string
+	if c, err := Load(context.Background(), cfg, t.TempDir(), false, func(f string, a ...any) { logged += fmt.Sprintf(f, a...) }); err != nil || c.Sequence != 1 || !strings.Contains(logged, "SSL_CERT_FILE") {
+		t.Errorf("with the embedded catalog: %v, %v, logged %q; want it used, and the certificate named", c, err, logged)
+	}
+}
+
+// A server's status text reaches messages with its control characters
+// escaped: an OSC title change and a colour do not reach the terminal.
+func TestFetchStatusEscaped(t *testing.T) {
+	srv := newServer(t)
+	srv.answer.Store(func(w http.ResponseWriter) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 404 \x1b]0;pwned\x07\x1b[31mNot Found\x1b[0m\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		buf.Flush()
+	})
+	_, err := Fetch(context.Background(), srv.Client(), srv.URL)
+	if !errors.Is(err, ErrMissing) || strings.ContainsAny(err.Error(), "\x1b\x07") || !strings.Contains(err.Error(), `404 \x1b]0;pwned\a\x1b[31mNot Found`) {
+		t.Errorf("a status with escapes: %q; want ErrMissing, the escapes shown escaped", err)
+	}
+}
