@@ -34,6 +34,7 @@ func (cmd *Command) search(r *run, args []string) error {
 		return err
 	}
 	found := cat.Search(strings.Join(args, " "))
+	cmd.unknownHost(host, found...)
 	if r.opts.asJSON {
 		if found == nil {
 			found = []catalog.Plugin{}
@@ -56,6 +57,23 @@ func writeSearch(w io.Writer, found []catalog.Plugin, host string) {
 	}
 }
 
+// unknownHost says, when the host's version is unknown and a version of
+// the plugins has host constraints, that they are not checked.
+func (cmd *Command) unknownHost(host string, plugins ...catalog.Plugin) {
+	if host != "" {
+		return
+	}
+	for _, p := range plugins {
+		for _, v := range p.Versions {
+			if v.Hosts != "" {
+				fmt.Fprintf(cmd.stderr(), "Note: %s records no version of its own, so the catalog's host constraints (%s %s: %s) are not checked: a version offered may not work with it. Its vendor can name the version: go-selfcompile --host-version.\n",
+					cmd.name(), printable.String(p.Name), v.Version, v.Hosts)
+				return
+			}
+		}
+	}
+}
+
 // info prints what the catalog says of one plugin.
 func (cmd *Command) info(r *run, args []string) error {
 	if len(args) != 1 {
@@ -71,6 +89,7 @@ func (cmd *Command) info(r *run, args []string) error {
 			return fmt.Errorf("the catalog (sequence %d) has no plugin %q (plugin search lists them)", cat.Sequence, args[0])
 		}
 	}
+	cmd.unknownHost(host, *p)
 	if r.opts.asJSON {
 		return printJSON(cmd.stdout(), p)
 	}
@@ -89,6 +108,8 @@ func writeInfo(w io.Writer, p *catalog.Plugin, host string) {
 		note := ""
 		if _, err := p.Allowed(v.Version, host); err != nil {
 			note = "  (" + err.Error() + ")"
+		} else if host == "" && v.Hosts != "" {
+			note = "  (for versions " + v.Hosts + " of the program; this one's is unknown)"
 		}
 		fmt.Fprintf(w, "  version  %s %s%s\n", v.Version, printable.String(v.Sum), note)
 	}

@@ -35,3 +35,21 @@ func TestCatalogTextEscaped(t *testing.T) {
 		}
 	}
 }
+
+// A program that records no version says, in plugin search and info, that
+// the catalog's host constraints are not checked, and how its vendor can
+// name the version; one whose version is known says nothing of it.
+func TestUnknownHostSaid(t *testing.T) {
+	p := hostilePlugin()
+	for _, host := range []string{"", "v9.1.0"} {
+		var stdout, stderr bytes.Buffer
+		cmd := &Command{Name: "mytool", Stdout: &stdout, Stderr: &stderr}
+		cmd.unknownHost(host, p)
+		writeInfo(&stdout, &p, host)
+		said := strings.Contains(stderr.String(), "mytool records no version of its own") && strings.Contains(stderr.String(), "--host-version") &&
+			strings.Contains(stdout.String(), "v1.1.0 h1:two=  (for versions >=v9.0.0 of the program; this one's is unknown)")
+		if said != (host == "") {
+			t.Errorf("host version %q: said the host's version is unknown: %v\n%s%s", host, said, stderr.String(), stdout.String())
+		}
+	}
+}
