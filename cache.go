@@ -32,7 +32,10 @@ import (
 //	work/                         the workdirs of running installs
 //	known/                        which executables' bundles were checked, by file identity
 //	goplugins/<sha256>.so         the Go plugins BuildGoPlugin built
+//	catalogs/                     the newest vendor catalogs verified, and their sequence numbers
 //
+// catalogs/ is what protects against a rollback of a vendor's catalog (an
+// older one served as new): TrimCache and PurgeCache leave it.
 // It must belong to the user and be writable by no one else: it holds what
 // is compiled into programs.
 
@@ -44,6 +47,7 @@ const (
 	workDir       = "work"
 	knownDir      = "known"
 	goPluginsDir  = "goplugins"
+	catalogsDir   = "catalogs"
 	workPrefix    = "install-"
 )
 
@@ -110,6 +114,7 @@ const (
 	CacheSource    CacheKind = "source"    // a program's source
 	CacheWork      CacheKind = "work"      // what killed installs left
 	CacheGoPlugins CacheKind = "goplugins" // the Go plugins BuildGoPlugin built, for package live
+	CacheCatalogs  CacheKind = "catalogs"  // the newest vendor catalogs verified: kept by a purge, against rollbacks
 )
 
 // CacheEntry is one thing the library keeps between installs under
@@ -147,6 +152,7 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 	add(CacheBuild, filepath.Join(root, buildDir))
 	add(CacheWork, workRoot(root))
 	add(CacheGoPlugins, filepath.Join(root, goPluginsDir))
+	add(CacheCatalogs, filepath.Join(root, catalogsDir))
 	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Path, b.Path) })
 	return entries, nil
 }
@@ -271,7 +277,9 @@ func (c *SelfCompile) trimBuildCache(ctx context.Context, dir string) (int64, er
 }
 
 // PurgeCache removes everything the library keeps under CacheDir but the
-// cache's lock file. The next install restores the toolchain and compiles
+// cache's lock file and the record of the vendor catalogs verified
+// (catalogs/, a few kilobytes), which keeps an older catalog from being
+// taken for new. The next install restores the toolchain and compiles
 // from scratch. It fails with ErrLocked while an install that uses the
 // cache runs.
 func (c *SelfCompile) PurgeCache() error { return prefixed(c.purgeCache()) }
@@ -291,7 +299,7 @@ func (c *SelfCompile) purgeCache() error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() != cacheLockFile { // held, until the purge is done
+		if e.Name() != cacheLockFile && e.Name() != catalogsDir { // the lock is held until the purge is done
 			if err := fsutil.RemoveAll(filepath.Join(root, e.Name())); err != nil {
 				return err
 			}

@@ -77,7 +77,8 @@ var (
 	// older than one this machine has verified; or the program's catalog
 	// configuration (SelfCompile.Vendor: keys, policy) is malformed. A
 	// catalog location that holds none matches catalog.ErrMissing; one
-	// that cannot be reached, ErrNeedsNetwork.
+	// that cannot be reached, ErrNeedsNetwork; an https server whose
+	// certificate this machine does not trust, catalog.ErrUntrustedServer.
 	ErrBadCatalog = catalog.ErrBadCatalog
 	// ErrNoGoPlugins: the running program cannot load Go plugins: a
 	// platform without them, or a program built without cgo or without

@@ -51,7 +51,7 @@ func (c *SelfCompile) loadVendor(ctx context.Context, bin *exe.File, rec buildRe
 	if err := cfg.Policy.Check(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCatalog, err)
 	}
-	cat, err := catalog.Load(ctx, cfg, filepath.Join(cache, "catalogs"), offline(), c.logf)
+	cat, err := catalog.Load(ctx, cfg, filepath.Join(cache, catalogsDir), offline(), c.logf)
 	if errors.Is(err, catalog.ErrUnreachable) {
 		return nil, &NetworkError{Plugins: []string{"(the vendor's catalog)"}, Module: cfg.URL, Version: "latest", Reason: err.Error()}
 	}
@@ -77,11 +77,15 @@ func offline() bool {
 
 // hostVersion is the version of the host module, for the catalog's host
 // constraints: HostVersion, or what the binary records, or its build
-// info's; "" when none is known.
+// info's, or what the vendor gave the generator (--host-version); "" when
+// none is known.
 func hostVersion(c *SelfCompile, bin *exe.File, rec buildRecord) string {
 	v := cmp.Or(c.HostVersion, rec.HostVersion)
 	if m := bin.Build.Main; v == "" && semver.IsValid(m.Version) {
 		v = m.Version
+	}
+	if v == "" && bin.Shared != nil {
+		v = bin.Shared.Manifest.HostVersion
 	}
 	return v
 }
@@ -126,8 +130,27 @@ func (in *install) applyVendor() error {
 		if err := v.resolve(p, in.c.AllowUnlisted); err != nil {
 			return err
 		}
+		if note := v.unknownHost(p); note != "" {
+			in.c.logf("%s", note)
+		}
 	}
 	return nil
+}
+
+// unknownHost says, for a catalog plugin resolved to a version with host
+// constraints, that they are not checked when the host's version is
+// unknown; "" otherwise.
+func (v *vendor) unknownHost(p *pluginSpec) string {
+	e, ok := v.cat.ByImportPath(p.importPath)
+	if v.host != "" || p.listedIn == nil || !ok {
+		return ""
+	}
+	for _, ver := range e.Versions {
+		if ver.Version == p.version && ver.Hosts != "" {
+			return fmt.Sprintf("%s %s is for versions %s of the program, and this program records no version of its own: that is not checked (its vendor can name the version: go-selfcompile --host-version)", e.Name, ver.Version, ver.Hosts)
+		}
+	}
+	return ""
 }
 
 // resolve applies the catalog and the policy to a plugin being added or

@@ -247,7 +247,8 @@ func restorePart(br *bundle.Reader, name, dest string, progress func(int64)) err
 // fetchSource gets the host's module source through the module proxy, for
 // bundles generated with --skip-source, at the version that HostVersion
 // names, or that the binary was built from, as its build info or (for a
-// rebuilt binary) its record says.
+// rebuilt binary) its record says, or that the vendor gave the generator
+// (--host-version).
 func (in *install) fetchSource() error {
 	done := in.stage(StageDownload)
 	m, bi := in.bin.Shared.Manifest, in.bin.Build
@@ -255,8 +256,9 @@ func (in *install) fetchSource() error {
 	if version == "" && bi.Main.Path == m.MainModule && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		version = bi.Main.Version
 	}
+	version = cmp.Or(version, m.HostVersion)
 	if version == "" {
-		return fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.HostVersion",
+		return fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.HostVersion, or generate with --host-version",
 			ErrNoSource, m.MainModule)
 	}
 	in.c.logf("Fetching %s@%s", m.MainModule, version)

@@ -56,10 +56,11 @@ import (
 // prepared with go-selfcompile, and leaves nothing behind but its caches.
 type SelfCompile struct {
 	// HostVersion is the version of the host module, as in "v1.2.0", for
-	// a program whose bundle was generated with --skip-source and whose
-	// build records no module version (go build in a checkout): installs
-	// fetch the host's source at that version. Otherwise it is not
-	// needed.
+	// a program whose build records no module version (go build in a
+	// checkout) and whose generator was not given one (--host-version):
+	// the catalog's host constraints are checked against it, and with
+	// --skip-source installs fetch the host's source at that version.
+	// Otherwise it is not needed.
 	HostVersion string
 
 	// Target is the executable to replace. It defaults to the running

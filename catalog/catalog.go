@@ -26,12 +26,17 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/shazow/go-selfcompile/internal/printable"
 )
 
 // Catalog is what a vendor lets users install.
@@ -99,8 +104,12 @@ var (
 
 // GenerateKey returns a new key pair for catalogs named name: the signer
 // key, which the vendor keeps secret, and the verifier key, which programs
-// carry.
+// carry. The name, as in "example.com/mytool", is the keys' name in a
+// signed note, which holds no spaces, no "+" and no control characters.
 func GenerateKey(name string) (signer, verifier string, err error) {
+	if name == "" || strings.Contains(name, "+") || strings.IndexFunc(name, notGraphic) >= 0 || !utf8.ValidString(name) {
+		return "", "", fmt.Errorf("key name %q: a signed note's key name holds no spaces, no + and no control characters, as in example.com/mytool", name)
+	}
 	return note.GenerateKey(rand.Reader, name)
 }
 
@@ -182,8 +191,8 @@ func (c *Catalog) check() error {
 	names, paths := map[string]bool{}, map[string]bool{}
 	for _, p := range c.Plugins {
 		switch {
-		case p.Name == "" || strings.ContainsAny(p.Name, "./@ \t\n"):
-			return fmt.Errorf("plugin name %q: a short name without dots, slashes, @ or spaces", p.Name)
+		case p.Name == "" || strings.ContainsAny(p.Name, "./@") || strings.IndexFunc(p.Name, notGraphic) >= 0:
+			return fmt.Errorf("plugin name %q: a short name without dots, slashes, @, spaces or control characters", p.Name)
 		case names[p.Name] || paths[p.ImportPath]:
 			return fmt.Errorf("plugin %q (%s) is listed twice", p.Name, p.ImportPath)
 		case module.CheckImportPath(p.ImportPath) != nil || module.CheckPath(p.Module) != nil:
@@ -256,11 +265,12 @@ func (c *Catalog) Search(word string) []Plugin {
 	return out
 }
 
-// RevokedReason returns why version is revoked, if it is.
+// RevokedReason returns why version is revoked, if it is, as the vendor
+// wrote it with control characters escaped, for messages.
 func (p *Plugin) RevokedReason(version string) (string, bool) {
 	for _, r := range p.Revoked {
 		if r.Version == version {
-			return cmp.Or(r.Reason, "revoked"), true
+			return cmp.Or(printable.String(r.Reason), "revoked"), true
 		}
 	}
 	return "", false
@@ -342,6 +352,8 @@ func parseHosts(hosts string) ([]comparison, error) {
 	}
 	return out, nil
 }
+
+func notGraphic(r rune) bool { return unicode.IsSpace(r) || !strconv.IsGraphic(r) }
 
 func btoi(b bool) int {
 	if b {

@@ -114,3 +114,22 @@ func TestPermit(t *testing.T) {
 		}
 	}
 }
+
+// A plugin name, which users type and every listing prints, holds no
+// control characters or spaces: a catalog with one is refused, and a
+// revoked version's reason is given with its control characters escaped.
+func TestVendorTextChecked(t *testing.T) {
+	signer, _, _ := GenerateKey("example.com/mytool")
+	for _, name := range []string{"me\x1b[31mtrics", "metrics\u00a0x", "\u202emetrics"} {
+		c := testCatalog(1)
+		c.Plugins[0].Name = name
+		if _, err := Sign(c, signer); err == nil || strings.ContainsAny(err.Error(), "\x1b\u202e") {
+			t.Errorf("plugin name %q: %v; want it refused, escaped", name, err)
+		}
+	}
+	p := testCatalog(1).Plugins[0]
+	p.Revoked[0].Reason = "\x1b]0;pwned\x07CVE"
+	if _, err := p.Allowed("v0.9.0", ""); err == nil || strings.ContainsAny(err.Error(), "\x1b\x07") || !strings.Contains(err.Error(), `\x1b]0;pwned\aCVE`) {
+		t.Errorf("a revoked version: %v; want its reason, escaped", err)
+	}
+}

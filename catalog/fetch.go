@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/printable"
 )
 
 // maxCatalog bounds what Fetch reads.
@@ -19,7 +23,8 @@ const maxCatalog = 16 << 20
 // Fetch reads the signed catalog at location: an https URL, fetched with
 // client (nil for http.DefaultClient), or a file (a path or a file://
 // URL). It does not verify it: Open does. A failure of the network or the
-// server matches ErrUnreachable; a location that holds no catalog matches
+// server matches ErrUnreachable; a server whose certificate this machine
+// does not trust, ErrUntrustedServer; a location that holds no catalog,
 // ErrMissing; a catalog over 16 MB, or a redirect to other than https,
 // ErrBadCatalog.
 func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, error) {
@@ -54,21 +59,37 @@ func Fetch(ctx context.Context, client *http.Client, location string) ([]byte, e
 	switch {
 	case errors.Is(err, ErrBadCatalog): // a redirect refused
 		return nil, err
+	case untrustedCertificate(err):
+		return nil, fmt.Errorf("%w: %s: %w; if the server is the vendor's, this machine must trust its certificate: add it, or the authority that signed it, to the system's certificates (or, on Linux and BSD, name a file of them with SSL_CERT_FILE or a directory with SSL_CERT_DIR)",
+			ErrUntrustedServer, location, err)
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
 	switch s := resp.StatusCode; {
 	case s >= 500 || s == http.StatusTooManyRequests || s == http.StatusRequestTimeout:
-		return nil, fmt.Errorf("%w: %s answers %s", ErrUnreachable, location, resp.Status)
+		return nil, fmt.Errorf("%w: %s answers %s", ErrUnreachable, location, printable.String(resp.Status))
 	case s != http.StatusOK:
-		return nil, fmt.Errorf("%w: %s answers %s", ErrMissing, location, resp.Status)
+		return nil, fmt.Errorf("%w: %s answers %s", ErrMissing, location, printable.String(resp.Status))
 	}
 	data, err := readLimited(resp.Body)
 	if err != nil && !errors.Is(err, ErrBadCatalog) {
 		err = fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return data, err
+}
+
+// untrustedCertificate reports whether err is the failure of a TLS
+// server's certificate to verify: signed by an authority this machine
+// does not trust (self-signed), for another name, or expired.
+func untrustedCertificate(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 func readFile(name string) ([]byte, error) {

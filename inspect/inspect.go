@@ -92,7 +92,7 @@ func ReadFile(path string) (*Binary, error) {
 	if rec.Plugins != nil {
 		b.Plugins = rec.Plugins
 	}
-	b.HostVersion = cmp.Or(rec.HostVersion, b.HostVersion)
+	b.HostVersion = cmp.Or(rec.HostVersion, b.HostVersion, x.Shared.Manifest.HostVersion)
 	return b, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/catalog"
+	"github.com/shazow/go-selfcompile/internal/printable"
 )
 
 // vendorCatalog returns the program's catalog and the host version its
@@ -33,20 +34,44 @@ func (cmd *Command) search(r *run, args []string) error {
 		return err
 	}
 	found := cat.Search(strings.Join(args, " "))
+	cmd.unknownHost(host, found...)
 	if r.opts.asJSON {
 		if found == nil {
 			found = []catalog.Plugin{}
 		}
 		return printJSON(cmd.stdout(), found)
 	}
+	writeSearch(cmd.stdout(), found, host)
+	return nil
+}
+
+// writeSearch prints one line for each plugin found: what the vendor
+// wrote, escaped (package printable).
+func writeSearch(w io.Writer, found []catalog.Plugin, host string) {
 	for _, p := range found {
 		newest := "(no version for this program)"
 		if v, err := p.Newest(host); err == nil {
 			newest = v.Version
 		}
-		fmt.Fprintf(cmd.stdout(), "%-16s %-12s %s  %s\n", p.Name, newest, p.ImportPath, p.Description)
+		fmt.Fprintf(w, "%-16s %-12s %s  %s\n", printable.String(p.Name), newest, p.ImportPath, printable.String(p.Description))
 	}
-	return nil
+}
+
+// unknownHost says, when the host's version is unknown and a version of
+// the plugins has host constraints, that they are not checked.
+func (cmd *Command) unknownHost(host string, plugins ...catalog.Plugin) {
+	if host != "" {
+		return
+	}
+	for _, p := range plugins {
+		for _, v := range p.Versions {
+			if v.Hosts != "" {
+				fmt.Fprintf(cmd.stderr(), "Note: %s records no version of its own, so the catalog's host constraints (%s %s: %s) are not checked: a version offered may not work with it. Its vendor can name the version: go-selfcompile --host-version.\n",
+					cmd.name(), printable.String(p.Name), v.Version, v.Hosts)
+				return
+			}
+		}
+	}
 }
 
 // info prints what the catalog says of one plugin.
@@ -64,25 +89,33 @@ func (cmd *Command) info(r *run, args []string) error {
 			return fmt.Errorf("the catalog (sequence %d) has no plugin %q (plugin search lists them)", cat.Sequence, args[0])
 		}
 	}
+	cmd.unknownHost(host, *p)
 	if r.opts.asJSON {
 		return printJSON(cmd.stdout(), p)
 	}
-	w := cmd.stdout()
-	fmt.Fprintf(w, "%s: %s\n  package  %s (module %s)\n", p.Name, p.Description, p.ImportPath, p.Module)
+	writeInfo(cmd.stdout(), p, host)
+	return nil
+}
+
+// writeInfo prints what the catalog says of p: what the vendor wrote,
+// escaped (package printable).
+func writeInfo(w io.Writer, p *catalog.Plugin, host string) {
+	fmt.Fprintf(w, "%s: %s\n  package  %s (module %s)\n", printable.String(p.Name), printable.String(p.Description), p.ImportPath, p.Module)
 	if p.Tier != "" {
-		fmt.Fprintf(w, "  tier     %s\n", p.Tier)
+		fmt.Fprintf(w, "  tier     %s\n", printable.String(p.Tier))
 	}
 	for _, v := range p.Versions {
 		note := ""
 		if _, err := p.Allowed(v.Version, host); err != nil {
 			note = "  (" + err.Error() + ")"
+		} else if host == "" && v.Hosts != "" {
+			note = "  (for versions " + v.Hosts + " of the program; this one's is unknown)"
 		}
-		fmt.Fprintf(w, "  version  %s %s%s\n", v.Version, v.Sum, note)
+		fmt.Fprintf(w, "  version  %s %s%s\n", v.Version, printable.String(v.Sum), note)
 	}
 	for _, v := range p.Revoked {
-		fmt.Fprintf(w, "  revoked  %s: %s\n", v.Version, v.Reason)
+		fmt.Fprintf(w, "  revoked  %s: %s\n", v.Version, printable.String(v.Reason))
 	}
-	return nil
 }
 
 // check reports the installed plugins that the catalog no longer lets
@@ -105,13 +138,19 @@ func (cmd *Command) check(r *run, _ []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
+	return problemsError(problems)
+}
+
+// problemsError is the error that lists the problems plugin check found,
+// with what the vendor wrote in them escaped (package printable).
+func problemsError(problems []catalog.Problem) error {
 	var lines []string
 	for _, p := range problems {
-		if p.Plugin == "" {
-			lines = append(lines, p.Reason)
-		} else {
-			lines = append(lines, strings.TrimSpace(p.Plugin+" "+p.Version)+": "+p.Reason)
+		line := p.Reason
+		if p.Plugin != "" {
+			line = strings.TrimSpace(p.Plugin+" "+p.Version) + ": " + p.Reason
 		}
+		lines = append(lines, printable.String(line))
 	}
 	return fmt.Errorf("%w: %s", selfcompile.ErrNotAllowed, strings.Join(lines, "; "))
 }

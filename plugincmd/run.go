@@ -77,7 +77,7 @@ func init() {
 		"rollback": {"", changeFlags, (*Command).rollback},
 		"cache": {"", func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVar(&o.trim, "trim", false, "remove what the current binary does not need")
-			fs.BoolVar(&o.purge, "purge", false, "remove every cache")
+			fs.BoolVar(&o.purge, "purge", false, "remove every cache but the record of the catalogs verified, which guards against rollbacks")
 			fs.BoolVar(&o.asJSON, "json", false, "print what the cache holds as JSON")
 		}, (*Command).cache},
 	}

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/printable"
 )
 
 // vendorOptions are the generator's flags for the vendor's catalog.
@@ -188,11 +191,44 @@ func sign(file string, keyFiles []string, out string, stdout io.Writer) error {
 		_, err = stdout.Write(signed)
 		return err
 	}
+	if err := checkOverwrite(out, c.Name); err != nil {
+		return err
+	}
 	// Atomically: a vendor must never publish half a catalog.
 	return fsutil.WriteAtomic(out, 0o644, func(w io.Writer) error { _, err := w.Write(signed); return err })
 }
 
-// verify checks a signed catalog and prints what it lists.
+// checkOverwrite refuses to sign into out if it is a file other than a
+// signed catalog named name, the one a new version replaces: a key file
+// given by mistake, the catalog's JSON, anything else.
+func checkOverwrite(out, name string) error {
+	fi, err := os.Stat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var old string
+	if fi.Mode().IsRegular() && fi.Size() < 16<<20 {
+		data, err := os.ReadFile(out)
+		if err != nil {
+			return err
+		}
+		var unverified *note.UnverifiedNoteError
+		if _, err := note.Open(data, note.VerifierList()); errors.As(err, &unverified) {
+			var c catalog.Catalog
+			if json.Unmarshal([]byte(unverified.Note.Text), &c) == nil && c.Name == name {
+				return nil
+			}
+			old = fmt.Sprintf(" (a signed note, not a catalog named %q)", name)
+		}
+	}
+	return fmt.Errorf("-o %s: not writing over a file that is not a signed catalog of %q%s, which could be a signing key: remove it first, or choose another file", out, name, old)
+}
+
+// verify checks a signed catalog and prints what it lists, with what the
+// vendor wrote escaped (package printable).
 func verify(file string, keys []string, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -210,9 +246,9 @@ func verify(file string, keys []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: catalog %s, sequence %d, signed %s, %d plugins\n", file, c.Name, c.Sequence, c.Date.Format(time.RFC3339), len(c.Plugins))
+	fmt.Fprintf(stdout, "%s: catalog %s, sequence %d, signed %s, %d plugins\n", printable.String(file), printable.String(c.Name), c.Sequence, c.Date.Format(time.RFC3339), len(c.Plugins))
 	for _, p := range c.Plugins {
-		fmt.Fprintf(stdout, "  %-16s %s (%d versions, %d revoked)\n", p.Name, p.ImportPath, len(p.Versions), len(p.Revoked))
+		fmt.Fprintf(stdout, "  %-16s %s (%d versions, %d revoked)\n", printable.String(p.Name), p.ImportPath, len(p.Versions), len(p.Revoked))
 	}
 	return nil
 }

@@ -26,6 +26,9 @@
 //	    --warm-cache    build the dependencies now for each target and ship the build cache entries
 //	                    (what your build cache holds already is taken from it)
 //	    --level LEVEL   compression: fastest, default or best (default best)
+//	    --host-version VERSION
+//	                    the program's version, as in v1.2.0, for builds that record none ((devel)):
+//	                    the catalog's host constraints are checked against it
 //	-C, --dir DIR       the main package directory (default: the current directory)
 //	-q, --quiet         print nothing but errors
 //	    --version       print the version and exit
@@ -81,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	warm := fs.Bool("warm-cache", false, "build the dependencies now for each target and ship the build cache entries")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	version := fs.Bool("version", false, "print the version and exit")
+	hostVersion := fs.String("host-version", "", "the program's `VERSION`, as in v1.2.0, for builds that record none ((devel)): the catalog's host constraints are checked against it")
 	vf := vendorFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
@@ -108,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor}
+	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor, HostVersion: *hostVersion}
 	if exe, err := os.Executable(); err == nil {
 		opts.CacheProg = exe
 	}

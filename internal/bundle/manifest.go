@@ -82,6 +82,11 @@ type Manifest struct {
 	// Record is, in a plugins bundle, the build record of the binary: the
 	// plugins it was built with.
 	Record json.RawMessage `json:",omitempty"`
+	// HostVersion is, in a shared bundle, the version of the host module
+	// that the vendor gave the generator (--host-version), as in
+	// "v1.2.0": for a build that records none ("(devel)"), it is the
+	// version that the catalog's host constraints are checked against.
+	HostVersion string `json:",omitempty"`
 	// Vendor is, in a shared bundle, the vendor's catalog configuration
 	// (package catalog's Config) that the generator was given.
 	Vendor json.RawMessage `json:",omitempty"`

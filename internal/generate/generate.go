@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/semver"
+
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
@@ -54,6 +56,11 @@ type Options struct {
 	// Self is the generator's build info, checked against the version of
 	// the library that the host requires; nil skips the check.
 	Self *debug.BuildInfo
+	// HostVersion is the version of the host module being released, as in
+	// "v1.2.0", recorded in the shared bundle for a build that records no
+	// version of its own (go build in a checkout gives "(devel)"): the
+	// catalog's host constraints are checked against it. "" for none.
+	HostVersion string
 	// Vendor is the vendor's catalog configuration that the program
 	// carries in its shared bundle (keys, location, policy, and the
 	// catalog current at release time); nil for none. It is checked: the
@@ -119,6 +126,9 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	g := &gen{opts: opts, logf: func(string, ...any) {}}
 	if opts.Logger != nil {
 		g.logf = opts.Logger.Printf
+	}
+	if v := opts.HostVersion; v != "" && semver.Canonical(v) != v {
+		return nil, fmt.Errorf("host version %q: want a semantic version, as in v1.2.0", v)
 	}
 	dir, err := filepath.Abs(cmp.Or(opts.Dir, "."))
 	if err != nil {

@@ -23,7 +23,7 @@ func (g *gen) run(ctx context.Context) (*Result, error) {
 	}
 	shared := &bundle.Manifest{Kind: bundle.Shared, GoVersion: g.env.GOVERSION, MainModule: g.host.modPath, MainPackage: g.host.mainPkg,
 		ModuleDir: g.rel(g.host.modDir), MainDir: relSlash(g.host.modDir, g.host.mainDir), Targets: g.targets, BuildList: g.host.buildList, SkipSource: g.opts.SkipSource,
-		Vendor: g.vendor}
+		HostVersion: g.opts.HostVersion, Vendor: g.vendor}
 	res := &Result{Shared: shared, Toolchains: map[string]*bundle.Manifest{}}
 	var sharedParts []bundle.PartFiles
 	if !g.opts.SkipSource {
