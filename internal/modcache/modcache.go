@@ -279,7 +279,8 @@ func DownloadedGoMod(modcache string, mv module.Version) ([]byte, error) {
 
 // CheckGoMod refuses a module version whose go.mod, as the go command read
 // it for minimal version selection (from the download directory), is not
-// the one its files carry: a module proxy can serve the two apart.
+// the one its files carry: a module proxy can serve the two apart, and a
+// module cache can hold them apart from an earlier download.
 func CheckGoMod(modcache string, mv module.Version) error {
 	read, err := DownloadedGoMod(modcache, mv)
 	if err != nil {
@@ -290,16 +291,27 @@ func CheckGoMod(modcache string, mv module.Version) error {
 		return fmt.Errorf("reading the go.mod in the files of %s: %v", mv, err)
 	}
 	if !bytes.Equal(read, own) {
-		return fmt.Errorf("the go.mod the module proxy served for %s is not the one in its files", mv)
+		return fmt.Errorf("the go.mod of %s that the go command read (from the module proxy, or the module cache) is not the one in its files", mv)
 	}
 	return nil
 }
 
-// DiscardZip removes a module version's zip, when the cache has one, and
-// its tree: for a zip whose files are not those expected.
-func DiscardZip(modcache string, mv module.Version) {
-	if zip, dir, err := Paths(modcache, mv); err == nil && fsutil.Exists(zip) {
-		os.Remove(zip)
-		fsutil.RemoveAll(dir)
+// downloadExts are the files of a module version in cache/download, as
+// the go command writes them.
+var downloadExts = []string{".zip", ".ziphash", ".mod", ".info", ".lock", ".partial"}
+
+// Discard removes everything a module cache holds of a module version (its
+// zip, go.mod, .info, .ziphash, lock and extracted tree), so that the go
+// command fetches it again: for a version whose files or go.mod failed a
+// check. Keeping any of them would fail the genuine version's check too.
+func Discard(modcache string, mv module.Version) {
+	zip, dir, err := Paths(modcache, mv)
+	if err != nil {
+		return
+	}
+	fsutil.RemoveAll(dir)
+	base := strings.TrimSuffix(zip, ".zip")
+	for _, ext := range downloadExts {
+		os.Remove(base + ext)
 	}
 }
