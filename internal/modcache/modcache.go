@@ -234,13 +234,83 @@ func GoSum(modcache string, mv module.Version) (map[string]string, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	return ParseSums(data), nil
+}
+
+// ParseSums returns the lines of a go.sum: hash by "path version" and
+// "path version/go.mod".
+func ParseSums(data []byte) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
 		if f := strings.Fields(line); len(f) == 3 {
 			out[f[0]+" "+f[1]] = f[2]
 		}
 	}
-	return out, nil
+	return out
+}
+
+// CheckSums checks the module cache tree at dir (what a bundle carries)
+// against the go.sum lines sums: each go.mod in its download directory
+// must hash to the "/go.mod" line of its version, and each .ziphash (the
+// hash of the zip, which the go command checks against go.sum before it
+// uses the extracted tree) and zip to the line of its version, where sums
+// has those lines. The first that does not is an error naming it.
+func CheckSums(dir string, sums map[string]string) error {
+	download := filepath.Join(dir, "cache", "download")
+	err := filepath.WalkDir(download, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(download, p)
+		escPath, file, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		ext := filepath.Ext(file)
+		if !ok || (ext != ".mod" && ext != ".ziphash" && ext != ".zip") {
+			return nil
+		}
+		mv, err := Unescape(escPath + "@" + strings.TrimSuffix(file, ext))
+		if err != nil {
+			return nil // not a module version's file
+		}
+		key, what := mv.Path+" "+mv.Version, ".ziphash (the hash of its files)"
+		if ext == ".mod" {
+			key, what = key+"/go.mod", "go.mod"
+		} else if ext == ".zip" {
+			what = "zip"
+		}
+		want, ok := sums[key]
+		if !ok {
+			return nil
+		}
+		got, err := fileSum(p, ext)
+		if err != nil {
+			return fmt.Errorf("hashing the %s of %s: %v", what, mv, err)
+		}
+		if got != want {
+			return fmt.Errorf("%s: its %s hashes to %s, and go.sum has %s", mv, what, got, want)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// fileSum returns the h1: hash that a module version's file in a download
+// directory gives, by its extension.
+func fileSum(p, ext string) (string, error) {
+	switch ext {
+	case ".zip":
+		return dirhash.HashZip(p, dirhash.Hash1)
+	case ".ziphash":
+		data, err := os.ReadFile(p)
+		return strings.TrimSpace(string(data)), err
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return ModSum(data)
 }
 
 // readModuleFile reads a file at the root of a module version: from its
