@@ -17,7 +17,9 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/shazow/go-selfcompile/internal/cachetree"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
+	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
 // goError makes a failed go build a typed error: a full disk is
@@ -31,7 +33,58 @@ func (in *install) goError(err error) error {
 	if noSpace(ge.Output) {
 		return &spaceError{dir: in.cache, err: err}
 	}
+	if mv, ok := mismatched(ge.Output); ok && in.r != nil {
+		return in.mismatchError(ge, mv)
+	}
 	return attributeError(ge, in.plugins, cCompilerMarks())
+}
+
+// checksumMismatch matches the go command's report of a module version
+// whose files or go.mod do not match go.sum ("verifying
+// example.com/m@v1.0.0: checksum mismatch", or ".../go.mod: checksum
+// mismatch") or the checksum database ("example.com/m@v1.0.0: verifying
+// module: checksum mismatch").
+var checksumMismatch = regexp.MustCompile(`verifying ([^\s@:]+)@([^\s@:/]+)(?:/go\.mod)?: checksum mismatch|([^\s@:]+)@([^\s@:/]+): verifying (?:module|go\.mod): checksum mismatch`)
+
+// mismatched returns the module version that the go command's output
+// reports a checksum mismatch for.
+func mismatched(out string) (module.Version, bool) {
+	m := checksumMismatch.FindStringSubmatch(out)
+	if m == nil {
+		return module.Version{}, false
+	}
+	return module.Version{Path: m[1] + m[3], Version: m[2] + m[4]}, true
+}
+
+// mismatchError is the failure of a go command that found a module
+// version's files not to match go.sum or the checksum database. The files
+// it found came from the module cache (where a program's bundle or an
+// earlier download put them) or from the module proxy just now: they are
+// removed from the module cache, so that the next try downloads them
+// again, and the markers of merged bundles are forgotten, so that a bundle
+// that carries them merges them again.
+func (in *install) mismatchError(ge *gocmd.Error, mv module.Version) error {
+	modcache.Discard(in.r.modcache, mv)
+	cachetree.ForgetMerged(in.r.modcache)
+	return &BuildError{
+		Step:    "go " + ge.Args[0],
+		Plugins: mentioned(ge.Output, in.plugins),
+		Cause: fmt.Sprintf("the files of %s that the go command found (in the module cache %s, or just downloaded from the module proxy) do not match go.sum or the checksum database; they were removed from the module cache: try again, and if it fails the same way, the module proxy serves files of %s that do not match",
+			mv, in.r.modcache, mv),
+		Output: ge.Output,
+	}
+}
+
+// mentioned returns the plugins whose packages or module the go command's
+// output names.
+func mentioned(out string, plugins []pluginSpec) []string {
+	var names []string
+	for _, p := range plugins {
+		if mentions(out, p.importPath) || mentions(out, cmp.Or(p.modulePath, p.importPath)) {
+			names = append(names, p.raw)
+		}
+	}
+	return names
 }
 
 // resolveError makes a failed go get, go list or go list -m a typed error:
@@ -54,12 +107,7 @@ func (in *install) resolveError(err error) error {
 // of the C compiler (whose output has one of ccMarks) says so; go get and
 // go list failures that name one plugin are a *PluginError for it.
 func attributeError(ge *gocmd.Error, plugins []pluginSpec, ccMarks []string) error {
-	be := &BuildError{Step: "go " + ge.Args[0], Output: ge.Output}
-	for _, p := range plugins {
-		if mentions(ge.Output, p.importPath) || mentions(ge.Output, cmp.Or(p.modulePath, p.importPath)) {
-			be.Plugins = append(be.Plugins, p.raw)
-		}
-	}
+	be := &BuildError{Step: "go " + ge.Args[0], Output: ge.Output, Plugins: mentioned(ge.Output, plugins)}
 	failed := failedPackages(ge.Output)
 	if slices.ContainsFunc(ccMarks, func(m string) bool { return m != "" && strings.Contains(ge.Output, m) }) {
 		be.Cause = fmt.Sprintf("the C compiler (%s) failed building %s; install a working C compiler or set CC to one", cmp.Or(cCompiler(), os.Getenv("CC"), "none found"), strings.Join(failed, ", "))

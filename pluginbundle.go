@@ -65,15 +65,48 @@ func (in *install) restorePluginBundle() (map[string]string, error) {
 		return nil, err
 	}
 	defer br.Close()
+	var mods pluginModules
+	defer mods.close()
 	for _, p := range br.Manifest.Parts {
-		if err := in.restorePluginPart(br, p, local); err != nil {
+		if err := in.restorePluginPart(br, p, local, &mods); err != nil {
 			return nil, err
 		}
+	}
+	if err := mods.merge(); err != nil {
+		return nil, err
 	}
 	if err := in.restoreRequires(br.Manifest.Requires); err != nil {
 		return nil, err
 	}
 	return local, br.End()
+}
+
+// pluginModules is the modules part of a plugins bundle, staged until the
+// go.sum that comes after it in the bundle is read: what it carries must
+// match that go.sum before it enters the module cache that other installs
+// share.
+type pluginModules struct {
+	staged *cachetree.Staged // nil when the part is merged already, or absent
+	marker string
+	sums   []byte
+}
+
+// merge checks the staged modules against the bundle's go.sum and merges
+// them into the module cache.
+func (m *pluginModules) merge() error {
+	if m.staged == nil {
+		return nil
+	}
+	if err := checkCarried(m.staged.Dir, m.sums, "plugins"); err != nil {
+		return err
+	}
+	return m.staged.Merge(m.marker)
+}
+
+func (m *pluginModules) close() {
+	if m.staged != nil {
+		m.staged.Close()
+	}
 }
 
 // restoreRequires adds to the restored go.mod the requirements that the
@@ -93,7 +126,7 @@ func (in *install) restoreRequires(reqs []string) error {
 	})
 }
 
-func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map[string]string) error {
+func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map[string]string, mods *pluginModules) error {
 	switch p.Name {
 	case bundle.PartLocal:
 		dir := filepath.Join(in.workdir, "plugins")
@@ -112,11 +145,13 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 		}
 		return nil
 	case bundle.PartModules:
-		m := cachetree.Marker(in.r.modcache, p)
-		if fsutil.Exists(m) {
+		mods.marker = cachetree.Marker(in.r.modcache, p)
+		if fsutil.Exists(mods.marker) || mods.staged != nil {
 			return br.Skip(p.Name)
 		}
-		return cachetree.Merge(br, p.Name, in.r.modcache, m, nil)
+		var err error
+		mods.staged, err = cachetree.Stage(br, p.Name, in.r.modcache, nil)
+		return err
 	case bundle.PartSums:
 		dir, err := os.MkdirTemp(in.workdir, "sums-")
 		if err != nil {
@@ -129,6 +164,7 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 		if err != nil {
 			return &bundle.CorruptError{Reason: "the plugins bundle has no go.sum"}
 		}
+		mods.sums = sums
 		return appendLines(filepath.Join(in.r.module, "go.sum"), string(sums))
 	}
 	return &bundle.CorruptError{Reason: fmt.Sprintf("unknown part %q in the plugins bundle", p.Name)}

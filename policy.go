@@ -289,17 +289,24 @@ func (v *vendor) checkListed(cache string, a gosrc.Module, spec string) (map[str
 		return nil, refuse("catalog version", fmt.Sprintf("the build would use %s: %v", mv, err))
 	}
 	if err := modcache.CheckGoMod(cache, mv); err != nil {
-		return nil, refuse("catalog hash", err.Error())
+		return nil, refuse("catalog hash", discarded(cache, mv, err.Error()))
 	}
 	sum, err := modcache.Sum(cache, mv)
 	if err != nil {
 		return nil, fmt.Errorf("hashing %s: %w", mv, err)
 	}
 	if sum != want.Sum {
-		modcache.DiscardZip(cache, mv)
-		return nil, refuse("catalog hash", fmt.Sprintf("%s hashes to %s and the catalog lists %s: it is not the module the vendor listed", mv, sum, want.Sum))
+		return nil, refuse("catalog hash", discarded(cache, mv, fmt.Sprintf("%s hashes to %s and the catalog lists %s: it is not the module the vendor listed", mv, sum, want.Sum)))
 	}
 	return modcache.GoSum(cache, mv)
+}
+
+// discarded removes from the module cache everything of a module version
+// that failed a check, so that the next try fetches it again, and returns
+// the reason it failed, saying so.
+func discarded(cache string, mv module.Version, reason string) string {
+	modcache.Discard(cache, mv)
+	return reason + "; it was removed from the module cache, so the next try fetches it again"
 }
 
 // checkVouched refuses, under a catalog-only policy, a module new to the
@@ -316,14 +323,18 @@ func (v *vendor) checkVouched(cache string, a gosrc.Module, vouched map[string]s
 	}
 	data, err := modcache.DownloadedGoMod(cache, mv)
 	if got, _ := modcache.ModSum(data); err != nil || got != modSum {
-		return refuse(fmt.Sprintf("the go.mod of %s is not the one the go.sum of a catalog plugin names", mv))
+		return refuse(discarded(cache, mv, fmt.Sprintf("the go.mod of %s is not the one the go.sum of a catalog plugin names", mv)))
 	}
 	if !modcache.Has(cache, mv) {
 		return nil // only its go.mod is read: nothing of it is built
 	}
 	sum, err := modcache.Sum(cache, mv)
-	if want, ok := vouched[mv.Path+" "+mv.Version]; err != nil || !ok || sum != want {
-		return refuse(fmt.Sprintf("the files of %s are not those the go.sum of a catalog plugin names", mv))
+	want, ok := vouched[mv.Path+" "+mv.Version]
+	if !ok {
+		return refuse(fmt.Sprintf("the build would use the files of %s, which the go.sum of no catalog plugin names", mv))
+	}
+	if err != nil || sum != want {
+		return refuse(discarded(cache, mv, fmt.Sprintf("the files of %s are not those the go.sum of a catalog plugin names", mv)))
 	}
 	return nil
 }

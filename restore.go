@@ -17,6 +17,7 @@ import (
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
 // restored is a bundle laid out on disk, ready to build with.
@@ -225,7 +226,7 @@ func (j restoreJob) run(in *install, progress func(int64)) error {
 			}
 			progress(n)
 		}
-		if err := restorePart(br, p.Name, dest, each); err != nil {
+		if err := in.restorePart(br, p.Name, dest, each); err != nil {
 			return in.diskError(err, dest)
 		}
 		in.c.logf("Restored %s: %d files, %.1f MB in %v", p.Name, p.Files, float64(p.Size)/1e6, time.Since(start).Round(time.Millisecond))
@@ -235,13 +236,43 @@ func (j restoreJob) run(in *install, progress func(int64)) error {
 
 // restorePart restores the next part of br to dest: the source and the
 // toolchain into a cache directory of their own, the others merged into a
-// cache.
-func restorePart(br *bundle.Reader, name, dest string, progress func(int64)) error {
+// cache, the modules once checked against the host's go.sum, which the
+// source part, before them, holds.
+func (in *install) restorePart(br *bundle.Reader, name, dest string, progress func(int64)) error {
 	switch name {
 	case bundle.PartSource, bundle.PartToolchain:
 		return cachetree.Restore(br, name, dest, progress)
+	case bundle.PartModules:
+		rel, _ := filepath.Rel(in.r.src, in.r.module)
+		sums, _ := os.ReadFile(filepath.Join(in.r.cachedSrc, rel, "go.sum")) // none with --skip-source
+		return mergeModules(br, in.r.modcache, dest, sums, "shared", progress)
 	}
 	return cachetree.Merge(br, name, filepath.Dir(dest), dest, progress)
+}
+
+// mergeModules merges the next part of br, a module cache tree, into the
+// module cache modcache, which other installs share, and writes marker;
+// what the tree carries must match the go.sum lines sums first, else none
+// of it enters the cache. kind names the bundle.
+func mergeModules(br *bundle.Reader, modcache, marker string, sums []byte, kind string, progress func(int64)) error {
+	s, err := cachetree.Stage(br, bundle.PartModules, modcache, progress)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := checkCarried(s.Dir, sums, kind); err != nil {
+		return err
+	}
+	return s.Merge(marker)
+}
+
+// checkCarried checks the module files a bundle carries, restored at dir,
+// against the go.sum lines it records.
+func checkCarried(dir string, sums []byte, kind string) error {
+	if err := modcache.CheckSums(dir, modcache.ParseSums(sums)); err != nil {
+		return &bundle.CorruptError{Reason: fmt.Sprintf("the program's %s bundle carries module files that do not match the go.sum it records: %v; none of them entered the module cache", kind, err)}
+	}
+	return nil
 }
 
 // fetchSource gets the host's module source through the module proxy, for

@@ -5,12 +5,24 @@
 // cache, kept in the go command's format, asks the shared cache for what
 // that lacks, checks that what comes back hashes to the output ID it
 // claims before the build sees it, and stores what the build compiles in
-// both.
+// both. What the shared cache returns is another program's file: only a
+// regular file is read, at most the size the answer claims and within the
+// time of the call, and it is copied, never linked, so that the program
+// may rewrite it later. An answer, which names files, is at most maxAnswer
+// bytes.
 //
 // The generator uses it too, for --warm-cache: the go command's own build
 // cache (GOCACHE) is a seed, read only, whose entries are copied, checked
 // in the same way, into the warm cache being made, which then holds what
-// the build used, as if it had compiled it all.
+// the build used, as if it had compiled it all. A copy, though a link
+// would be safe there (the go command writes into an output file only
+// when it does not hash to its ID, and such a file is not taken): one way
+// for both, and the warm cache is usually in the temporary directory,
+// often another file system, where a link falls back to a copy anyway.
+//
+// Temporary files are written in a directory of each go-between's own in
+// the local cache, locked while it runs: the next one to start removes
+// what a killed one left.
 //
 // The first failure of the shared cache ends its use for that go command:
 // it cannot start, answers an error or something that is not the
@@ -52,7 +64,7 @@ const Env = "GO_SELFCOMPILE_CACHEPROG"
 type Config struct {
 	Remote  string        // the shared cache program, as GOCACHEPROG says it
 	Dir     string        // the local build cache (GOCACHE)
-	Seed    string        // a build cache in the go command's format to take what Dir lacks from first, its files only marked used, as the go command marks them; "" for none
+	Seed    string        // a build cache in the go command's format to take what Dir lacks from first, copied, its files only marked used, as the go command marks them; "" for none
 	Note    string        // the file that says why the shared cache failed; while it exists, it is not used
 	Timeout time.Duration // how long to wait for each answer of the shared cache
 }
@@ -134,9 +146,11 @@ type response struct {
 // Serve answers the go command's requests read from in on out until it
 // closes, with cfg's local cache and, while it works, its shared one.
 func Serve(in io.Reader, out io.Writer, cfg Config) error {
-	p := &proxy{local: store{cfg.Dir}, out: bufio.NewWriter(out)}
+	local, closeLocal := openStore(cfg.Dir)
+	defer closeLocal()
+	p := &proxy{local: local, out: bufio.NewWriter(out)}
 	if cfg.Seed != "" {
-		p.seed = &store{cfg.Seed}
+		p.seed = &store{dir: cfg.Seed}
 	}
 	if _, err := os.Stat(cfg.Note); cfg.Remote != "" && err != nil { // not failed for an earlier go command
 		p.remote = startRemote(cfg)
@@ -226,7 +240,7 @@ func (p *proxy) fromSeed(action []byte) (entry, bool) {
 		return entry{}, false
 	}
 	e, ok := p.seed.get(action)
-	if !ok || p.local.adopt(action, e.output, e.size, e.path) != nil {
+	if !ok || p.local.adopt(action, e.output, e.size, e.path, nil) != nil {
 		return entry{}, false
 	}
 	return p.local.get(action)

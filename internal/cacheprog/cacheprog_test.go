@@ -2,6 +2,7 @@ package cacheprog
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -25,9 +26,11 @@ func TestMain(m *testing.M) {
 
 // fakeRemote is a shared cache program: "ok" answers every get from the
 // output file it is told of, "lie" does too with content that is not the
-// output, "error" answers each get with an error, "hang" never answers a
-// get, "silent" never says what it can do, "garbage" prints a line that
-// is not the protocol. It writes its files into dir.
+// output, "path" answers as "ok" with whatever the test put at the file,
+// "zero" with /dev/zero, "error" answers each get with an error, "hang"
+// never answers a get, "endless" starts an answer that never ends,
+// "silent" never says what it can do, "garbage" prints a line that is not
+// the protocol. It writes its files into dir.
 func fakeRemote(mode, dir string) {
 	enc := json.NewEncoder(os.Stdout)
 	switch mode {
@@ -56,10 +59,23 @@ func fakeRemote(mode, dir string) {
 		case req.Command == "close":
 		case mode == "hang":
 			continue
+		case mode == "endless":
+			fmt.Printf(`{"ID":%d,"Err":"`, req.ID)
+			for chunk := strings.Repeat("x", 64<<10); ; {
+				if _, err := os.Stdout.WriteString(chunk); err != nil {
+					return
+				}
+			}
+		case mode == "path" || mode == "zero":
+			sum := sha256.Sum256([]byte(output))
+			res.OutputID, res.Size, res.DiskPath = sum[:], int64(len(output)), filepath.Join(dir, "out")
+			if mode == "zero" {
+				res.DiskPath = "/dev/zero"
+			}
 		case mode == "error":
 			res.Err = "Get \"http://127.0.0.1:1/a\": dial tcp 127.0.0.1:1: connect: connection refused"
 		case mode == "ok" || mode == "lie":
-			content := []byte("compiled package")
+			content := []byte(output)
 			path := filepath.Join(dir, "out")
 			sum := sha256.Sum256(content)
 			if mode == "lie" {
@@ -74,6 +90,9 @@ func fakeRemote(mode, dir string) {
 		}
 	}
 }
+
+// output is what the fake shared cache claims as its output.
+const output = "compiled package"
 
 // goCommand is the go command's side of the protocol, talking to Serve.
 type goCommand struct {
@@ -94,8 +113,15 @@ func start(t *testing.T, mode string) *goCommand {
 // they are not "".
 func startWith(t *testing.T, mode, seed string) *goCommand {
 	t.Helper()
+	return startConfig(t, mode, Config{Seed: seed, Timeout: 2 * time.Second})
+}
+
+// startConfig starts the proxy with cfg, its directories in a new
+// temporary directory, the shared cache's files too.
+func startConfig(t *testing.T, mode string, cfg Config) *goCommand {
+	t.Helper()
 	dir := t.TempDir()
-	cfg := Config{Dir: filepath.Join(dir, "gocache"), Seed: seed, Note: filepath.Join(dir, "note"), Timeout: 2 * time.Second}
+	cfg.Dir, cfg.Note = cmp.Or(cfg.Dir, filepath.Join(dir, "gocache")), filepath.Join(dir, "note")
 	if mode != "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -200,7 +226,7 @@ func TestRemoteHit(t *testing.T) {
 // entry of the seed whose output is not what it claims is a miss, and is
 // not copied. The seed is not written.
 func TestSeed(t *testing.T) {
-	seed := store{t.TempDir()}
+	seed := store{dir: t.TempDir()}
 	good, bad := []byte("an object file"), []byte("another object")
 	if _, err := seed.put(id("a"), id(string(good)), int64(len(good)), strings.NewReader(string(good))); err != nil {
 		t.Fatal(err)
@@ -219,10 +245,10 @@ func TestSeed(t *testing.T) {
 		t.Errorf("a tampered entry of the seed was a hit: %+v", res)
 	}
 	g.close()
-	if e, ok := (store{g.cfg.Dir}).get(id("a")); !ok || e.size != int64(len(good)) {
+	if e, ok := (store{dir: g.cfg.Dir}).get(id("a")); !ok || e.size != int64(len(good)) {
 		t.Errorf("the local cache does not hold the seed's entry: %+v %v", e, ok)
 	}
-	if _, ok := (store{g.cfg.Dir}).get(id("b")); ok {
+	if _, ok := (store{dir: g.cfg.Dir}).get(id("b")); ok {
 		t.Error("the tampered entry was copied into the local cache")
 	}
 	if data, _ := os.ReadFile(tampered); string(data) != "another 0bject" {

@@ -104,9 +104,11 @@ func (r *remote) read(out io.Reader) {
 		r.cmd.Wait()
 		close(r.exited)
 	}()
-	dec := json.NewDecoder(out)
+	in := &answerReader{r: out}
+	dec := json.NewDecoder(in)
 	for {
 		var res response
+		in.left = maxAnswer
 		if err := dec.Decode(&res); err != nil {
 			if !r.stopping.Load() {
 				r.drop(r.ended(err))
@@ -172,8 +174,7 @@ func (r *remote) call(req *request, body string) (*response, bool) {
 	req.ID = r.nextID
 	r.inFlight[req.ID] = ch
 	r.mu.Unlock()
-	// A body of size bytes may take a second a megabyte more.
-	timeout := r.cfg.Timeout + time.Duration(req.BodySize>>20)*time.Second
+	timeout := r.timeout(req.BodySize)
 	timer := time.AfterFunc(timeout, func() {
 		r.drop(fmt.Sprintf("did not answer a %s within %v", req.Command, timeout))
 	})
@@ -192,6 +193,12 @@ func (r *remote) call(req *request, body string) (*response, bool) {
 	case <-r.dead:
 		return nil, false
 	}
+}
+
+// timeout is how long a request may take that sends or gets size bytes:
+// a second a megabyte more than an answer.
+func (r *remote) timeout(size int64) time.Duration {
+	return r.cfg.Timeout + time.Duration(max(size, 0)>>20)*time.Second
 }
 
 // send writes a request and its body, a base64 JSON string on the next
@@ -225,12 +232,26 @@ func (r *remote) get(action []byte, local store) (entry, bool) {
 	if r == nil {
 		return entry{}, false
 	}
+	start := time.Now()
 	res, ok := r.call(&request{Command: "get", ActionID: action}, "")
 	if !ok || res.Miss {
 		return entry{}, false
 	}
-	if err := local.adopt(action, res.OutputID, res.Size, res.DiskPath); err != nil {
-		r.drop(fmt.Sprintf("returned an output that cannot be used: %v", err))
+	// Its output is read within the time of the call, as a body is sent:
+	// a read that does not end there is given up, and the cache dropped.
+	limit := r.timeout(res.Size)
+	done := make(chan error, 1)
+	go func() { done <- local.adopt(action, res.OutputID, res.Size, res.DiskPath, r.dead) }()
+	timer := time.NewTimer(limit - time.Since(start))
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			r.drop(fmt.Sprintf("returned an output that cannot be used: %v", err))
+			return entry{}, false
+		}
+	case <-timer.C:
+		r.drop(fmt.Sprintf("returned an output that could not be read within %v", limit))
 		return entry{}, false
 	}
 	return local.get(action)
@@ -276,6 +297,29 @@ func (r *remote) stop() {
 		}
 		proc.Kill(r.cmd) // what it may have left running
 	})
+}
+
+// maxAnswer bounds an answer of the shared cache: its data is in files,
+// and an answer names them.
+const maxAnswer = 1 << 20
+
+// answerReader reads the answers of the shared cache, and fails once one
+// goes on for more than left bytes, which the reader sets before each.
+type answerReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (a *answerReader) Read(p []byte) (int, error) {
+	if a.left <= 0 {
+		return 0, fmt.Errorf("an answer longer than %d bytes", maxAnswer)
+	}
+	if int64(len(p)) > a.left {
+		p = p[:a.left]
+	}
+	n, err := a.r.Read(p)
+	a.left -= int64(n)
+	return n, err
 }
 
 // tail keeps the last bytes written to it.

@@ -100,37 +100,67 @@ func tempDir(parent string) (string, func(), error) {
 
 // Merge restores the next part of br, called part, into a cache that other
 // installs add to as well (a module cache, or the go build cache), and
-// writes marker, which records that it was merged. The part goes into a
-// temporary directory first; once verified, each file is moved into the
-// cache, over any file there that differs: nothing is trusted because it
-// exists. A merge cut short leaves no marker, and the next install does it
-// again.
+// writes marker, which records that it was merged: Stage, then
+// Staged.Merge.
 func Merge(br *bundle.Reader, part, cacheDir, marker string, progress func(int64)) error {
-	tmp, release, err := tempDir(cacheDir)
+	s, err := Stage(br, part, cacheDir, progress)
 	if err != nil {
 		return err
 	}
-	defer release()
-	defer fsutil.RemoveAll(tmp)
-	if err := br.Restore(part, tmp, progress); err != nil {
-		return err
+	defer s.Close()
+	return s.Merge(marker)
+}
+
+// Staged is a part restored, and verified against its digest, into a
+// temporary directory of the cache it is to be merged into: what it holds
+// can be checked before it enters the cache.
+type Staged struct {
+	Dir      string // the part's files
+	cacheDir string
+	release  func()
+}
+
+// Stage restores the next part of br, called part, into a temporary
+// directory of cacheDir, to be merged into it.
+func Stage(br *bundle.Reader, part, cacheDir string, progress func(int64)) (*Staged, error) {
+	tmp, release, err := tempDir(cacheDir)
+	if err != nil {
+		return nil, err
 	}
-	if part == bundle.PartModules {
-		if err := backdate(tmp); err != nil {
-			return err
-		}
+	s := &Staged{Dir: tmp, cacheDir: cacheDir, release: release}
+	err = br.Restore(part, tmp, progress)
+	if err == nil && part == bundle.PartModules {
+		err = backdate(tmp)
 	}
-	err = filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Merge moves each file of the staged part into the cache, over any file
+// there that differs (nothing is trusted because it exists), and writes
+// marker. A merge cut short leaves no marker, and the next install does it
+// again.
+func (s *Staged) Merge(marker string) error {
+	err := filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(tmp, p)
-		return mergeFile(p, filepath.Join(cacheDir, rel))
+		rel, _ := filepath.Rel(s.Dir, p)
+		return mergeFile(p, filepath.Join(s.cacheDir, rel))
 	})
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(marker, nil, 0o600)
+}
+
+// Close removes the temporary directory, with what Merge did not move.
+func (s *Staged) Close() {
+	fsutil.RemoveAll(s.Dir)
+	s.release()
 }
 
 // ForgetMerged removes the markers of the parts merged into the cache

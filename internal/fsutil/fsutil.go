@@ -47,7 +47,14 @@ func Copy(name string, r io.Reader, perm fs.FileMode) error {
 // directory, renamed into place with mode perm, so that readers see the
 // old file or the whole new one. It does not sync (see Copy).
 func WriteAtomic(name string, perm fs.FileMode, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	return WriteAtomicVia(filepath.Dir(name), name, perm, write)
+}
+
+// WriteAtomicVia is WriteAtomic with the temporary file in the directory
+// tmp, which must be on the same file system as name: a directory that
+// its writer owns, so that what a killed writer left is found there.
+func WriteAtomicVia(tmp, name string, perm fs.FileMode, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(tmp, "."+filepath.Base(name)+".tmp-")
 	if err != nil {
 		return err
 	}

@@ -135,6 +135,9 @@ func (g *gen) warmFiles(ctx context.Context, target string) ([]bundle.File, erro
 	}
 	var files []bundle.File
 	err = filepath.WalkDir(gocache, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && filepath.Dir(p) == gocache && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir // the go-between's temporary files
+		}
 		if err != nil || d.IsDir() || !d.Type().IsRegular() || filepath.Dir(p) == gocache { // README, trim.txt
 			return err
 		}

@@ -234,13 +234,83 @@ func GoSum(modcache string, mv module.Version) (map[string]string, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	return ParseSums(data), nil
+}
+
+// ParseSums returns the lines of a go.sum: hash by "path version" and
+// "path version/go.mod".
+func ParseSums(data []byte) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
 		if f := strings.Fields(line); len(f) == 3 {
 			out[f[0]+" "+f[1]] = f[2]
 		}
 	}
-	return out, nil
+	return out
+}
+
+// CheckSums checks the module cache tree at dir (what a bundle carries)
+// against the go.sum lines sums: each go.mod in its download directory
+// must hash to the "/go.mod" line of its version, and each .ziphash (the
+// hash of the zip, which the go command checks against go.sum before it
+// uses the extracted tree) and zip to the line of its version, where sums
+// has those lines. The first that does not is an error naming it.
+func CheckSums(dir string, sums map[string]string) error {
+	download := filepath.Join(dir, "cache", "download")
+	err := filepath.WalkDir(download, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(download, p)
+		escPath, file, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		ext := filepath.Ext(file)
+		if !ok || (ext != ".mod" && ext != ".ziphash" && ext != ".zip") {
+			return nil
+		}
+		mv, err := Unescape(escPath + "@" + strings.TrimSuffix(file, ext))
+		if err != nil {
+			return nil // not a module version's file
+		}
+		key, what := mv.Path+" "+mv.Version, ".ziphash (the hash of its files)"
+		if ext == ".mod" {
+			key, what = key+"/go.mod", "go.mod"
+		} else if ext == ".zip" {
+			what = "zip"
+		}
+		want, ok := sums[key]
+		if !ok {
+			return nil
+		}
+		got, err := fileSum(p, ext)
+		if err != nil {
+			return fmt.Errorf("hashing the %s of %s: %v", what, mv, err)
+		}
+		if got != want {
+			return fmt.Errorf("%s: its %s hashes to %s, and go.sum has %s", mv, what, got, want)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// fileSum returns the h1: hash that a module version's file in a download
+// directory gives, by its extension.
+func fileSum(p, ext string) (string, error) {
+	switch ext {
+	case ".zip":
+		return dirhash.HashZip(p, dirhash.Hash1)
+	case ".ziphash":
+		data, err := os.ReadFile(p)
+		return strings.TrimSpace(string(data)), err
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return ModSum(data)
 }
 
 // readModuleFile reads a file at the root of a module version: from its
@@ -279,7 +349,8 @@ func DownloadedGoMod(modcache string, mv module.Version) ([]byte, error) {
 
 // CheckGoMod refuses a module version whose go.mod, as the go command read
 // it for minimal version selection (from the download directory), is not
-// the one its files carry: a module proxy can serve the two apart.
+// the one its files carry: a module proxy can serve the two apart, and a
+// module cache can hold them apart from an earlier download.
 func CheckGoMod(modcache string, mv module.Version) error {
 	read, err := DownloadedGoMod(modcache, mv)
 	if err != nil {
@@ -290,16 +361,27 @@ func CheckGoMod(modcache string, mv module.Version) error {
 		return fmt.Errorf("reading the go.mod in the files of %s: %v", mv, err)
 	}
 	if !bytes.Equal(read, own) {
-		return fmt.Errorf("the go.mod the module proxy served for %s is not the one in its files", mv)
+		return fmt.Errorf("the go.mod of %s that the go command read (from the module proxy, or the module cache) is not the one in its files", mv)
 	}
 	return nil
 }
 
-// DiscardZip removes a module version's zip, when the cache has one, and
-// its tree: for a zip whose files are not those expected.
-func DiscardZip(modcache string, mv module.Version) {
-	if zip, dir, err := Paths(modcache, mv); err == nil && fsutil.Exists(zip) {
-		os.Remove(zip)
-		fsutil.RemoveAll(dir)
+// downloadExts are the files of a module version in cache/download, as
+// the go command writes them.
+var downloadExts = []string{".zip", ".ziphash", ".mod", ".info", ".lock", ".partial"}
+
+// Discard removes everything a module cache holds of a module version (its
+// zip, go.mod, .info, .ziphash, lock and extracted tree), so that the go
+// command fetches it again: for a version whose files or go.mod failed a
+// check. Keeping any of them would fail the genuine version's check too.
+func Discard(modcache string, mv module.Version) {
+	zip, dir, err := Paths(modcache, mv)
+	if err != nil {
+		return
+	}
+	fsutil.RemoveAll(dir)
+	base := strings.TrimSuffix(zip, ".zip")
+	for _, ext := range downloadExts {
+		os.Remove(base + ext)
 	}
 }
