@@ -53,11 +53,13 @@ func TestMain(m *testing.M) {
 }
 
 // setupE2E builds the generator, copies the repository, generates the
-// example's bundle and builds example-abinary, once per test run.
+// example's bundle and builds example-abinary, once per test run. It skips
+// the test unless the tests were built with the tag e2e (make test), so
+// that go test ./... is the fast tier.
 func setupE2E(t *testing.T) {
 	t.Helper()
-	if testing.Short() && os.Getenv("CI") == "" {
-		t.Skip("end-to-end test: skipped with -short")
+	if !e2eTests {
+		t.Skip("end-to-end test: runs with go test -tags e2e (make test)")
 	}
 	if runtime.GOOS == "windows" {
 		t.Skip("the end-to-end tests run on Unix")
