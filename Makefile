@@ -2,7 +2,9 @@
 #
 #   make example-aplugin   generate and build example-abinary, install example/aplugin
 #                          into it offline (GOPROXY=off), and run it
-#   make test              vet, every test (end-to-end ones included)
+#   make test              vet, then both tiers of tests: go test -tags e2e ./...
+#                          (go test ./... alone is the fast tier, the unit tests;
+#                          the end-to-end tests build with the tag e2e)
 #   make fuzz              short fuzz runs of the spec parser and the bundle reader (CI runs it)
 #   make test-cross        vet for windows/amd64 and darwin/arm64, and the example
 #                          cross-built for darwin/arm64 and inspected (CI runs it)
@@ -52,11 +54,15 @@ example-aplugin: example-abinary
 	GOPROXY=off ./build/example-abinary --plugin $(PLUGIN)
 	./build/example-abinary
 
+# The second vet line checks the files of the build tags: e2e (the
+# end-to-end tests) and selfcompile_failpoint (failpoints, compiled into
+# the hosts of the tests that stop an install; see internal/failpoint).
 test:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e,selfcompile_failpoint . ./internal/failpoint
 	cd example/cobrahost && $(GO) vet ./...
 	cd example/takeover && $(GO) vet ./...
-	$(GO) test -timeout 30m ./...
+	$(GO) test -tags e2e -timeout 30m ./...
 
 # Fuzzing compiles the standard library again, instrumented: most of its
 # time. make test runs the fuzz targets' seed corpora as tests.
@@ -70,7 +76,7 @@ fuzz:
 test-cross:
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet -trimpath ./...
-	SELFCOMPILE_TEST_CROSS=1 $(GO) test -run '^TestCrossTargets$$' -timeout 30m -v .
+	SELFCOMPILE_TEST_CROSS=1 $(GO) test -tags e2e -run '^TestCrossTargets$$' -timeout 30m -v .
 
 # binfmt_misc runs linux/arm64 programs, and the programs they start, with
 # qemu-aarch64-static: the installer starts the arm64 go command it carries.
@@ -81,7 +87,7 @@ test-arm64:
 	command -v qemu-aarch64-static >/dev/null || (apt-get update && apt-get install -y qemu-user-static)
 	test -e /proc/sys/fs/binfmt_misc/register || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 	grep -q enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || echo 1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || printf '%s' ':qemu-aarch64:M::$(QEMU_MAGIC):$(QEMU_MASK):/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register
-	$(GO) test -run '^TestArm64UnderQemu$$' -timeout 60m -v .
+	$(GO) test -tags e2e -run '^TestArm64UnderQemu$$' -timeout 60m -v .
 
 # apt's signature check runs as the _apt user, which cannot write /tmp on
 # these machines (mode 0755): it is given a temporary directory it can.
@@ -89,7 +95,7 @@ APT = mkdir -p build/apt && chmod 1777 build/apt && TMPDIR=$(CURDIR)/build/apt D
 
 test-windows:
 	test -x /usr/lib/wine/wine64 && command -v x86_64-w64-mingw32-gcc >/dev/null || ($(APT) update -qq && $(APT) install -y -qq --no-install-recommends wine64 gcc-mingw-w64-x86-64-win32)
-	SELFCOMPILE_TEST_WINDOWS=1 $(GO) test -run '^TestWindowsUnderWine$$' -timeout 60m -v .
+	SELFCOMPILE_TEST_WINDOWS=1 $(GO) test -tags e2e -run '^TestWindowsUnderWine$$' -timeout 60m -v .
 
 test-hosts:
 	SELFCOMPILE_TEST_HOSTS=1 $(GO) test -run '^TestRealHosts$$' -timeout 120m -v .

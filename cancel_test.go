@@ -39,7 +39,7 @@ func TestCanceledDuringBuild(t *testing.T) {
 	})
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			target := installedCopy(t)
+			target := failpointCopy(t)
 			unchangedBin := unchanged(t, target)
 			cache := filepath.Join(tempDir(t), "cache")
 			copyTree(t, e2e.seed, cache) // a cache of its own, to search for leftovers

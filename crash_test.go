@@ -49,7 +49,7 @@ func TestCrashConsistency(t *testing.T) {
 	target := filepath.Join(root, "bin", "example-abinary")
 	runs := 0
 	install := func(point string) *installRun {
-		copyBinary(t, e2e.abinary, target)
+		copyBinary(t, failpointHost(t), target)
 		// Restore points are reached only when the cache lacks the part.
 		switch {
 		case strings.HasPrefix(point, "restore-toolchain"):
@@ -79,7 +79,7 @@ func TestCrashConsistency(t *testing.T) {
 	if r := install(""); r.wait() != nil {
 		t.Fatalf("install: %v\n%s", r.err, r.stderr.String())
 	}
-	oldHash := fileHash(t, e2e.abinary)
+	oldHash := fileHash(t, failpointHost(t))
 
 	// The new binary is in place from the rename on: before it, a kill
 	// must leave the old binary byte for byte; from it, the new one, whole.

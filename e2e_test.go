@@ -53,11 +53,13 @@ func TestMain(m *testing.M) {
 }
 
 // setupE2E builds the generator, copies the repository, generates the
-// example's bundle and builds example-abinary, once per test run.
+// example's bundle and builds example-abinary, once per test run. It skips
+// the test unless the tests were built with the tag e2e (make test), so
+// that go test ./... is the fast tier.
 func setupE2E(t *testing.T) {
 	t.Helper()
-	if testing.Short() && os.Getenv("CI") == "" {
-		t.Skip("end-to-end test: skipped with -short")
+	if !e2eTests {
+		t.Skip("end-to-end test: runs with go test -tags e2e (make test)")
 	}
 	if runtime.GOOS == "windows" {
 		t.Skip("the end-to-end tests run on Unix")
@@ -128,6 +130,41 @@ func buildHost(dir, pkg, out string, flags ...string) error {
 		return fmt.Errorf("building %s: %v\n%s", pkg, err, out)
 	}
 	return nil
+}
+
+// failpointTag is the build tag that compiles failpoints into a host
+// (internal/failpoint). Only the hosts of the tests that stop an install
+// at one are built with it; an install rebuilds a host with the tags it
+// records, so their rebuilds keep it.
+const failpointTag = "selfcompile_failpoint"
+
+// failpointBuild is what failpointHost built, once per test run.
+var failpointBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// failpointHost returns example-abinary built as setupE2E builds it, plus
+// failpointTag. Tests read it, and copy it.
+func failpointHost(t *testing.T) string {
+	t.Helper()
+	failpointBuild.once.Do(func() {
+		failpointBuild.bin = filepath.Join(e2e.work, "bin", "example-abinary-failpoint")
+		failpointBuild.err = buildHost(e2e.repo, "./example/abinary", failpointBuild.bin, "-tags", failpointTag, "-ldflags", "-X main.version=1.2.3-e2e")
+	})
+	if failpointBuild.err != nil {
+		t.Fatal(failpointBuild.err)
+	}
+	return failpointBuild.bin
+}
+
+// failpointCopy gives the test its own copy of failpointHost's binary.
+func failpointCopy(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(tempDir(t), "bin", "example-abinary")
+	copyBinary(t, failpointHost(t), bin)
+	return bin
 }
 
 // copyRepo copies the module at src to dst, leaving out version control,

@@ -19,7 +19,7 @@ import (
 func TestLock(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
-	target := installedCopy(t)
+	target := failpointCopy(t)
 	slow := filepath.Join(tempDir(t), "slow")
 	writePlugin(t, slow, "example.com/slow", "slow activated.")
 	first := start(t, target, []string{"GO_SELFCOMPILE_FAILPOINT=verify:pause"}, "--plugin", slow)

@@ -22,7 +22,7 @@ func TestSetuidHost(t *testing.T) {
 		}
 		setupE2E(t)
 		bin := filepath.Join(testutil.OpenDir(t, 0o755), "example-abinary")
-		copyBinary(t, e2e.abinary, bin)
+		copyBinary(t, failpointHost(t), bin) // the failpoint it is given must be there to ignore
 		os.Chmod(bin, 0o755|os.ModeSetuid)
 		testutil.RunAsNobody(t, "SETUID_HOST="+bin, "XDG_CACHE_HOME="+testutil.OpenDir(t, 0o777|os.ModeSticky))
 		return

@@ -109,7 +109,7 @@ func runProbe(ctx context.Context, exe, dir string) (probeRun, error) {
 	}
 	cmd := proc.Command(ctx, exe)
 	cmd.Cancel = func() error { return proc.Quit(cmd) } // a goroutine dump first; WaitDelay then kills it
-	cmd.Env = append(gocmd.Without(os.Environ(), hook.ProbeEnv, failpoint.Env, "GODEBUG"), hook.ProbeEnv+"="+nonce+" "+answerFile, "GODEBUG="+withInitTrace(os.Getenv("GODEBUG")))
+	cmd.Env = append(failpoint.Disarm(gocmd.Without(os.Environ(), hook.ProbeEnv, "GODEBUG")), hook.ProbeEnv+"="+nonce+" "+answerFile, "GODEBUG="+withInitTrace(os.Getenv("GODEBUG")))
 	cmd.Stdout, cmd.Stderr = w, w // a file: Wait does not wait for children that hold it open
 	out := &probeOutput{}
 	done := make(chan struct{})

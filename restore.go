@@ -218,11 +218,12 @@ func (j restoreJob) run(in *install, progress func(int64)) error {
 		}
 		left--
 		start := time.Now()
-		failpoint.Hit(in.ctx, "restore-"+p.Name)
+		point := "restore-" + p.Name
+		failpoint.Hit(in.ctx, point)
 		files := 0
 		each := func(n int64) {
 			if files++; files%25 == 0 {
-				failpoint.Hit(in.ctx, "restore-"+p.Name, files)
+				failpoint.Hit(in.ctx, point, files)
 			}
 			progress(n)
 		}

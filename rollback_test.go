@@ -97,7 +97,7 @@ func TestRollbackDryRun(t *testing.T) {
 func TestRollbackWhileBackupRuns(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
-	target := installedCopy(t)
+	target := failpointCopy(t)
 	pluginCmd(t, target, nil, "add", aplugin)
 	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(target), ".example-abinary.selfcompile-backup-*"))
 	if len(backups) != 1 {

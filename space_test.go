@@ -78,7 +78,7 @@ func TestNoSpace(t *testing.T) {
 		disk := mountTmpfs(t, "1g")
 		cache := filepath.Join(disk, "cache")
 		copyTree(t, e2e.seed, cache)
-		target := installedCopy(t)
+		target := failpointCopy(t)
 		unchangedBin := unchanged(t, target)
 		r := start(t, target, []string{"XDG_CACHE_HOME=" + cache, "GO_SELFCOMPILE_FAILPOINT=stub:pause"}, "plugin", "add", aplugin)
 		r.waitFor(t, "selfcompile: failpoint stub pause")

@@ -41,7 +41,7 @@ func TestExecutableChangedOnDisk(t *testing.T) {
 		{"damaged", damaged, "bundle is corrupt: the shared bundle's"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			target := installedCopy(t)
+			target := failpointCopy(t)
 			r := start(t, target, []string{"GO_SELFCOMPILE_FAILPOINT=begin:pause"}, "plugin", "add", aplugin)
 			r.waitFor(t, "selfcompile: failpoint begin pause")
 			copyBinary(t, c.with, target) // as a package manager does: a new file renamed into place
@@ -63,7 +63,7 @@ func TestExecutableChangedOnDisk(t *testing.T) {
 func TestExecutableMovedDuringInstall(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
-	target := installedCopy(t)
+	target := failpointCopy(t)
 	before := fileHash(t, target)
 	r := start(t, target, []string{"GO_SELFCOMPILE_FAILPOINT=verify:pause"}, "plugin", "add", aplugin)
 	r.waitFor(t, "selfcompile: failpoint verify pause")

@@ -280,7 +280,7 @@ func TestWindowsUnderWine(t *testing.T) {
 	}
 	t.Logf("generation for windows/amd64 with --warm-cache: %v", time.Since(start).Round(time.Second))
 	bin := filepath.Join(work, "bin", "example-abinary.exe")
-	if out, err := command(repo, goEnv(goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"), "go", "build", "-trimpath", "-o", bin, "./example/abinary"); err != nil {
+	if out, err := command(repo, goEnv(goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"), "go", "build", "-trimpath", "-tags", failpointTag, "-o", bin, "./example/abinary"); err != nil {
 		t.Fatalf("cross-building: %v\n%s", err, out)
 	}
 	// A cache of its own, in the place Windows programs keep theirs.
@@ -312,10 +312,13 @@ func TestWindowsUnderWine(t *testing.T) {
 	}
 	runs()
 
-	// The first install, offline, on a fresh cache: the warm cache is hit.
+	// The first install, offline, on a fresh cache: the warm cache is hit,
+	// but for the packages that failpointTag changes, which the generator
+	// built without it.
+	tagged := failpointDependents(t, repo, goEnv(goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"))
 	log := install("add", aplugin)
 	for _, line := range strings.Split(log, "\n") {
-		if _, p, ok := strings.Cut(line, "build: compiled "); ok && !strings.HasPrefix(p, aplugin) && !strings.HasPrefix(p, "github.com/shazow/go-selfcompile/example/abinary") {
+		if _, p, ok := strings.Cut(line, "build: compiled "); ok && !strings.HasPrefix(p, aplugin) && !strings.HasPrefix(p, "github.com/shazow/go-selfcompile/example/abinary") && !tagged[p] {
 			t.Errorf("compiled %s, which the warm cache should have held", p)
 		}
 	}
@@ -404,4 +407,26 @@ func TestWindowsUnderWine(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".example-abinary.exe.selfcompile-new-*")); len(left) > 0 {
 		t.Errorf("left beside the binary: %q", left)
 	}
+}
+
+// failpointDependents returns the packages of example-abinary in repo that
+// import internal/failpoint, directly or not, and that package itself:
+// those whose build failpointTag changes.
+func failpointDependents(t *testing.T, repo string, env []string) map[string]bool {
+	t.Helper()
+	const failpoint = "github.com/shazow/go-selfcompile/internal/failpoint"
+	out, err := command(repo, env, "go", "list", "-tags", failpointTag, "-deps", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", "./example/abinary")
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	pkgs := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == failpoint || slices.Contains(f[1:], failpoint)) {
+			pkgs[f[0]] = true
+		}
+	}
+	if !pkgs["github.com/shazow/go-selfcompile"] {
+		t.Fatalf("go list: package selfcompile does not import %s:\n%s", failpoint, out)
+	}
+	return pkgs
 }
