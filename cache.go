@@ -216,17 +216,34 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	// The build first: its restore would merge again the modules trimmed.
 	n, err := c.trimBuildCache(ctx, filepath.Join(root, buildDir))
 	mod := filepath.Join(host, "mod")
-	return freed + n + forgetMerged(mod, modcache.Trim(mod, keptModules(bin))), err
+	return freed + n + forgetMerged(mod, modcache.Trim(mod, keptModules(bin)), moduleMarkers(mod, bin)...), err
 }
 
-// forgetMerged forgets the parts merged into the cache dir once files
-// were removed from it: the next install that needs a part merges it
-// again.
-func forgetMerged(dir string, freed int64) int64 {
+// forgetMerged forgets the parts merged into the cache dir, but for the
+// markers keep, once files were removed from it: the next install that
+// needs a part merges it again.
+func forgetMerged(dir string, freed int64, keep ...string) int64 {
 	if freed > 0 {
-		cachetree.ForgetMerged(dir)
+		cachetree.ForgetMerged(dir, keep...)
 	}
 	return freed
+}
+
+// moduleMarkers returns the markers, in the module cache dir, of the
+// module parts of bin's bundles. A trim keeps every module they hold
+// (keptModules), so they stay merged: forgetting them made the next install
+// merge the whole of the program's modules again.
+func moduleMarkers(dir string, bin *exe.File) []string {
+	var keep []string
+	for _, b := range []*exe.Bundle{bin.Shared, bin.Plugins} {
+		if b == nil {
+			continue
+		}
+		if p, ok := b.Manifest.Part(bundle.PartModules); ok {
+			keep = append(keep, cachetree.Marker(dir, p))
+		}
+	}
+	return keep
 }
 
 // keptModules returns the module versions, as "path@version", of the

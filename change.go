@@ -184,6 +184,11 @@ func desiredPlugins(installed []PluginInfo, local map[string]string, cs *changeS
 			return nil, &PluginError{Spec: path, Reason: "it is not installed; add it instead"}
 		}
 	}
+	for i, s := range cs.adds {
+		if j := slices.IndexFunc(cs.adds[:i], func(o pluginSpec) bool { return o.importPath == s.importPath }); j >= 0 {
+			return nil, &PluginError{Spec: s.raw, Reason: fmt.Sprintf("the change adds %s twice (also as %s): name it once", s.importPath, cs.adds[j].raw)}
+		}
+	}
 	var out []pluginSpec
 	for _, p := range installed {
 		if cs.removes[p.ImportPath] || cs.exactly || slices.ContainsFunc(cs.adds, func(s pluginSpec) bool { return s.importPath == p.ImportPath }) {

@@ -3,6 +3,7 @@ package selfcompile
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/module"
@@ -68,6 +69,12 @@ func TestDesiredPlugins(t *testing.T) {
 		if _, err := desiredPlugins(installed, local, changes(ch)); !errors.Is(err, ErrInvalidPlugin) {
 			t.Errorf("%+v of a plugin not installed: %v", ch, err)
 		}
+	}
+	// A plugin added twice (here at two versions) is refused by the plan
+	// too, naming both, not only by the build that writes the stub.
+	twice := changes(Change{Add: []string{"example.com/b@v1.0.0", "example.com/b@v1.1.0"}, Exactly: true})
+	if _, err := desiredPlugins(installed, local, twice); !errors.Is(err, ErrInvalidPlugin) || !strings.Contains(err.Error(), "example.com/b@v1.0.0") {
+		t.Errorf("a plugin added twice: %v, want ErrInvalidPlugin naming both", err)
 	}
 }
 

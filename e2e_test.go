@@ -19,6 +19,7 @@ import (
 
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/testutil"
 )
 
 const aplugin = "github.com/shazow/go-selfcompile/example/aplugin"
@@ -41,11 +42,24 @@ var e2e struct {
 // runs in process (installer) and the ones it starts (run) find
 // GOPROXY=off, so that tests of them may run in parallel, which
 // t.Setenv forbids. The go commands the tests run themselves (command)
-// get the GOPROXY the tests were started with.
+// get the GOPROXY the tests were started with. The user's cache directory
+// is one of the tests' own (testutil.PrivateUserCache): the examples plan
+// with the default cache, which is the user's; the run fails if this test
+// binary was remembered in the user's cache nevertheless.
 func TestMain(m *testing.M) {
 	e2e.proxy = os.Getenv("GOPROXY")
 	os.Setenv("GOPROXY", "off")
+	check, cleanup, err := testutil.PrivateUserCache()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "a private user cache for the tests:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	if err := check(); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	cleanup()
 	if e2e.work != "" {
 		removeAll(e2e.work)
 	}

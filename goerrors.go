@@ -96,6 +96,9 @@ func (in *install) resolveError(err error) error {
 	if !errors.As(err, &ge) {
 		return err
 	}
+	if nf := notFoundError(ge.Output, in.plugins); nf != nil {
+		return in.withReplaceHint(nf)
+	}
 	if ne := networkError(ge.Output, in.plugins); ne != nil {
 		return in.withReplaceHint(ne)
 	}
@@ -178,10 +181,39 @@ func noSpace(out string) bool {
 // https://...: dial tcp: ...".
 var networkFailure = regexp.MustCompile(`([^\s@:]*[./][^\s@:]*)(?:@([^\s:@]+))?: ((?:module lookup disabled|reading https?:|Get "?https?:|dial tcp|[^\n]*(?:no such host|connection refused|network is unreachable|i/o timeout|TLS handshake))[^\n]*)`)
 
+// proxyNotFound matches, in the go command's output, a module proxy's
+// answer that it has no such module or version: "go: example.com/m@v1.2.3:
+// reading https://proxy.golang.org/example.com/m/@v/v1.2.3.info: 404 Not
+// Found", "go: module example.com/m: reading .../@v/list: 410 Gone", or
+// "go: example.com/m@latest: no matching versions for query "latest"".
+// The network answered: connecting to it changes nothing, and the server
+// response that follows may quote the proxy's own failures to reach a
+// repository ("dial tcp: lookup ...: no such host").
+var proxyNotFound = regexp.MustCompile(`([^\s@:]*[./][^\s@:]*)(?:@([^\s:@]+))?: (?:module [^\s:]+: )?((?:reading \S+: (?:404|410)\b|no matching versions for query)[^\n]*)`)
+
 // needsNetwork reports whether a go command error is about a module it
 // could only get from the network.
 func needsNetwork(msg string) bool {
+	if proxyNotFound.MatchString(msg) {
+		return false
+	}
 	return strings.Contains(msg, "module lookup disabled") || networkFailure.MatchString(msg)
+}
+
+// notFoundError returns the *PluginError for a go command output that
+// says the module proxy has no such module or version (proxyNotFound),
+// naming the new plugins that need it; nil if it does not say so.
+func notFoundError(out string, plugins []pluginSpec) error {
+	m := proxyNotFound.FindAllStringSubmatch(out, -1)
+	if m == nil {
+		return nil
+	}
+	last := m[len(m)-1]
+	mod := last[1]
+	if last[2] != "" {
+		mod += "@" + last[2]
+	}
+	return &PluginError{Spec: cmp.Or(strings.Join(needers(out, plugins), ", "), mod), Reason: fmt.Sprintf("the module proxy has no %s (%s): check the import path and the version, or set GOPROXY to a proxy that has it", mod, strings.TrimSpace(last[3]))}
 }
 
 // networkError returns the *NetworkError that the go command's output
@@ -189,25 +221,30 @@ func needsNetwork(msg string) bool {
 // mentions none), or nil.
 func networkError(out string, plugins []pluginSpec) *NetworkError {
 	m := networkFailure.FindAllStringSubmatch(out, -1)
-	if m == nil {
+	if m == nil || proxyNotFound.MatchString(out) {
 		return nil
 	}
 	last := m[len(m)-1]
-	ne := &NetworkError{Module: last[1], Version: cmp.Or(last[2], "latest"), Reason: strings.TrimSpace(last[3])}
-	var all []string
+	return &NetworkError{Plugins: needers(out, plugins), Module: last[1], Version: cmp.Or(last[2], "latest"), Reason: strings.TrimSpace(last[3])}
+}
+
+// needers returns the new plugins that the go command's output mentions,
+// as given; all the new ones when it mentions none.
+func needers(out string, plugins []pluginSpec) []string {
+	var all, mentioned []string
 	for _, p := range plugins {
 		if !p.isNew {
 			continue
 		}
 		all = append(all, p.raw)
 		if mentions(out, p.importPath) || mentions(out, cmp.Or(p.modulePath, p.importPath)) {
-			ne.Plugins = append(ne.Plugins, p.raw)
+			mentioned = append(mentioned, p.raw)
 		}
 	}
-	if len(ne.Plugins) == 0 {
-		ne.Plugins = all
+	if len(mentioned) == 0 {
+		return all
 	}
-	return ne
+	return mentioned
 }
 
 // newPlugins returns the plugins being added or upgraded, as given.

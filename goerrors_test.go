@@ -3,6 +3,7 @@ package selfcompile
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/shazow/go-selfcompile/internal/gocmd"
@@ -63,6 +64,36 @@ func TestNetworkError(t *testing.T) {
 	}
 	if ne := networkError("# example.com/plugin\np.go:2:13: cannot use \"s\"\n", plugins); ne != nil {
 		t.Errorf("a compile error is a network error: %v", ne)
+	}
+}
+
+// When the module proxy answers that it has no such module or version
+// (404, 410, or no version for the query), the install says the plugin
+// was not found, not that the network is needed: connecting changes
+// nothing. The server response may quote the proxy's own failure to reach
+// a repository.
+func TestNotFoundIsNotNetwork(t *testing.T) {
+	in := &install{plugins: []pluginSpec{
+		{raw: "example.com/missing@upgrade", importPath: "example.com/missing", version: "upgrade", isNew: true},
+		{raw: "example.com/kept", importPath: "example.com/kept"},
+	}}
+	for _, out := range []string{
+		"go: example.com/missing@upgrade: module example.com/missing: reading https://proxy.golang.org/example.com/missing/@v/list: 404 Not Found\n\tserver response: not found: module example.com/missing: git ls-remote -q origin: exit status 128:\n\tfatal: could not read Username for 'https://example.com': terminal prompts disabled\n",
+		"go: module example.com/missing: reading http://127.0.0.1:8080/example.com/missing/@v/list: 404 File not found\n",
+		"go: example.com/missing@v1.0.0: reading https://proxy.golang.org/example.com/missing/@v/v1.0.0.info: 410 Gone\n\tserver response: not found: example.com/missing@v1.0.0: unrecognized import path \"example.com/missing\": https fetch: Get \"https://example.com/missing?go-get=1\": dial tcp: lookup example.com: no such host\n",
+		"go: example.com/missing@upgrade: no matching versions for query \"upgrade\"\n",
+	} {
+		err := in.resolveError(&gocmd.Error{Args: []string{"get"}, Output: out, Err: errors.New("exit status 1")})
+		if errors.Is(err, ErrNeedsNetwork) || !errors.Is(err, ErrInvalidPlugin) {
+			t.Errorf("%q: %v, want ErrInvalidPlugin, not ErrNeedsNetwork", out, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, `plugin "example.com/missing@upgrade": the module proxy has no example.com/missing`) || strings.Contains(msg, "connect to the network") {
+			t.Errorf("%q: the message does not say the module proxy has no such module:\n%s", out, msg)
+		}
+		if needsNetwork(out) {
+			t.Errorf("%q: needsNetwork", out)
+		}
 	}
 }
 

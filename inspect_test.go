@@ -5,6 +5,7 @@ package selfcompile_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,6 +39,34 @@ func TestInspectAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(pluginCmd(t, bin, nil, "list", "--json")[len("aplugin activated.\n"):]), &list); err != nil || len(list) != 1 || list[0].ImportPath != aplugin {
 		t.Errorf("plugin list --json: %v %+v", err, list)
 	}
+	testCleanOutput(t, bin)
+}
+
+// testCleanOutput: aplugin, installed in bin, prints in init, before the
+// plugin command runs. plugin list --json -o FILE writes only the JSON,
+// and the README's lock round trip through standard output works: sync
+// skips what came before the lock and, the set being installed, builds
+// nothing.
+func testCleanOutput(t *testing.T, bin string) {
+	dir := tempDir(t)
+	listed := filepath.Join(dir, "plugins.json")
+	if out := pluginCmd(t, bin, nil, "list", "--json", "-o", listed); out != "aplugin activated.\n" {
+		t.Errorf("plugin list --json -o FILE printed %q", out)
+	}
+	var list []selfcompile.PluginInfo
+	if data, err := os.ReadFile(listed); err != nil || json.Unmarshal(data, &list) != nil || len(list) != 1 || list[0].ImportPath != aplugin {
+		t.Errorf("plugin list --json -o FILE wrote %q (%v), want the JSON of aplugin", data, err)
+	}
+	installed := unchanged(t, bin)
+	script := fmt.Sprintf("cd %q && %q plugin list --lock > plugins.lock && %q plugin sync plugins.lock", dir, bin, bin)
+	out, errOut, err := run(t, "/bin/sh", nil, "-c", script)
+	if err != nil || !strings.Contains(out, "Nothing to do") {
+		t.Errorf("the README's lock round trip: %v\n%s%s", err, out, errOut)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "plugins.lock")); !strings.HasPrefix(string(data), "aplugin activated.\n") {
+		t.Errorf("the lock file does not begin with what aplugin printed, so the round trip proves nothing: %q", data)
+	}
+	installed()
 }
 
 // inspect refuses what is not a regular file at once (a FIFO would block

@@ -114,7 +114,9 @@ func TestRepeatInstallsDisk(t *testing.T) {
 // not need (another toolchain, another program's caches, modules no build
 // list names, what killed installs left, this version's and an earlier
 // one's) and keeps what it does: the next install, offline, restores no
-// toolchain, merges the trimmed modules again and succeeds.
+// toolchain, does not merge the program's modules again (the trim kept
+// them all), and succeeds. The record that another binary's modules were
+// merged goes: some of them may be gone.
 func TestCacheTrim(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
@@ -138,6 +140,12 @@ func TestCacheTrim(t *testing.T) {
 	for _, d := range stale {
 		writeFiles(t, d, map[string]string{"f": strings.Repeat("x", 1<<20)})
 	}
+	merged, _ := filepath.Glob(filepath.Join(mods[0], ".selfcompile-modules-*"))
+	if len(merged) == 0 {
+		t.Fatal("no record that the program's modules were merged")
+	}
+	otherMerged := filepath.Join(mods[0], ".selfcompile-modules-0123456789abcdef01234567") // another binary's plugins
+	writeFiles(t, mods[0], map[string]string{filepath.Base(otherMerged): ""})
 	if out := pluginCmd(t, bin, env, "cache"); !strings.Contains(out, "goplugins ") {
 		t.Errorf("plugin cache does not list the Go plugins:\n%s", out)
 	}
@@ -152,16 +160,16 @@ func TestCacheTrim(t *testing.T) {
 	if !strings.Contains(out, "Freed ") || !strings.Contains(out, "toolchain ") || !strings.Contains(out, "modules ") {
 		t.Errorf("plugin cache --trim:\n%s", out)
 	}
-	for _, d := range append(stale, stale[2]+".lock", unused) {
+	for _, d := range append(stale, stale[2]+".lock", unused, otherMerged) {
 		if _, err := os.Stat(d); err == nil {
 			t.Errorf("trim kept %s", d)
 		}
 	}
-	// The modules were trimmed, so they are merged again; the toolchain
-	// was kept, and so were the build cache entries of the program as
-	// installed: removing the plugin compiles main alone.
+	// The toolchain and the program's modules were kept, and so were the
+	// build cache entries of the program as installed: removing the plugin
+	// restores nothing and compiles main alone.
 	_, errOut, err := run(t, bin, append(env, "GO_SELFCOMPILE_PROGRESS=1"), "plugin", "remove", aplugin)
-	if err != nil || strings.Contains(errOut, "Restored toolchain") || !strings.Contains(errOut, "Restored modules") {
+	if err != nil || strings.Contains(errOut, "Restored toolchain") || strings.Contains(errOut, "Restored modules") {
 		t.Fatalf("the install after the trim: %v\n%s", err, errOut)
 	}
 	if n := strings.Count(errOut, "build: compiled "); n != 1 || !strings.Contains(errOut, "build: compiled github.com/shazow/go-selfcompile/example/abinary,") {

@@ -1,11 +1,8 @@
 package plugincmd
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	selfcompile "github.com/shazow/go-selfcompile"
@@ -153,72 +150,4 @@ func problemsError(problems []catalog.Problem) error {
 		lines = append(lines, printable.String(line))
 	}
 	return fmt.Errorf("%w: %s", selfcompile.ErrNotAllowed, strings.Join(lines, "; "))
-}
-
-// sync makes the installed plugins exactly those the file lists.
-func (cmd *Command) sync(r *run, args []string) error {
-	if len(args) != 1 {
-		return cmd.usage("sync", "name one file")
-	}
-	ch, err := readLock(args[0])
-	if err != nil {
-		return err
-	}
-	return cmd.apply(r, ch)
-}
-
-// A lock file lists plugins, one a line: a catalog name or an import path,
-// with @version or not, or a local folder (a path that may hold spaces,
-// relative to the file's directory); then, optionally, the h1: hash it
-// must have. Lines starting with # are comments.
-
-// readLock reads a lock file as the change that installs exactly what it
-// lists.
-func readLock(name string) (selfcompile.Change, error) {
-	ch := selfcompile.Change{Exactly: true, Sums: map[string]string{}}
-	f, err := os.Open(name)
-	if err != nil {
-		return ch, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		spec, sum := line, ""
-		if i := strings.LastIndexAny(line, " \t"); i > 0 && strings.HasPrefix(line[i+1:], "h1:") {
-			spec, sum = strings.TrimSpace(line[:i]), line[i+1:]
-		}
-		if strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../") {
-			spec = filepath.Join(filepath.Dir(name), spec)
-		}
-		if strings.ContainsAny(spec, " \t") && !strings.ContainsAny(spec, `/\`) {
-			return ch, fmt.Errorf("%s:%d: want a plugin and, optionally, its h1: hash", name, n)
-		}
-		if sum != "" {
-			ch.Sums[spec] = sum
-		}
-		ch.Add = append(ch.Add, spec)
-	}
-	return ch, sc.Err()
-}
-
-// writeLock prints the plugins as a lock file.
-func writeLock(w io.Writer, program string, plugins []selfcompile.PluginInfo) error {
-	fmt.Fprintf(w, "# The plugins of %s (%s plugin list --lock); %s plugin sync FILE installs exactly these.\n", program, program, program)
-	for _, p := range plugins {
-		spec := p.String()
-		if p.Local != "" {
-			spec = p.Local
-		}
-		if p.Origin == "host" {
-			spec = p.ImportPath
-		}
-		if _, err := fmt.Fprintln(w, strings.TrimSpace(spec+" "+p.Sum)); err != nil {
-			return err
-		}
-	}
-	return nil
 }

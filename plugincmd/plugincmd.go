@@ -35,6 +35,14 @@
 //	plugin rollback       [--dry-run] [--json] [--restart]
 //	plugin cache          [--trim | --purge] [--json]
 //
+// Every command also takes -o FILE (--output FILE): what it prints on
+// standard output goes to FILE instead, written whole once the command is
+// done, and FILE is left as it was if the command fails before printing.
+// Plugins print in init before any flag is read, so that is the way to a
+// clean JSON or lock file whatever they print; plugin sync also reads a
+// lock file from the first line plugin list --lock prints, skipping what
+// came before it.
+//
 // A SPEC is an import path, IMPORTPATH@VERSION (a semantic version,
 // "latest", a pseudo-version or a commit), a local directory (starting
 // with ./, ../ or /), or the name of a plugin of the vendor's catalog,
@@ -53,8 +61,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/spf13/pflag"
 
 	selfcompile "github.com/shazow/go-selfcompile"
 )
@@ -135,8 +141,7 @@ func (e usageError) Error() string { return e.msg }
 // subcommand sub ("" for the command), saying what is wrong.
 func (cmd *Command) usage(sub, problem string) error {
 	if s, ok := subcommands[sub]; ok {
-		fs := pflag.NewFlagSet(sub, pflag.ContinueOnError)
-		s.flags(fs, &options{})
+		fs := flagSet(sub, s, &options{})
 		return usageError{fmt.Sprintf("plugin %s: %s\nusage: %s plugin %s %s [FLAGS]\n%s", sub, problem, cmd.name(), sub, s.args, strings.TrimRight(fs.FlagUsages(), "\n"))}
 	}
 	names := slices.Sorted(maps.Keys(subcommands))

@@ -1,16 +1,20 @@
 package plugincmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 // subcommand is one of the command's subcommands: the arguments and flags
@@ -25,6 +29,7 @@ type subcommand struct {
 // takes.
 type options struct {
 	dryRun, asJSON, keepHostDeps, restart, trim, purge, allowUnlisted, lock bool
+	output                                                                  string
 }
 
 // run is one run of the command.
@@ -32,6 +37,7 @@ type run struct {
 	ctx  context.Context
 	sc   selfcompile.SelfCompile
 	opts options
+	out  *output // --output, if given
 }
 
 func changeFlags(fs *pflag.FlagSet, o *options) {
@@ -97,9 +103,7 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 		return cmd.usage("", fmt.Sprintf("unknown command %q", name))
 	}
 	r := &run{ctx: ctx, sc: cmd.SelfCompile} // a copy: each run starts from the options
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	sub.flags(fs, &r.opts)
+	fs := flagSet(name, sub, &r.opts)
 	if err := fs.Parse(args[1:]); err != nil {
 		return cmd.usage(name, err.Error())
 	}
@@ -112,7 +116,65 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 	r.sc.KeepHostDeps = r.sc.KeepHostDeps || r.opts.keepHostDeps
 	r.sc.AllowUnlisted = r.sc.AllowUnlisted || r.opts.allowUnlisted
 	cmd.setOutput(&r.sc, r.opts.asJSON)
-	return sub.run(cmd, r, fs.Args())
+	if r.opts.output != "" {
+		r.out = &output{name: r.opts.output}
+		c := *cmd
+		c.Stdout = &r.out.buf
+		cmd = &c
+	}
+	err := sub.run(cmd, r, fs.Args())
+	if werr := r.out.write(err != nil); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	return err
+}
+
+// flagSet returns the flags of the subcommand name, which sets o: its own,
+// and --output, which every subcommand takes.
+func flagSet(name string, sub subcommand, o *options) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	sub.flags(fs, o)
+	fs.StringVarP(&o.output, "output", "o", "", "write what it prints on standard output to `FILE` instead, once it is done, without what plugins print when the program starts")
+	return fs
+}
+
+// output is the file that --output names. What the command prints on
+// standard output is kept and written to it whole, when the command ends:
+// a plugin's init prints before any flag is read, so standard output may
+// hold more than the command printed.
+type output struct {
+	name string
+	buf  bytes.Buffer
+	done bool
+}
+
+// write writes the file, once, unless the command failed before it printed
+// anything (a failed plugin list --lock -o FILE leaves FILE as it was).
+// The file is replaced through a rename, so that a reader such as plugin
+// sync sees the old file or the new one whole; a symlink stays a link to
+// the file it names, which keeps its mode.
+func (o *output) write(failed bool) error {
+	if o == nil || o.done || (failed && o.buf.Len() == 0) {
+		return nil
+	}
+	o.done = true
+	name := o.name
+	if real, err := filepath.EvalSymlinks(name); err == nil {
+		name = real
+	}
+	perm := os.FileMode(0o644)
+	if fi, err := os.Stat(name); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	err := fsutil.WriteAtomic(name, perm, func(w io.Writer) error {
+		_, err := w.Write(o.buf.Bytes())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing the output to %s: %w", o.name, err)
+	}
+	return nil
 }
 
 // originalSpelling turns "--plugin SPEC [--plugin SPEC...]", the command
@@ -193,6 +255,9 @@ func (cmd *Command) restartIf(r *run, changed bool) error {
 	}
 	if !r.opts.asJSON {
 		fmt.Fprintln(cmd.stdout(), "Restarting.")
+	}
+	if err := r.out.write(false); err != nil { // the new binary replaces this process
+		return err
 	}
 	return r.sc.Restart()
 }

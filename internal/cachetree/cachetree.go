@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -164,12 +165,14 @@ func (s *Staged) Close() {
 }
 
 // ForgetMerged removes the markers of the parts merged into the cache
-// dir, once files were removed from it: the next install that needs a part
-// merges it again.
-func ForgetMerged(dir string) {
+// dir, but for the markers keep, once files were removed from it: the next
+// install that needs a part merges it again.
+func ForgetMerged(dir string, keep ...string) {
 	markers, _ := filepath.Glob(filepath.Join(dir, MarkerPrefix+"*"))
 	for _, m := range markers {
-		os.Remove(m)
+		if !slices.Contains(keep, m) {
+			os.Remove(m)
+		}
 	}
 }
 

@@ -140,9 +140,10 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	}
 	// Without a workspace: installs build the host module alone.
 	g.goCmd = gocmd.Go{Bin: bin, Dir: dir, Env: append(gocmd.Without(os.Environ(), "GOWORK"), "GOWORK=off")}
-	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD", "GOCACHE", "GOCACHEPROG"); err != nil {
+	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD", "GOCACHE", "GOCACHEPROG", "GOFLAGS"); err != nil {
 		return nil, err
 	}
+	g.goCmd.Env = append(gocmd.Without(g.goCmd.Env, "GOFLAGS"), "GOFLAGS="+readOnlyFlags(g.env.GOFLAGS))
 	if g.env.GOMOD == "" || g.env.GOMOD == os.DevNull {
 		return nil, fmt.Errorf("%s is not in a module: run go mod init first", dir)
 	}
@@ -190,7 +191,20 @@ func (g *gen) native(target string) bool {
 // goEnv is the part of go env that Generate reads.
 type goEnv struct {
 	GOROOT, GOVERSION, GOOS, GOARCH, GOHOSTOS, GOHOSTARCH, GOMODCACHE, GOPROXY, GOMOD string
-	GOCACHE, GOCACHEPROG                                                              string
+	GOCACHE, GOCACHEPROG, GOFLAGS                                                     string
+}
+
+// readOnlyFlags returns goflags, the user's GOFLAGS (from the environment
+// or go env -w), with -mod=readonly in place of any -mod flag: the go
+// command that the generator asks about the host reads its go.mod and
+// go.sum and never writes them, even when the vendor's GOFLAGS says
+// -mod=mod.
+func readOnlyFlags(goflags string) string {
+	flags := slices.DeleteFunc(strings.Fields(goflags), func(f string) bool {
+		name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		return name == "mod"
+	})
+	return strings.Join(append(flags, "-mod=readonly"), " ")
 }
 
 func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }

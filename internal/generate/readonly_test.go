@@ -1,0 +1,116 @@
+package generate
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+)
+
+// publish writes the module in src to the module proxy directory proxy as
+// path@version.
+func publish(t *testing.T, proxy, path, version, src string) {
+	t.Helper()
+	dir := filepath.Join(proxy, path, "@v")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	zf, err := os.Create(filepath.Join(dir, version+".zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := modzip.CreateFromDir(zf, module.Version{Path: path, Version: version}, src); err != nil {
+		t.Fatal(err)
+	}
+	zf.Close()
+	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{version + ".mod": string(gomod), version + ".info": `{"Version":"` + version + `"}`, "list": version + "\n"}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// writeTree writes files under dir.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The go commands that the generator runs in the host module never write
+// its go.mod or go.sum, even with GOFLAGS=-mod=mod in the vendor's
+// environment, where go list -m all would add the /go.mod lines of every
+// module of the graph to a tidy go.sum.
+func TestHostReadOnly(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	work := t.TempDir()
+	proxy := filepath.Join(work, "proxy")
+	writeTree(t, filepath.Join(work, "c"), map[string]string{"go.mod": "module example.com/c\n\ngo 1.21\n", "c.go": "package c\n"})
+	writeTree(t, filepath.Join(work, "b"), map[string]string{"go.mod": "module example.com/b\n\ngo 1.21\n\nrequire example.com/c v1.0.0\n", "b.go": "package b\n"})
+	publish(t, proxy, "example.com/c", "v1.0.0", filepath.Join(work, "c"))
+	publish(t, proxy, "example.com/b", "v1.0.0", filepath.Join(work, "b"))
+	host := filepath.Join(work, "host")
+	writeTree(t, host, map[string]string{
+		"go.mod":  "module example.com/host\n\ngo 1.21\n\nrequire example.com/b v1.0.0\n",
+		"main.go": "package main\n\nimport _ \"example.com/b\"\n\nfunc main() {}\n",
+	})
+	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy))
+	t.Setenv("GOSUMDB", "off")
+	t.Setenv("GOMODCACHE", filepath.Join(work, "modcache"))
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOFLAGS", "-modcacherw")
+	tidy := exec.Command("go", "mod", "tidy")
+	tidy.Dir = host
+	if out, err := tidy.CombinedOutput(); err != nil {
+		t.Fatalf("go mod tidy: %v\n%s", err, out)
+	}
+	gomod, _ := os.ReadFile(filepath.Join(host, "go.mod"))
+	gosum, _ := os.ReadFile(filepath.Join(host, "go.sum"))
+
+	t.Setenv("GOFLAGS", "-mod=mod -modcacherw")
+	g, err := newGen(context.Background(), Options{Dir: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeAll(g.tmp)
+	if got := g.host.buildList; len(got) != 3 || got[2] != "example.com/c v1.0.0" {
+		t.Errorf("the host's build list: %q", got)
+	}
+	if after, _ := os.ReadFile(filepath.Join(host, "go.sum")); string(after) != string(gosum) {
+		t.Errorf("the generator wrote the host's go.sum:\n%s\nwas\n%s", after, gosum)
+	}
+	if after, _ := os.ReadFile(filepath.Join(host, "go.mod")); string(after) != string(gomod) {
+		t.Errorf("the generator wrote the host's go.mod:\n%s\nwas\n%s", after, gomod)
+	}
+}
+
+// readOnlyFlags keeps the user's other flags and puts -mod=readonly in
+// place of any -mod.
+func TestReadOnlyFlags(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                         "-mod=readonly",
+		"-mod=mod":                 "-mod=readonly",
+		"--mod=vendor -modcacherw": "-modcacherw -mod=readonly",
+		"-tags=x -modfile=alt.mod": "-tags=x -modfile=alt.mod -mod=readonly",
+	} {
+		if got := readOnlyFlags(in); got != want {
+			t.Errorf("readOnlyFlags(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
