@@ -30,7 +30,8 @@ floorcache=$work/floorcache
 bin=$work/bin/example-abinary
 GOMODCACHE=$modcache GOCACHE=$floorcache go build -trimpath -ldflags "$ldflags" -o "$bin" ./example/abinary
 # A first install fills the installer's caches.
-GOPROXY=off "$bin" plugin add "$work/repo/example/aplugin" >/dev/null 2>&1
+GOPROXY=off "$bin" plugin add github.com/shazow/go-selfcompile/example/aplugin >"$work/first.log" 2>&1 ||
+	{ cat "$work/first.log"; exit 1; }
 
 plugin() { # plugin N: a new local plugin module, its directory printed
 	local d=$work/plug$1
@@ -53,7 +54,8 @@ install() { # install N
 	local d; d=$(plugin "$1")
 	sync
 	local t0; t0=$(now)
-	GOPROXY=off GO_SELFCOMPILE_PROGRESS=1 "$bin" plugin add "$d" 2>"$work/install$1.log" >/dev/null
+	GOPROXY=off GO_SELFCOMPILE_PROGRESS=1 "$bin" plugin add "$d" 2>"$work/install$1.log" >/dev/null ||
+		{ cat "$work/install$1.log" >&2; exit 1; }
 	since "$t0"
 }
 fl=(); in=()

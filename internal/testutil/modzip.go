@@ -16,15 +16,7 @@ import (
 func ModuleZip(t testing.TB, name, path, version string, files map[string]string) string {
 	t.Helper()
 	src := t.TempDir()
-	for rel, data := range files {
-		p := filepath.Join(src, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	WriteFiles(t, src, files)
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -44,4 +36,18 @@ func ModuleZip(t testing.TB, name, path, version string, files map[string]string
 		t.Fatal(err)
 	}
 	return sum
+}
+
+// WriteFiles writes files (slash names to contents) under dir.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
