@@ -76,7 +76,9 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	in.pluginBundle = len(in.rec.Plugins) > 0 || in.rec.HostVersion != ""
 	plan := makePlan(in.bin.Path, installed, in.rec.Plugins, in.bin.HostList, in.after)
 	plan.Carried = carried
-	in.c.logf("%s", strings.TrimSuffix(plan.String(), "\n"))
+	if in.mode != modePlan { // Plan returns it to the caller, who prints it
+		in.c.logf("%s", strings.TrimSuffix(plan.String(), "\n"))
+	}
 	done()
 	failpoint.Hit(in.ctx, "planned")
 	return plan, nil

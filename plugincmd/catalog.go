@@ -38,13 +38,21 @@ func (cmd *Command) search(r *run, args []string) error {
 		}
 		return printJSON(cmd.stdout(), found)
 	}
-	writeSearch(cmd.stdout(), found, host)
+	writeSearch(cmd.stdout(), found, host, cat.Sequence, args...)
 	return nil
 }
 
 // writeSearch prints one line for each plugin found: what the vendor
-// wrote, escaped (package printable).
-func writeSearch(w io.Writer, found []catalog.Plugin, host string) {
+// wrote, escaped (package printable); or, when none was, that the catalog
+// of that sequence number has none that matches the word.
+func writeSearch(w io.Writer, found []catalog.Plugin, host string, seq int64, word ...string) {
+	switch {
+	case len(found) > 0:
+	case len(word) == 0:
+		fmt.Fprintf(w, "The catalog (sequence %d) lists no plugins.\n", seq)
+	default:
+		fmt.Fprintf(w, "No plugin of the catalog (sequence %d) matches %q.\n", seq, word[0])
+	}
 	for _, p := range found {
 		newest := "(no version for this program)"
 		if v, err := p.Newest(host); err == nil {

@@ -22,7 +22,7 @@ func hostilePlugin() catalog.Plugin {
 func TestCatalogTextEscaped(t *testing.T) {
 	p := hostilePlugin()
 	var out bytes.Buffer
-	writeSearch(&out, []catalog.Plugin{p}, "v9.1.0")
+	writeSearch(&out, []catalog.Plugin{p}, "v9.1.0", 1)
 	writeInfo(&out, &p, "v9.1.0")
 	reason, _ := p.RevokedReason("v0.9.0")
 	out.WriteString(problemsError([]catalog.Problem{{Plugin: p.ImportPath, Version: "v0.9.0", Reason: "revoked: " + reason}, {Reason: osc}}).Error())

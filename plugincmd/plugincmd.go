@@ -55,12 +55,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	selfcompile "github.com/shazow/go-selfcompile"
 )
@@ -140,12 +137,10 @@ func (e usageError) Error() string { return e.msg }
 // usage returns the usage error for a wrong command line of the
 // subcommand sub ("" for the command), saying what is wrong.
 func (cmd *Command) usage(sub, problem string) error {
-	if s, ok := subcommands[sub]; ok {
-		fs := flagSet(sub, s, &options{})
-		return usageError{fmt.Sprintf("plugin %s: %s\nusage: %s plugin %s %s [FLAGS]\n%s", sub, problem, cmd.name(), sub, s.args, strings.TrimRight(fs.FlagUsages(), "\n"))}
+	if _, ok := subcommands[sub]; ok {
+		problem = "plugin " + sub + ": " + problem
 	}
-	names := slices.Sorted(maps.Keys(subcommands))
-	return usageError{fmt.Sprintf("%s\nusage: %s plugin %s [ARGS] [FLAGS]", problem, cmd.name(), strings.Join(names, "|"))}
+	return usageError{problem + "\n" + cmd.usageText(sub)}
 }
 
 func (cmd *Command) name() string {

@@ -97,6 +97,12 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return cmd.usage("", "name a command")
 	}
+	if sub, ok, err := cmd.helpArgs(args); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return cmd.help(sub)
+	}
 	name := args[0]
 	sub, ok := subcommands[name]
 	if !ok {
@@ -104,7 +110,9 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 	}
 	r := &run{ctx: ctx, sc: cmd.SelfCompile} // a copy: each run starts from the options
 	fs := flagSet(name, sub, &r.opts)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args[1:]); errors.Is(err, pflag.ErrHelp) {
+		return cmd.help(name)
+	} else if err != nil {
 		return cmd.usage(name, err.Error())
 	}
 	if r.opts.trim && r.opts.purge {
@@ -201,8 +209,12 @@ func (cmd *Command) add(r *run, args []string) error {
 		return cmd.usage("add", "name at least one plugin")
 	}
 	if !r.opts.asJSON {
+		doing := "Installing plugin:"
+		if r.opts.dryRun {
+			doing = "Dry run: would install plugin:"
+		}
 		for _, spec := range args {
-			fmt.Fprintln(cmd.stdout(), "Installing plugin:", spec)
+			fmt.Fprintln(cmd.stdout(), doing, spec)
 		}
 	}
 	return cmd.apply(r, selfcompile.Change{Add: args})
@@ -303,6 +315,9 @@ func (cmd *Command) list(r *run, _ []string) error {
 			plugins = []selfcompile.PluginInfo{}
 		}
 		return printJSON(cmd.stdout(), plugins)
+	}
+	if len(plugins) == 0 {
+		fmt.Fprintln(cmd.stdout(), "No plugins installed.")
 	}
 	for _, p := range plugins {
 		fmt.Fprintln(cmd.stdout(), p.Describe())
