@@ -25,7 +25,8 @@ import (
 // package and main: the rest comes from the warm cache. The catalog it
 // carries answers plugin search offline, and its policy refuses a module
 // the catalog does not list. Programs that do not use cobra do not build
-// it: this module does not require it.
+// it: this module does not require it. Its plugin command is the cobra
+// adapter's: help, and completion of installed plugins and catalog names.
 func TestCobraHost(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
@@ -91,6 +92,17 @@ func TestCobraHost(t *testing.T) {
 	env := []string{"XDG_CACHE_HOME=" + tempDir(t)}
 	if out, _, err := run(t, bin, env, "plugin", "search"); err != nil || !strings.Contains(out, "extra ") || !strings.Contains(out, "more commands") {
 		t.Errorf("cobrahost plugin search, offline, from the catalog it carries: %v\n%s", err, out)
+	}
+	// The cobra adapter (plugincmd/cobraplugin) completes the installed
+	// plugins, and the names of the catalog the program carries, offline.
+	if out, _, err := run(t, bin, env, "__complete", "plugin", "remove", ""); err != nil || !strings.Contains(out, "example.com/hello\n") {
+		t.Errorf("cobrahost __complete plugin remove: %v\n%s", err, out)
+	}
+	if out, _, err := run(t, bin, env, "__complete", "plugin", "add", "ex"); err != nil || !strings.HasPrefix(out, "extra\n") {
+		t.Errorf("cobrahost __complete plugin add ex: %v\n%s", err, out)
+	}
+	if out, _, err := run(t, bin, env, "plugin", "add", "--help"); err != nil || !strings.Contains(out, "cobrahost plugin add SPEC...") {
+		t.Errorf("cobrahost plugin add --help: %v\n%s", err, out)
 	}
 	unchangedBin := unchanged(t, bin)
 	_, errOut, err := run(t, bin, env, "plugin", "add", "example.com/unlisted@v1.0.0")

@@ -115,7 +115,7 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, ErrUsage):
 		return ExitUsage
 	case errors.As(err, &re):
 		return ExitAct
@@ -129,10 +129,18 @@ func ExitCode(err error) int {
 	return ExitFailed
 }
 
+// ErrUsage is what the errors of a wrong command line match (errors.Is),
+// which ExitCode maps to ExitUsage. A program that parses the command
+// line itself (package cobraplugin) wraps its parse errors in it.
+var ErrUsage = errors.New("wrong command line")
+
 // usageError is a wrong command line.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// Is makes a usage error match ErrUsage.
+func (e usageError) Is(target error) bool { return target == ErrUsage }
 
 // usage returns the usage error for a wrong command line of the
 // subcommand sub ("" for the command), saying what is wrong.

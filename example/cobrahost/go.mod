@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/shazow/go-selfcompile v0.0.0
+	github.com/shazow/go-selfcompile/plugincmd/cobraplugin v0.0.0
 	github.com/spf13/cobra v1.10.2
 )
 
@@ -16,5 +17,7 @@ require (
 )
 
 replace github.com/shazow/go-selfcompile => ../..
+
+replace github.com/shazow/go-selfcompile/plugincmd/cobraplugin => ../../plugincmd/cobraplugin
 
 tool github.com/shazow/go-selfcompile/cmd/go-selfcompile

@@ -8,8 +8,11 @@
 //	$ cobrahost hello
 //	hello from a plugin
 //
-// The plugin command comes from package plugincmd; wiring it takes the five
-// lines at the end of main.
+// The plugin command comes from package cobraplugin, the cobra adapter of
+// package plugincmd: real subcommands, help, and shell completion of the
+// subcommands, their flags, the installed plugins and the catalog's names
+// ("cobrahost completion bash"). Wiring it takes the lines at the end of
+// main.
 package main
 
 //go:generate go tool go-selfcompile
@@ -21,6 +24,7 @@ import (
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/example/cobrahost/commands"
 	"github.com/shazow/go-selfcompile/plugincmd"
+	"github.com/shazow/go-selfcompile/plugincmd/cobraplugin"
 	"github.com/spf13/cobra"
 )
 
@@ -36,9 +40,7 @@ func main() {
 		root.AddCommand(c)
 	}
 
-	pc := plugincmd.Command{SelfCompile: selfcompile.SelfCompile{LDFlags: "-X main.version=" + version}}
-	root.AddCommand(&cobra.Command{Use: "plugin", Short: "Add, remove, upgrade, list and roll back plugins", DisableFlagParsing: true,
-		RunE: func(c *cobra.Command, args []string) error { return pc.Run(c.Context(), args) }})
+	root.AddCommand(cobraplugin.Command(selfcompile.SelfCompile{LDFlags: "-X main.version=" + version}))
 	if err := root.Execute(); err != nil {
 		os.Exit(plugincmd.ExitCode(err))
 	}
