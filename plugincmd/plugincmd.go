@@ -10,17 +10,19 @@
 //		plugincmd.Main(os.Args[2:], selfcompile.SelfCompile{LDFlags: "-X main.version=" + version})
 //	}
 //
-// A cobra program adds a command that does not parse its flags (cobra is
-// not imported here, so programs without it do not build it), and exits
-// with the command's exit code:
+// A cobra program adds the command of package cobraplugin (a module of
+// its own, so programs without cobra do not build it): real cobra
+// subcommands, help, and shell completion of subcommands, flags, installed
+// plugins and catalog names. It exits with the command's exit code:
 //
 //	root.SilenceUsage = true
-//	cmd := plugincmd.Command{SelfCompile: selfcompile.SelfCompile{LDFlags: "-X main.version=" + version}}
-//	root.AddCommand(&cobra.Command{Use: "plugin", DisableFlagParsing: true,
-//		RunE: func(c *cobra.Command, args []string) error { return cmd.Run(c.Context(), args) }})
+//	root.AddCommand(cobraplugin.Command(selfcompile.SelfCompile{LDFlags: "-X main.version=" + version}))
 //	if err := root.Execute(); err != nil {
 //		os.Exit(plugincmd.ExitCode(err))
 //	}
+//
+// "plugin --help", "plugin help [COMMAND]" and "plugin COMMAND --help"
+// print the usage and exit 0.
 //
 // The commands, each with its own flags:
 //

@@ -115,3 +115,11 @@ func TestFlagsPassed(t *testing.T) {
 		t.Errorf("plugin cache --trim --purge: exit code %d, %s", code, errOut)
 	}
 }
+
+// "plugin --plugin SPEC", the spelling of the first release, is plugin add.
+func TestOriginalSpelling(t *testing.T) {
+	out, errOut, _ := execute(t, "plugin", "--plugin", "example.com/x")
+	if !strings.HasPrefix(out, "Installing plugin: example.com/x\n") {
+		t.Errorf("plugin --plugin example.com/x: %q %s", out, errOut)
+	}
+}
