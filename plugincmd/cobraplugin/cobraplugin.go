@@ -37,14 +37,11 @@ func Command(sc selfcompile.SelfCompile) *cobra.Command {
 		Use:   "plugin",
 		Short: "Add, remove, upgrade and list plugins",
 		Args:  cobra.ArbitraryArgs,
-		PersistentPreRun: func(c *cobra.Command, _ []string) {
-			pc.Name = c.Root().Name()
-			pc.Stdout, pc.Stderr = c.OutOrStdout(), c.ErrOrStderr()
-		},
 		// "plugin --plugin SPEC" is the spelling of "plugin add SPEC" of
 		// the library's first release; anything else is plugincmd's to
 		// refuse, with its usage.
 		RunE: func(c *cobra.Command, args []string) error {
+			bind(pc, c)
 			if len(original) > 0 {
 				args = append([]string{"add"}, append(original, args...)...)
 			}
@@ -68,6 +65,7 @@ func subcommand(pc *plugincmd.Command, s plugincmd.Subcommand) *cobra.Command {
 		Short: s.Short,
 		Args:  cobra.ArbitraryArgs, // plugincmd checks them, and says what is wrong
 		RunE: func(c *cobra.Command, args []string) error {
+			bind(pc, c)
 			return pc.RunParsed(c.Context(), s.Name, fs, args)
 		},
 		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -83,6 +81,14 @@ func subcommand(pc *plugincmd.Command, s plugincmd.Subcommand) *cobra.Command {
 	c.Flags().AddFlagSet(fs)
 	c.SetFlagErrorFunc(flagError)
 	return c
+}
+
+// bind gives the plugin command the program's name and the cobra
+// command's output. (A PersistentPreRun would do it once, but would stop
+// cobra from running the root's, which the program may need.)
+func bind(pc *plugincmd.Command, c *cobra.Command) {
+	pc.Name = c.Root().Name()
+	pc.Stdout, pc.Stderr = c.OutOrStdout(), c.ErrOrStderr()
 }
 
 // isFolder reports whether a word being typed is a local folder, which

@@ -123,3 +123,19 @@ func TestOriginalSpelling(t *testing.T) {
 		t.Errorf("plugin --plugin example.com/x: %q %s", out, errOut)
 	}
 }
+
+// The program's own PersistentPreRun (loading its configuration, say) runs
+// before the plugin commands too: the plugin command defines none, which
+// would take its place.
+func TestRootPreRunRuns(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	ran := false
+	root := &cobra.Command{Use: "mytool", SilenceUsage: true, SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) { ran = true }}
+	root.AddCommand(Command(selfcompile.SelfCompile{CacheDir: t.TempDir()}))
+	root.SetOut(new(bytes.Buffer))
+	root.SetArgs([]string{"plugin", "list"})
+	if err := root.Execute(); err != nil || !ran {
+		t.Errorf("mytool plugin list: %v; the root's PersistentPreRun ran: %v", err, ran)
+	}
+}
