@@ -105,7 +105,12 @@ func TestCobraHost(t *testing.T) {
 		t.Errorf("cobrahost plugin add --help: %v\n%s", err, out)
 	}
 	unchangedBin := unchanged(t, bin)
-	_, errOut, err := run(t, bin, env, "plugin", "add", "example.com/unlisted@v1.0.0")
+	// A dry run prints the plan once: on standard output, not in the log too.
+	dry, errOut, err := run(t, bin, env, "plugin", "remove", "--dry-run", "example.com/hello")
+	if err != nil || strings.Count(dry+errOut, "Plan for ") != 1 || !strings.Contains(dry, "remove   example.com/hello") || !strings.Contains(dry, "Dry run: nothing changed.") {
+		t.Errorf("cobrahost plugin remove --dry-run: %v\n%s\nstderr:\n%s", err, dry, errOut)
+	}
+	_, errOut, err = run(t, bin, env, "plugin", "add", "example.com/unlisted@v1.0.0")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "(catalog+local)") {
 		t.Errorf("cobrahost plugin add of an unlisted module: %v\n%s", err, errOut)
