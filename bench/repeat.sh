@@ -17,7 +17,7 @@ ROUNDS=${ROUNDS:-3}
 root=$(pwd)
 mkdir -p build
 work=$(mktemp -d "$root/build/repeat-XXXXXX")
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] || trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 modcache=$(go env GOMODCACHE) gocache=$(go env GOCACHE)
 export HOME=$work/home XDG_CACHE_HOME=$work/home/cache
 mkdir -p "$HOME"
