@@ -19,7 +19,7 @@ func TestPluginsSurviveUpgrade(t *testing.T) {
 	local := filepath.Join(tempDir(t), "pluginr")
 	writePlugin(t, local, "example.com/pluginr", "pluginr activated.")
 	pluginCmd(t, bin, nil, "add", aplugin, local)
-	if out := mustRun(t, bin); out != "aplugin activated.\npluginr activated.\nJust doing binary things\n" {
+	if out := mustRun(t, bin); out != "pluginr activated.\naplugin activated.\nJust doing binary things\n" {
 		t.Fatalf("after the add: %q", out)
 	}
 	if out := pluginCmd(t, bin, nil, "restore"); !strings.Contains(out, "Nothing to restore") {
@@ -27,7 +27,7 @@ func TestPluginsSurviveUpgrade(t *testing.T) {
 	}
 
 	copyBinary(t, secondBuild(t), bin) // the upgrade: a new file at the same path
-	if out := mustRun(t, bin); out != "Just doing binary things, version 2\n" {
+	if out := mustRun(t, bin, "--version"); out != "example-abinary dev\n" { // was 1.2.3-e2e
 		t.Fatalf("the upgraded program: %q", out)
 	}
 	out, errOut, err := run(t, bin, nil, "plugin", "list")
@@ -56,7 +56,7 @@ func TestPluginsSurviveUpgrade(t *testing.T) {
 	if out := pluginCmd(t, bin, nil, "restore"); !strings.Contains(out, "Success.") {
 		t.Errorf("restore: %q", out)
 	}
-	if out := mustRun(t, bin); out != "aplugin activated.\npluginr activated.\nJust doing binary things, version 2\n" {
+	if out := mustRun(t, bin, "--version"); out != "pluginr activated.\naplugin activated.\nexample-abinary dev\n" {
 		t.Fatalf("after the restore: %q", out)
 	}
 	if out, errOut, err := run(t, bin, nil, "plugin", "list"); err != nil || strings.Contains(errOut, "Missing") || !strings.Contains(out, "example.com/pluginr") {
