@@ -26,8 +26,10 @@ func TestPluginsSurviveUpgrade(t *testing.T) {
 		t.Errorf("restore before any upgrade: %q", out)
 	}
 
-	copyBinary(t, secondBuild(t), bin) // the upgrade: a new file at the same path
-	if out := mustRun(t, bin, "--version"); out != "example-abinary dev\n" { // was 1.2.3-e2e
+	// The upgrade: a new file at the same path, another build (version dev,
+	// where the installed one says 1.2.3-e2e).
+	copyBinary(t, secondBuild(t), bin)
+	if out := mustRun(t, bin, "--version"); out != "example-abinary dev\n" {
 		t.Fatalf("the upgraded program: %q", out)
 	}
 	out, errOut, err := run(t, bin, nil, "plugin", "list")
