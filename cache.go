@@ -33,9 +33,11 @@ import (
 //	known/                        which executables' bundles were checked, by file identity
 //	goplugins/<sha256>.so         the Go plugins BuildGoPlugin built
 //	catalogs/                     the newest vendor catalogs verified, and their sequence numbers
+//	installed/                    the plugin set the last change left at each executable path (Missing)
 //
 // catalogs/ is what protects against a rollback of a vendor's catalog (an
-// older one served as new): TrimCache and PurgeCache leave it.
+// older one served as new), and installed/ what brings plugins back after
+// an upgrade of a program: TrimCache and PurgeCache leave them.
 // It must belong to the user and be writable by no one else: it holds what
 // is compiled into programs.
 
@@ -48,6 +50,7 @@ const (
 	knownDir      = "known"
 	goPluginsDir  = "goplugins"
 	catalogsDir   = "catalogs"
+	installedDir  = "installed"
 	workPrefix    = "install-"
 )
 
@@ -294,9 +297,10 @@ func (c *SelfCompile) trimBuildCache(ctx context.Context, dir string) (int64, er
 }
 
 // PurgeCache removes everything the library keeps under CacheDir but the
-// cache's lock file and the record of the vendor catalogs verified
+// cache's lock file, the record of the vendor catalogs verified
 // (catalogs/, a few kilobytes), which keeps an older catalog from being
-// taken for new. The next install restores the toolchain and compiles
+// taken for new, and the plugin sets that Missing compares with
+// (installed/, as small). The next install restores the toolchain and compiles
 // from scratch. It fails with ErrLocked while an install that uses the
 // cache runs.
 func (c *SelfCompile) PurgeCache() error { return prefixed(c.purgeCache()) }
@@ -316,7 +320,7 @@ func (c *SelfCompile) purgeCache() error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() != cacheLockFile && e.Name() != catalogsDir { // the lock is held until the purge is done
+		if e.Name() != cacheLockFile && e.Name() != catalogsDir && e.Name() != installedDir { // the lock is held until the purge is done
 			if err := fsutil.RemoveAll(filepath.Join(root, e.Name())); err != nil {
 				return err
 			}

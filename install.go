@@ -93,7 +93,9 @@ func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, e
 	if err := in.verify(); err != nil {
 		return plan, err
 	}
-	err = in.replace()
+	if err = in.replace(); err == nil {
+		c.remember(in.bin.Path)
+	}
 	plan.Backup = in.backup
 	return plan, err
 }

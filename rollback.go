@@ -56,6 +56,7 @@ func (c *SelfCompile) Rollback(ctx context.Context) error {
 		return prefixed(err)
 	}
 	os.Remove(prev) // now the installed binary; with Backups > 1 it would stay as a duplicate
+	c.remember(target)
 	return nil
 }
 

@@ -33,7 +33,8 @@
 //
 // and beside them: plugin.go (plugin specs and PluginInfo), goerrors.go
 // (what the go command's errors mean), cache.go (the cache directory and
-// its trim), progress.go (Event) and errors.go. The OS file layer is in
+// its trim), missing.go (the plugins an upgrade of the program dropped:
+// Missing, PlanRestore), progress.go (Event) and errors.go. The OS file layer is in
 // internal packages: swap (staging, metadata, swap, backups), lockfile
 // (locks and stale directories), exe (reading an executable), cachetree
 // (trees restored into the cache); the bundle format is internal/bundle and

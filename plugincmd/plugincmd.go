@@ -1,5 +1,5 @@
 // Package plugincmd is a ready plugin command for a program that uses
-// go-selfcompile: add, remove, upgrade, sync, list, rollback and cache;
+// go-selfcompile: add, remove, upgrade, sync, list, rollback, restore and cache;
 // search, info and check for a program with a vendor's catalog; dry runs,
 // JSON for configuration tools, clear exit codes, signal handling, and a
 // progress display on a terminal.
@@ -35,6 +35,7 @@
 //	plugin info NAME      [--json]
 //	plugin check          [--json]
 //	plugin rollback       [--dry-run] [--json] [--restart]
+//	plugin restore        [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
 //	plugin cache          [--trim | --purge] [--json]
 //
 // Every command also takes -o FILE (--output FILE): what it prints on

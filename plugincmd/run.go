@@ -81,6 +81,7 @@ func init() {
 		"info":     {"NAME", jsonFlag, (*Command).info},
 		"check":    {"", jsonFlag, (*Command).check},
 		"rollback": {"", changeFlags, (*Command).rollback},
+		"restore":  {"", addFlags, (*Command).restore},
 		"cache": {"", func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVar(&o.trim, "trim", false, "remove what the current binary does not need")
 			fs.BoolVar(&o.purge, "purge", false, "remove every cache but the record of the catalogs verified, which guards against rollbacks")
@@ -307,6 +308,7 @@ func (cmd *Command) list(r *run, _ []string) error {
 	if err != nil {
 		return err
 	}
+	cmd.noticeMissing(&r.sc)
 	if r.opts.lock {
 		return writeLock(cmd.stdout(), cmd.name(), plugins)
 	}
