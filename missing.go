@@ -25,7 +25,7 @@ import (
 // after the last change to its plugins.
 type lastInstalled struct {
 	Path    string       `json:"path"`
-	SHA256  string       `json:"sha256"`            // of the binary the change left
+	File    string       `json:"file"`              // the size and time of the binary the change left (fileStamp)
 	Version string       `json:"version,omitempty"` // the program's version, "" when unknown
 	Plugins []PluginInfo `json:"plugins"`
 }
@@ -59,12 +59,12 @@ func writeInstalled(cache, target, hostVer string) error {
 	if err != nil {
 		return err
 	}
-	sum, err := fileSHA256(target)
+	stamp, err := fileStamp(target)
 	if err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(lastInstalled{
-		Path: target, SHA256: sum, Plugins: rec.Plugins,
+		Path: target, File: stamp, Plugins: rec.Plugins,
 		Version: hostVersion(&SelfCompile{HostVersion: hostVer}, bin, rec),
 	}, "", "\t")
 	if err != nil {
@@ -77,17 +77,16 @@ func writeInstalled(cache, target, hostVer string) error {
 	return fsutil.WriteAtomic(file, 0o600, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+// fileStamp tells the file at path from another put there: its size and
+// modification time, which a package manager's or an installer's new file
+// does not share with the one an install wrote. It reads no content: an
+// install calls it on its hot path, and plugin list on every run.
+func fileStamp(path string) (string, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return fmt.Sprintf("%d@%d", fi.Size(), fi.ModTime().UnixNano()), nil
 }
 
 // Missing returns the plugins that were installed in the executable
@@ -131,7 +130,7 @@ func (c *SelfCompile) missing() (last lastInstalled, host string, err error) {
 	}
 	last.Plugins = lacking(last.Plugins, rec.Plugins)
 	if len(last.Plugins) > 0 {
-		if sum, err := fileSHA256(target); err != nil || sum == last.SHA256 {
+		if stamp, err := fileStamp(target); err != nil || stamp == last.File {
 			last.Plugins = nil
 		}
 	}

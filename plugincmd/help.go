@@ -21,6 +21,7 @@ var summaries = map[string]string{
 	"info":     "Show what the vendor's catalog says of a plugin",
 	"check":    "Report installed plugins the vendor's catalog no longer allows",
 	"rollback": "Put back the binary that the last change replaced",
+	"restore":  "Install again the plugins an upgrade of the program dropped",
 	"cache":    "Show, trim or purge what installs keep",
 }
 

@@ -131,6 +131,10 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 		c.Stdout = &r.out.buf
 		cmd = &c
 	}
+	switch name {
+	case "add", "remove", "upgrade", "sync": // the change forgets what an upgrade dropped: say it first
+		cmd.noticeMissing(&r.sc)
+	}
 	err := sub.run(cmd, r, fs.Args())
 	if werr := r.out.write(err != nil); werr != nil {
 		err = errors.Join(err, werr)
