@@ -51,6 +51,13 @@ func TestCobraHost(t *testing.T) {
 	if err := buildHost(host, ".", bin); err != nil {
 		t.Fatal(err)
 	}
+	// A vendor checks what the release carries before shipping it.
+	keyName, _, _ := strings.Cut(verifier, "+")
+	if out, err := command(e2e.work, nil, e2e.gen, "inspect", bin); err != nil ||
+		!strings.Contains(string(out), "catalog  example.com/cobrahost, policy catalog+local, from (the embedded catalog only)\n") ||
+		!strings.Contains(string(out), "key      "+keyName+"+") || !strings.Contains(string(out), "embedded catalog, sequence 1\n") {
+		t.Errorf("go-selfcompile inspect does not show the catalog, key and policy the release carries: %v\n%s", err, out)
+	}
 	plug := plugin(t, map[string]string{
 		"go.mod": "module example.com/hello\n\ngo 1.26\n\nrequire github.com/shazow/go-selfcompile/example/cobrahost v0.0.0\n",
 		"hello.go": "package hello\n\nimport (\n\t\"fmt\"\n\n\t\"github.com/shazow/go-selfcompile/example/cobrahost/commands\"\n\t\"github.com/spf13/cobra\"\n)\n\n" +

@@ -6,11 +6,14 @@ package inspect
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/exe"
+	"github.com/shazow/go-selfcompile/internal/printable"
 )
 
 // Binary is what a self-compiling executable carries, as ReadFile reads
@@ -36,6 +39,28 @@ type Binary struct {
 	// where each came from.
 	Parts   []Part                   `json:"parts"`
 	Plugins []selfcompile.PluginInfo `json:"plugins"`
+	// Catalog is the vendor's catalog configuration that the generator
+	// gave the binary (its --catalog flags), nil for none. A program may
+	// also set one in its code (SelfCompile.Vendor), which no reader of
+	// the file can see.
+	Catalog *Catalog `json:"catalog,omitempty"`
+}
+
+// Catalog is what a vendor's catalog configuration says, as a vendor
+// checks a release before shipping it.
+type Catalog struct {
+	// Name is the catalog's name, and URL where installs fetch it.
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+	// Keys are the names of the verifier keys (name+hash, as a signed
+	// catalog names its signers).
+	Keys []string `json:"keys"`
+	// Policy says what users may install.
+	Policy catalog.Policy `json:"policy"`
+	// Sequence is that of the catalog the binary carries, 0 for none;
+	// EmbeddedError says why the binary's own keys do not verify it.
+	Sequence      int64  `json:"sequence,omitempty"`
+	EmbeddedError string `json:"embedded_error,omitempty"`
 }
 
 // Part is one part of a bundle a binary carries.
@@ -93,7 +118,34 @@ func ReadFile(path string) (*Binary, error) {
 		b.Plugins = rec.Plugins
 	}
 	b.HostVersion = cmp.Or(rec.HostVersion, b.HostVersion, x.Shared.Manifest.HostVersion)
+	if raw := x.Shared.Manifest.Vendor; len(raw) > 0 {
+		if b.Catalog, err = readCatalog(raw); err != nil {
+			return nil, fmt.Errorf("inspect: %s: the catalog configuration: %w", path, err)
+		}
+	}
 	return b, nil
+}
+
+// readCatalog reads the catalog configuration a shared bundle carries.
+func readCatalog(raw []byte) (*Catalog, error) {
+	var cfg catalog.Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("%w: %v", selfcompile.ErrBundleCorrupt, err)
+	}
+	c := &Catalog{Name: cfg.Name, URL: cfg.URL, Policy: cfg.Policy, Keys: []string{}}
+	for _, k := range cfg.Keys {
+		name, rest, _ := strings.Cut(k, "+")
+		hash, _, _ := strings.Cut(rest, "+")
+		c.Keys = append(c.Keys, name+"+"+hash)
+	}
+	if len(cfg.Embedded) > 0 {
+		if cat, err := catalog.Open(cfg.Embedded, cfg.Keys); err != nil {
+			c.EmbeddedError = err.Error()
+		} else {
+			c.Sequence = cat.Sequence
+		}
+	}
+	return c, nil
 }
 
 // String formats what the binary carries for a person.
@@ -106,6 +158,22 @@ func (b *Binary) String() string {
 	fmt.Fprintf(&s, "  toolchain %s (generated for %s)\n", cmp.Or(b.Toolchain, "(none)"), strings.Join(b.Targets, ", "))
 	for _, p := range b.Parts {
 		fmt.Fprintf(&s, "  part     %-9s %-9s %6d files %8.1f MB\n", p.Bundle, p.Name, p.Files, float64(p.Size)/1e6)
+	}
+	if c := b.Catalog; c != nil {
+		fmt.Fprintf(&s, "  catalog  %s, policy %s", printable.String(c.Name), cmp.Or(string(c.Policy.Allow), "anything"))
+		if len(c.Policy.Prefixes) > 0 {
+			fmt.Fprintf(&s, " and %s", strings.Join(c.Policy.Prefixes, ", "))
+		}
+		fmt.Fprintf(&s, ", from %s\n", cmp.Or(printable.String(c.URL), "(the embedded catalog only)"))
+		for _, k := range c.Keys {
+			fmt.Fprintf(&s, "  key      %s\n", printable.String(k))
+		}
+		switch {
+		case c.EmbeddedError != "":
+			fmt.Fprintf(&s, "  embedded catalog that its keys do not verify: %s\n", c.EmbeddedError)
+		case c.Sequence > 0:
+			fmt.Fprintf(&s, "  embedded catalog, sequence %d\n", c.Sequence)
+		}
 	}
 	for _, p := range b.Plugins {
 		fmt.Fprintf(&s, "  plugin   %s", p.Describe())
