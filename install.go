@@ -242,7 +242,7 @@ func openExe(path string, k known.Store) (*exe.File, error) {
 // runs here.
 func checkToolchain(x *exe.File) error {
 	if x.Toolchain == nil {
-		return fmt.Errorf("%w: %s was built for %s/%s, and its bundle was generated for %v; run go-selfcompile --targets with %s/%s added, then go build again",
+		return fmt.Errorf("%w: %s was built for %s/%s, and its bundle was generated for %v only, so it cannot install plugins here: ask its vendor for a build that can (for the vendor: run go-selfcompile --targets with %s/%s added, then go build again)",
 			ErrNoBundle, x.Path, runtime.GOOS, runtime.GOARCH, x.Shared.Manifest.Targets, runtime.GOOS, runtime.GOARCH)
 	}
 	if m := x.Toolchain.Manifest; m.GOOS != runtime.GOOS || m.GOARCH != runtime.GOARCH {

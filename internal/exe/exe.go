@@ -121,7 +121,7 @@ func (x *File) read(k known.Store) (err error) {
 		}
 	}
 	if x.Shared == nil {
-		return fmt.Errorf("%w: %s carries none (run go generate in its main package, then go build)", ErrNoBundle, x.Path)
+		return fmt.Errorf("%w: %s carries none, so this build of the program cannot install plugins: ask its vendor for one that can (for the vendor: run go generate in its main package, then go build)", ErrNoBundle, x.Path)
 	}
 	if x.HostList, err = gosrc.ParseModList(x.Shared.Manifest.BuildList); err != nil {
 		return &bundle.CorruptError{Reason: "the shared bundle's build list: " + err.Error()}
