@@ -96,6 +96,9 @@ func (in *install) resolveError(err error) error {
 	if !errors.As(err, &ge) {
 		return err
 	}
+	if ps := privateError(ge.Output, in.plugins); ps != nil {
+		return ps
+	}
 	if nf := notFoundError(ge.Output, in.plugins); nf != nil {
 		return in.withReplaceHint(nf)
 	}
@@ -190,6 +193,28 @@ var networkFailure = regexp.MustCompile(`([^\s@:]*[./][^\s@:]*)(?:@([^\s:@]+))?:
 // response that follows may quote the proxy's own failures to reach a
 // repository ("dial tcp: lookup ...: no such host").
 var proxyNotFound = regexp.MustCompile(`([^\s@:]*[./][^\s@:]*)(?:@([^\s:@]+))?: (?:module [^\s:]+: )?((?:reading \S+: (?:404|410)\b|no matching versions for query)[^\n]*)`)
+
+// sumdbNotFound matches, in the go command's output, the checksum
+// database's answer that it has no record of a module version: "verifying
+// module: example.com/m@v1.0.0: reading
+// https://sum.golang.org/lookup/example.com/m@v1.0.0: 404 Not Found" (or
+// 410 Gone). A module it cannot see is a private one, or one published
+// where it does not look: the network answered, and the fix is the user's
+// GOPRIVATE or GONOSUMDB.
+var sumdbNotFound = regexp.MustCompile(`verifying (?:module|go\.mod): ([^\s@:]+)@([^\s@:/]+)(?:/go\.mod)?: reading \S+/lookup/\S+: (?:404|410)\b`)
+
+// privateError returns the *PluginError for a go command output that says
+// the checksum database has no record of a module (sumdbNotFound), naming
+// the new plugins that need it; nil if it does not say so.
+func privateError(out string, plugins []pluginSpec) error {
+	m := sumdbNotFound.FindStringSubmatch(out)
+	if m == nil {
+		return nil
+	}
+	mod := m[1] + "@" + m[2]
+	return &PluginError{Spec: cmp.Or(strings.Join(needers(out, plugins), ", "), mod), Reason: fmt.Sprintf(
+		"the checksum database (GOSUMDB) has no record of %s, so its files cannot be checked: if it is a private module, set GOPRIVATE (or GONOSUMDB) to its path, as in GOPRIVATE=%s, and try again", mod, m[1])}
+}
 
 // needsNetwork reports whether a go command error is about a module it
 // could only get from the network.

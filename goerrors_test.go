@@ -97,6 +97,26 @@ func TestNotFoundIsNotNetwork(t *testing.T) {
 	}
 }
 
+// TestPrivateModuleNotNetwork: a module the checksum database has no
+// record of (a private one) is no want of network: the message names
+// GOPRIVATE and GONOSUMDB, whichever way the go command words it.
+func TestPrivateModuleNotNetwork(t *testing.T) {
+	in := &install{plugins: []pluginSpec{{raw: "example.com/private/plugin@v1.0.0", importPath: "example.com/private/plugin", version: "v1.0.0", isNew: true}}}
+	for _, out := range []string{
+		"go: downloading example.com/private v1.0.0\ngo: example.com/private/plugin@v1.0.0: example.com/private@v1.0.0: verifying module: example.com/private@v1.0.0: reading https://sum.golang.org/lookup/example.com/private@v1.0.0: 404 Not Found\n\tserver response:\n\tnot found: example.com/private@v1.0.0: unrecognized import path \"example.com/private\": https fetch: Get \"https://example.com/private?go-get=1\": dial tcp: lookup example.com: no such host\n",
+		"go: example.com/private@v1.0.0: verifying go.mod: example.com/private@v1.0.0/go.mod: reading https://proxy.example.com/sumdb/sum.golang.org/lookup/example.com/private@v1.0.0: 410 Gone\n",
+	} {
+		err := in.resolveError(&gocmd.Error{Args: []string{"get"}, Output: out, Err: errors.New("exit status 1")})
+		if errors.Is(err, ErrNeedsNetwork) || !errors.Is(err, ErrInvalidPlugin) {
+			t.Errorf("%q: %v, want ErrInvalidPlugin, not ErrNeedsNetwork", out, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "GOPRIVATE=example.com/private") || !strings.Contains(msg, "checksum database") || strings.Contains(msg, "module proxy has no") {
+			t.Errorf("%q: the message does not say to set GOPRIVATE:\n%s", out, msg)
+		}
+	}
+}
+
 func TestAttributeError(t *testing.T) {
 	plugins := []pluginSpec{
 		{raw: "/src/bad", importPath: "example.com/bad", modulePath: "example.com/bad"},
