@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,6 +98,7 @@ func runCatalog(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	keys := fs.StringArray("key", nil, "a signer key file (sign) or a verifier key or its file (verify); repeat for several")
 	out := fs.StringP("output", "o", "", "write the signed catalog to `FILE` (sign; default: standard output)")
+	offline := fs.Bool("offline", false, "check the catalog's hashes only against the module cache (sign)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func runCatalog(args []string, stdout, stderr io.Writer) error {
 		if fs.NArg() != 1 || len(*keys) == 0 {
 			return usage
 		}
-		return sign(fs.Arg(0), *keys, *out, stdout)
+		return sign(fs.Arg(0), *keys, *out, signOptions{offline: *offline, stdout: stdout, stderr: stderr})
 	case "verify":
 		if fs.NArg() != 1 || len(*keys) == 0 {
 			return usage
@@ -160,8 +162,15 @@ func writeNew(name, content string, mode os.FileMode) error {
 	return err
 }
 
-// sign signs a catalog written as JSON, dated now unless it has a date.
-func sign(file string, keyFiles []string, out string, stdout io.Writer) error {
+// signOptions are how sign checks and where it writes.
+type signOptions struct {
+	offline        bool // check hashes against the module cache only
+	stdout, stderr io.Writer
+}
+
+// sign signs a catalog written as JSON, dated now unless it has a date,
+// after checking every version's hash against the module's files.
+func sign(file string, keyFiles []string, out string, o signOptions) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -174,6 +183,9 @@ func sign(file string, keyFiles []string, out string, stdout io.Writer) error {
 	}
 	if c.Date.IsZero() {
 		c.Date = time.Now().UTC().Truncate(time.Second)
+	}
+	if err := checkSums(context.Background(), &c, o.offline, o.stderr); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	var signers []string
 	for _, k := range keyFiles {
@@ -188,7 +200,7 @@ func sign(file string, keyFiles []string, out string, stdout io.Writer) error {
 		return err
 	}
 	if out == "" {
-		_, err = stdout.Write(signed)
+		_, err = o.stdout.Write(signed)
 		return err
 	}
 	if err := checkOverwrite(out, c.Name); err != nil {
