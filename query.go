@@ -19,11 +19,10 @@ import (
 	"github.com/shazow/go-selfcompile/internal/gosrc"
 )
 
-// queried is what go list -m -json -e and go mod download -json report of
-// a module version query.
+// queried is what go list -m -e -json reports of a module version query.
 type queried struct {
-	Path, Version, Dir string
-	Error              *struct{ Err string } // go list -m
+	Path, Version string
+	Error         *struct{ Err string }
 }
 
 // queryPlugins resolves the version query of each plugin in ps to the
@@ -110,7 +109,7 @@ func (in *install) provider(p pluginSpec, found []module.Version) (module.Versio
 	if err != nil {
 		return module.Version{}, in.resolveError(err)
 	}
-	dirs, err := gosrc.DecodeAll[queried](out)
+	dirs, err := gosrc.DecodeAll[struct{ Path, Version, Dir string }](out)
 	if err != nil {
 		return module.Version{}, err
 	}

@@ -125,7 +125,7 @@ func (in *install) require() (queried bool, err error) {
 	err = in.gomod.edit(func(f *modfile.File) error {
 		for i, p := range in.plugins {
 			if o := p.installed; o != nil && o.Version != "" && p.moduleDir == "" {
-				// What go get upgrades from: "upgrade" never lowers it.
+				// What the upgrade query upgrades from: it never lowers it.
 				if err := requireAtLeast(f, o.Module, o.Version); err != nil {
 					return err
 				}
