@@ -57,6 +57,11 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if queried {
+		if err := in.requireImported(pkgs); err != nil {
+			return nil, err
+		}
+	}
 	if err := in.checkModules(); err != nil {
 		return nil, err
 	}
@@ -271,6 +276,25 @@ func (in *install) listAll(queried bool) ([]gosrc.Package, error) {
 	}
 	in.after, err = gosrc.ParseModList(strings.Split(strings.TrimSpace(string(m.out)), "\n"))
 	return pkgs, err
+}
+
+// requireImported makes go.mod require, as go get does for what it adds,
+// each module that provides a package of the build, at the version the
+// build list selects (so the build list stays as listed). The plugins
+// bundle carries the requirements beyond the host's (addedRequires): a
+// later install that removes the plugin whose requirements brought a
+// module in still finds it for the plugins that import it.
+func (in *install) requireImported(pkgs []gosrc.Package) error {
+	return in.gomod.edit(func(f *modfile.File) error {
+		for _, p := range pkgs {
+			if m := p.Module; m != nil && !m.Main && m.Version != "" {
+				if err := requireAtLeast(f, m.Path, m.Version); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // checkPackage checks what go list says of a plugin's package, and notes
