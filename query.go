@@ -12,6 +12,7 @@ package selfcompile
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -58,7 +59,9 @@ func (in *install) queryPlugins(ps []pluginSpec) ([]module.Version, error) {
 		results = results[len(cands[i]):]
 		var found []module.Version
 		for _, r := range mine {
-			if r.Error == nil {
+			if v, ok := retractedCurrent(r, p.version); ok {
+				found = append(found, module.Version{Path: r.Path, Version: v})
+			} else if r.Error == nil {
 				found = append(found, module.Version{Path: r.Path, Version: r.Version})
 			}
 		}
@@ -70,6 +73,24 @@ func (in *install) queryPlugins(ps []pluginSpec) ([]module.Version, error) {
 		}
 	}
 	return chosen, nil
+}
+
+// retractedMark matches the error of go list -m for an upgrade query whose
+// answer is the version that the build list has, retracted by its author.
+var retractedMark = regexp.MustCompile(`^(\S+)@(\S+): retracted by module author`)
+
+// retractedCurrent returns the version that an upgrade (or patch) query
+// keeps, as go get keeps it, when it is the one the build list has and
+// its author retracted it: go list -m reports that as an error.
+func retractedCurrent(r queried, query string) (string, bool) {
+	if r.Error == nil || query != "upgrade" && query != "patch" {
+		return "", false
+	}
+	m := retractedMark.FindStringSubmatch(r.Error.Err)
+	if m == nil || m[1] != r.Path {
+		return "", false
+	}
+	return m[2], true
 }
 
 // moduleCandidates returns the modules that may provide a plugin's

@@ -47,3 +47,22 @@ func TestQueryError(t *testing.T) {
 		t.Errorf("offline: %#v", err)
 	}
 }
+
+// An upgrade query whose answer is the version the build list has, which
+// its author retracted, keeps it; no other query or error does.
+func TestRetractedCurrent(t *testing.T) {
+	retracted := queried{Path: "example.com/ret", Version: "upgrade", Error: &struct{ Err string }{"example.com/ret@v1.1.0: retracted by module author: a bad release"}}
+	if v, ok := retractedCurrent(retracted, "upgrade"); !ok || v != "v1.1.0" {
+		t.Errorf("upgrade from a retracted version: %q, %v", v, ok)
+	}
+	if _, ok := retractedCurrent(retracted, "latest"); ok {
+		t.Error("latest keeps a retracted version")
+	}
+	other := queried{Path: "example.com", Version: "upgrade", Error: &struct{ Err string }{"example.com/ret@v1.1.0: retracted by module author: a bad release"}}
+	absentErr := queried{Path: "example.com/ret", Version: "upgrade", Error: &struct{ Err string }{"module example.com/ret: reading file:///p/example.com/ret/@v/list: no such file or directory"}}
+	for _, r := range []queried{other, absentErr, {Path: "example.com/ret", Version: "v1.0.0"}} {
+		if _, ok := retractedCurrent(r, "upgrade"); ok {
+			t.Errorf("%+v keeps a version", r)
+		}
+	}
+}
