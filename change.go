@@ -57,9 +57,10 @@ type Plan struct {
 	Upgraded []VersionChange `json:"upgraded,omitempty"`
 	Plugins  []PluginInfo    `json:"plugins"`
 	// HostDeps lists the modules of the host's own build list whose
-	// version the new plugin set moves from the host's own (minimal
-	// version selection can raise them, and a plugin that is such a
-	// module, from a version or a local folder, can move it either way).
+	// version the change moves from the one the installed binary has
+	// (minimal version selection can raise them, a plugin that is such a
+	// module, from a version or a local folder, can move it either way,
+	// and removing the plugin that moved one moves it back).
 	HostDeps []VersionChange `json:"host_deps,omitempty"`
 	// Carried lists, for each plugin taken from a local folder now, the
 	// files of its module that the binary will carry, relative to the
@@ -235,9 +236,11 @@ func localModuleDir(p PluginInfo) string {
 	return strings.TrimSuffix(strings.TrimSuffix(p.Local, filepath.FromSlash(rel)), string(filepath.Separator))
 }
 
-// makePlan compares the installed plugins and the host's build list with
-// the new plugins and build list.
-func makePlan(target string, installed, plugins []PluginInfo, host, after gosrc.BuildList) *Plan {
+// makePlan compares the installed plugins with the new ones, and the
+// versions of the host's own modules (those of its build list host) in
+// the installed binary's build list with the new build list. last is the
+// build list the installed binary was built with, nil for the host's own.
+func makePlan(target string, installed, plugins []PluginInfo, host, last, after gosrc.BuildList) *Plan {
 	p := &Plan{Target: target, Plugins: plugins}
 	old := map[string]PluginInfo{}
 	for _, i := range installed {
@@ -259,8 +262,11 @@ func makePlan(target string, installed, plugins []PluginInfo, host, after gosrc.
 		}
 	}
 	for path, h := range host {
+		if l, ok := last[path]; ok {
+			h = l
+		}
 		if a := after[path]; !h.Main && (a.Version != h.Version || !sameReplace(a.Replace, h.Replace)) {
-			p.HostDeps = append(p.HostDeps, moduleChange(path, h.Version, a, plugins))
+			p.HostDeps = append(p.HostDeps, moduleChange(path, h, a, installed, plugins))
 		}
 	}
 	slices.SortFunc(p.HostDeps, func(a, b VersionChange) int { return strings.Compare(a.Path, b.Path) })
@@ -276,25 +282,32 @@ func pluginChange(o, n PluginInfo) VersionChange {
 	return VersionChange{Path: n.ImportPath, Old: old, New: new, Lower: lower(o.Version, n.Version)}
 }
 
-// moduleChange describes a host module's move from the version old to the
-// module as the new build list has it: a version, none, or a directory
-// that replaces it, named as the local plugin that is that module names
-// its folder.
-func moduleChange(path, old string, a gosrc.Module, plugins []PluginInfo) VersionChange {
-	v := a.Version
-	if a.Replace != nil && a.Replace.Version == "" {
-		dir := a.Replace.Path
-		for _, p := range plugins {
-			if p.Module == path && p.Local != "" {
-				dir = localModuleDir(p)
-			}
+// moduleChange describes a host module's move from the module o, as the
+// installed build list has it with the installed plugins, to the module
+// a, as the new one has it with the new plugins.
+func moduleChange(path string, o, a gosrc.Module, installed, plugins []PluginInfo) VersionChange {
+	old, new := describeModule(path, o, installed), describeModule(path, a, plugins)
+	return VersionChange{Path: path, Old: old, New: new, Lower: lower(old, new)}
+}
+
+// describeModule names the version of a module in a build list: its
+// version ("" for none), the version that replaces it, or "local DIR" for
+// a directory that does, DIR named as the local plugin that is that
+// module names its folder, if plugins has it.
+func describeModule(path string, m gosrc.Module, plugins []PluginInfo) string {
+	switch {
+	case m.Replace == nil:
+		return m.Version
+	case m.Replace.Version != "":
+		return m.Replace.Version
+	}
+	dir := m.Replace.Path
+	for _, p := range plugins {
+		if p.Module == path && p.Local != "" {
+			dir = localModuleDir(p)
 		}
-		return VersionChange{Path: path, Old: old, New: "local " + dir}
 	}
-	if a.Replace != nil {
-		v = a.Replace.Version
-	}
-	return VersionChange{Path: path, Old: old, New: v, Lower: lower(old, v)}
+	return "local " + dir
 }
 
 func sameReplace(a, b *module.Version) bool {

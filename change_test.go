@@ -2,6 +2,7 @@ package selfcompile
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -101,7 +102,7 @@ func TestMakePlan(t *testing.T) {
 		{ImportPath: "example.com/l", Module: "example.com/l", Local: "/src/l", Sum: "h1:new"},
 		{ImportPath: "github.com/spf13/pflag", Module: "github.com/spf13/pflag", Local: "/src/pflag"},
 	}
-	p := makePlan("/bin/host", installed, plugins, host, after)
+	p := makePlan("/bin/host", installed, plugins, host, nil, after)
 	if len(p.Added) != 1 || p.Added[0].ImportPath != "github.com/spf13/pflag" {
 		t.Errorf("added %v", p.Added)
 	}
@@ -128,7 +129,30 @@ func TestMakePlan(t *testing.T) {
 	if p.Empty() {
 		t.Error("the plan is empty")
 	}
-	if same := makePlan("/bin/host", installed[:1], installed[:1], host, host); !same.Empty() || len(same.HostDeps) > 0 {
+	if same := makePlan("/bin/host", installed[:1], installed[:1], host, nil, host); !same.Empty() || len(same.HostDeps) > 0 {
 		t.Errorf("the same plugins and build list give %+v", same)
+	}
+
+	// Host modules move from the installed binary's build list: a plugin
+	// added beside one that raised x/sys moves nothing; removing the local
+	// folder that is pflag moves it back.
+	withA := []PluginInfo{plugins[2], {ImportPath: "example.com/raises", Module: "example.com/raises", Version: "v1.0.0"}}
+	last := gosrc.BuildList{
+		"example.com/host":       host["example.com/host"],
+		"github.com/spf13/pflag": after["github.com/spf13/pflag"],
+		"golang.org/x/sys":       {Path: "golang.org/x/sys", Version: "v0.50.0"},
+		"example.com/lib":        host["example.com/lib"],
+		"example.com/raises":     {Path: "example.com/raises", Version: "v1.0.0"},
+	}
+	next := maps.Clone(last)
+	next["example.com/b"] = gosrc.Module{Path: "example.com/b", Version: "v1.0.0"}
+	if p := makePlan("/bin/host", withA, append(withA, PluginInfo{ImportPath: "example.com/b", Module: "example.com/b", Version: "v1.0.0"}), host, last, next); len(p.HostDeps) > 0 {
+		t.Errorf("a plugin that moves nothing the installed binary has: host deps %+v", p.HostDeps)
+	}
+	next = maps.Clone(last)
+	next["github.com/spf13/pflag"] = host["github.com/spf13/pflag"]
+	want := []VersionChange{{Path: "github.com/spf13/pflag", Old: "local /src/pflag", New: "v1.1.0"}}
+	if p := makePlan("/bin/host", withA, withA[1:], host, last, next); !reflect.DeepEqual(p.HostDeps, want) {
+		t.Errorf("removing the folder that is pflag: host deps\n got %+v\nwant %+v", p.HostDeps, want)
 	}
 }

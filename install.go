@@ -74,14 +74,17 @@ func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, e
 	}
 	defer in.end()
 	defer func() { err = canceled(ctx, in.current, err) }()
-	if plan, err = in.resolve(cs); err != nil || m == modePlan {
+	if plan, err = in.resolve(cs); err != nil {
 		return plan, err
 	}
 	if m == modeTrim {
 		return plan, in.build()
 	}
-	if c.KeepHostDeps && len(plan.HostDeps) > 0 {
+	if c.KeepHostDeps && len(plan.HostDeps) > 0 { // a dry run says what the real run does
 		return plan, &planError{plan}
+	}
+	if m == modePlan {
+		return plan, nil
 	}
 	if plan.Empty() {
 		c.logf("No change to the plugins: nothing to build")

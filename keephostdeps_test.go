@@ -52,3 +52,61 @@ func TestKeepHostDepsLocalFolder(t *testing.T) {
 	}
 	unchangedBin()
 }
+
+// A change moves a host module only when what it adds needs it, and
+// KeepHostDeps compares with the installed binary, in a dry run as in the
+// real one. The bundle carries the host's modules trimmed to the packages
+// its targets build (golang.org/x/sys without its windows package here):
+// a plugin that imports the host's library, whose Windows files import
+// golang.org/x/sys/windows, must not raise x/sys to the proxy's newest.
+// Once a plugin that moved pflag is installed, a plugin that moves nothing
+// more passes --keep-host-deps; the dry run of a refused change is refused
+// too.
+func TestHostDepsMoveOnlyWhenNeeded(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	work := tempDir(t)
+	proxy := filepath.Join(work, "proxy")
+	publishCopy(t, proxy, e2e.modcache, "golang.org/x/sys", "v0.49.0", "v0.50.0")
+	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", "v1.1.0", "v1.99.0")
+	usehost := filepath.Join(work, "src", "usehost")
+	writeFiles(t, usehost, map[string]string{
+		"go.mod":    "module example.com/usehost\n\ngo 1.26\n",
+		"plugin.go": "package usehost\n\nimport (\n\t\"fmt\"\n\n\tselfcompile \"github.com/shazow/go-selfcompile\"\n)\n\nfunc init() { fmt.Println(\"usehost activated.\", selfcompile.ErrLocked != nil) }\n",
+	})
+	writeProxyModule(t, proxy, "example.com/usehost", "v1.0.0", usehost)
+	ph := filepath.Join(work, "src", "pluginh")
+	writePlugin(t, ph, "example.com/pluginh", "pluginh activated.")
+	writeFiles(t, ph, map[string]string{
+		"go.mod":  "module example.com/pluginh\n\ngo 1.26\n\nrequire github.com/spf13/pflag v1.99.0\n",
+		"uses.go": "package pluginh\n\nimport \"github.com/spf13/pflag\"\n\nvar _ = pflag.Parse\n",
+	})
+	writeProxyModule(t, proxy, "example.com/pluginh", "v1.0.0", ph)
+	online := []string{"GOPROXY=" + fileProxy(proxy), "GOSUMDB=off"}
+	bin := installedCopy(t)
+
+	if dry := pluginCmd(t, bin, online, "add", "--dry-run", "example.com/usehost@v1.0.0"); strings.Contains(dry, "golang.org/x/sys") {
+		t.Errorf("a plugin that needs no newer golang.org/x/sys moves it:\n%s", dry)
+	}
+	before := unchanged(t, bin)
+	out, errOut, err := run(t, bin, online, "plugin", "add", "--dry-run", "--keep-host-deps", "example.com/pluginh@v1.0.0")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "github.com/spf13/pflag v1.1.0 => v1.99.0") {
+		t.Errorf("a dry run with --keep-host-deps of a change the real run refuses: %v\n%s%s", err, out, errOut)
+	}
+	before()
+
+	pluginCmd(t, bin, online, "add", "example.com/pluginh@v1.0.0")
+	if out, errOut, err := run(t, bin, online, "plugin", "add", "--keep-host-deps", "example.com/usehost@v1.0.0"); err != nil {
+		t.Fatalf("--keep-host-deps with a plugin that moves nothing the installed binary has: %v\n%s%s", err, out, errOut)
+	}
+	if out := mustRun(t, bin); out != "pluginh activated.\nusehost activated. true\nJust doing binary things\n" {
+		t.Errorf("after both plugins: %q", out)
+	}
+	mods, err := command(work, nil, "go", "version", "-m", bin)
+	for _, want := range []string{"\tgolang.org/x/sys\tv0.49.0\t", "\tgithub.com/spf13/pflag\tv1.99.0\t"} {
+		if err != nil || !strings.Contains(string(mods), want) {
+			t.Errorf("go version -m lacks %q: %v\n%s", want, err, mods)
+		}
+	}
+}

@@ -85,7 +85,7 @@ type pluginSpec struct {
 	importPath string            // set for import-path specs, and for local ones once resolved
 	version    string            // "" when none was given
 	dir        string            // absolute directory, for local specs
-	modulePath string            // module of a local spec
+	modulePath string            // module of a local spec, of a catalog or installed plugin, and of a version query once resolved
 	moduleDir  string            // source of a local plugin's module: its folder, or the copy the binary carries
 	isNew      bool              // being added or upgraded now, as opposed to kept as installed
 	pinned     bool              // installed at version before, kept there

@@ -90,7 +90,9 @@ func hostVersion(c *SelfCompile, bin *exe.File, rec buildRecord) string {
 	return v
 }
 
-// ours reports whether the import path is of the host's own module.
+// ours reports whether the import path is under the host module's path:
+// a package of the host module, or of a module nested under its path,
+// which only go list can tell apart (checkProviders).
 func (v *vendor) ours(path string) bool {
 	return path == v.main || strings.HasPrefix(path, v.main+"/")
 }
@@ -119,12 +121,14 @@ func (v *vendor) names(cs *changeSet) {
 
 // applyVendor resolves, for each plugin the change adds or upgrades, a
 // listed import path to the version the catalog allows, and refuses what
-// the policy forbids: before any go command runs.
+// the policy forbids: before any go command runs. A package under the
+// host module's path, which may be the host's own, waits for go list
+// (checkProviders); a local folder does not, whatever its module path.
 func (in *install) applyVendor() error {
 	v := in.vendor
 	for i := range in.plugins {
 		p := &in.plugins[i]
-		if v == nil || !p.isNew || v.ours(p.importPath) {
+		if v == nil || !p.isNew || p.moduleDir == "" && v.ours(p.importPath) {
 			continue
 		}
 		if err := v.resolve(p, in.c.AllowUnlisted); err != nil {
@@ -206,6 +210,9 @@ func (in *install) checkModules() error {
 	if v == nil {
 		return nil
 	}
+	if err := in.checkProviders(); err != nil {
+		return err
+	}
 	vouched := map[string]string{}
 	for path, a := range in.after {
 		if a.Main || in.hasModule(path, a) || len(v.cat.ByModule(path)) == 0 {
@@ -232,6 +239,32 @@ func (in *install) checkModules() error {
 	return nil
 }
 
+// checkProviders checks what only go list tells, the module that provides
+// each plugin's package: a package the catalog lists must come from the
+// module it lists (a module nested under that module's path, which the
+// catalog never hashed, can provide the same import path), unless it is
+// kept as installed (plugin check reports it); and a new plugin under the
+// host module's path that another module provides is a plugin like any
+// other to the policy.
+func (in *install) checkProviders() error {
+	v := in.vendor
+	for _, p := range in.plugins {
+		if p.moduleDir != "" || p.listed == nil {
+			continue
+		}
+		kept := !p.isNew && p.installed != nil && p.installed.Module == p.listed.Path
+		if e, ok := v.cat.ByImportPath(p.importPath); ok && p.listed.Path != e.Module && !kept {
+			return &catalog.RefusedError{Plugin: p.raw, Rule: "catalog module", Reason: fmt.Sprintf("the build would take its package %s from the module %s@%s, not from %s, the module the catalog lists and hashed for it", p.importPath, p.listed.Path, p.listed.Version, e.Module)}
+		}
+		if p.isNew && !p.listed.Main && v.ours(p.importPath) {
+			if err := v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.raw, Module: p.listed.Path}, in.c.AllowUnlisted); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // admitsUnlisted reports whether the change adds a plugin that the catalog
 // does not list and the policy let in (a module under its prefixes, or one
 // asked for with --allow-unlisted where the vendor permits it): what such a
@@ -239,7 +272,7 @@ func (in *install) checkModules() error {
 // to vouch for.
 func (in *install) admitsUnlisted() bool {
 	for _, p := range in.plugins {
-		if p.isNew && p.listedIn == nil && !in.vendor.ours(p.importPath) {
+		if p.isNew && p.listedIn == nil && p.listed != nil && !p.listed.Main {
 			return true
 		}
 	}
@@ -400,10 +433,14 @@ func (c *SelfCompile) Check(ctx context.Context) ([]catalog.Problem, error) {
 }
 
 // problem says why the catalog no longer lets an installed plugin run, or
-// "".
+// "". A package of the host module is the vendor's own; one under its
+// path from another module or a folder is not.
 func (v *vendor) problem(p PluginInfo) string {
-	if p.Origin == "host" || v.ours(p.ImportPath) {
+	if p.Origin == "host" || p.Module == "" && p.Local == "" {
 		return ""
+	}
+	if e, ok := v.cat.ByImportPath(p.ImportPath); ok && p.Local == "" && p.Module != e.Module {
+		return fmt.Sprintf("not allowed: its package comes from the module %s, not from %s, the module the catalog lists and hashed for it (plugin add %s installs the catalog's)", p.Module, e.Module, e.Name)
 	}
 	if p.Local == "" && len(v.cat.ByModule(p.Module)) > 0 {
 		var last error

@@ -48,13 +48,19 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	if err := in.checkLocal(); err != nil {
 		return nil, err
 	}
-	if err := in.require(); err != nil {
+	queried, err := in.require()
+	if err != nil {
 		return nil, err
 	}
 	failpoint.Hit(in.ctx, "required")
-	pkgs, err := in.listAll()
+	pkgs, err := in.listAll(queried)
 	if err != nil {
 		return nil, err
+	}
+	if queried {
+		if err := in.requireImported(pkgs); err != nil {
+			return nil, err
+		}
 	}
 	if err := in.checkModules(); err != nil {
 		return nil, err
@@ -74,7 +80,7 @@ func (in *install) resolve(cs *changeSet) (*Plan, error) {
 	}
 	in.rec.HostVersion = cmp.Or(in.rec.HostVersion, hostVersion(in.c, in.bin, in.rec))
 	in.pluginBundle = len(in.rec.Plugins) > 0 || in.rec.HostVersion != ""
-	plan := makePlan(in.bin.Path, installed, in.rec.Plugins, in.bin.HostList, in.after)
+	plan := makePlan(in.bin.Path, installed, in.rec.Plugins, in.bin.HostList, in.bin.LastList, in.after)
 	plan.Carried = carried
 	if in.mode != modePlan { // Plan returns it to the caller, who prints it
 		in.c.logf("%s", strings.TrimSuffix(plan.String(), "\n"))
@@ -117,13 +123,16 @@ const localVersion = "v0.0.0-00010101000000-000000000000"
 // require writes the plugin set into the restored go.mod: a requirement
 // and a replace for each local plugin (its folder, or the copy the binary
 // carries), the recorded version of each installed one (unless the host
-// requires more), and go get for each new version.
-func (in *install) require() error {
-	var get []string
-	err := in.gomod.edit(func(f *modfile.File) error {
-		for _, p := range in.plugins {
+// requires more), and, for each new version, the module version its query
+// resolves to (queryPlugins), with no package loaded: what the plugins
+// import is added by go list, for this build only. It reports whether it
+// resolved any query.
+func (in *install) require() (queried bool, err error) {
+	var get []int
+	err = in.gomod.edit(func(f *modfile.File) error {
+		for i, p := range in.plugins {
 			if o := p.installed; o != nil && o.Version != "" && p.moduleDir == "" {
-				// What go get upgrades from: "upgrade" never lowers it.
+				// What the upgrade query upgrades from: it never lowers it.
 				if err := requireAtLeast(f, o.Module, o.Version); err != nil {
 					return err
 				}
@@ -138,20 +147,31 @@ func (in *install) require() error {
 					return err
 				}
 			case p.version != "":
-				get = append(get, p.importPath+"@"+p.version)
+				get = append(get, i)
 			}
 		}
 		return nil
 	})
+	if err != nil || len(get) == 0 {
+		return false, err
+	}
+	ps := make([]pluginSpec, len(get))
+	for j, i := range get {
+		ps[j] = in.plugins[i]
+	}
+	versions, err := in.queryPlugins(ps)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if len(get) > 0 {
-		if _, err := in.g.Run(in.ctx, append([]string{"get", "--"}, get...)...); err != nil {
-			return in.resolveError(err)
+	return true, in.gomod.edit(func(f *modfile.File) error {
+		for j, i := range get {
+			in.plugins[i].modulePath = versions[j].Path
+			if err := f.AddRequire(versions[j].Path, versions[j].Version); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // requireLocal makes f require module path from the directory dir.
@@ -221,34 +241,62 @@ func (in *install) listPlugins() ([]gosrc.Package, error) {
 }
 
 // listAll lists the packages of the program and the plugins, and the
-// build list after them. The build list is listed beside the packages, and
-// again if the package listing changed go.mod: it adds the modules that
-// provide what the plugins import, which may be new to the graph.
-func (in *install) listAll() ([]gosrc.Package, error) {
+// build list after them. The package listing adds to go.mod the modules
+// that provide what the plugins import, which may be new to the graph:
+// the build list is listed beside it, and again if it changed go.mod;
+// after new requirements (queried), only after it, since both commands
+// would update go.mod, which the go command refuses to do at once.
+func (in *install) listAll(queried bool) ([]gosrc.Package, error) {
 	before := readIfExists(in.gomod.path)
 	type result struct {
 		out []byte
 		err error
 	}
-	mods := make(chan result, 1)
-	go func() {
+	listMods := func() result {
 		out, err := in.g.Run(in.ctx, "list", "-m", "all")
-		mods <- result{out, err}
-	}()
+		return result{out, err}
+	}
+	var beside chan result
+	if !queried {
+		beside = make(chan result, 1)
+		go func() { beside <- listMods() }()
+	}
 	pkgs, err := in.listPlugins()
-	m := <-mods
+	var m result
+	if beside != nil {
+		m = <-beside
+	}
 	if err != nil {
 		return nil, err
 	}
 	failpoint.Hit(in.ctx, "listed")
-	if readIfExists(in.gomod.path) != before {
-		m.out, m.err = in.g.Run(in.ctx, "list", "-m", "all")
+	if beside == nil || readIfExists(in.gomod.path) != before {
+		m = listMods()
 	}
 	if m.err != nil {
 		return nil, in.resolveError(m.err)
 	}
 	in.after, err = gosrc.ParseModList(strings.Split(strings.TrimSpace(string(m.out)), "\n"))
 	return pkgs, err
+}
+
+// requireImported makes go.mod require, as go get does for what it adds,
+// each module that provides a package of the build, at the version the
+// build list selects (so the build list stays as listed). The plugins
+// bundle carries the requirements beyond the host's (addedRequires): a
+// later install that removes the plugin whose requirements brought a
+// module in still finds it for the plugins that import it.
+func (in *install) requireImported(pkgs []gosrc.Package) error {
+	return in.gomod.edit(func(f *modfile.File) error {
+		for _, p := range pkgs {
+			if m := p.Module; m != nil && !m.Main && m.Version != "" {
+				if err := requireAtLeast(f, m.Path, m.Version); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // checkPackage checks what go list says of a plugin's package, and notes

@@ -88,7 +88,7 @@ func (c *SelfCompile) PlanRollback(ctx context.Context) (*Plan, error) {
 			return nil, prefixed(err)
 		}
 	}
-	plan := makePlan(target, recs[0].Plugins, recs[1].Plugins, nil, nil)
+	plan := makePlan(target, recs[0].Plugins, recs[1].Plugins, nil, nil, nil)
 	plan.Backup = prev
 	return plan, nil
 }

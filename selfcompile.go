@@ -87,8 +87,9 @@ type SelfCompile struct {
 	NoWait bool
 
 	// KeepHostDeps makes Apply refuse, before building, a change that
-	// would move the version of any module of the host's own build list,
-	// plugin modules among them.
+	// would move the version of any module of the host's own build list
+	// from the one the installed binary has, plugin modules among them
+	// (Plan.HostDeps lists them); Plan refuses it as Apply would.
 	KeepHostDeps bool
 
 	// Backups is how many previous binaries are kept beside the
@@ -178,7 +179,7 @@ func (c *SelfCompile) Apply(ctx context.Context, ch Change) (*Plan, error) {
 }
 
 // Plan computes what Apply would do, without building or touching the
-// executable: a dry run.
+// executable: a dry run, which fails as Apply would before building.
 func (c *SelfCompile) Plan(ctx context.Context, ch Change) (*Plan, error) {
 	plan, err := c.run(ctx, ch, modePlan)
 	return plan, prefixed(err)

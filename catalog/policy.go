@@ -136,8 +136,9 @@ type RefusedError struct {
 	// Rule names what refused it: the policy ("catalog",
 	// "catalog+local"), "--allow-unlisted", "catalog version" (a version
 	// the catalog does not allow: unlisted, revoked, for other hosts, or
-	// replaced) or "catalog hash" (files that are not those the catalog
-	// lists).
+	// replaced), "catalog hash" (files that are not those the catalog
+	// lists) or "catalog module" (a package the catalog lists, provided
+	// by another module than the one it lists).
 	Rule string
 	// Reason says why, and what to do.
 	Reason string

@@ -7,6 +7,7 @@
 package gosrc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,16 +55,22 @@ func List(ctx context.Context, g gocmd.Go, env []string, args ...string) ([]Pack
 	if err != nil {
 		return nil, err
 	}
-	var pkgs []Package
-	dec := json.NewDecoder(strings.NewReader(string(out)))
+	return DecodeAll[Package](out)
+}
+
+// DecodeAll decodes the JSON values that the go command prints one after
+// the other (go list -json, go mod download -json), in order.
+func DecodeAll[T any](out []byte) ([]T, error) {
+	var all []T
+	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
-		var p Package
-		if err := dec.Decode(&p); err == io.EOF {
-			return pkgs, nil
+		var v T
+		if err := dec.Decode(&v); err == io.EOF {
+			return all, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("reading go list output: %w", err)
+			return nil, fmt.Errorf("reading the go command's output: %w", err)
 		}
-		pkgs = append(pkgs, p)
+		all = append(all, v)
 	}
 }
 
