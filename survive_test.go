@@ -33,7 +33,7 @@ func TestPluginsSurviveUpgrade(t *testing.T) {
 		t.Fatalf("the upgraded program: %q", out)
 	}
 	out, errOut, err := run(t, bin, nil, "plugin", "list")
-	if err != nil || out != "" {
+	if err != nil || out != "No plugins installed.\n" {
 		t.Fatalf("plugin list after the upgrade: %v\n%s%s", err, out, errOut)
 	}
 	for _, want := range []string{"Missing: 2 plugin(s)", aplugin + " host", "example.com/pluginr local " + local, "example-abinary plugin restore"} {
