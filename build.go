@@ -17,6 +17,7 @@ import (
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
@@ -74,7 +75,9 @@ func (in *install) build() error {
 	args := append([]string{"build", "-v"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
 	args = append(args, "-o", in.newBin, "./"+in.bin.Shared.Manifest.MainDir)
 	failpoint.Hit(in.ctx, "build")
+	counted := in.countPackages()
 	_, err = in.g.Stream(in.ctx, in.buildProgress(), args...)
+	<-counted
 	in.cacheNote()
 	if err != nil {
 		return in.goError(err)
@@ -158,12 +161,36 @@ func (in *install) buildProgress() func(string) {
 		}
 		n++
 		failpoint.Hit(in.ctx, "compiled", n)
-		in.c.emit(Event{Stage: StageBuild, Package: line, Count: int64(n), Total: int64(in.packages), Elapsed: time.Since(start)})
+		in.c.emit(Event{Stage: StageBuild, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(start)})
 		if time.Since(last) >= 10*time.Second {
 			last = time.Now()
-			in.c.logf("Compiled %d packages of the %d in the program (%v)", n, in.packages, time.Since(start).Round(time.Second))
+			in.c.logf("Compiled %d packages of the %d in the program (%v)", n, in.packages.Load(), time.Since(start).Round(time.Second))
 		}
 	}
+}
+
+// countPackages counts, beside the build, the packages of the program
+// with its plugins, for progress, when resolve did not list them all
+// (listAll): the go command lists them on the core the build leaves idle
+// while it links. The channel is closed when the count is done, whether
+// it succeeded or not (the build reports any error).
+func (in *install) countPackages() <-chan struct{} {
+	done := make(chan struct{})
+	if in.packages.Load() > 0 {
+		close(done)
+		return done
+	}
+	args := []string{"-mod=readonly", "-deps", "--", "./" + in.bin.Shared.Manifest.MainDir}
+	for _, p := range in.plugins {
+		args = append(args, p.importPath)
+	}
+	go func() {
+		defer close(done)
+		if pkgs, err := gosrc.List(in.ctx, in.g, nil, args...); err == nil {
+			in.packages.Store(int64(len(pkgs)))
+		}
+	}()
+	return done
 }
 
 // signError is a failed signing hook. It matches ErrSign.

@@ -261,13 +261,8 @@ func makePlan(target string, installed, plugins []PluginInfo, host, last, after 
 			p.Removed = append(p.Removed, i)
 		}
 	}
-	for path, h := range host {
-		if l, ok := last[path]; ok {
-			h = l
-		}
-		if a := after[path]; !h.Main && (a.Version != h.Version || !sameReplace(a.Replace, h.Replace)) {
-			p.HostDeps = append(p.HostDeps, moduleChange(path, h, a, installed, plugins))
-		}
+	for path, h := range movedHostModules(host, last, after) {
+		p.HostDeps = append(p.HostDeps, moduleChange(path, h, after[path], installed, plugins))
 	}
 	slices.SortFunc(p.HostDeps, func(a, b VersionChange) int { return strings.Compare(a.Path, b.Path) })
 	return p
@@ -285,6 +280,23 @@ func pluginChange(o, n PluginInfo) VersionChange {
 // moduleChange describes a host module's move from the module o, as the
 // installed build list has it with the installed plugins, to the module
 // a, as the new one has it with the new plugins.
+// movedHostModules returns the modules of the host's build list whose
+// version or replacement after differs from the one the installed binary
+// was built with (last, for the modules it has; host for the others),
+// with that one.
+func movedHostModules(host, last, after gosrc.BuildList) map[string]gosrc.Module {
+	moved := map[string]gosrc.Module{}
+	for path, h := range host {
+		if l, ok := last[path]; ok {
+			h = l
+		}
+		if a := after[path]; !h.Main && (a.Version != h.Version || !sameReplace(a.Replace, h.Replace)) {
+			moved[path] = h
+		}
+	}
+	return moved
+}
+
 func moduleChange(path string, o, a gosrc.Module, installed, plugins []PluginInfo) VersionChange {
 	old, new := describeModule(path, o, installed), describeModule(path, a, plugins)
 	return VersionChange{Path: path, Old: old, New: new, Lower: lower(old, new)}

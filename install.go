@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shazow/go-selfcompile/hook"
@@ -51,7 +52,7 @@ type install struct {
 
 	pluginBundle bool            // whether the new binary embeds a plugins bundle
 	after        gosrc.BuildList // the new build list
-	packages     int             // packages in the build, for progress
+	packages     atomic.Int64    // packages in the build, for progress; 0 until counted
 	newBin       string          // the new binary, in a directory beside the executable
 	backup       string          // the old binary, kept as a backup by the swap
 }

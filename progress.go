@@ -34,7 +34,8 @@ type Event struct {
 	// Count and Total say how far the stage is: in the restore stage, the
 	// bytes written and the bytes of the parts being restored; in the
 	// build stage, the packages compiled and the packages in the program
-	// (the go command compiles only those its cache lacks).
+	// (the go command compiles only those its cache lacks; 0 until they
+	// are counted, early in the build).
 	Count, Total int64
 	// Package is, in the build stage, the package just compiled.
 	Package string
@@ -48,8 +49,10 @@ func (e Event) String() string {
 		return fmt.Sprintf("%s: done in %v", e.Stage, el)
 	case e.Stage == StageRestore && e.Total > 0:
 		return fmt.Sprintf("restore: %.1f of %.1f MB (%v)", float64(e.Count)/1e6, float64(e.Total)/1e6, el)
-	case e.Stage == StageBuild && e.Count > 0:
+	case e.Stage == StageBuild && e.Count > 0 && e.Total > 0:
 		return fmt.Sprintf("build: compiled %s, %d of the %d packages in the program (%v)", e.Package, e.Count, e.Total, el)
+	case e.Stage == StageBuild && e.Count > 0:
+		return fmt.Sprintf("build: compiled %s, %d packages (%v)", e.Package, e.Count, el)
 	}
 	return string(e.Stage) + "..."
 }

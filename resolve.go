@@ -208,13 +208,17 @@ func requireAtLeast(f *modfile.File, path, version string) error {
 	return f.AddRequire(path, version)
 }
 
-// listPlugins lists, in one go list, the packages of the program with the
-// plugins: it checks that each plugin is a package a plugin may be, finds
-// what only the network has before anything is built, and counts the
-// packages the build will have. The listing also says what builds local
-// plugins (stageLocal).
-func (in *install) listPlugins() ([]gosrc.Package, error) {
-	args := []string{"-deps", "--", "./" + in.bin.Shared.Manifest.MainDir}
+// listPlugins lists, in one go list, the packages of the plugins, with
+// those of the program when whole: it checks that each plugin is a
+// package a plugin may be and finds what only the network has before
+// anything is built. A whole listing also counts the packages the build
+// will have. The listing also says what builds local plugins
+// (stageLocal).
+func (in *install) listPlugins(whole bool) ([]gosrc.Package, error) {
+	args := []string{"-deps", "--"}
+	if whole {
+		args = append(args, "./"+in.bin.Shared.Manifest.MainDir)
+	}
 	for _, p := range in.plugins {
 		args = append(args, p.importPath)
 	}
@@ -226,7 +230,9 @@ func (in *install) listPlugins() ([]gosrc.Package, error) {
 	for _, p := range pkgs {
 		byPath[p.ImportPath] = p
 	}
-	in.packages = len(byPath)
+	if whole {
+		in.packages.Store(int64(len(byPath)))
+	}
 	for i, p := range in.plugins {
 		if err := in.checkPackage(&in.plugins[i], byPath[p.importPath]); err != nil {
 			return nil, in.withReplaceHint(err)
@@ -240,29 +246,40 @@ func (in *install) listPlugins() ([]gosrc.Package, error) {
 	return pkgs, nil
 }
 
+// listResult is the output of a go list -m all.
+type listResult struct {
+	out []byte
+	err error
+}
+
 // listAll lists the packages of the program and the plugins, and the
 // build list after them. The package listing adds to go.mod the modules
 // that provide what the plugins import, which may be new to the graph:
 // the build list is listed beside it, and again if it changed go.mod;
 // after new requirements (queried), only after it, since both commands
 // would update go.mod, which the go command refuses to do at once.
+//
+// A change that queried nothing lists the plugins alone first: when that
+// added nothing to go.mod and the program's own modules stay at the
+// versions the installed binary was built with, its packages are what
+// that build had, and the build counts them while it runs (countPackages).
+// That listing is most of a repeat install's resolve stage.
 func (in *install) listAll(queried bool) ([]gosrc.Package, error) {
+	if !queried && len(in.plugins) > 0 {
+		pkgs, after, err := in.listNew()
+		if pkgs != nil || err != nil {
+			in.after = after
+			return pkgs, err
+		}
+	}
 	before := readIfExists(in.gomod.path)
-	type result struct {
-		out []byte
-		err error
-	}
-	listMods := func() result {
-		out, err := in.g.Run(in.ctx, "list", "-m", "all")
-		return result{out, err}
-	}
-	var beside chan result
+	var beside chan listResult
 	if !queried {
-		beside = make(chan result, 1)
-		go func() { beside <- listMods() }()
+		beside = make(chan listResult, 1)
+		go func() { beside <- in.listMods() }()
 	}
-	pkgs, err := in.listPlugins()
-	var m result
+	pkgs, err := in.listPlugins(true)
+	var m listResult
 	if beside != nil {
 		m = <-beside
 	}
@@ -271,13 +288,45 @@ func (in *install) listAll(queried bool) ([]gosrc.Package, error) {
 	}
 	failpoint.Hit(in.ctx, "listed")
 	if beside == nil || readIfExists(in.gomod.path) != before {
-		m = listMods()
+		m = in.listMods()
 	}
+	in.after, err = in.parseMods(m)
+	return pkgs, err
+}
+
+// listNew lists the plugins' packages and, beside them, the build list.
+// It returns no packages when the listing changed go.mod or the build
+// list moves a module of the program's: the whole program must be listed.
+func (in *install) listNew() ([]gosrc.Package, gosrc.BuildList, error) {
+	before := readIfExists(in.gomod.path)
+	beside := make(chan listResult, 1)
+	go func() { beside <- in.listMods() }()
+	pkgs, err := in.listPlugins(false)
+	m := <-beside
+	if err != nil {
+		return nil, nil, err
+	}
+	if readIfExists(in.gomod.path) != before {
+		return nil, nil, nil
+	}
+	after, err := in.parseMods(m)
+	if err != nil || len(movedHostModules(in.bin.HostList, in.bin.LastList, after)) > 0 {
+		return nil, nil, err
+	}
+	failpoint.Hit(in.ctx, "listed")
+	return pkgs, after, nil
+}
+
+func (in *install) listMods() listResult {
+	out, err := in.g.Run(in.ctx, "list", "-m", "all")
+	return listResult{out, err}
+}
+
+func (in *install) parseMods(m listResult) (gosrc.BuildList, error) {
 	if m.err != nil {
 		return nil, in.resolveError(m.err)
 	}
-	in.after, err = gosrc.ParseModList(strings.Split(strings.TrimSpace(string(m.out)), "\n"))
-	return pkgs, err
+	return gosrc.ParseModList(strings.Split(strings.TrimSpace(string(m.out)), "\n"))
 }
 
 // requireImported makes go.mod require, as go get does for what it adds,
