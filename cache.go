@@ -58,6 +58,23 @@ func workRoot(cache string) string { return filepath.Join(cache, workDir) }
 
 // cacheRoot returns CacheDir, created private to the user, after checking
 // that no one else can write it and that this user can.
+// cacheDiskFree returns the free bytes of the disk that holds the cache
+// (of its nearest existing parent before a first install), 0 if unknown.
+func (c *SelfCompile) cacheDiskFree() int64 {
+	dir, err := c.cacheRoot()
+	for err == nil {
+		if free, ferr := fsutil.DiskFree(dir); ferr == nil {
+			return int64(free)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return 0
+}
+
 func (c *SelfCompile) cacheRoot() (string, error) {
 	if err := checkUnprivileged(); err != nil {
 		return "", err

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -71,6 +72,12 @@ type Plan struct {
 	// (run it as "BACKUP plugin rollback" to put it back if the new binary
 	// does not start); for PlanRollback, the backup it would put back.
 	Backup string `json:"backup,omitempty"`
+	// Took is how long the change took, and DiskUsed how much less free
+	// space the disk holding the cache has after it (the toolchain, modules
+	// and build cache it added; the backup too when it is on that disk);
+	// 0 when it could not be measured. Set by Apply.
+	Took     time.Duration `json:"took,omitempty"`
+	DiskUsed int64         `json:"disk_used,omitempty"`
 }
 
 // VersionChange is a module or plugin moving from one version to another.

@@ -69,6 +69,15 @@ const (
 
 // run runs an install.
 func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, err error) {
+	start, free := time.Now(), c.cacheDiskFree()
+	defer func() {
+		if plan != nil && m == modeApply && !plan.Empty() {
+			plan.Took = time.Since(start)
+			if after := c.cacheDiskFree(); free > 0 && after > 0 {
+				plan.DiskUsed = free - after
+			}
+		}
+	}()
 	in, cs, err := c.restored(ctx, ch, m)
 	if err != nil {
 		return nil, err

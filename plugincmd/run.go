@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -257,6 +258,9 @@ func (cmd *Command) report(r *run, plan *selfcompile.Plan) error {
 		fmt.Fprintln(out, "Nothing to do: the plugins are already as asked.")
 	default:
 		fmt.Fprintln(out, "Success.")
+		if plan.Took > 0 {
+			fmt.Fprintf(cmd.stderr(), "Took %v; the disk of the cache has %.1f MB less free.\n", plan.Took.Round(100*time.Millisecond), float64(plan.DiskUsed)/1e6)
+		}
 		if plan.Backup != "" {
 			fmt.Fprintf(cmd.stderr(), "The previous binary is %s; if %s no longer starts, run: %s plugin rollback\n", plan.Backup, cmd.name(), plan.Backup)
 		}
