@@ -57,7 +57,7 @@ func TestCacheTrust(t *testing.T) {
 	// restored is replaced by the bundle's, not compiled as it is.
 	cache := freshCache(t)
 	sum := sha256.Sum256([]byte("github.com/shazow/go-selfcompile/example/abinary"))
-	flag := filepath.Join(cache, "go-selfcompile", "hosts", fmt.Sprintf("abinary-%x", sum[:4]), "mod", "github.com", "spf13", "pflag@v1.1.0", "flag.go")
+	flag := filepath.Join(cache, "go-selfcompile", "hosts", fmt.Sprintf("abinary-%x", sum[:4]), "mod", "github.com", "spf13", "pflag@"+required(t, "github.com/spf13/pflag"), "flag.go")
 	writeFiles(t, filepath.Dir(flag), map[string]string{"flag.go": "package pflag\n\nfunc init() { println(\"EVIL\") }\n"})
 	pluginCmd(t, target, []string{"XDG_CACHE_HOME=" + cache}, "add", aplugin)
 	if _, errOut, _ := run(t, target, nil); strings.Contains(errOut, "EVIL") {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/modfile"
+
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/testutil"
@@ -519,4 +521,26 @@ func buildSecond() (string, error) {
 	}
 	bin := filepath.Join(e2e.work, "v2")
 	return bin, buildHost(repo, "./example/abinary", bin)
+}
+
+// required returns the version of module path that this module's go.mod
+// requires: the version example-abinary's build list has, as this module's
+// requirements are its whole build list.
+func required(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.Require {
+		if r.Mod.Path == path {
+			return r.Mod.Version
+		}
+	}
+	t.Fatalf("go.mod does not require %s", path)
+	return ""
 }

@@ -163,6 +163,7 @@ func TestGoPluginsModules(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
 	needCC(t)
+	pflagV := required(t, "github.com/spf13/pflag")
 	work := tempDir(t)
 	proxy := filepath.Join(work, "proxy")
 	for _, v := range []string{"v1.0.0", "v1.1.0"} {
@@ -170,7 +171,7 @@ func TestGoPluginsModules(t *testing.T) {
 		writePlugin(t, d, "example.com/pluginc", "pluginc "+v)
 		writeProxyModule(t, proxy, "example.com/pluginc", v, d)
 	}
-	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", "v1.1.0", "v1.99.0")
+	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", pflagV, "v1.99.0")
 	newer := plugin(t, map[string]string{"go.mod": "module example.com/newer\n\ngo 1.26\n\nrequire github.com/spf13/pflag v1.99.0\n",
 		"p.go": "package newer\n\nimport \"github.com/spf13/pflag\"\n\nvar _ = pflag.Parse\n"})
 	_, bin := greeterHost(t)
@@ -179,7 +180,7 @@ func TestGoPluginsModules(t *testing.T) {
 	for _, want := range []string{
 		"pluginc v1.0.0\nloaded example.com/pluginc\n",
 		"error: selfcompile: the plugin is already in the running program: example.com/pluginc is in it already (example.com/pluginc v1.0.0)",
-		"error: selfcompile: the plugin needs module versions other than the running program's: github.com/spf13/pflag v1.1.0 => v1.99.0",
+		"error: selfcompile: the plugin needs module versions other than the running program's: github.com/spf13/pflag "+pflagV+" => v1.99.0",
 		"loaded live: example.com/pluginc v1.0.0\n",
 		"example.com/pluginc@v1.1.0 cannot be loaded into this process; to have it, run: greeter plugin add example.com/pluginc@v1.1.0, and restart\n",
 		newer + " cannot be loaded into this process",

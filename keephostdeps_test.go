@@ -15,13 +15,14 @@ import (
 func TestKeepHostDepsPluginModule(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
+	pflagV := required(t, "github.com/spf13/pflag")
 	proxy := filepath.Join(tempDir(t), "proxy")
-	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", "v1.1.0", "v1.0.10")
+	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", pflagV, "v1.0.10")
 	target := installedCopy(t)
 	unchangedBin := unchanged(t, target)
 	out, errOut, err := run(t, target, []string{"GOPROXY=file://" + filepath.ToSlash(proxy), "GOSUMDB=off"}, "plugin", "add", "github.com/spf13/pflag@v1.0.10", "--keep-host-deps")
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "github.com/spf13/pflag v1.1.0 => v1.0.10") || strings.Contains(errOut, "Compiling workdir") {
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "github.com/spf13/pflag "+pflagV+" => v1.0.10") || strings.Contains(errOut, "Compiling workdir") {
 		t.Fatalf("--keep-host-deps with a host module as the plugin: %v\n%s%s", err, out, errOut)
 	}
 	unchangedBin()
@@ -34,20 +35,21 @@ func TestKeepHostDepsPluginModule(t *testing.T) {
 func TestKeepHostDepsLocalFolder(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
+	pflagV := required(t, "github.com/spf13/pflag")
 	fork := filepath.Join(tempDir(t), "pflag")
-	if err := copyRepo(filepath.Join(e2e.modcache, "github.com", "spf13", "pflag@v1.1.0"), fork); err != nil {
+	if err := copyRepo(filepath.Join(e2e.modcache, "github.com", "spf13", "pflag@"+pflagV), fork); err != nil {
 		t.Fatal(err)
 	}
 	writeFiles(t, fork, map[string]string{"zz_added.go": "package pflag\n\nfunc init() { println(\"the folder's pflag runs\") }\n"})
 	target := installedCopy(t)
 	unchangedBin := unchanged(t, target)
 	dry := pluginCmd(t, target, nil, "add", "--dry-run", fork)
-	if !strings.Contains(dry, "host dependency github.com/spf13/pflag v1.1.0 => local "+fork) {
+	if !strings.Contains(dry, "host dependency github.com/spf13/pflag "+pflagV+" => local "+fork) {
 		t.Errorf("the plan does not list the host dependency the folder moves:\n%s", dry)
 	}
 	out, errOut, err := run(t, target, nil, "plugin", "add", "--keep-host-deps", fork)
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "github.com/spf13/pflag v1.1.0 => local "+fork) || strings.Contains(errOut, "Compiling workdir") {
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "github.com/spf13/pflag "+pflagV+" => local "+fork) || strings.Contains(errOut, "Compiling workdir") {
 		t.Fatalf("--keep-host-deps with a folder that is a host module: %v\n%s%s", err, out, errOut)
 	}
 	unchangedBin()
@@ -65,10 +67,11 @@ func TestKeepHostDepsLocalFolder(t *testing.T) {
 func TestHostDepsMoveOnlyWhenNeeded(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
+	pflagV, sysV := required(t, "github.com/spf13/pflag"), required(t, "golang.org/x/sys")
 	work := tempDir(t)
 	proxy := filepath.Join(work, "proxy")
-	publishCopy(t, proxy, e2e.modcache, "golang.org/x/sys", "v0.49.0", "v0.50.0")
-	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", "v1.1.0", "v1.99.0")
+	publishCopy(t, proxy, e2e.modcache, "golang.org/x/sys", sysV, "v0.99.0")
+	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", pflagV, "v1.99.0")
 	usehost := filepath.Join(work, "src", "usehost")
 	writeFiles(t, usehost, map[string]string{
 		"go.mod":    "module example.com/usehost\n\ngo 1.26\n",
@@ -91,7 +94,7 @@ func TestHostDepsMoveOnlyWhenNeeded(t *testing.T) {
 	before := unchanged(t, bin)
 	out, errOut, err := run(t, bin, online, "plugin", "add", "--dry-run", "--keep-host-deps", "example.com/pluginh@v1.0.0")
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "github.com/spf13/pflag v1.1.0 => v1.99.0") {
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut, "github.com/spf13/pflag "+pflagV+" => v1.99.0") {
 		t.Errorf("a dry run with --keep-host-deps of a change the real run refuses: %v\n%s%s", err, out, errOut)
 	}
 	before()
@@ -104,7 +107,7 @@ func TestHostDepsMoveOnlyWhenNeeded(t *testing.T) {
 		t.Errorf("after both plugins: %q", out)
 	}
 	mods, err := command(work, nil, "go", "version", "-m", bin)
-	for _, want := range []string{"\tgolang.org/x/sys\tv0.49.0\t", "\tgithub.com/spf13/pflag\tv1.99.0\t"} {
+	for _, want := range []string{"\tgolang.org/x/sys\t"+sysV+"\t", "\tgithub.com/spf13/pflag\tv1.99.0\t"} {
 		if err != nil || !strings.Contains(string(mods), want) {
 			t.Errorf("go version -m lacks %q: %v\n%s", want, err, mods)
 		}
