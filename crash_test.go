@@ -18,10 +18,10 @@ import (
 // when it adds a local plugin with its source, modules and toolchain
 // missing from the cache: each names a place in the code (see failpoint.go).
 // "restore-PART.N" is the N-th file of a part restored: for the modules,
-// every 100th of the example's 650 files.
-func crashPoints() []string {
+// every 100th of the example's (modules files, about 620).
+func crashPoints(modules int) []string {
 	points := []string{"begin", "locked", "opened", "workdir", "restore-source", "restore-source.25", "restore-source.50", "restore-modules"}
-	for n := 25; n <= 650; n += 100 {
+	for n := 25; n <= modules; n += 100 {
 		points = append(points, fmt.Sprintf("restore-modules.%d", n))
 	}
 	return append(points, "restore-toolchain", "restore-toolchain.1850", "restore-toolchain.3725",
@@ -83,7 +83,17 @@ func TestCrashConsistency(t *testing.T) {
 
 	// The new binary is in place from the rename on: before it, a kill
 	// must leave the old binary byte for byte; from it, the new one, whole.
-	points := crashPoints()
+	carried, err := inspect.ReadFile(e2e.abinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := 0
+	for _, p := range carried.Parts {
+		if p.Bundle == "shared" && p.Name == "modules" {
+			modules = p.Files
+		}
+	}
+	points := crashPoints(modules)
 	renamed := slices.Index(points, "swap-renamed")
 	for i, point := range points {
 		r := install(point)

@@ -17,7 +17,7 @@ import (
 // default cache (SelfCompile.CacheDir unset) writes into the user's: it
 // sets what os.UserCacheDir reads (XDG_CACHE_HOME; HOME on macOS,
 // LocalAppData on Windows), and pins the go command's own caches and
-// settings (GOCACHE, GOMODCACHE, GOPATH, GOENV) where they were, so that
+// settings (GOCACHE, GOMODCACHE, GOPATH; GOENV on macOS) where they were, so that
 // the go commands the tests run build as warm as before. It returns a
 // check that fails if this test binary was nevertheless remembered in the
 // user's go-selfcompile cache, which any install, plan or list of it with
@@ -32,7 +32,14 @@ func PrivateUserCache() (check func() error, cleanup func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if out, err := exec.Command("go", "env", "-json", "GOCACHE", "GOMODCACHE", "GOPATH", "GOENV").Output(); err == nil {
+	pin := []string{"GOCACHE", "GOMODCACHE", "GOPATH"}
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		// The user's go env file is under HOME there; elsewhere GOENV
+		// stays unset, so that a test may give its programs one of their
+		// own (XDG_CONFIG_HOME).
+		pin = append(pin, "GOENV")
+	}
+	if out, err := exec.Command("go", append([]string{"env", "-json"}, pin...)...).Output(); err == nil {
 		var env map[string]string
 		if json.Unmarshal(out, &env) == nil {
 			for k, v := range env {
