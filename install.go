@@ -235,7 +235,11 @@ func (in *install) open(target string) (err error) {
 
 // known is where the install remembers the executables whose bundles it
 // checked.
-func (in *install) known() known.Store { return known.Store{Dir: filepath.Join(in.cache, knownDir)} }
+func (in *install) known() known.Store { return knownStore(in.cache) }
+
+// knownStore is where the cache remembers the executables whose bundles
+// were checked, so that opening one again does not read and hash it whole.
+func knownStore(cache string) known.Store { return known.Store{Dir: filepath.Join(cache, knownDir)} }
 
 // openExe reads an executable that an install builds from: it carries a
 // toolchain bundle for this platform. k remembers its checked bundles.

@@ -50,7 +50,7 @@ func (c *SelfCompile) remember(target string) {
 }
 
 func writeInstalled(cache, target, hostVer string) error {
-	bin, err := exe.Open(target)
+	bin, err := exe.OpenKnown(target, knownStore(cache))
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (c *SelfCompile) missing() (last lastInstalled, host string, err error) {
 	if err != nil || json.Unmarshal(data, &last) != nil || last.Path != target {
 		return lastInstalled{}, "", err // unreadable: nothing to say
 	}
-	bin, err := exe.Open(target)
+	bin, err := exe.OpenKnown(target, knownStore(cache))
 	if err != nil {
 		return lastInstalled{}, "", &TargetError{Path: target, Err: err}
 	}
