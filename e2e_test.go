@@ -51,17 +51,7 @@ var e2e struct {
 func TestMain(m *testing.M) {
 	e2e.proxy = os.Getenv("GOPROXY")
 	os.Setenv("GOPROXY", "off")
-	check, cleanup, err := testutil.PrivateUserCache()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "a private user cache for the tests:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := check(); err != nil && code == 0 {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	cleanup()
+	code := testutil.RunPrivate(m)
 	if e2e.work != "" {
 		removeAll(e2e.work)
 	}

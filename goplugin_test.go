@@ -180,7 +180,7 @@ func TestGoPluginsModules(t *testing.T) {
 	for _, want := range []string{
 		"pluginc v1.0.0\nloaded example.com/pluginc\n",
 		"error: selfcompile: the plugin is already in the running program: example.com/pluginc is in it already (example.com/pluginc v1.0.0)",
-		"error: selfcompile: the plugin needs module versions other than the running program's: github.com/spf13/pflag "+pflagV+" => v1.99.0",
+		"error: selfcompile: the plugin needs module versions other than the running program's: github.com/spf13/pflag " + pflagV + " => v1.99.0",
 		"loaded live: example.com/pluginc v1.0.0\n",
 		"example.com/pluginc@v1.1.0 cannot be loaded into this process; to have it, run: greeter plugin add example.com/pluginc@v1.1.0, and restart\n",
 		newer + " cannot be loaded into this process",

@@ -107,7 +107,7 @@ func TestHostDepsMoveOnlyWhenNeeded(t *testing.T) {
 		t.Errorf("after both plugins: %q", out)
 	}
 	mods, err := command(work, nil, "go", "version", "-m", bin)
-	for _, want := range []string{"\tgolang.org/x/sys\t"+sysV+"\t", "\tgithub.com/spf13/pflag\tv1.99.0\t"} {
+	for _, want := range []string{"\tgolang.org/x/sys\t" + sysV + "\t", "\tgithub.com/spf13/pflag\tv1.99.0\t"} {
 		if err != nil || !strings.Contains(string(mods), want) {
 			t.Errorf("go version -m lacks %q: %v\n%s", want, err, mods)
 		}

@@ -101,7 +101,7 @@ func TestPluginLifecycle(t *testing.T) {
 		t.Errorf("remove --dry-run:\n%s", dry)
 	}
 	dry = pluginCmd(t, bin, online, "add", "example.com/pluginh@v1.0.0", "--dry-run")
-	for _, want := range []string{"add      example.com/pluginh v1.0.0", "host dependency github.com/spf13/pflag "+pflagV+" => v1.99.0"} {
+	for _, want := range []string{"add      example.com/pluginh v1.0.0", "host dependency github.com/spf13/pflag " + pflagV + " => v1.99.0"} {
 		if !strings.Contains(dry, want) {
 			t.Errorf("add --dry-run lacks %q:\n%s", want, dry)
 		}

@@ -69,3 +69,21 @@ func PrivateUserCache() (check func() error, cleanup func(), err error) {
 	}
 	return check, func() { fsutil.RemoveAll(dir) }, nil
 }
+
+// RunPrivate runs a package's tests (m.Run) with a private user cache
+// (PrivateUserCache), and returns their exit code: a failure if the user's
+// own cache remembers the test binary after them.
+func RunPrivate(m interface{ Run() int }) int {
+	check, cleanup, err := PrivateUserCache()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "a private user cache for the tests:", err)
+		return 1
+	}
+	defer cleanup()
+	code := m.Run()
+	if err := check(); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	return code
+}
