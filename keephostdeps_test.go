@@ -78,13 +78,7 @@ func TestHostDepsMoveOnlyWhenNeeded(t *testing.T) {
 		"plugin.go": "package usehost\n\nimport (\n\t\"fmt\"\n\n\tselfcompile \"github.com/shazow/go-selfcompile\"\n)\n\nfunc init() { fmt.Println(\"usehost activated.\", selfcompile.ErrLocked != nil) }\n",
 	})
 	writeProxyModule(t, proxy, "example.com/usehost", "v1.0.0", usehost)
-	ph := filepath.Join(work, "src", "pluginh")
-	writePlugin(t, ph, "example.com/pluginh", "pluginh activated.")
-	writeFiles(t, ph, map[string]string{
-		"go.mod":  "module example.com/pluginh\n\ngo 1.26\n\nrequire github.com/spf13/pflag v1.99.0\n",
-		"uses.go": "package pluginh\n\nimport \"github.com/spf13/pflag\"\n\nvar _ = pflag.Parse\n",
-	})
-	writeProxyModule(t, proxy, "example.com/pluginh", "v1.0.0", ph)
+	publishPluginH(t, proxy, filepath.Join(work, "src", "pluginh"))
 	online := []string{"GOPROXY=" + fileProxy(proxy), "GOSUMDB=off"}
 	bin := installedCopy(t)
 

@@ -51,13 +51,7 @@ func TestPluginLifecycle(t *testing.T) {
 		writeProxyModule(t, proxy, "example.com/pluginc", v, d)
 	}
 	publishCopy(t, proxy, e2e.modcache, "github.com/spf13/pflag", pflagV, "v1.99.0")
-	ph := filepath.Join(work, "src", "pluginh")
-	writePlugin(t, ph, "example.com/pluginh", "pluginh activated.")
-	writeFiles(t, ph, map[string]string{
-		"go.mod":  "module example.com/pluginh\n\ngo 1.26\n\nrequire github.com/spf13/pflag v1.99.0\n",
-		"uses.go": "package pluginh\n\nimport \"github.com/spf13/pflag\"\n\nvar _ = pflag.Parse\n",
-	})
-	writeProxyModule(t, proxy, "example.com/pluginh", "v1.0.0", ph)
+	publishPluginH(t, proxy, filepath.Join(work, "src", "pluginh"))
 	online := []string{"GOPROXY=file://" + filepath.ToSlash(proxy), "GOSUMDB=off"}
 
 	// Add A from a local folder, delete the folder, add B from another,
@@ -190,4 +184,17 @@ func TestPluginLifecycle(t *testing.T) {
 			t.Errorf("plugin cache --purge left %s in the cache: %v", e.Name(), left)
 		}
 	}
+}
+
+// publishPluginH publishes to the file proxy at proxy, from the folder dir,
+// example.com/pluginh v1.0.0: a plugin that requires pflag v1.99.0, more
+// than the host's, and so moves a host dependency.
+func publishPluginH(t *testing.T, proxy, dir string) {
+	t.Helper()
+	writePlugin(t, dir, "example.com/pluginh", "pluginh activated.")
+	writeFiles(t, dir, map[string]string{
+		"go.mod":  "module example.com/pluginh\n\ngo 1.26\n\nrequire github.com/spf13/pflag v1.99.0\n",
+		"uses.go": "package pluginh\n\nimport \"github.com/spf13/pflag\"\n\nvar _ = pflag.Parse\n",
+	})
+	writeProxyModule(t, proxy, "example.com/pluginh", "v1.0.0", dir)
 }
