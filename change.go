@@ -137,6 +137,7 @@ type changeSet struct {
 	upgradeAll bool
 	exactly    bool              // the plugins not added are removed
 	sums       map[string]string // import path -> the h1: hash it must have
+	refreshed  []string          // import paths of the folders given to upgrade: added again, and installed
 }
 
 // parseChanges validates a change set before any work.
@@ -163,13 +164,18 @@ func parseChanges(ch Change) (*changeSet, error) {
 	return cs, nil
 }
 
+// addUpgrade adds an upgrade to the change set: an installed plugin's
+// import path, with a version or not, or the folder of an installed local
+// plugin, whose source is then carried again, as an add of it does.
 func (cs *changeSet) addUpgrade(arg string) error {
-	if spec.IsLocal(arg) {
-		return &PluginError{Spec: arg, Reason: "upgrade takes an installed plugin's import path, optionally with @version"}
-	}
 	sp, err := parseSpec(arg)
 	if err != nil {
 		return err
+	}
+	if spec.IsLocal(arg) {
+		cs.adds = append(cs.adds, sp)
+		cs.refreshed = append(cs.refreshed, sp.importPath)
+		return nil
 	}
 	cs.upgrades[sp.importPath] = cmp.Or(sp.version, "upgrade")
 	return nil
@@ -187,7 +193,7 @@ func desiredPlugins(installed []PluginInfo, local map[string]string, cs *changeS
 			return nil, &PluginError{Spec: path, Reason: "it is not installed (see plugin list)"}
 		}
 	}
-	for path := range cs.upgrades {
+	for _, path := range slices.Concat(slices.Collect(maps.Keys(cs.upgrades)), cs.refreshed) {
 		if !has(path) {
 			return nil, &PluginError{Spec: path, Reason: "it is not installed; add it instead"}
 		}

@@ -3,6 +3,8 @@ package selfcompile
 import (
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -76,6 +78,33 @@ func TestDesiredPlugins(t *testing.T) {
 	twice := changes(Change{Add: []string{"example.com/b@v1.0.0", "example.com/b@v1.1.0"}, Exactly: true})
 	if _, err := desiredPlugins(installed, local, twice); !errors.Is(err, ErrInvalidPlugin) || !strings.Contains(err.Error(), "example.com/b@v1.0.0") {
 		t.Errorf("a plugin added twice: %v, want ErrInvalidPlugin naming both", err)
+	}
+}
+
+// TestUpgradeFolder: plugin upgrade ./folder carries the folder of an
+// installed local plugin again, wherever it now is, as add does; a folder
+// whose package is not installed is refused, saying to add it.
+func TestUpgradeFolder(t *testing.T) {
+	root := t.TempDir()
+	for name, content := range map[string]string{"l/go.mod": "module example.com/l\n", "l/sub/p.go": "package sub\n", "n/go.mod": "module example.com/n\n", "n/p.go": "package n\n"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755)
+		os.WriteFile(filepath.Join(root, name), []byte(content), 0o644)
+	}
+	installed := []PluginInfo{{ImportPath: "example.com/l/sub", Module: "example.com/l", Local: "/src/l/sub"}}
+	cs, err := parseChanges(Change{Upgrade: []string{filepath.Join(root, "l", "sub")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := desiredPlugins(installed, nil, cs)
+	if err != nil || len(got) != 1 || got[0].importPath != "example.com/l/sub" || got[0].moduleDir != filepath.Join(root, "l") || !got[0].isNew {
+		t.Errorf("upgrade of an installed plugin's folder: %v %+v; want it carried again from %s", err, got, filepath.Join(root, "l"))
+	}
+	cs, err = parseChanges(Change{Upgrade: []string{filepath.Join(root, "n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desiredPlugins(installed, nil, cs); !errors.Is(err, ErrInvalidPlugin) || !strings.Contains(err.Error(), "add it instead") {
+		t.Errorf("upgrade of a folder not installed: %v; want it refused, saying to add it", err)
 	}
 }
 

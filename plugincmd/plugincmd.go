@@ -28,7 +28,7 @@
 //
 //	plugin add SPEC...    [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
 //	plugin remove IMPORTPATH... [--dry-run] [--json] [--restart]
-//	plugin upgrade [IMPORTPATH[@VERSION]...] [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
+//	plugin upgrade [IMPORTPATH[@VERSION]|FOLDER...] [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
 //	plugin sync FILE      [--dry-run] [--json] [--keep-host-deps] [--allow-unlisted] [--restart]
 //	plugin list           [--json | --lock]
 //	plugin search [WORD]  [--json]

@@ -70,7 +70,7 @@ func init() {
 			}
 			return cmd.apply(r, selfcompile.Change{Remove: args})
 		}},
-		"upgrade": {"[IMPORTPATH[@VERSION]...]", addFlags, func(cmd *Command, r *run, args []string) error {
+		"upgrade": {"[IMPORTPATH[@VERSION]|FOLDER...]", addFlags, func(cmd *Command, r *run, args []string) error {
 			return cmd.apply(r, selfcompile.Change{Upgrade: args, UpgradeAll: len(args) == 0})
 		}},
 		"sync": {"FILE", addFlags, (*Command).sync},
