@@ -16,6 +16,8 @@
 //
 //	go-selfcompile [flags]
 //	go-selfcompile inspect [--json] BINARY...
+//	go-selfcompile catalog keygen|sign|verify ...
+//	go-selfcompile plugin-template --module PATH [--program NAME] DIR
 //
 // Flags:
 //
@@ -35,6 +37,8 @@
 //
 // inspect prints what a binary carries, for any target, without running
 // it: target, Go version, program and version, bundle parts, plugins.
+// plugin-template writes a new plugin module for a plugin's author to fill
+// in (docs/plugin-authors.md).
 package main
 
 import (
@@ -75,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "catalog" {
 		return runCatalog(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "plugin-template" {
+		return runTemplate(args[1:], stdout, stderr)
+	}
 	fs := pflag.NewFlagSet("go-selfcompile", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	targets := fs.String("targets", "", "GOOS/GOARCH `LIST` to bundle a toolchain for, or \"release\" (default: the go command's GOOS/GOARCH)")
@@ -87,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hostVersion := fs.String("host-version", "", "the program's `VERSION`, as in v1.2.0, for builds that record none ((devel)): the catalog's host constraints are checked against it")
 	vf := vendorFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n       go-selfcompile plugin-template --module PATH [--program NAME] DIR\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
