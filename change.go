@@ -73,9 +73,11 @@ type Plan struct {
 	// does not start); for PlanRollback, the backup it would put back.
 	Backup string `json:"backup,omitempty"`
 	// Took is how long the change took, and DiskUsed how much less free
-	// space the disk holding the cache has after it (the toolchain, modules
-	// and build cache it added; the backup too when it is on that disk);
-	// 0 when it could not be measured. Set by Apply.
+	// space the disk holding the cache has after it than before: the
+	// toolchain, modules and build cache it added, the new binary when it
+	// is on that disk, and whatever else wrote to the disk meanwhile (a
+	// walk of the cache would cost a repeat install more than its other
+	// stages); 0 when it could not be measured. Set by Apply.
 	Took     time.Duration `json:"took,omitempty"`
 	DiskUsed int64         `json:"disk_used,omitempty"`
 }

@@ -259,7 +259,7 @@ func (cmd *Command) report(r *run, plan *selfcompile.Plan) error {
 	default:
 		fmt.Fprintln(out, "Success.")
 		if plan.Took > 0 {
-			fmt.Fprintf(cmd.stderr(), "Took %v; the disk of the cache has %.1f MB less free.\n", plan.Took.Round(100*time.Millisecond), float64(plan.DiskUsed)/1e6)
+			fmt.Fprintf(cmd.stderr(), "Took %v; the disk of the cache has %.1f MB less free than before (what else wrote to it counts too).\n", plan.Took.Round(100*time.Millisecond), float64(plan.DiskUsed)/1e6)
 		}
 		if plan.Backup != "" {
 			fmt.Fprintf(cmd.stderr(), "The previous binary is %s; if %s no longer starts, run: %s plugin rollback\n", plan.Backup, cmd.name(), plan.Backup)
