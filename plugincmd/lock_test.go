@@ -104,7 +104,7 @@ func TestLockRoundTrip(t *testing.T) {
 
 // --output FILE writes what a command prints on standard output to FILE,
 // and nothing else: plugin list --json -o FILE is JSON whatever plugins
-// print. A command that fails before printing leaves FILE as it was, and
+// print. A command that fails leaves FILE as it was, and
 // a symlink stays a link.
 func TestOutputFile(t *testing.T) {
 	dir := t.TempDir()
@@ -134,6 +134,14 @@ func TestOutputFile(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(lock); string(data) != "example.com/kept\n" {
 		t.Errorf("a failed list --lock -o changed the file: %q", data)
+	}
+	// A command that fails after printing (add prints what it installs)
+	// leaves FILE as it was too, and what it printed reaches the terminal.
+	if stdout, err := run(filepath.Join(dir, "no-such-program"), "add", "-o", link, "example.com/x"); err == nil || !strings.Contains(stdout, "Installing plugin: example.com/x") {
+		t.Errorf("a failed add -o: %v, printed %q; want the error, and what it printed on standard output", err, stdout)
+	}
+	if data, _ := os.ReadFile(lock); string(data) != "example.com/kept\n" {
+		t.Errorf("a failed add -o changed the file: %q", data)
 	}
 	if _, err := run("", "list", "--lock", "-o", link); err != nil {
 		t.Fatal(err)

@@ -40,7 +40,8 @@
 //
 // Every command also takes -o FILE (--output FILE): what it prints on
 // standard output goes to FILE instead, written whole once the command is
-// done, and FILE is left as it was if the command fails before printing.
+// done, and FILE is left as it was if the command fails (what it printed
+// goes to standard output).
 // Plugins print in init before any flag is read, so that is the way to a
 // clean JSON or lock file whatever they print; plugin sync also reads a
 // lock file from the first line plugin list --lock prints, skipping what

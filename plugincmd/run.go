@@ -127,7 +127,7 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 	r.sc.AllowUnlisted = r.sc.AllowUnlisted || r.opts.allowUnlisted
 	cmd.setOutput(&r.sc, r.opts.asJSON)
 	if r.opts.output != "" {
-		r.out = &output{name: r.opts.output}
+		r.out = &output{name: r.opts.output, failed: cmd.stdout()}
 		c := *cmd
 		c.Stdout = &r.out.buf
 		cmd = &c
@@ -158,21 +158,27 @@ func flagSet(name string, sub subcommand, o *options) *pflag.FlagSet {
 // a plugin's init prints before any flag is read, so standard output may
 // hold more than the command printed.
 type output struct {
-	name string
-	buf  bytes.Buffer
-	done bool
+	name   string
+	buf    bytes.Buffer
+	done   bool
+	failed io.Writer // where what a failed command printed goes instead
 }
 
-// write writes the file, once, unless the command failed before it printed
-// anything (a failed plugin list --lock -o FILE leaves FILE as it was).
-// The file is replaced through a rename, so that a reader such as plugin
+// write writes the file, once, unless the command failed: then FILE is
+// left as it was (a lock file that a failed plugin add -o FILE would
+// replace with "Installing plugin: ..."), and what it printed goes to
+// standard output. The file is replaced through a rename, so that a reader such as plugin
 // sync sees the old file or the new one whole; a symlink stays a link to
 // the file it names, which keeps its mode.
 func (o *output) write(failed bool) error {
-	if o == nil || o.done || (failed && o.buf.Len() == 0) {
+	if o == nil || o.done {
 		return nil
 	}
 	o.done = true
+	if failed {
+		_, err := o.failed.Write(o.buf.Bytes())
+		return err
+	}
 	name := o.name
 	if real, err := filepath.EvalSymlinks(name); err == nil {
 		name = real
