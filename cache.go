@@ -56,25 +56,32 @@ const (
 
 func workRoot(cache string) string { return filepath.Join(cache, workDir) }
 
-// cacheRoot returns CacheDir, created private to the user, after checking
-// that no one else can write it and that this user can.
 // cacheDiskFree returns the free bytes of the disk that holds the cache
 // (of its nearest existing parent before a first install), 0 if unknown.
+// It only reads: the checks and the creation are cacheRoot's.
 func (c *SelfCompile) cacheDiskFree() int64 {
-	dir, err := c.cacheRoot()
-	for err == nil {
-		if free, ferr := fsutil.DiskFree(dir); ferr == nil {
+	dir := c.CacheDir
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return 0
+		}
+		dir = base
+	}
+	for {
+		if free, err := fsutil.DiskFree(dir); err == nil {
 			return int64(free)
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			break
+			return 0
 		}
 		dir = parent
 	}
-	return 0
 }
 
+// cacheRoot returns CacheDir, created private to the user, after checking
+// that no one else can write it and that this user can.
 func (c *SelfCompile) cacheRoot() (string, error) {
 	if err := checkUnprivileged(); err != nil {
 		return "", err

@@ -292,9 +292,6 @@ func pluginChange(o, n PluginInfo) VersionChange {
 	return VersionChange{Path: n.ImportPath, Old: old, New: new, Lower: lower(o.Version, n.Version)}
 }
 
-// moduleChange describes a host module's move from the module o, as the
-// installed build list has it with the installed plugins, to the module
-// a, as the new one has it with the new plugins.
 // movedHostModules returns the modules of the host's build list whose
 // version or replacement after differs from the one the installed binary
 // was built with (last, for the modules it has; host for the others),
@@ -312,6 +309,9 @@ func movedHostModules(host, last, after gosrc.BuildList) map[string]gosrc.Module
 	return moved
 }
 
+// moduleChange describes a host module's move from the module o, as the
+// installed build list has it with the installed plugins, to the module
+// a, as the new one has it with the new plugins.
 func moduleChange(path string, o, a gosrc.Module, installed, plugins []PluginInfo) VersionChange {
 	old, new := describeModule(path, o, installed), describeModule(path, a, plugins)
 	return VersionChange{Path: path, Old: old, New: new, Lower: lower(old, new)}

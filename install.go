@@ -69,7 +69,10 @@ const (
 
 // run runs an install.
 func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, err error) {
-	start, free := time.Now(), c.cacheDiskFree()
+	start, free := time.Now(), int64(0)
+	if m == modeApply {
+		free = c.cacheDiskFree()
+	}
 	defer func() {
 		if plan != nil && m == modeApply && !plan.Empty() {
 			plan.Took = time.Since(start)

@@ -119,6 +119,9 @@ func (c *SelfCompile) missing() (last lastInstalled, host string, err error) {
 	if err != nil || json.Unmarshal(data, &last) != nil || last.Path != target {
 		return lastInstalled{}, "", err // unreadable: nothing to say
 	}
+	if stamp, err := fileStamp(target); err != nil || stamp == last.File {
+		return lastInstalled{}, "", nil // the binary the last change left: nothing is missing
+	}
 	bin, err := exe.OpenKnown(target, knownStore(cache))
 	if err != nil {
 		return lastInstalled{}, "", &TargetError{Path: target, Err: err}
@@ -129,11 +132,6 @@ func (c *SelfCompile) missing() (last lastInstalled, host string, err error) {
 		return lastInstalled{}, "", err
 	}
 	last.Plugins = lacking(last.Plugins, rec.Plugins)
-	if len(last.Plugins) > 0 {
-		if stamp, err := fileStamp(target); err != nil || stamp == last.File {
-			last.Plugins = nil
-		}
-	}
 	return last, hostVersion(c, bin, rec), nil
 }
 
