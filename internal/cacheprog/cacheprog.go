@@ -42,9 +42,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
 
 // Timeout is how long a go-between waits for each answer of a shared
@@ -77,7 +78,7 @@ type Config struct {
 // where that cannot be said: on Windows, or for a path with both kinds of
 // quote.
 func Command(exe string, cfg Config) (prog, env string, ok bool) {
-	q, ok := quote(exe)
+	q, ok := gocmd.Quote(exe)
 	if !ok || !haveShell {
 		return "", "", false
 	}
@@ -86,42 +87,6 @@ func Command(exe string, cfg Config) (prog, env string, ok bool) {
 		return "", "", false
 	}
 	return `/bin/sh -c 'exec "$0" 3>&1 1>&2' ` + q, Env + "=" + string(data), true
-}
-
-// quote quotes s for the go command's GOCACHEPROG, which splits fields at
-// spaces and takes a field in single or double quotes as it is.
-func quote(s string) (string, bool) {
-	switch {
-	case !strings.Contains(s, "'"):
-		return "'" + s + "'", true
-	case !strings.Contains(s, `"`):
-		return `"` + s + `"`, true
-	}
-	return "", false
-}
-
-// split splits a GOCACHEPROG value as the go command does
-// (cmd/internal/quoted.Split): at spaces, a field in quotes taken as it is.
-func split(s string) ([]string, error) {
-	var f []string
-	for s = strings.TrimLeft(s, " \t\n\r"); s != ""; s = strings.TrimLeft(s, " \t\n\r") {
-		if q := s[0]; q == '"' || q == '\'' {
-			i := strings.IndexByte(s[1:], q)
-			if i < 0 {
-				return nil, fmt.Errorf("unterminated %c string", q)
-			}
-			f = append(f, s[1:1+i])
-			s = s[i+2:]
-			continue
-		}
-		i := strings.IndexAny(s, " \t\n\r")
-		if i < 0 {
-			i = len(s)
-		}
-		f = append(f, s[:i])
-		s = s[i:]
-	}
-	return f, nil
 }
 
 // request and response are the protocol's messages.

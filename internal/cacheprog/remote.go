@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/shazow/go-selfcompile/internal/proc"
+
+	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
 
 type remote struct {
@@ -47,7 +49,7 @@ type remote struct {
 // startRemote starts the shared cache program; a failure to start drops it.
 func startRemote(cfg Config) *remote {
 	r := &remote{cfg: cfg, ready: make(chan struct{}), exited: make(chan struct{}), dead: make(chan struct{}), inFlight: map[int64]chan *response{}}
-	args, err := split(cfg.Remote)
+	args, err := gocmd.SplitQuoted(cfg.Remote)
 	if err == nil && len(args) == 0 {
 		err = fmt.Errorf("names no program")
 	}

@@ -1,0 +1,153 @@
+// Command toolexec is the -toolexec program of an install: it runs each
+// tool the go command runs, unchanged, except that before the link it
+// writes into the link's importcfg the identity that the installed binary
+// had and a rebuild cannot know, which a file named by
+// GO_SELFCOMPILE_IDENTITY holds (JSON: the main module's version and sum,
+// and the version control settings). go version -m, govulncheck and SBOM
+// tools then see the same program and version in the rebuilt binary.
+//
+// The go command hashes what each tool prints for -V=full, not the
+// -toolexec program, into its cache keys: passing the tools through
+// leaves the build cache shared with builds made without it.
+//
+// It is built by the install, with the toolchain the binary carries, from
+// this one file: it imports the standard library only.
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// identityEnv names the file with the identity to write.
+const identityEnv = "GO_SELFCOMPILE_IDENTITY"
+
+// identity is what the file holds.
+type identity struct {
+	Version  string               `json:"version"`
+	Sum      string               `json:"sum,omitempty"`
+	Settings []debug.BuildSetting `json:"settings,omitempty"`
+}
+
+// The markers around the build info in the link's importcfg, as
+// cmd/go/internal/modload writes them.
+var (
+	infoStart, _ = hex.DecodeString("3077af0c9274080241e1c107e6d618e6")
+	infoEnd, _   = hex.DecodeString("f932433186182072008242104116d8f2")
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: toolexec TOOL [ARG...] (a go -toolexec program)")
+		os.Exit(2)
+	}
+	tool, args := os.Args[1], os.Args[2:]
+	if file := os.Getenv(identityEnv); file != "" && isLink(tool) {
+		if err := rewrite(file, args); err != nil {
+			fmt.Fprintf(os.Stderr, "go-selfcompile toolexec: keeping the program's identity: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	cmd := exec.Command(tool, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		os.Exit(exit.ExitCode())
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "go-selfcompile toolexec:", err)
+		os.Exit(2)
+	}
+}
+
+// isLink reports whether tool is the linker.
+func isLink(tool string) bool {
+	return strings.TrimSuffix(filepath.Base(tool), ".exe") == "link"
+}
+
+// rewrite writes the identity in file into the importcfg that the link's
+// arguments name. A link without one (link -V=full) is left alone.
+func rewrite(file string, args []string) error {
+	cfg := ""
+	for i, a := range args {
+		if a == "-importcfg" && i+1 < len(args) {
+			cfg = args[i+1]
+		} else if v, ok := strings.CutPrefix(a, "-importcfg="); ok {
+			cfg = v
+		}
+	}
+	if cfg == "" {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var id identity
+	if err := json.Unmarshal(data, &id); err != nil {
+		return fmt.Errorf("%s: %v", file, err)
+	}
+	icfg, err := os.ReadFile(cfg)
+	if err != nil {
+		return err
+	}
+	out, err := edit(icfg, id)
+	if err != nil {
+		return fmt.Errorf("%s: %v", cfg, err)
+	}
+	return os.WriteFile(cfg, out, 0o644)
+}
+
+// edit returns the importcfg with the identity written into its modinfo
+// line.
+func edit(icfg []byte, id identity) ([]byte, error) {
+	lines := bytes.Split(icfg, []byte("\n"))
+	for i, line := range lines {
+		quoted, ok := bytes.CutPrefix(line, []byte("modinfo "))
+		if !ok {
+			continue
+		}
+		s, err := strconv.Unquote(string(quoted))
+		if err != nil || len(s) < len(infoStart)+len(infoEnd) ||
+			s[:len(infoStart)] != string(infoStart) || s[len(s)-len(infoEnd):] != string(infoEnd) {
+			return nil, errors.New("a modinfo line that is not the go command's")
+		}
+		info, err := debug.ParseBuildInfo(s[len(infoStart) : len(s)-len(infoEnd)])
+		if err != nil {
+			return nil, err
+		}
+		apply(info, id)
+		lines[i] = []byte("modinfo " + strconv.Quote(string(infoStart)+info.String()+string(infoEnd)))
+		return bytes.Join(lines, []byte("\n")), nil
+	}
+	return nil, errors.New("no modinfo line")
+}
+
+// apply writes id into info: the main module's version and sum, and each
+// setting, in place of the one of that key or after the others.
+func apply(info *debug.BuildInfo, id identity) {
+	if id.Version != "" {
+		info.Main.Version, info.Main.Sum = id.Version, id.Sum
+	}
+	for _, s := range id.Settings {
+		i := 0
+		for i < len(info.Settings) && info.Settings[i].Key != s.Key {
+			i++
+		}
+		if i == len(info.Settings) {
+			info.Settings = append(info.Settings, s)
+		} else {
+			info.Settings[i] = s
+		}
+	}
+}
