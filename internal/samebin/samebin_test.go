@@ -2,9 +2,12 @@ package samebin
 
 import (
 	"bytes"
+	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -42,7 +45,11 @@ func TestSame(t *testing.T) {
 	}
 	other := bytes.Repeat([]byte("x"), len(id))
 	b := filepath.Join(dir, "b")
-	os.WriteFile(b, bytes.ReplaceAll(data, id, other), 0o755)
+	copyB := bytes.ReplaceAll(data, id, other)
+	if r, ok := derivedID(a); ok { // as the linker derives it from the build ID
+		copy(copyB[r[0]:r[0]+r[1]], bytes.Repeat([]byte("y"), int(r[1])))
+	}
+	os.WriteFile(b, copyB, 0o755)
 	if !bytes.Equal(BuildID(b), other) {
 		t.Fatalf("the copy's build ID is %q", BuildID(b))
 	}
@@ -55,6 +62,25 @@ func TestSame(t *testing.T) {
 	os.WriteFile(b, changed, 0o755)
 	if same, err := Same(a, b); same || err != nil {
 		t.Errorf("a changed string: same %v, %v", same, err)
+	}
+
+	// A change to the debug information only: the same program loaded.
+	data = bytes.ReplaceAll(data, id, other)
+	if f, err := elf.Open(a); err == nil {
+		off := f.Section(".debug_info").Offset + 100
+		f.Close()
+		data[off] ^= 0xff
+		os.WriteFile(b, data, 0o755)
+		if same, _ := Same(a, b); same {
+			t.Error("a changed DWARF byte: same")
+		}
+		if same, err := SameLoaded(a, b); !same || err != nil {
+			t.Errorf("a changed DWARF byte: same loaded %v, %v", same, err)
+		}
+		os.WriteFile(b, changed, 0o755)
+		if same, err := SameLoaded(a, b); same || err != nil {
+			t.Errorf("a changed string: same loaded %v, %v", same, err)
+		}
 	}
 
 	s := build(t, dir, "s", "-ldflags=-s -w")
@@ -80,7 +106,39 @@ func TestOccurrencesAcrossChunks(t *testing.T) {
 		copy(data[o:], id)
 	}
 	got, err := occurrences(bytes.NewReader(data), id)
-	if err != nil || !equalInts(got, want) {
+	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("occurrences %v, %v; want %v", got, err, want)
+	}
+}
+
+// The C functions of a cgo program are found, and the same in two builds
+// by one C compiler; a build without symbols cannot tell.
+func TestSameCSizes(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("needs a C compiler")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/c\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\n// int twice(int x) { return 2 * x; }\nimport \"C\"\n\nfunc main() { println(C.twice(2)) }\n"), 0o644)
+	var bins []string
+	for i, flags := range []string{"", "", "-s"} {
+		out := filepath.Join(dir, fmt.Sprint(i))
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+flags, "-o", out, ".")
+		cmd.Dir, cmd.Env = src, append(os.Environ(), "CGO_ENABLED=1", "GOWORK=off", "GOFLAGS=")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, msg)
+		}
+		bins = append(bins, out)
+	}
+	if c, ok := cFuncs(bins[0]); !ok || c["twice"] == 0 {
+		t.Errorf("the C function twice is not among %d C functions (%v)", len(c), ok)
+	}
+	if same, ok := SameCSizes(bins[0], bins[1]); !same || !ok {
+		t.Errorf("two builds: same %v, ok %v", same, ok)
+	}
+	if _, ok := SameCSizes(bins[0], bins[2]); ok {
+		t.Error("a build without symbols was told apart")
 	}
 }
