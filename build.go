@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
+	"github.com/shazow/go-selfcompile/internal/identity"
 	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
@@ -72,11 +75,14 @@ func (in *install) build() error {
 		return err
 	}
 	in.newBin = filepath.Join(dir, filepath.Base(in.bin.Path))
-	args := append([]string{"build", "-v"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
+	args, g, err := in.buildArgs()
+	if err != nil {
+		return err
+	}
 	args = append(args, "-o", in.newBin, "./"+in.bin.Shared.Manifest.MainDir)
 	failpoint.Hit(in.ctx, "build")
 	counted := in.countPackages()
-	_, err = in.g.Stream(in.ctx, in.buildProgress(), args...)
+	_, err = g.Stream(in.ctx, in.buildProgress(StageBuild), args...)
 	<-counted
 	in.cacheNote()
 	if err != nil {
@@ -92,6 +98,22 @@ func (in *install) build() error {
 	done()
 	failpoint.Hit(in.ctx, "built")
 	return nil
+}
+
+// buildArgs returns the arguments of go build (but -o and the package)
+// that rebuild the executable: with -v for progress, the settings it
+// records, and its identity (the version and checkout that its build info
+// records, package internal/identity), and the go command to run them
+// with.
+func (in *install) buildArgs() ([]string, gocmd.Go, error) {
+	g := in.g
+	idArgs, idEnv, err := identity.Flags(in.ctx, g, identity.Of(in.bin.Build), filepath.Join(in.cache, toolsDir, filepath.Base(in.r.goroot)), in.workdir)
+	if err != nil {
+		return nil, g, in.diskError(err, in.cache)
+	}
+	g.Env = append(slices.Clone(g.Env), idEnv...)
+	args := append([]string{"build", "-v"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
+	return append(args, idArgs...), g, nil
 }
 
 // settle starts, in the background, what the swap will want of the new
@@ -153,7 +175,7 @@ func (in *install) newBinDir() (string, error) {
 // buildProgress returns the function that sees each line go build -v
 // prints: the import path of each package it compiles. It reports them as
 // events and, every ten seconds, to the log.
-func (in *install) buildProgress() func(string) {
+func (in *install) buildProgress(stage Stage) func(string) {
 	start, last, n := time.Now(), time.Now(), 0
 	return func(line string) {
 		if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
@@ -161,7 +183,7 @@ func (in *install) buildProgress() func(string) {
 		}
 		n++
 		failpoint.Hit(in.ctx, "compiled", n)
-		in.c.emit(Event{Stage: StageBuild, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(start)})
+		in.c.emit(Event{Stage: stage, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(start)})
 		if time.Since(last) >= 10*time.Second {
 			last = time.Now()
 			in.c.logf("Compiled %d packages of the %d in the program (%v)", n, in.packages.Load(), time.Since(start).Round(time.Second))

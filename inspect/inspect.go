@@ -13,6 +13,7 @@ import (
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/exe"
+	"github.com/shazow/go-selfcompile/internal/identity"
 	"github.com/shazow/go-selfcompile/internal/printable"
 )
 
@@ -31,6 +32,11 @@ type Binary struct {
 	MainPackage string `json:"main_package"`
 	MainModule  string `json:"main_module"`
 	HostVersion string `json:"host_version,omitempty"`
+	// VCS is the checkout that the release was built in, as its build
+	// info records it ("git 0123456789ab (2026-11-02T10:00:00Z)", with
+	// ", modified" for a checkout with changes): an install keeps it, and
+	// the version, in the binaries it rebuilds.
+	VCS string `json:"vcs,omitempty"`
 	// Toolchain is the target of the toolchain it carries ("" for none),
 	// and Targets those that the generator was run for.
 	Toolchain string   `json:"toolchain,omitempty"`
@@ -98,6 +104,7 @@ func ReadFile(path string) (*Binary, error) {
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		b.HostVersion = v
 	}
+	b.VCS = identity.ID{Settings: identity.Of(bi).Settings}.String()
 	for _, bb := range []*exe.Bundle{x.Shared, x.Toolchain, x.Plugins} {
 		if bb == nil {
 			continue
@@ -154,6 +161,9 @@ func (b *Binary) String() string {
 	fmt.Fprintf(&s, "%s: %s %s/%s, %s\n", b.Path, b.MainPackage, b.GOOS, b.GOARCH, b.GoVersion)
 	if b.HostVersion != "" {
 		fmt.Fprintf(&s, "  host     %s %s\n", b.MainModule, b.HostVersion)
+	}
+	if b.VCS != "" {
+		fmt.Fprintf(&s, "  vcs      %s\n", b.VCS)
 	}
 	fmt.Fprintf(&s, "  toolchain %s (generated for %s)\n", cmp.Or(b.Toolchain, "(none)"), strings.Join(b.Targets, ", "))
 	for _, p := range b.Parts {
