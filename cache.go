@@ -51,6 +51,8 @@ const (
 	goPluginsDir  = "goplugins"
 	catalogsDir   = "catalogs"
 	installedDir  = "installed"
+	toolsDir      = "tools"   // per toolchain, the programs an install builds with it (internal/identity)
+	checkedDir    = "checked" // by sha256, the executables whose bundle was checked (check.go)
 	workPrefix    = "install-"
 )
 
@@ -223,6 +225,11 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	keepToolchain := toolchainDir(root, bin.Toolchain.Manifest)
 	for _, d := range subdirs(filepath.Join(root, toolchainsDir)) {
 		if d != keepToolchain {
+			freed += fsutil.RemoveMeasured(d)
+		}
+	}
+	for _, d := range subdirs(filepath.Join(root, toolsDir)) {
+		if filepath.Base(d) != filepath.Base(keepToolchain) {
 			freed += fsutil.RemoveMeasured(d)
 		}
 	}

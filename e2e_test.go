@@ -283,6 +283,7 @@ func installer(t *testing.T, target string) *selfcompile.SelfCompile {
 	t.Helper()
 	return &selfcompile.SelfCompile{
 		Target:       target,
+		LDFlags:      "-X main.version=1.2.3-e2e", // as example-abinary gives its installs
 		CacheDir:     filepath.Join(e2e.cacheDir, "go-selfcompile"),
 		ProbeTimeout: 5 * time.Second,
 		Logger:       log.New(io.Discard, "", 0),

@@ -48,6 +48,12 @@ var (
 	// ErrStale: the executable on disk is not the build this process
 	// runs, or not the program a backup belongs to.
 	ErrStale = errors.New("the executable on disk is another build")
+	// ErrStaleBundle: the bundle a release carries does not rebuild it
+	// (its source changed after go generate, or it was built with other
+	// flags or another Go), so an install would replace the program with
+	// another; a *StaleBundleError says what differs. It is the vendor's
+	// to fix.
+	ErrStaleBundle = errors.New("the binary's bundle does not rebuild it")
 	// ErrUnsafeCache: the cache directory belongs to another user or may
 	// be written by others, or cannot be written at all.
 	ErrUnsafeCache = errors.New("the cache directory cannot be trusted")
@@ -345,3 +351,24 @@ func (e *prefixError) Unwrap() error { return e.err }
 // unprefixed returns err's message without the library's prefix, for a
 // message that wraps it.
 func unprefixed(err error) string { return strings.TrimPrefix(err.Error(), prefix) }
+
+// StaleBundleError reports an executable that its bundle does not
+// rebuild: what differs between the two. It matches ErrStaleBundle.
+type StaleBundleError struct {
+	// Path is the executable.
+	Path string
+	// Differences says what differs, one thing each: the Go version, a
+	// module, a build setting, the symbol table, or the code.
+	Differences []string
+}
+
+// Error says what differs, that the executable is unchanged, and what the
+// user and the vendor can do.
+func (e *StaleBundleError) Error() string {
+	return fmt.Sprintf("selfcompile: %v: %s is not what the bundle it carries builds, so installing a plugin would replace it with another program: %s. The binary is unchanged. "+
+		"Ask its vendor for a release whose bundle matches it; for the vendor: run go generate after the last change to the source, build the release with -trimpath and the flags the rebuild is given, and check it with go-selfcompile verify",
+		ErrStaleBundle, e.Path, strings.Join(e.Differences, "; "))
+}
+
+// Is reports whether target is ErrStaleBundle.
+func (e *StaleBundleError) Is(target error) bool { return target == ErrStaleBundle }

@@ -50,11 +50,12 @@ type install struct {
 	vendor  *vendor      // the vendor's catalog and policy, nil without
 	plugins []pluginSpec // the plugin set to build
 
-	pluginBundle bool            // whether the new binary embeds a plugins bundle
-	after        gosrc.BuildList // the new build list
-	packages     atomic.Int64    // packages in the build, for progress; 0 until counted
-	newBin       string          // the new binary, in a directory beside the executable
-	backup       string          // the old binary, kept as a backup by the swap
+	pluginBundle   bool            // whether the new binary embeds a plugins bundle
+	bundlesWritten bool            // whether the bundles are in the source's bundle package
+	after          gosrc.BuildList // the new build list
+	packages       atomic.Int64    // packages in the build, for progress; 0 until counted
+	newBin         string          // the new binary, in a directory beside the executable
+	backup         string          // the old binary, kept as a backup by the swap
 }
 
 // mode is what a run of the install does.
@@ -65,6 +66,7 @@ const (
 	modeApply             // Apply: build, verify and replace
 	modeTrim              // TrimCache: build into the workdir, under the cache lock TrimCache holds
 	modeLive              // BuildGoPlugin: build and verify in the workdir, swap nothing
+	modeCheck             // CheckBundle: check the bundle, swap nothing
 )
 
 // run runs an install.
@@ -102,6 +104,9 @@ func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, e
 	if plan.Empty() {
 		c.logf("No change to the plugins: nothing to build")
 		return plan, nil
+	}
+	if err := in.checkBundle(); err != nil {
+		return plan, err
 	}
 	if err := in.build(); err != nil {
 		return plan, err

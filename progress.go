@@ -17,6 +17,7 @@ const (
 	StageRestore  Stage = "restore"  // the bundles laid out
 	StageDownload Stage = "download" // the host's source fetched (--skip-source bundles)
 	StageResolve  Stage = "resolve"  // the plugins resolved, the plan made
+	StageCheck    Stage = "check"    // a release build checked against what its bundle builds
 	StageBuild    Stage = "build"    // go build
 	StageVerify   Stage = "verify"   // the new binary's probe
 	StageReplace  Stage = "replace"  // the swap
@@ -37,7 +38,8 @@ type Event struct {
 	// (the go command compiles only those its cache lacks; 0 until they
 	// are counted, early in the build).
 	Count, Total int64
-	// Package is, in the build stage, the package just compiled.
+	// Package is, in the build and check stages, the package just
+	// compiled.
 	Package string
 }
 
@@ -49,10 +51,10 @@ func (e Event) String() string {
 		return fmt.Sprintf("%s: done in %v", e.Stage, el)
 	case e.Stage == StageRestore && e.Total > 0:
 		return fmt.Sprintf("restore: %.1f of %.1f MB (%v)", float64(e.Count)/1e6, float64(e.Total)/1e6, el)
-	case e.Stage == StageBuild && e.Count > 0 && e.Total > 0:
-		return fmt.Sprintf("build: compiled %s, %d of the %d packages in the program (%v)", e.Package, e.Count, e.Total, el)
-	case e.Stage == StageBuild && e.Count > 0:
-		return fmt.Sprintf("build: compiled %s, %d packages (%v)", e.Package, e.Count, el)
+	case (e.Stage == StageBuild || e.Stage == StageCheck) && e.Count > 0 && e.Total > 0:
+		return fmt.Sprintf("%s: compiled %s, %d of the %d packages in the program (%v)", e.Stage, e.Package, e.Count, e.Total, el)
+	case (e.Stage == StageBuild || e.Stage == StageCheck) && e.Count > 0:
+		return fmt.Sprintf("%s: compiled %s, %d packages (%v)", e.Stage, e.Package, e.Count, el)
 	}
 	return string(e.Stage) + "..."
 }

@@ -68,6 +68,15 @@ func (in *install) writeStub() error {
 	if err := fsutil.Copy(filepath.Join(in.mainDir(), stub.MainFile), strings.NewReader(string(src)), 0o644); err != nil {
 		return err
 	}
+	return in.writeBundles()
+}
+
+// writeBundles writes the executable's shared and toolchain bundles into
+// the bundle package of the restored source, once an install.
+func (in *install) writeBundles() error {
+	if in.bundlesWritten {
+		return nil
+	}
 	dir := filepath.Join(in.mainDir(), stub.BundleDir)
 	tc := in.bin.Toolchain.Manifest
 	for name, b := range map[string]*exe.Bundle{
@@ -78,6 +87,7 @@ func (in *install) writeStub() error {
 			return err
 		}
 	}
+	in.bundlesWritten = true
 	return nil
 }
 

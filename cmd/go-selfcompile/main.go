@@ -18,6 +18,7 @@
 //	go-selfcompile inspect [--json] BINARY...
 //	go-selfcompile catalog keygen|sign|verify ...
 //	go-selfcompile plugin-template --module PATH [--program NAME] DIR
+//	go-selfcompile verify [--ldflags FLAGS] BINARY
 //
 // Flags:
 //
@@ -37,7 +38,9 @@
 //
 // inspect prints what a binary carries, for any target, without running
 // it: target, Go version, program and version, bundle parts, plugins.
-// plugin-template writes a new plugin module for a plugin's author to fill
+// verify checks, in a release pipeline, that a binary's bundle rebuilds
+// it byte for byte, as its first plugin install will on users' machines
+// (exit 1 when it does not). plugin-template writes a new plugin module for a plugin's author to fill
 // in (docs/plugin-authors.md).
 package main
 
@@ -82,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "plugin-template" {
 		return runTemplate(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "verify" {
+		return runVerify(ctx, args[1:], stdout, stderr)
+	}
 	fs := pflag.NewFlagSet("go-selfcompile", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	targets := fs.String("targets", "", "GOOS/GOARCH `LIST` to bundle a toolchain for, or \"release\" (default: the go command's GOOS/GOARCH)")
@@ -94,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hostVersion := fs.String("host-version", "", "the program's `VERSION`, as in v1.2.0, for builds that record none ((devel)): the catalog's host constraints are checked against it")
 	vf := vendorFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n       go-selfcompile plugin-template --module PATH [--program NAME] DIR\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n       go-selfcompile plugin-template --module PATH [--program NAME] DIR\n       go-selfcompile verify [--ldflags FLAGS] BINARY\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
