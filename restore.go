@@ -312,7 +312,7 @@ func (in *install) fetchSource() error {
 // matches ErrNoSpace and names the disk.
 func (in *install) diskError(err error, dir string) error {
 	if fsutil.IsNoSpace(err) {
-		return &spaceError{dir: dir, err: err}
+		return newSpaceError(dir, err, "", true)
 	}
 	return err
 }
