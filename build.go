@@ -66,7 +66,7 @@ func (in *install) build() error {
 		return in.diskError(err, in.workdir)
 	}
 	failpoint.Hit(in.ctx, "stub")
-	in.c.logf("Compiling workdir: %s", in.workdir)
+	in.c.logAt("Compiling", in.workdir)
 	dir, err := in.newBinDir()
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func (in *install) build() error {
 		return in.goError(err)
 	}
 	if in.c.Sign != nil && in.mode == modeApply {
-		in.c.logf("Signing: %s", in.newBin)
+		in.c.logAt("Signing the new binary", in.newBin)
 		if err := in.c.Sign(in.ctx, in.newBin); err != nil {
 			return &signError{err}
 		}

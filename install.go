@@ -286,7 +286,7 @@ func (in *install) makeWorkdir() error {
 	}
 	in.workdir = dir
 	in.removeWorkdir = sync.OnceFunc(func() {
-		in.c.logf("Cleaning up: %s", dir)
+		in.c.logAt("Cleaning up", dir)
 		fsutil.RemoveAll(dir)
 	})
 	in.undo = append(in.undo, func() {
@@ -296,7 +296,7 @@ func (in *install) makeWorkdir() error {
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return err
 	}
-	in.c.logf("Initializing workdir: %s", dir)
+	in.c.logAt("Initializing workdir", dir)
 	failpoint.Hit(in.ctx, "workdir")
 	return nil
 }

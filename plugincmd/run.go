@@ -125,6 +125,7 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 	}
 	r.sc.KeepHostDeps = r.sc.KeepHostDeps || r.opts.keepHostDeps
 	r.sc.AllowUnlisted = r.sc.AllowUnlisted || r.opts.allowUnlisted
+	r.sc.Verbose = r.sc.Verbose || os.Getenv("GO_SELFCOMPILE_VERBOSE") == "1"
 	cmd.setOutput(&r.sc, r.opts.asJSON)
 	if r.opts.output != "" {
 		r.out = &output{name: r.opts.output, failed: cmd.stdout()}
