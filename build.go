@@ -76,12 +76,14 @@ func (in *install) build() error {
 	args = append(args, "-o", in.newBin, "./"+in.bin.Shared.Manifest.MainDir)
 	failpoint.Hit(in.ctx, "build")
 	counted := in.countPackages()
+	start := time.Now()
 	_, err = in.g.Stream(in.ctx, in.buildProgress(), args...)
 	<-counted
 	in.cacheNote()
 	if err != nil {
 		return in.goError(err)
 	}
+	in.recordBuild(time.Since(start))
 	if in.c.Sign != nil && in.mode == modeApply {
 		in.c.logAt("Signing the new binary", in.newBin)
 		if err := in.c.Sign(in.ctx, in.newBin); err != nil {
@@ -152,19 +154,19 @@ func (in *install) newBinDir() (string, error) {
 
 // buildProgress returns the function that sees each line go build -v
 // prints: the import path of each package it compiles. It reports them as
-// events and, every ten seconds, to the log.
+// events and, every ten seconds, to the log (progressLine).
 func (in *install) buildProgress() func(string) {
-	start, last, n := time.Now(), time.Now(), 0
+	start, last := time.Now(), time.Now()
 	return func(line string) {
 		if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
 			return // compiler output, not a package name
 		}
-		n++
+		n := int(in.compiled.Add(1))
 		failpoint.Hit(in.ctx, "compiled", n)
 		in.c.emit(Event{Stage: StageBuild, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(start)})
 		if time.Since(last) >= 10*time.Second {
 			last = time.Now()
-			in.c.logf("Compiled %d packages of the %d in the program (%v)", n, in.packages.Load(), time.Since(start).Round(time.Second))
+			in.c.logf("%s", progressLine(n, in.packages.Load(), time.Since(start), in.cost))
 		}
 	}
 }

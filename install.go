@@ -53,6 +53,9 @@ type install struct {
 	pluginBundle bool            // whether the new binary embeds a plugins bundle
 	after        gosrc.BuildList // the new build list
 	packages     atomic.Int64    // packages in the build, for progress; 0 until counted
+	compiled     atomic.Int64    // packages the build compiled so far
+	restored     int64           // bytes the restore stage wrote
+	cost         *Estimate       // what the build costs, when it is cold
 	newBin       string          // the new binary, in a directory beside the executable
 	backup       string          // the old binary, kept as a backup by the swap
 }
@@ -96,12 +99,19 @@ func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, e
 	if c.KeepHostDeps && len(plan.HostDeps) > 0 { // a dry run says what the real run does
 		return plan, &planError{plan}
 	}
+	if !plan.Empty() {
+		in.cost = in.estimate(in.restored)
+		plan.Estimate = in.cost
+	}
 	if m == modePlan {
 		return plan, nil
 	}
 	if plan.Empty() {
 		c.logf("No change to the plugins: nothing to build")
 		return plan, nil
+	}
+	if in.cost != nil {
+		c.logf("%s", in.cost)
 	}
 	if err := in.build(); err != nil {
 		return plan, err
@@ -316,7 +326,11 @@ func (in *install) end() {
 func (in *install) stage(s Stage) (done func()) {
 	in.current = s
 	start := time.Now()
-	in.c.emit(Event{Stage: s})
+	e := Event{Stage: s}
+	if s == StageBuild {
+		e.Estimate = in.cost
+	}
+	in.c.emit(e)
 	return func() { in.c.emit(Event{Stage: s, Done: true, Elapsed: time.Since(start)}) }
 }
 

@@ -76,6 +76,7 @@ func (in *install) restore() error {
 	if err := in.checkSpace(total); err != nil {
 		return err
 	}
+	in.restored = total
 	progress := in.byteProgress(total)
 	for _, j := range jobs {
 		if err := j.run(in, progress); err != nil {

@@ -260,6 +260,9 @@ func (cmd *Command) report(r *run, plan *selfcompile.Plan) error {
 		if plan.Backup != "" {
 			fmt.Fprintf(out, "  put back %s\n", plan.Backup)
 		}
+		if plan.Estimate != nil {
+			fmt.Fprintln(out, plan.Estimate)
+		}
 		fmt.Fprintln(out, "Dry run: nothing changed.")
 	case plan.Empty():
 		fmt.Fprintln(out, "Nothing to do: the plugins are already as asked.")
