@@ -69,7 +69,7 @@ func (in *install) build() error {
 		return in.diskError(err, in.workdir)
 	}
 	failpoint.Hit(in.ctx, "stub")
-	in.c.logf("Compiling workdir: %s", in.workdir)
+	in.c.logAt("Compiling", in.workdir)
 	dir, err := in.newBinDir()
 	if err != nil {
 		return err
@@ -88,8 +88,9 @@ func (in *install) build() error {
 	if err != nil {
 		return in.goError(err)
 	}
+	in.recordBuild(time.Since(in.compileStart))
 	if in.c.Sign != nil && in.mode == modeApply {
-		in.c.logf("Signing: %s", in.newBin)
+		in.c.logAt("Signing the new binary", in.newBin)
 		if err := in.c.Sign(in.ctx, in.newBin); err != nil {
 			return &signError{err}
 		}
@@ -112,6 +113,9 @@ func (in *install) buildArgs() ([]string, gocmd.Go, error) {
 		return nil, g, in.diskError(err, in.cache)
 	}
 	g.Env = append(slices.Clone(g.Env), idEnv...)
+	if in.compileStart.IsZero() {
+		in.compileStart = time.Now()
+	}
 	args := append([]string{"build", "-v"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
 	return append(args, idArgs...), g, nil
 }
@@ -174,19 +178,20 @@ func (in *install) newBinDir() (string, error) {
 
 // buildProgress returns the function that sees each line go build -v
 // prints: the import path of each package it compiles. It reports them as
-// events and, every ten seconds, to the log.
+// events of stage and, every ten seconds, to the log (progressLine). The
+// count and the time run on from the check's build to the build.
 func (in *install) buildProgress(stage Stage) func(string) {
-	start, last, n := time.Now(), time.Now(), 0
+	last := time.Now()
 	return func(line string) {
 		if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
 			return // compiler output, not a package name
 		}
-		n++
+		n := int(in.compiled.Add(1))
 		failpoint.Hit(in.ctx, "compiled", n)
-		in.c.emit(Event{Stage: stage, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(start)})
+		in.c.emit(Event{Stage: stage, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(in.compileStart)})
 		if time.Since(last) >= 10*time.Second {
 			last = time.Now()
-			in.c.logf("Compiled %d packages of the %d in the program (%v)", n, in.packages.Load(), time.Since(start).Round(time.Second))
+			in.c.logf("%s", progressLine(n, in.packages.Load(), time.Since(in.compileStart), in.cost))
 		}
 	}
 }

@@ -249,6 +249,9 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	freed += fsutil.RemoveMeasured(filepath.Join(root, goPluginsDir))
 	// The build first: its restore would merge again the modules trimmed.
 	n, err := c.trimBuildCache(ctx, filepath.Join(root, buildDir))
+	if err == nil { // the other programs' build cache entries are gone
+		forgetBuilds(root, filepath.Base(keepToolchain), bin.Shared.Manifest.MainPackage)
+	}
 	mod := filepath.Join(host, "mod")
 	return freed + n + forgetMerged(mod, modcache.Trim(mod, keptModules(bin)), moduleMarkers(mod, bin)...), err
 }

@@ -80,6 +80,11 @@ type Plan struct {
 	// stages); 0 when it could not be measured. Set by Apply.
 	Took     time.Duration `json:"took,omitempty"`
 	DiskUsed int64         `json:"disk_used,omitempty"`
+	// Estimate is, when the build is cold (its build cache lacks most of
+	// the program's packages, as on its first install on a machine), what
+	// it is expected to cost: packages, time and disk; nil otherwise. Set by
+	// Plan and Apply, which logs it before it builds.
+	Estimate *Estimate `json:"estimate,omitempty"`
 }
 
 // VersionChange is a module or plugin moving from one version to another.

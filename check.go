@@ -186,7 +186,10 @@ func (in *install) buildAsReleased() (string, error) {
 	}
 	in.c.logf("Checking that the bundle rebuilds this program")
 	args = append(args, "-modfile="+filepath.Join(dir, "go.mod"), "-o", out, "./"+in.bin.Shared.Manifest.MainDir)
-	if _, err := g.Stream(in.ctx, in.buildProgress(StageCheck), args...); err != nil {
+	counted := in.countPackages()
+	_, err = g.Stream(in.ctx, in.buildProgress(StageCheck), args...)
+	<-counted
+	if err != nil {
 		return "", in.goError(err)
 	}
 	return out, nil

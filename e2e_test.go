@@ -26,6 +26,10 @@ import (
 
 const aplugin = "github.com/shazow/go-selfcompile/example/aplugin"
 
+// compiling ends the log line an install writes as it starts go build:
+// a run whose standard error lacks it built nothing.
+const compiling = " Compiling\n"
+
 // e2e holds what the tests share.
 var e2e struct {
 	once     sync.Once

@@ -1,6 +1,7 @@
 package selfcompile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/exe"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
 // Sentinel errors. Every error the library returns for one of these
@@ -300,12 +302,35 @@ func canceled(ctx context.Context, stage Stage, err error) error {
 type spaceError struct {
 	dir, what  string
 	need, free uint64
-	err        error // the write that failed, when the disk filled up during the install
+	err        error  // the write that failed, when the disk filled up during the install
+	cause      string // what to say of err, when err says too much (the go command's whole output)
+	freeKnown  bool   // free was read after err
+	cache      bool   // dir is the cache's, which SelfCompile.CacheDir can move
+}
+
+// newSpaceError reports the disk of dir, which filled up during the
+// install: err is the failure, cause, if not "", the line of it that says
+// so, and cache whether dir is the cache's.
+func newSpaceError(dir string, err error, cause string, cache bool) *spaceError {
+	e := &spaceError{dir: dir, err: err, cause: cause, cache: cache}
+	if free, ferr := fsutil.DiskFree(dir); ferr == nil {
+		e.free, e.freeKnown = free, true
+	}
+	return e
 }
 
 func (e *spaceError) Error() string {
 	if e.err != nil {
-		return fmt.Sprintf("selfcompile: the disk of %s is full (%s): free some space, or point SelfCompile.CacheDir at a larger disk; the installed binary is unchanged", e.dir, unprefixed(e.err))
+		free := ""
+		if e.freeKnown {
+			free = fmt.Sprintf(", %d MB free now", e.free>>20)
+		}
+		move := ""
+		if e.cache {
+			move = ", or point SelfCompile.CacheDir at a larger disk,"
+		}
+		return fmt.Sprintf("selfcompile: the disk of %s is full (%s%s): free some space on it%s and try again; the installed binary is unchanged",
+			e.dir, cmp.Or(e.cause, unprefixed(e.err)), free, move)
 	}
 	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or point SelfCompile.CacheDir at a larger disk)",
 		e.dir, e.what, e.need>>20, e.free>>20)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/shazow/go-selfcompile/internal/cachetree"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/modcache"
 )
@@ -30,8 +31,9 @@ func (in *install) goError(err error) error {
 	if !errors.As(err, &ge) {
 		return err
 	}
-	if noSpace(ge.Output) {
-		return &spaceError{dir: in.cache, err: err}
+	if line, path, ok := noSpaceLine(ge.Output); ok {
+		dir := in.diskOf(path)
+		return newSpaceError(dir, err, line, dir == in.cache)
 	}
 	if mv, ok := mismatched(ge.Output); ok && in.r != nil {
 		return in.mismatchError(ge, mv)
@@ -172,9 +174,40 @@ func mentions(out, path string) bool {
 	}
 }
 
-// noSpace reports whether the go command's output says a disk is full.
-func noSpace(out string) bool {
-	return strings.Contains(out, "no space left on device") || strings.Contains(out, "not enough space on the disk")
+// noSpaceRE matches a line of the go command's output that says a disk is
+// full ("write /c/build/ab/abcd-d: no space left on device"; on Windows,
+// "...: There is not enough space on the disk."), and the path it names.
+var noSpaceRE = regexp.MustCompile(`(?m)^.*?(?:(\S+): )?(?:no space left on device|(?:There is )?not enough space on the disk).*$`)
+
+// noSpaceLine returns the first line of the go command's output that says
+// a disk is full, and the path it names ("" if none).
+func noSpaceLine(out string) (line, path string, ok bool) {
+	m := noSpaceRE.FindStringSubmatch(out)
+	if m == nil {
+		return "", "", false
+	}
+	return strings.TrimSpace(m[0]), m[1], true
+}
+
+// diskOf returns the directory of the install whose disk holds path, as a
+// person knows it: the cache (the go command's temporary files are in the
+// workdir, under it), the executable's directory (the new binary is built
+// beside it), or else path's nearest existing parent; the cache when path
+// is not an absolute one.
+func (in *install) diskOf(path string) string {
+	switch {
+	case !filepath.IsAbs(path):
+		return in.cache
+	case fsutil.Within(path, in.cache):
+		return in.cache
+	case in.bin != nil && fsutil.Within(path, filepath.Dir(in.bin.Path)):
+		return filepath.Dir(in.bin.Path)
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		if fsutil.IsDir(dir) || dir == filepath.Dir(dir) {
+			return dir
+		}
+	}
 }
 
 // networkFailure matches, in the go command's output, a module it could

@@ -2,10 +2,13 @@ package selfcompile
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
 
@@ -150,8 +153,47 @@ func TestAttributeError(t *testing.T) {
 	}
 }
 
-func TestNoSpace(t *testing.T) {
-	if !noSpace("go: writing go.mod cache: write /c/x: no space left on device\n") || noSpace("cannot use x") {
-		t.Error("noSpace does not tell a full disk")
+// A disk that fills up during go build -v: the go command's output holds
+// the name of every package it compiled before, and the one line that
+// says the disk is full. The error is that line, with the disk it names,
+// its free space and what to do, not the hundreds of lines before it.
+func TestNoSpaceFromGoOutput(t *testing.T) {
+	cache, exeDir := t.TempDir(), t.TempDir()
+	in := &install{cache: cache, bin: &exe.File{Path: filepath.Join(exeDir, "mytool")}}
+	var names strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&names, "github.com/acme/notes/internal/pkg%d\n", i)
+	}
+	for _, c := range []struct {
+		name, line, dir string
+		moveCache       bool
+	}{
+		{"build cache", "go: writing build cache: write " + filepath.Join(cache, "build", "3f", "3f2a-d") + ": no space left on device", cache, true},
+		{"compiler output in the workdir", "compile: writing output: write " + filepath.Join(cache, "work", "install-1", "tmp", "go-build1", "b042", "_pkg_.a") + ": no space left on device", cache, true},
+		{"new binary beside the executable", "go: copying /x/a.out: write " + filepath.Join(exeDir, ".mytool.selfcompile-new-1", "mytool") + ": no space left on device", exeDir, false},
+		{"windows", `go: writing build cache: write C:\Users\me\cache\x-d: There is not enough space on the disk.`, cache, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := names.String() + "# github.com/acme/notes/internal/pkg300\n" + c.line + "\n"
+			err := in.goError(&gocmd.Error{Args: []string{"build", "-v", "-o", "x", "."}, Output: out, Err: errors.New("exit status 1")})
+			msg := err.Error()
+			if !errors.Is(err, ErrNoSpace) || errors.Is(err, ErrBuild) {
+				t.Fatalf("%v: not ErrNoSpace alone", err)
+			}
+			if strings.Contains(msg, "\n") || strings.Contains(msg, "pkg299") || len(msg) > 500 {
+				t.Errorf("the message holds the go command's output (%d bytes):\n%s", len(msg), msg)
+			}
+			for _, want := range []string{"the disk of " + c.dir + " is full", c.line, "MB free now", "free some space on it", "the installed binary is unchanged"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the message lacks %q:\n%s", want, msg)
+				}
+			}
+			if got := strings.Contains(msg, "SelfCompile.CacheDir"); got != c.moveCache {
+				t.Errorf("the message says to move the cache: %v, want %v:\n%s", got, c.moveCache, msg)
+			}
+		})
+	}
+	if _, _, ok := noSpaceLine("# example.com/p\np.go:1: cannot use x\n"); ok {
+		t.Error("a compile error is taken for a full disk")
 	}
 }

@@ -54,6 +54,10 @@ type install struct {
 	bundlesWritten bool            // whether the bundles are in the source's bundle package
 	after          gosrc.BuildList // the new build list
 	packages       atomic.Int64    // packages in the build, for progress; 0 until counted
+	compiled       atomic.Int64    // packages compiled so far, by the check's build and the build
+	compileStart   time.Time       // when the first of them started
+	restored       int64           // bytes the restore stage wrote
+	cost           *Estimate       // what the build costs, when it is cold
 	newBin         string          // the new binary, in a directory beside the executable
 	backup         string          // the old binary, kept as a backup by the swap
 }
@@ -98,12 +102,19 @@ func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, e
 	if c.KeepHostDeps && len(plan.HostDeps) > 0 { // a dry run says what the real run does
 		return plan, &planError{plan}
 	}
+	if !plan.Empty() {
+		in.cost = in.estimate(in.restored)
+		plan.Estimate = in.cost
+	}
 	if m == modePlan {
 		return plan, nil
 	}
 	if plan.Empty() {
 		c.logf("No change to the plugins: nothing to build")
 		return plan, nil
+	}
+	if in.cost != nil {
+		c.logf("%s", in.cost)
 	}
 	if err := in.checkBundle(); err != nil {
 		return plan, err
@@ -291,7 +302,7 @@ func (in *install) makeWorkdir() error {
 	}
 	in.workdir = dir
 	in.removeWorkdir = sync.OnceFunc(func() {
-		in.c.logf("Cleaning up: %s", dir)
+		in.c.logAt("Cleaning up", dir)
 		fsutil.RemoveAll(dir)
 	})
 	in.undo = append(in.undo, func() {
@@ -301,7 +312,7 @@ func (in *install) makeWorkdir() error {
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return err
 	}
-	in.c.logf("Initializing workdir: %s", dir)
+	in.c.logAt("Initializing workdir", dir)
 	failpoint.Hit(in.ctx, "workdir")
 	return nil
 }
@@ -321,7 +332,11 @@ func (in *install) end() {
 func (in *install) stage(s Stage) (done func()) {
 	in.current = s
 	start := time.Now()
-	in.c.emit(Event{Stage: s})
+	e := Event{Stage: s}
+	if s == StageBuild {
+		e.Estimate = in.cost
+	}
+	in.c.emit(e)
 	return func() { in.c.emit(Event{Stage: s, Done: true, Elapsed: time.Since(start)}) }
 }
 

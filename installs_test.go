@@ -34,10 +34,15 @@ func TestInstallAPlugin(t *testing.T) {
 	if !regexp.MustCompile(`\nTook [0-9.]+m?s; the disk of the cache has -?[0-9.]+ MB less free than before \(what else wrote to it counts too\)\.\nThe previous binary is `).MatchString(errOut) {
 		t.Errorf("the install does not end with a summary of its time, disk and backup:\n%s", errOut)
 	}
-	for _, want := range []string{"Initializing workdir: ", "Compiling workdir: ", "Verifying: ", "Replacing binary: " + bin, "Cleaning up: "} {
+	for _, want := range []string{"Initializing workdir\n", compiling, "Verifying the new binary\n", "Replacing binary: " + bin, "Cleaning up\n"} {
 		if !strings.Contains(errOut, "[selfcompile] ") || !strings.Contains(errOut, want) {
 			t.Errorf("install log lacks %q:\n%s", want, errOut)
 		}
+	}
+	// The install's private directories are not named unless asked
+	// (GO_SELFCOMPILE_VERBOSE=1): the workdir and the new binary's.
+	if strings.Contains(errOut, "/work/install-") || strings.Contains(errOut, ".selfcompile-new-") {
+		t.Errorf("the install log names its private directories:\n%s", errOut)
 	}
 	if fileHash(t, bin) == before {
 		t.Fatal("the binary was not replaced")

@@ -236,7 +236,7 @@ func unfinished(inits []string, plugins []PluginInfo) []string {
 // expected plugins.
 func (in *install) verify() error {
 	done := in.stage(StageVerify)
-	in.c.logf("Verifying: %s", in.newBin)
+	in.c.logAt("Verifying the new binary", in.newBin)
 	failpoint.Hit(in.ctx, "verify")
 	got, err := probe(in.ctx, in.newBin, in.workdir, in.c.verifyTimeout(), in.rec.Plugins)
 	if err != nil {

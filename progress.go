@@ -41,6 +41,10 @@ type Event struct {
 	// Package is, in the build and check stages, the package just
 	// compiled.
 	Package string
+	// Estimate is, on the start of the build stage of a cold build (one
+	// whose build cache lacks most of the program's packages, as on its
+	// first install), what the build is expected to cost; nil otherwise.
+	Estimate *Estimate
 }
 
 // String formats the event for a line of a log.

@@ -76,6 +76,7 @@ func (in *install) restore() error {
 	if err := in.checkSpace(total); err != nil {
 		return err
 	}
+	in.restored = total
 	progress := in.byteProgress(total)
 	for _, j := range jobs {
 		if err := j.run(in, progress); err != nil {
@@ -312,7 +313,7 @@ func (in *install) fetchSource() error {
 // matches ErrNoSpace and names the disk.
 func (in *install) diskError(err error, dir string) error {
 	if fsutil.IsNoSpace(err) {
-		return &spaceError{dir: dir, err: err}
+		return newSpaceError(dir, err, "", true)
 	}
 	return err
 }

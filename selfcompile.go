@@ -101,11 +101,18 @@ type SelfCompile struct {
 	ProbeTimeout time.Duration
 
 	// Logger receives the messages of an install (Initializing workdir,
-	// Compiling workdir, Verifying, Replacing binary, Cleaning up), the
-	// build's progress every few seconds, and warnings. It defaults to a
-	// logger writing to stderr with the prefix "[selfcompile] ";
-	// log.New(io.Discard, "", 0) silences it.
+	// Compiling, Verifying the new binary, Replacing binary, Cleaning up),
+	// the estimate of a cold build, the build's progress every few
+	// seconds, and warnings. It defaults to a logger writing to stderr
+	// with the prefix "[selfcompile] "; log.New(io.Discard, "", 0)
+	// silences it.
 	Logger *log.Logger
+
+	// Verbose adds to the messages of an install the paths of its private
+	// directories: its workdir under CacheDir and the new binary's
+	// directory beside the executable, which are removed when it ends.
+	// plugincmd sets it when GO_SELFCOMPILE_VERBOSE=1.
+	Verbose bool
 
 	// Progress, if set, receives the start and end of every stage, the
 	// bytes restored, and the packages the build has compiled.
@@ -219,6 +226,17 @@ func (c *SelfCompile) logf(format string, args ...any) {
 		l = defaultLogger
 	}
 	l.Printf(format, args...)
+}
+
+// logAt logs what an install does in one of its private directories,
+// naming the directory only when Verbose asks: it is removed at the end,
+// and its long path would fill a terminal's lines.
+func (c *SelfCompile) logAt(what, dir string) {
+	if c.Verbose {
+		c.logf("%s: %s", what, dir)
+		return
+	}
+	c.logf("%s", what)
 }
 
 var defaultLogger = log.New(os.Stderr, "[selfcompile] ", log.LstdFlags)

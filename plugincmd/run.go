@@ -125,6 +125,7 @@ func (cmd *Command) Run(ctx context.Context, args []string) error {
 	}
 	r.sc.KeepHostDeps = r.sc.KeepHostDeps || r.opts.keepHostDeps
 	r.sc.AllowUnlisted = r.sc.AllowUnlisted || r.opts.allowUnlisted
+	r.sc.Verbose = r.sc.Verbose || os.Getenv("GO_SELFCOMPILE_VERBOSE") == "1"
 	cmd.setOutput(&r.sc, r.opts.asJSON)
 	if r.opts.output != "" {
 		r.out = &output{name: r.opts.output, failed: cmd.stdout()}
@@ -258,6 +259,9 @@ func (cmd *Command) report(r *run, plan *selfcompile.Plan) error {
 		fmt.Fprint(out, plan)
 		if plan.Backup != "" {
 			fmt.Fprintf(out, "  put back %s\n", plan.Backup)
+		}
+		if plan.Estimate != nil {
+			fmt.Fprintln(out, plan.Estimate)
 		}
 		fmt.Fprintln(out, "Dry run: nothing changed.")
 	case plan.Empty():

@@ -87,6 +87,13 @@ func RemoveAll(dir string) error {
 	return os.RemoveAll(dir)
 }
 
+// Within reports whether the path p is dir or inside it, going by the
+// names alone.
+func Within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && filepath.IsLocal(rel)
+}
+
 // IsDir reports whether p is a directory, following symlinks.
 func IsDir(p string) bool {
 	fi, err := os.Stat(p)

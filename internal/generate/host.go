@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/stub"
 )
@@ -83,16 +84,10 @@ func (h *hostInfo) addReplaced(path, dir string) error {
 		return fmt.Errorf("module %s is replaced by %s, which the bundle cannot carry: %v (fix the replace directive in %s)", path, dir, err, filepath.Join(h.modDir, "go.mod"))
 	}
 	h.replaced = append(h.replaced, replaced{path: path, dir: abs})
-	for !within(abs, h.root) {
+	for !fsutil.Within(abs, h.root) {
 		h.root = filepath.Dir(h.root)
 	}
 	return nil
-}
-
-// within reports whether p is dir or inside it.
-func within(p, dir string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && filepath.IsLocal(rel)
 }
 
 // checkVersion refuses a generator whose version differs from the
