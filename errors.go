@@ -327,14 +327,18 @@ func (e *spaceError) Error() string {
 		}
 		move := ""
 		if e.cache {
-			move = ", or point SelfCompile.CacheDir at a larger disk,"
+			move = ", or move the cache to a larger disk (" + cacheMoveHint + "),"
 		}
 		return fmt.Sprintf("selfcompile: the disk of %s is full (%s%s): free some space on it%s and try again; the installed binary is unchanged",
 			e.dir, cmp.Or(e.cause, unprefixed(e.err)), free, move)
 	}
-	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or point SelfCompile.CacheDir at a larger disk)",
-		e.dir, e.what, e.need>>20, e.free>>20)
+	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or move the cache to a larger disk: %s)",
+		e.dir, e.what, e.need>>20, e.free>>20, cacheMoveHint)
 }
+
+// cacheMoveHint says how the cache moves: for the user, by the variable
+// that os.UserCacheDir reads; for the program's vendor, by CacheDir.
+const cacheMoveHint = "a user sets XDG_CACHE_HOME on Linux, LocalAppData on Windows, HOME on macOS; the program's vendor sets SelfCompile.CacheDir"
 
 func (e *spaceError) Is(target error) bool { return target == ErrNoSpace }
 
