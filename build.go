@@ -181,18 +181,33 @@ func (in *install) newBinDir() (string, error) {
 // events of stage and, every ten seconds, to the log (progressLine). The
 // count and the time run on from the check's build to the build.
 func (in *install) buildProgress(stage Stage) func(string) {
-	last := time.Now()
-	return func(line string) {
-		if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
-			return // compiler output, not a package name
-		}
-		n := int(in.compiled.Add(1))
+	p := &buildProgress{in: in, stage: stage, last: time.Now()}
+	return p.line
+}
+
+// buildProgress is the progress of one go build.
+type buildProgress struct {
+	in    *install
+	stage Stage
+	last  time.Time // when the log last had a progress line
+}
+
+// line sees a line that go build -v printed.
+func (p *buildProgress) line(line string) {
+	if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
+		return // compiler output, not a package name
+	}
+	in := p.in
+	n := int(in.compiled.Add(1))
+	if p.stage == StageCheck {
+		failpoint.Hit(in.ctx, "check-compiled", n)
+	} else {
 		failpoint.Hit(in.ctx, "compiled", n)
-		in.c.emit(Event{Stage: stage, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(in.compileStart)})
-		if time.Since(last) >= 10*time.Second {
-			last = time.Now()
-			in.c.logf("%s", progressLine(n, in.packages.Load(), time.Since(in.compileStart), in.cost))
-		}
+	}
+	in.c.emit(Event{Stage: p.stage, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(in.compileStart)})
+	if time.Since(p.last) >= 10*time.Second {
+		p.last = time.Now()
+		in.c.logf("%s", progressLine(n, in.packages.Load(), time.Since(in.compileStart), in.cost))
 	}
 }
 

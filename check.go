@@ -292,7 +292,7 @@ func codeDiffs(was, now, mainPkg string, unreproducible map[string]string) []str
 	if loaded, _ := samebin.SameLoaded(was, now); mayDiffer || loaded {
 		return nil
 	}
-	return []string{"its data differs from what the bundle builds (its Go code is the same): its source changed after go generate ran (a string, a constant, an embedded file), or it was built with -ldflags values (-X) that the rebuild was not given (SelfCompile.LDFlags)"}
+	return []string{"its data differs from what the bundle builds (its Go code is the same): its source changed after go generate ran (a string, a constant, an embedded file), or it was built with other -ldflags values (-X) than its installs give the rebuild (SelfCompile.LDFlags)"}
 }
 
 // funcPackages names the packages of the functions, and the first
