@@ -178,18 +178,19 @@ func (in *install) newBinDir() (string, error) {
 
 // buildProgress returns the function that sees each line go build -v
 // prints: the import path of each package it compiles. It reports them as
-// events of stage and, every ten seconds, to the log (progressLine). The
-// count and the time run on from the check's build to the build.
+// events of stage and, every ten seconds, to the log (progressLine), whose
+// count and time run on from the check's build to the build.
 func (in *install) buildProgress(stage Stage) func(string) {
-	p := &buildProgress{in: in, stage: stage, last: time.Now()}
+	p := &buildProgress{in: in, stage: stage, start: time.Now(), last: time.Now()}
 	return p.line
 }
 
 // buildProgress is the progress of one go build.
 type buildProgress struct {
-	in    *install
-	stage Stage
-	last  time.Time // when the log last had a progress line
+	in          *install
+	stage       Stage
+	n           int       // packages this build compiled
+	start, last time.Time // when it started; when the log last had a progress line
 }
 
 // line sees a line that go build -v printed.
@@ -198,16 +199,17 @@ func (p *buildProgress) line(line string) {
 		return // compiler output, not a package name
 	}
 	in := p.in
-	n := int(in.compiled.Add(1))
+	p.n++
 	if p.stage == StageCheck {
-		failpoint.Hit(in.ctx, "check-compiled", n)
+		failpoint.Hit(in.ctx, "check-compiled", p.n)
 	} else {
-		failpoint.Hit(in.ctx, "compiled", n)
+		failpoint.Hit(in.ctx, "compiled", p.n)
 	}
-	in.c.emit(Event{Stage: p.stage, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(in.compileStart)})
+	in.c.emit(Event{Stage: p.stage, Package: line, Count: int64(p.n), Total: in.packages.Load(), Elapsed: time.Since(p.start)})
+	all := int(in.compiled.Add(1)) // the check's build's and the build's
 	if time.Since(p.last) >= 10*time.Second {
 		p.last = time.Now()
-		in.c.logf("%s", progressLine(n, in.packages.Load(), time.Since(in.compileStart), in.cost))
+		in.c.logf("%s", progressLine(all, in.packages.Load(), time.Since(in.compileStart), in.cost))
 	}
 }
 

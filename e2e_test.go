@@ -515,7 +515,7 @@ func buildSecond() (string, error) {
 		return "", fmt.Errorf("generating: %v\n%s", err, out)
 	}
 	bin := filepath.Join(e2e.work, "v2")
-	return bin, buildHost(repo, "./example/abinary", bin, "-ldflags", e2eLDFlags)
+	return bin, buildHost(repo, "./example/abinary", bin, "-ldflags", "-X main.version=2.0.0-e2e") // the version it gives its installs
 }
 
 // required returns the version of module path that this module's go.mod

@@ -269,7 +269,11 @@ func (cmd *Command) report(r *run, plan *selfcompile.Plan) error {
 	default:
 		fmt.Fprintln(out, "Success.")
 		if plan.Took > 0 {
-			fmt.Fprintf(cmd.stderr(), "Took %v; the disk of the cache has %.1f MB less free than before (what else wrote to it counts too).\n", plan.Took.Round(100*time.Millisecond), float64(plan.DiskUsed)/1e6)
+			more, mb := "less", float64(plan.DiskUsed)/1e6
+			if mb < 0 { // what else wrote to the disk freed more than the install took
+				more, mb = "more", -mb
+			}
+			fmt.Fprintf(cmd.stderr(), "Took %v; the disk of the cache has %.1f MB %s free than before (what else wrote to it counts too).\n", plan.Took.Round(100*time.Millisecond), mb, more)
 		}
 		if plan.Backup != "" {
 			fmt.Fprintf(cmd.stderr(), "The previous binary is %s; if %s no longer starts, run: %s plugin rollback\n", plan.Backup, cmd.name(), plan.Backup)
