@@ -97,7 +97,7 @@ type verdict struct {
 // remembered for an executable of the same bytes and the same options.
 func (in *install) bundleCheck() (*BundleCheck, error) {
 	done := in.stage(StageCheck)
-	sum, err := fileSHA256(in.bin.Path)
+	sum, err := fsutil.SHA256(in.bin.Path)
 	if err != nil {
 		return nil, &TargetError{Path: in.bin.Path, Err: err}
 	}
@@ -359,18 +359,4 @@ func mapUnion(a, b map[string]string) map[string]bool {
 		u[k] = true
 	}
 	return u
-}
-
-// fileSHA256 returns the hex sha256 of the file at path.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
