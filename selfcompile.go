@@ -137,6 +137,12 @@ type SelfCompile struct {
 	// unchanged and matches ErrSign.
 	Sign func(ctx context.Context, path string) error
 
+	// ProcessDir is the directory of the process plugins' executables
+	// and their manifest (InstallProcess). It defaults to NAME.plugins
+	// beside the executable (Target), NAME its name without ".exe" (see
+	// DefaultProcessDir).
+	ProcessDir string
+
 	plugins []string
 }
 

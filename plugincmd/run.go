@@ -29,8 +29,8 @@ type subcommand struct {
 // options are the values of the flags; each subcommand defines those it
 // takes.
 type options struct {
-	dryRun, asJSON, keepHostDeps, restart, trim, purge, allowUnlisted, lock bool
-	output                                                                  string
+	dryRun, asJSON, keepHostDeps, restart, trim, purge, allowUnlisted, lock, process bool
+	output                                                                           string
 }
 
 // run is one run of the command.
@@ -55,6 +55,11 @@ func addFlags(fs *pflag.FlagSet, o *options) {
 	changeFlags(fs, o)
 	keepFlag(fs, o)
 	fs.BoolVar(&o.allowUnlisted, "allow-unlisted", false, "install plugins the vendor's catalog does not list, where its policy lets you")
+	processFlag(fs, o)
+}
+
+func processFlag(fs *pflag.FlagSet, o *options) {
+	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (SPEC a local folder, or for remove its name)")
 }
 
 // subcommands are the command's subcommands, by name (set in init: they
@@ -64,9 +69,12 @@ var subcommands map[string]subcommand
 func init() {
 	subcommands = map[string]subcommand{
 		"add": {"SPEC...", addFlags, (*Command).add},
-		"remove": {"IMPORTPATH...", changeFlags, func(cmd *Command, r *run, args []string) error {
+		"remove": {"IMPORTPATH...", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); processFlag(fs, o) }, func(cmd *Command, r *run, args []string) error {
 			if len(args) == 0 {
 				return cmd.usage("remove", "name at least one plugin")
+			}
+			if r.opts.process {
+				return cmd.removeProcess(r, args)
 			}
 			return cmd.apply(r, selfcompile.Change{Remove: args})
 		}},
@@ -221,6 +229,9 @@ func (cmd *Command) add(r *run, args []string) error {
 	if len(args) == 0 {
 		return cmd.usage("add", "name at least one plugin")
 	}
+	if r.opts.process {
+		return cmd.addProcess(r, args)
+	}
 	if !r.opts.asJSON {
 		doing := "Installing plugin:"
 		if r.opts.dryRun {
@@ -336,11 +347,18 @@ func (cmd *Command) list(r *run, _ []string) error {
 		}
 		return printJSON(cmd.stdout(), plugins)
 	}
-	if len(plugins) == 0 {
+	processes, err := r.sc.ProcessPlugins()
+	if err != nil {
+		return err
+	}
+	if len(plugins)+len(processes) == 0 {
 		fmt.Fprintln(cmd.stdout(), "No plugins installed.")
 	}
 	for _, p := range plugins {
 		fmt.Fprintln(cmd.stdout(), p.Describe())
+	}
+	for _, p := range processes {
+		fmt.Fprintf(cmd.stdout(), "%s process %s local %s\n", p.ImportPath, p.Name, p.Local)
 	}
 	return nil
 }
