@@ -107,4 +107,3 @@ func readManifest(t *testing.T, dir string) []selfcompile.ProcessPlugin {
 	}
 	return plugins
 }
-
