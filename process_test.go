@@ -3,10 +3,12 @@ package selfcompile_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	selfcompile "github.com/shazow/go-selfcompile"
 )
@@ -106,4 +108,97 @@ func readManifest(t *testing.T, dir string) []selfcompile.ProcessPlugin {
 		t.Fatal(err)
 	}
 	return plugins
+}
+
+// TestProcessHost is issue 29's acceptance, with example/processhost, a
+// module of its own that requires go-plugin (this module does not), and
+// its two example plugins. A running host ("processhost serve") gains a
+// process plugin installed meanwhile, offline from its folder, without a
+// restart: one that needs pflag v1.0.6 where the host's build list has
+// v1.0.5, which stays so (the host's binary is byte for byte unchanged).
+// A plugin that panics in a call leaves the host serving, and the error
+// names it and its panic. An executable changed on disk after its install
+// is refused before it is started.
+func TestProcessHost(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	if out, err := command(e2e.repo, nil, "go", "list", "-m", "all"); err != nil || strings.Contains(string(out), "hashicorp/go-plugin") {
+		t.Errorf("this module's build list names go-plugin (%v):\n%s", err, out)
+	}
+	repo := filepath.Join(tempDir(t), "repo")
+	if err := copyRepo(e2e.repo, repo); err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(repo, "example", "processhost")
+	// With the build cache of the tests' go commands, which outlives the
+	// run: go-plugin and gRPC compile once, for the build of the host and
+	// (--warm-cache) for the installs of its plugins.
+	if out, err := command(host, nil, "go", "tool", "go-selfcompile", "--warm-cache", "--level", "fastest", "-q"); err != nil {
+		t.Fatalf("generating: %v\n%s", err, out)
+	}
+	bin := filepath.Join(tempDir(t), "bin", "processhost")
+	if out, err := command(host, nil, "go", "build", "-trimpath", "-buildvcs=false", "-o", bin, "."); err != nil {
+		t.Fatalf("building the host: %v\n%s", err, out)
+	}
+	if out, err := command(host, nil, "go", "version", "-m", bin); err != nil || !strings.Contains(string(out), "\tgithub.com/spf13/pflag\tv1.0.5\t") {
+		t.Fatalf("the host's build has no pflag v1.0.5 (%v):\n%s", err, out)
+	}
+	same := unchanged(t, bin)
+	moduleSums(t, "github.com/spf13/pflag@v1.0.6") // the file proxy serves it
+	env := []string{"GOPROXY=" + fileProxy(filepath.Join(e2e.modcache, "cache", "download"))}
+	srv := start(t, bin, env, "serve")
+	if got := srv.ask(t, "greet hello you"); !strings.HasPrefix(got, "error: process plugin hello: not installed") {
+		t.Errorf("before the install: %s", got)
+	}
+	for _, p := range []string{"hello", "panicky"} {
+		if out, errOut, err := run(t, bin, env, "plugin", "add", "--process", filepath.Join(host, "plugins", p)); err != nil {
+			t.Fatalf("plugin add --process %s: %v\n%s\nstderr:\n%s", p, err, out, errOut)
+		}
+	}
+	same()
+	if got := srv.ask(t, "greet hello you"); got != "hello: hello you, from a process plugin built with pflag v1.0.6" {
+		t.Errorf("the running host, after the install: %s", got)
+	}
+	if got := srv.ask(t, "greet panicky you"); !strings.HasPrefix(got, "error: process plugin panicky: ") || !strings.Contains(got, "panic: panicky cannot greet you") {
+		t.Errorf("a plugin that panics: %s", got)
+	}
+	if got := srv.ask(t, "greet hello again"); got != "hello: hello again, from a process plugin built with pflag v1.0.6" {
+		t.Errorf("the running host, after a plugin panicked: %s", got)
+	}
+	srv.stdin.Close() // the host stops its plugins as it ends: Linux writes no running executable
+	if err := srv.wait(); err != nil {
+		t.Errorf("the host, at the end of its input: %v\n%s", err, srv.stderr.String())
+	}
+	exe := filepath.Join(filepath.Dir(bin), "processhost.plugins", "hello")
+	f, err := os.OpenFile(exe, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("tampered"))
+	f.Close()
+	if out, errOut, err := run(t, bin, env, "greet", "hello", "you"); err == nil || !strings.Contains(errOut, "process plugin hello: its executable changed since its install: "+exe) {
+		t.Errorf("a changed executable: %v\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	same()
+}
+
+// ask writes a line to the process's standard input and returns the next
+// line it prints on standard output.
+func (r *installRun) ask(t *testing.T, line string) string {
+	t.Helper()
+	before := strings.Count(r.stdout.String(), "\n")
+	r.stdin.Write([]byte(line + "\n"))
+	deadline := time.After(time.Minute)
+	for {
+		if out := r.stdout.String(); strings.Count(out, "\n") > before {
+			return strings.Split(out, "\n")[before]
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("the host ended (%v) after %q:\n%s%s", r.err, line, r.stdout.String(), r.stderr.String())
+		case <-deadline:
+			t.Fatalf("no answer to %q:\n%s", line, r.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
