@@ -55,7 +55,6 @@ func addFlags(fs *pflag.FlagSet, o *options) {
 	changeFlags(fs, o)
 	keepFlag(fs, o)
 	fs.BoolVar(&o.allowUnlisted, "allow-unlisted", false, "install plugins the vendor's catalog does not list, where its policy lets you")
-	processFlag(fs, o)
 }
 
 func processFlag(fs *pflag.FlagSet, o *options) {
@@ -68,7 +67,7 @@ var subcommands map[string]subcommand
 
 func init() {
 	subcommands = map[string]subcommand{
-		"add": {"SPEC...", addFlags, (*Command).add},
+		"add": {"SPEC...", func(fs *pflag.FlagSet, o *options) { addFlags(fs, o); processFlag(fs, o) }, (*Command).add},
 		"remove": {"IMPORTPATH...", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); processFlag(fs, o) }, func(cmd *Command, r *run, args []string) error {
 			if len(args) == 0 {
 				return cmd.usage("remove", "name at least one plugin")

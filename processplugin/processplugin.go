@@ -182,6 +182,7 @@ func (m *Manager) process(name string) (*process, error) {
 	}
 	i := slices.IndexFunc(plugins, func(p selfcompile.ProcessPlugin) bool { return p.Name == name })
 	if i < 0 {
+		m.Stop(name) // removed since it started
 		return nil, &Error{Plugin: name, Err: fmt.Errorf("%w (install it with plugin add --process)", ErrNotInstalled)}
 	}
 	info := plugins[i]

@@ -200,3 +200,23 @@ func TestModifiedExecutableRefused(t *testing.T) {
 		t.Error("the plugin did not write its start marker: the test cannot tell a start")
 	}
 }
+
+// A plugin removed while its process runs is stopped at its next use,
+// which fails as for a plugin never installed.
+func TestRemovedPluginStopped(t *testing.T) {
+	m, dir := newManager(t)
+	install(t, dir, "gone")
+	if _, err := greet(m, "gone", "you"); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	client := m.procs["gone"].client
+	m.mu.Unlock()
+	os.Remove(filepath.Join(dir, selfcompile.ProcessManifest))
+	if _, err := greet(m, "gone", "you"); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("after the removal: %v", err)
+	}
+	if !client.Exited() {
+		t.Error("the removed plugin's process still runs")
+	}
+}
