@@ -32,14 +32,15 @@
 //	replace.go      the swap, and the backups kept for rollback.go
 //
 // and beside them: process.go (process plugins: programs of their own,
-// built in their own module graph, run by module processplugin),
-// plugin.go (plugin specs and PluginInfo), goerrors.go (what the go
-// command's errors mean), cache.go (the cache directory and its trim), missing.go (the plugins an upgrade of the program dropped:
-// Missing, PlanRestore), progress.go (Event) and errors.go. The OS file layer is in
-// internal packages: swap (staging, metadata, swap, backups), lockfile
-// (locks and stale directories), exe (reading an executable), cachetree
-// (trees restored into the cache); the bundle format is internal/bundle and
-// the generator internal/generate.
+// built in their own module graph, run by module processplugin), plugin.go
+// (plugin specs and PluginInfo), goerrors.go (what the go command's errors
+// mean), cache.go (the cache directory and its trim), missing.go (the
+// plugins an upgrade of the program dropped: Missing, PlanRestore),
+// progress.go (Event) and errors.go. The OS file layer is in internal
+// packages: swap (staging, metadata, swap, backups), lockfile (locks and
+// stale directories), exe (reading an executable), cachetree (trees
+// restored into the cache); the bundle format is internal/bundle and the
+// generator internal/generate.
 package selfcompile
 
 import (
