@@ -26,6 +26,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
+	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
@@ -171,17 +172,18 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 		return nil, err
 	}
 	defer release()
+	removeUnplaced(dir)
 	in, err := c.begin(ctx, modeProcess)
 	if err != nil {
 		return nil, canceled(ctx, StageStart, err)
 	}
 	defer in.end()
 	defer func() { err = canceled(ctx, in.current, err) }()
-	if err := in.restore(); err != nil {
+	if err := in.admitProcess(&sp); err != nil {
 		return nil, err
 	}
-	if host := in.bin.Shared.Manifest.MainModule; sp.modulePath == host {
-		return nil, &PluginError{Spec: arg, Reason: "it is part of the host module " + host + "; a process plugin is a module of its own"}
+	if err := in.restore(); err != nil {
+		return nil, err
 	}
 	p = &ProcessPlugin{
 		Name:       processName(sp.importPath),
@@ -240,6 +242,36 @@ func packageName(dir string) string {
 	return ""
 }
 
+// admitProcess refuses, before anything is restored, a process plugin
+// that is part of the host module, or that the vendor's catalog and
+// policy refuse as they would refuse the same folder as a compiled-in
+// plugin.
+func (in *install) admitProcess(sp *pluginSpec) error {
+	if host := in.bin.Shared.Manifest.MainModule; sp.modulePath == host {
+		return &PluginError{Spec: sp.raw, Reason: "it is part of the host module " + host + "; a process plugin is a module of its own"}
+	}
+	v, err := in.c.loadVendor(in.ctx, in.bin, in.rec, in.cache)
+	if err != nil || v == nil {
+		return err
+	}
+	if len(v.cat.ByModule(sp.modulePath)) > 0 {
+		return &catalog.RefusedError{Plugin: sp.raw, Rule: "catalog version", Reason: "its module " + sp.modulePath + " is one the catalog lists: install the catalog's version by name"}
+	}
+	return v.resolve(sp, in.c.AllowUnlisted)
+}
+
+// removeUnplaced removes the new executables that killed installs left in
+// the process plugins' directory dir, whose lock the caller holds.
+func removeUnplaced(dir string) {
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"+newInfix+"*"))
+	for _, f := range left {
+		os.Remove(f)
+	}
+}
+
+// newInfix is in the name of a new executable until it is in place.
+const newInfix = ".new-"
+
 // processName is the executable's name of a main package: the last
 // element of its import path, or the one before it for a major version
 // suffix, as go install names it.
@@ -293,7 +325,7 @@ func (in *install) buildProcess(sp pluginSpec, dir, name string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "."+name+".new-")
+	f, err := os.CreateTemp(dir, "."+name+newInfix)
 	if err != nil {
 		return "", &TargetError{Path: dir, Err: err}
 	}
@@ -442,4 +474,49 @@ func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
 		}
 	}
 	return nil
+}
+
+// RollbackProcess puts back the executable that the last install of the
+// process plugin name replaced, kept as NAME.previous, once its sha256 is
+// checked against the one the manifest recorded for it; the executable it
+// replaces becomes NAME.previous in turn, so that a second rollback undoes
+// the first. The manifest keeps the plugin's other fields: they describe
+// the last install.
+func (c *SelfCompile) RollbackProcess(ctx context.Context, name string) error {
+	return prefixed(c.rollbackProcess(ctx, name))
+}
+
+func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {
+	dir, err := c.processDir()
+	if err != nil {
+		return err
+	}
+	release, err := c.lockProcessDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	plugins, err := ReadProcessPlugins(dir)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
+	if i < 0 {
+		return &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
+	}
+	p := &plugins[i]
+	prev := p.Path + previousSuffix
+	if sum, err := fileSHA256(prev); p.Previous == "" || err != nil {
+		return &PluginError{Spec: name, Reason: "there is no previous executable to put back"}
+	} else if sum != p.Previous {
+		return &PluginError{Spec: name, Reason: fmt.Sprintf("%s changed since it was replaced (its sha256 is not the one recorded); install the plugin again instead", prev)}
+	}
+	aside := p.Path + newInfix + "rollback"
+	for _, mv := range [][2]string{{p.Path, aside}, {prev, p.Path}, {aside, prev}} {
+		if err := os.Rename(mv[0], mv[1]); err != nil {
+			return &TargetError{Path: mv[0], Err: err}
+		}
+	}
+	p.SHA256, p.Previous = p.Previous, p.SHA256
+	return writeProcessPlugins(dir, plugins)
 }

@@ -2,6 +2,7 @@ package selfcompile_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	selfcompile "github.com/shazow/go-selfcompile"
+	"github.com/shazow/go-selfcompile/catalog"
 )
 
 // A process plugin is built in a module graph of its own: one that needs
@@ -57,6 +59,7 @@ func main() {
 }
 `,
 	})
+	refusedByPolicy(t, bin, dir)
 	env := []string{"GOPROXY=" + fileProxy(filepath.Join(e2e.modcache, "cache", "download"))}
 	out, errOut, err := run(t, bin, env, "plugin", "add", "--process", dir)
 	if err != nil {
@@ -83,6 +86,30 @@ func main() {
 		t.Errorf("the second install did not keep the first executable as %s.previous", exe)
 	}
 	same()
+}
+
+// refusedByPolicy checks that a vendor's policy that allows only its
+// catalog's plugins refuses the folder dir as a process plugin, before
+// building, as it refuses it as a compiled-in plugin.
+func refusedByPolicy(t *testing.T, bin, dir string) {
+	t.Helper()
+	signer, verifier, _ := catalog.GenerateKey("example.com/abinary")
+	signed, err := catalog.Sign(&catalog.Catalog{Name: "example.com/abinary", Sequence: 1, Date: time.Now()}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := installer(t, bin)
+	sc.Vendor = &catalog.Config{Name: "example.com/abinary", Keys: []string{verifier}, Embedded: signed, Policy: catalog.Policy{Allow: catalog.AllowCatalog}}
+	var compiled, process *catalog.RefusedError
+	_, cerr := sc.Plan(t.Context(), selfcompile.Change{Add: []string{dir}})
+	_, perr := sc.InstallProcess(t.Context(), dir)
+	if !errors.As(cerr, &compiled) || !errors.As(perr, &process) || !errors.Is(perr, selfcompile.ErrNotAllowed) ||
+		compiled.Rule != process.Rule || compiled.Reason != process.Reason {
+		t.Errorf("the policy refused the folder as a compiled-in plugin with %v, and as a process plugin with %v", cerr, perr)
+	}
+	if plugins, err := sc.ProcessPlugins(); err != nil || len(plugins) != 0 {
+		t.Errorf("after the refusal: %v, %v", plugins, err)
+	}
 }
 
 // moduleSums downloads module@version into the tests' module cache and

@@ -88,6 +88,20 @@ func TestProcessManifest(t *testing.T) {
 		t.Errorf("the previous executable holds %q", data)
 	}
 	sc := &SelfCompile{ProcessDir: dir}
+	if err := sc.RollbackProcess(t.Context(), "zeta"); !errors.Is(err, ErrInvalidPlugin) || !strings.Contains(err.Error(), "no previous executable") {
+		t.Errorf("rollback of a plugin installed once: %v", err)
+	}
+	if err := sc.RollbackProcess(t.Context(), "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = sc.ProcessPlugins()
+	if data, _ := os.ReadFile(got[0].Path); string(data) != "a1" || got[0].SHA256 != first.SHA256 || got[0].Previous != second.SHA256 {
+		t.Errorf("after the rollback, alpha holds %q, recorded as %s previous %s", data, got[0].SHA256, got[0].Previous)
+	}
+	os.WriteFile(got[0].Path+previousSuffix, []byte("tampered"), 0o755)
+	if err := sc.RollbackProcess(t.Context(), "alpha"); err == nil || !strings.Contains(err.Error(), "changed since it was replaced") {
+		t.Errorf("rollback to a changed previous executable: %v", err)
+	}
 	if err := sc.RemoveProcess(t.Context(), "alpha"); err != nil {
 		t.Fatal(err)
 	}

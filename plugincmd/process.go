@@ -39,3 +39,16 @@ func (cmd *Command) removeProcess(r *run, names []string) error {
 	fmt.Fprintf(cmd.stdout(), "Removed process plugin %s.\n", strings.Join(names, ", "))
 	return nil
 }
+
+// rollbackProcess puts back the previous executable of a process plugin
+// (rollback --process NAME).
+func (cmd *Command) rollbackProcess(r *run, args []string) error {
+	if len(args) != 1 || r.opts.dryRun || r.opts.asJSON || r.opts.restart {
+		return cmd.usage("rollback", "--process takes one NAME, without --dry-run, --json and --restart")
+	}
+	if err := r.sc.RollbackProcess(r.ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.stdout(), "Rolled back process plugin %s to its previous executable.\n", args[0])
+	return nil
+}

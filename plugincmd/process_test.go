@@ -16,6 +16,8 @@ func TestProcessFlags(t *testing.T) {
 		{"add", "--process", "--dry-run", "./x"},
 		{"remove", "--process", "--json", "x"},
 		{"upgrade", "--process"},
+		{"rollback", "x"},
+		{"rollback", "--process"},
 	} {
 		if _, errOut, code := runCmd(t, sc, args...); code != ExitUsage || !strings.Contains(errOut, "usage: mytool plugin") {
 			t.Errorf("%q: exit code %d, stderr %q; want a usage error", args, code, errOut)

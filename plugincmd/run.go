@@ -88,7 +88,7 @@ func init() {
 		"search":   {"[WORD]", jsonFlag, (*Command).search},
 		"info":     {"NAME", jsonFlag, (*Command).info},
 		"check":    {"", jsonFlag, (*Command).check},
-		"rollback": {"", changeFlags, (*Command).rollback},
+		"rollback": {"[--process NAME]", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); processFlag(fs, o) }, (*Command).rollback},
 		"restore":  {"", addFlags, (*Command).restore},
 		"cache": {"", func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVar(&o.trim, "trim", false, "remove what the current binary does not need")
@@ -305,7 +305,13 @@ func (cmd *Command) restartIf(r *run, changed bool) error {
 
 // rollback puts back the previous binary, or with --dry-run says which
 // and what changes.
-func (cmd *Command) rollback(r *run, _ []string) error {
+func (cmd *Command) rollback(r *run, args []string) error {
+	if r.opts.process {
+		return cmd.rollbackProcess(r, args)
+	}
+	if len(args) > 0 {
+		return cmd.usage("rollback", "it takes no arguments")
+	}
 	plan, err := r.sc.PlanRollback(r.ctx)
 	if err != nil || r.opts.dryRun {
 		if err == nil {

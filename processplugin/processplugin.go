@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -127,6 +128,9 @@ func (m *Manager) dir() (string, error) {
 		return m.Dir, nil
 	}
 	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe) // as installs resolve it
+	}
 	if err != nil {
 		return "", err
 	}
