@@ -198,7 +198,7 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 		return nil, err
 	}
 	defer os.Remove(tmp)
-	if p.SHA256, err = fileSHA256(tmp); err != nil {
+	if p.SHA256, err = fsutil.SHA256(tmp); err != nil {
 		return nil, err
 	}
 	if err := placeProcess(dir, p, tmp); err != nil {
@@ -506,7 +506,7 @@ func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {
 	}
 	p := &plugins[i]
 	prev := p.Path + previousSuffix
-	if sum, err := fileSHA256(prev); p.Previous == "" || err != nil {
+	if sum, err := fsutil.SHA256(prev); p.Previous == "" || err != nil {
 		return &PluginError{Spec: name, Reason: "there is no previous executable to put back"}
 	} else if sum != p.Previous {
 		return &PluginError{Spec: name, Reason: fmt.Sprintf("%s changed since it was replaced (its sha256 is not the one recorded); install the plugin again instead", prev)}

@@ -67,7 +67,7 @@ func TestProcessManifest(t *testing.T) {
 		t.Helper()
 		tmp := filepath.Join(dir, ".new")
 		os.WriteFile(tmp, []byte(content), 0o755)
-		sum, _ := fileSHA256(tmp)
+		sum, _ := fsutil.SHA256(tmp)
 		p := &ProcessPlugin{Name: name, ImportPath: "example.com/" + name, SHA256: sum}
 		if err := placeProcess(dir, p, tmp); err != nil {
 			t.Fatal(err)
