@@ -16,6 +16,8 @@
 #   make bench             the benchmark table of BENCHMARKS.md
 #   make bench-repeat      a repeat install on example-abinary against its warm floor,
 #                          timed from outside (bash), alternating, median of three
+#   make bench-process     installing a process plugin (example/processhost) against a
+#                          compiled-in install of the same code and a go build of it
 #   make bench-large       the large-host benchmark (caddy, downloaded; not in CI)
 #   make bench-fleet       ten fresh machines install caddy plugins through a shared
 #                          build cache (gocached, go-cacher; downloaded; not in CI)
@@ -37,7 +39,7 @@ FUZZTIME ?= 15000x
 # is still reported, and written to testdata/fuzz, whatever its size.
 FUZZMINIMIZE ?= 200x
 
-.PHONY: all example-aplugin example-abinary generate test fuzz test-cross test-arm64 test-windows test-hosts bench bench-repeat bench-large bench-fleet clean
+.PHONY: all example-aplugin example-abinary generate test fuzz test-cross test-arm64 test-windows test-hosts bench bench-repeat bench-process bench-large bench-fleet clean
 
 all: example-abinary
 
@@ -108,6 +110,9 @@ bench:
 
 bench-repeat:
 	bash bench/repeat.sh
+
+bench-process:
+	bash bench/process.sh
 
 bench-large:
 	SELFCOMPILE_BENCH_LARGE=1 $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 120m .

@@ -111,6 +111,7 @@ type process struct {
 	rpc    plugin.ClientProtocol
 	sum    string
 	stderr *tail
+	kinds  map[string]any // what Dispense returned, by kind: used again while the process runs
 }
 
 // List returns the installed process plugins, read from the manifest
@@ -146,7 +147,7 @@ func Dispense[T any](m *Manager, name, kind string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	raw, err := p.rpc.Dispense(kind)
+	raw, err := m.dispense(p, kind)
 	if err != nil {
 		return zero, m.failed(name, p, err)
 	}
@@ -174,6 +175,26 @@ func Call[T any](m *Manager, name, kind string, f func(T) error) error {
 		return m.failed(name, p, err)
 	}
 	return nil
+}
+
+// dispense returns the interface kind of the running process p, asking the
+// process for it once: go-plugin opens a connection to the process for
+// each Dispense, which costs more than the calls themselves.
+func (m *Manager) dispense(p *process, kind string) (any, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := p.kinds[kind]; ok {
+		return v, nil
+	}
+	v, err := p.rpc.Dispense(kind)
+	if err != nil {
+		return nil, err
+	}
+	if p.kinds == nil {
+		p.kinds = map[string]any{}
+	}
+	p.kinds[kind] = v
+	return v, nil
 }
 
 // process returns the running process of plugin name, started after its

@@ -79,7 +79,7 @@ func (c *greeterClient) Greet(name string) (reply string, err error) {
 
 // install puts a copy of the test binary into dir as the process plugin
 // name, and records it in the manifest beside the others.
-func install(t *testing.T, dir, name string) string {
+func install(t testing.TB, dir, name string) string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -106,7 +106,7 @@ func install(t *testing.T, dir, name string) string {
 	return exe
 }
 
-func newManager(t *testing.T) (*Manager, string) {
+func newManager(t testing.TB) (*Manager, string) {
 	t.Helper()
 	t.Setenv(servingEnv, "1")
 	dir := t.TempDir()
@@ -219,4 +219,39 @@ func TestRemovedPluginStopped(t *testing.T) {
 	if !client.Exited() {
 		t.Error("the removed plugin's process still runs")
 	}
+}
+
+// BenchmarkGreet measures a call to a greeter in the host's process
+// against the same call to a process plugin: through an interface
+// dispensed once, and through Call, which reads the manifest and checks
+// that the plugin's process runs on every use.
+func BenchmarkGreet(b *testing.B) {
+	b.Run("in-process", func(b *testing.B) {
+		var g greeter = hello{}
+		for b.Loop() {
+			if _, err := g.Greet("bench"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	m, dir := newManager(b)
+	install(b, dir, "hello")
+	b.Run("dispensed", func(b *testing.B) {
+		g, err := Dispense[greeter](m, "hello", "greeter")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := g.Greet("bench"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Call", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := greet(m, "hello", "bench"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
