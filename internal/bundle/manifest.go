@@ -136,7 +136,8 @@ type File struct {
 	Exec bool
 }
 
-// PartFiles is a part to write: its name and its files, sorted by name.
+// PartFiles is a part to write: its name and its files, in the order to
+// store them (by name, but for the toolchain's programs, which come last).
 type PartFiles struct {
 	Name  string
 	Files []File

@@ -140,7 +140,7 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	}
 	// Without a workspace: installs build the host module alone.
 	g.goCmd = gocmd.Go{Bin: bin, Dir: dir, Env: append(gocmd.Without(os.Environ(), "GOWORK"), "GOWORK=off")}
-	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD", "GOCACHE", "GOCACHEPROG", "GOFLAGS"); err != nil {
+	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD", "GOCACHE", "GOCACHEPROG", "GOFLAGS", "GOEXPERIMENT"); err != nil {
 		return nil, err
 	}
 	g.goCmd.Env = append(gocmd.Without(g.goCmd.Env, "GOFLAGS"), "GOFLAGS="+readOnlyFlags(g.env.GOFLAGS))
@@ -191,7 +191,7 @@ func (g *gen) native(target string) bool {
 // goEnv is the part of go env that Generate reads.
 type goEnv struct {
 	GOROOT, GOVERSION, GOOS, GOARCH, GOHOSTOS, GOHOSTARCH, GOMODCACHE, GOPROXY, GOMOD string
-	GOCACHE, GOCACHEPROG, GOFLAGS                                                     string
+	GOCACHE, GOCACHEPROG, GOFLAGS, GOEXPERIMENT                                       string
 }
 
 // readOnlyFlags returns goflags, the user's GOFLAGS (from the environment
