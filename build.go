@@ -178,21 +178,38 @@ func (in *install) newBinDir() (string, error) {
 
 // buildProgress returns the function that sees each line go build -v
 // prints: the import path of each package it compiles. It reports them as
-// events of stage and, every ten seconds, to the log (progressLine). The
-// count and the time run on from the check's build to the build.
+// events of stage and, every ten seconds, to the log (progressLine), whose
+// count and time run on from the check's build to the build.
 func (in *install) buildProgress(stage Stage) func(string) {
-	last := time.Now()
-	return func(line string) {
-		if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
-			return // compiler output, not a package name
-		}
-		n := int(in.compiled.Add(1))
-		failpoint.Hit(in.ctx, "compiled", n)
-		in.c.emit(Event{Stage: stage, Package: line, Count: int64(n), Total: in.packages.Load(), Elapsed: time.Since(in.compileStart)})
-		if time.Since(last) >= 10*time.Second {
-			last = time.Now()
-			in.c.logf("%s", progressLine(n, in.packages.Load(), time.Since(in.compileStart), in.cost))
-		}
+	p := &buildProgress{in: in, stage: stage, start: time.Now(), last: time.Now()}
+	return p.line
+}
+
+// buildProgress is the progress of one go build.
+type buildProgress struct {
+	in          *install
+	stage       Stage
+	n           int       // packages this build compiled
+	start, last time.Time // when it started; when the log last had a progress line
+}
+
+// line sees a line that go build -v printed.
+func (p *buildProgress) line(line string) {
+	if strings.HasPrefix(line, "#") || strings.ContainsAny(line, " \t:") {
+		return // compiler output, not a package name
+	}
+	in := p.in
+	p.n++
+	if p.stage == StageCheck {
+		failpoint.Hit(in.ctx, "check-compiled", p.n)
+	} else {
+		failpoint.Hit(in.ctx, "compiled", p.n)
+	}
+	in.c.emit(Event{Stage: p.stage, Package: line, Count: int64(p.n), Total: in.packages.Load(), Elapsed: time.Since(p.start)})
+	all := int(in.compiled.Add(1)) // the check's build's and the build's
+	if time.Since(p.last) >= 10*time.Second {
+		p.last = time.Now()
+		in.c.logf("%s", progressLine(all, in.packages.Load(), time.Since(in.compileStart), in.cost))
 	}
 }
 

@@ -97,7 +97,7 @@ type verdict struct {
 // remembered for an executable of the same bytes and the same options.
 func (in *install) bundleCheck() (*BundleCheck, error) {
 	done := in.stage(StageCheck)
-	sum, err := fileSHA256(in.bin.Path)
+	sum, err := fsutil.SHA256(in.bin.Path)
 	if err != nil {
 		return nil, &TargetError{Path: in.bin.Path, Err: err}
 	}
@@ -286,13 +286,18 @@ func codeDiffs(was, now, mainPkg string, unreproducible map[string]string) []str
 	if err1 == nil && err2 == nil && (s1 != s2 || w1 != w2) {
 		return []string{`the binary was linked with other -ldflags (it lacks the symbol table or the DWARF that "-s -w" strip), which a -trimpath binary does not record: give the rebuild the release's -ldflags (SelfCompile.LDFlags; go-selfcompile verify --ldflags)`}
 	}
-	if funcs, err := samebin.FuncDiffs(was, now); err == nil && len(funcs) > 0 {
+	funcs, err := samebin.FuncDiffs(was, now)
+	if err == nil && len(funcs) > 0 {
 		return []string{"the Go code of " + funcPackages(funcs, mainPkg) + " differs from what the bundle's source builds: the source changed after go generate ran"}
 	}
 	if loaded, _ := samebin.SameLoaded(was, now); mayDiffer || loaded {
 		return nil
 	}
-	return []string{"its data differs from what the bundle builds (its Go code is the same): its source changed after go generate ran (a string, a constant, an embedded file), or it was built with -ldflags values (-X) that the rebuild was not given (SelfCompile.LDFlags)"}
+	what := "its data differs from what the bundle builds (its Go code is the same)"
+	if err != nil { // a format whose Go function table is not found (PE)
+		what = "its bytes differ from what the bundle builds"
+	}
+	return []string{what + ": its source changed after go generate ran (a string, a constant, an embedded file), or it was built with other -ldflags values (-X) than its installs give the rebuild (SelfCompile.LDFlags)"}
 }
 
 // funcPackages names the packages of the functions, and the first
@@ -354,18 +359,4 @@ func mapUnion(a, b map[string]string) map[string]bool {
 		u[k] = true
 	}
 	return u
-}
-
-// fileSHA256 returns the hex sha256 of the file at path.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -48,7 +48,7 @@ func TestCobraHost(t *testing.T) {
 	writeFiles(t, host, map[string]string{"catalog.note": string(signed), "vendor.pub": verifier})
 	generateWarm(t, host, "--catalog", "catalog.note", "--catalog-key", "vendor.pub", "--policy", "catalog+local")
 	bin := filepath.Join(tempDir(t), "bin", "cobrahost")
-	if err := buildHost(host, ".", bin); err != nil {
+	if err := buildHost(host, ".", bin, "-ldflags", e2eLDFlags); err != nil { // as cobrahost gives its installs
 		t.Fatal(err)
 	}
 	// A vendor checks what the release carries before shipping it.

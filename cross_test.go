@@ -129,7 +129,7 @@ func TestCrossTargets(t *testing.T) {
 			bin := filepath.Join(tempDir(t), "example-abinary")
 			switch {
 			case target == "linux/amd64":
-				if err := buildHost(repo, "./example/abinary", bin); err != nil {
+				if err := buildHost(repo, "./example/abinary", bin, "-ldflags", e2eLDFlags); err != nil {
 					t.Fatal(err)
 				}
 			case target == "darwin/arm64" && os.Getenv("SELFCOMPILE_TEST_CROSS") != "":

@@ -290,7 +290,7 @@ func installer(t *testing.T, target string) *selfcompile.SelfCompile {
 	t.Helper()
 	return &selfcompile.SelfCompile{
 		Target:       target,
-		LDFlags:      "-X main.version=1.2.3-e2e", // as example-abinary gives its installs
+		LDFlags:      e2eLDFlags, // as example-abinary gives its installs
 		CacheDir:     filepath.Join(e2e.cacheDir, "go-selfcompile"),
 		ProbeTimeout: 5 * time.Second,
 		Logger:       log.New(io.Discard, "", 0),
@@ -518,7 +518,7 @@ func buildSecond() (string, error) {
 		return "", fmt.Errorf("generating: %v\n%s", err, out)
 	}
 	bin := filepath.Join(e2e.work, "v2")
-	return bin, buildHost(repo, "./example/abinary", bin)
+	return bin, buildHost(repo, "./example/abinary", bin, "-ldflags", "-X main.version=2.0.0-e2e") // the version it gives its installs
 }
 
 // required returns the version of module path that this module's go.mod

@@ -63,3 +63,23 @@ func ExampleSelfCompile_Restart() {
 	}
 	log.Fatal(c.Restart()) // returns only if it failed
 }
+
+// A release pipeline checks that a binary's bundle rebuilds it, as its
+// users' first install will. This example's program was not prepared with
+// go-selfcompile, so it carries no bundle to check.
+func ExampleSelfCompile_CheckBundle() {
+	c := selfcompile.SelfCompile{LDFlags: "-X main.version=v1.2.0", Logger: log.New(io.Discard, "", 0)}
+	res, err := c.CheckBundle(context.Background())
+	var stale *selfcompile.StaleBundleError
+	switch {
+	case errors.As(err, &stale):
+		fmt.Println("the release differs from what its bundle builds:", stale.Differences)
+	case errors.Is(err, selfcompile.ErrNoBundle):
+		fmt.Println("no bundle: run go generate before go build")
+	case err != nil:
+		fmt.Println(err)
+	case res.Identical:
+		fmt.Println("the bundle rebuilds the release")
+	}
+	// Output: no bundle: run go generate before go build
+}

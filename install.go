@@ -66,11 +66,12 @@ type install struct {
 type mode int
 
 const (
-	modePlan  mode = iota // Plan: stop at the plan
-	modeApply             // Apply: build, verify and replace
-	modeTrim              // TrimCache: build into the workdir, under the cache lock TrimCache holds
-	modeLive              // BuildGoPlugin: build and verify in the workdir, swap nothing
-	modeCheck             // CheckBundle: check the bundle, swap nothing
+	modePlan    mode = iota // Plan: stop at the plan
+	modeApply               // Apply: build, verify and replace
+	modeTrim                // TrimCache: build into the workdir, under the cache lock TrimCache holds
+	modeLive                // BuildGoPlugin: build and verify in the workdir, swap nothing
+	modeCheck               // CheckBundle: check the bundle, swap nothing
+	modeProcess             // InstallProcess: restore, and build a process plugin beside
 )
 
 // run runs an install.

@@ -31,7 +31,7 @@ func TestInstallAPlugin(t *testing.T) {
 	// The install ends with a summary: the time it took, the disk it
 	// used (the install's workdir, at least, is gone, so the number is
 	// what stayed), and where the backup is.
-	if !regexp.MustCompile(`\nTook [0-9.]+m?s; the disk of the cache has -?[0-9.]+ MB less free than before \(what else wrote to it counts too\)\.\nThe previous binary is `).MatchString(errOut) {
+	if !regexp.MustCompile(`\nTook [0-9.]+m?s; the disk of the cache has [0-9.]+ MB (less|more) free than before \(what else wrote to it counts too\)\.\nThe previous binary is `).MatchString(errOut) {
 		t.Errorf("the install does not end with a summary of its time, disk and backup:\n%s", errOut)
 	}
 	for _, want := range []string{"Initializing workdir\n", compiling, "Verifying the new binary\n", "Replacing binary: " + bin, "Cleaning up\n"} {

@@ -31,14 +31,16 @@
 //	probe.go        the new binary run and checked before it is trusted
 //	replace.go      the swap, and the backups kept for rollback.go
 //
-// and beside them: plugin.go (plugin specs and PluginInfo), goerrors.go
-// (what the go command's errors mean), cache.go (the cache directory and
-// its trim), missing.go (the plugins an upgrade of the program dropped:
-// Missing, PlanRestore), progress.go (Event) and errors.go. The OS file layer is in
-// internal packages: swap (staging, metadata, swap, backups), lockfile
-// (locks and stale directories), exe (reading an executable), cachetree
-// (trees restored into the cache); the bundle format is internal/bundle and
-// the generator internal/generate.
+// and beside them: process.go (process plugins: programs of their own,
+// built in their own module graph, run by module processplugin), plugin.go
+// (plugin specs and PluginInfo), goerrors.go (what the go command's errors
+// mean), cache.go (the cache directory and its trim), missing.go (the
+// plugins an upgrade of the program dropped: Missing, PlanRestore),
+// progress.go (Event) and errors.go. The OS file layer is in internal
+// packages: swap (staging, metadata, swap, backups), lockfile (locks and
+// stale directories), exe (reading an executable), cachetree (trees
+// restored into the cache); the bundle format is internal/bundle and the
+// generator internal/generate.
 package selfcompile
 
 import (
@@ -136,6 +138,12 @@ type SelfCompile struct {
 	// enterprise signing tool on Windows). An error leaves the executable
 	// unchanged and matches ErrSign.
 	Sign func(ctx context.Context, path string) error
+
+	// ProcessDir is the directory of the process plugins' executables
+	// and their manifest (InstallProcess). It defaults to NAME.plugins
+	// beside the executable (Target), NAME its name without ".exe" (see
+	// DefaultProcessDir).
+	ProcessDir string
 
 	plugins []string
 }

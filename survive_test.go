@@ -26,10 +26,10 @@ func TestPluginsSurviveUpgrade(t *testing.T) {
 		t.Errorf("restore before any upgrade: %q", out)
 	}
 
-	// The upgrade: a new file at the same path, another build (version dev,
+	// The upgrade: a new file at the same path, another build (version 2.0.0-e2e,
 	// where the installed one says 1.2.3-e2e).
 	copyBinary(t, secondBuild(t), bin)
-	if out := mustRun(t, bin, "--version"); out != "example-abinary dev\n" {
+	if out := mustRun(t, bin, "--version"); out != "example-abinary 2.0.0-e2e\n" {
 		t.Fatalf("the upgraded program: %q", out)
 	}
 	out, errOut, err := run(t, bin, nil, "plugin", "list")
@@ -58,7 +58,7 @@ func TestPluginsSurviveUpgrade(t *testing.T) {
 	if out := pluginCmd(t, bin, nil, "restore"); !strings.Contains(out, "Success.") {
 		t.Errorf("restore: %q", out)
 	}
-	if out := mustRun(t, bin, "--version"); out != "pluginr activated.\naplugin activated.\nexample-abinary dev\n" {
+	if out := mustRun(t, bin, "--version"); out != "pluginr activated.\naplugin activated.\nexample-abinary 2.0.0-e2e\n" {
 		t.Fatalf("after the restore: %q", out)
 	}
 	if out, errOut, err := run(t, bin, nil, "plugin", "list"); err != nil || strings.Contains(errOut, "Missing") || !strings.Contains(out, "example.com/pluginr") {

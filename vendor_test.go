@@ -146,7 +146,7 @@ func TestVendorCatalog(t *testing.T) {
 	t.Setenv("GOSUMDB", "off")
 	t.Setenv("GONOSUMDB", "*") // the catalog's hash holds whatever these say
 	target := installedCopy(t)
-	sc := selfcompile.SelfCompile{Target: target, CacheDir: filepath.Join(freshCache(t), "go-selfcompile"), ProbeTimeout: 5 * time.Second, Logger: log.New(io.Discard, "", 0),
+	sc := selfcompile.SelfCompile{Target: target, LDFlags: e2eLDFlags, CacheDir: filepath.Join(freshCache(t), "go-selfcompile"), ProbeTimeout: 5 * time.Second, Logger: log.New(io.Discard, "", 0),
 		Vendor: v.config(catalog.Policy{Allow: catalog.AllowCatalog})}
 
 	// Online, through the vendor's server: search, info, add by name.

@@ -63,7 +63,7 @@ func TestCatalogPluginModuleAndPath(t *testing.T) {
 	t.Setenv("GOSUMDB", "off")
 	t.Setenv("GONOSUMDB", "*")
 	target := installedCopy(t)
-	sc := selfcompile.SelfCompile{Target: target, CacheDir: filepath.Join(freshCache(t), "go-selfcompile"), ProbeTimeout: 5 * time.Second, Logger: log.New(io.Discard, "", 0)}
+	sc := selfcompile.SelfCompile{Target: target, LDFlags: e2eLDFlags, CacheDir: filepath.Join(freshCache(t), "go-selfcompile"), ProbeTimeout: 5 * time.Second, Logger: log.New(io.Discard, "", 0)}
 	policy := func(a catalog.Allow) selfcompile.SelfCompile {
 		s := sc
 		s.Vendor = v.config(catalog.Policy{Allow: a})

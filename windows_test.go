@@ -280,7 +280,7 @@ func TestWindowsUnderWine(t *testing.T) {
 	}
 	t.Logf("generation for windows/amd64 with --warm-cache: %v", time.Since(start).Round(time.Second))
 	bin := filepath.Join(work, "bin", "example-abinary.exe")
-	if out, err := command(repo, goEnv(goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"), "go", "build", "-trimpath", "-tags", failpointTag, "-o", bin, "./example/abinary"); err != nil {
+	if out, err := command(repo, goEnv(goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"), "go", "build", "-trimpath", "-tags", failpointTag, "-ldflags", e2eLDFlags, "-o", bin, "./example/abinary"); err != nil {
 		t.Fatalf("cross-building: %v\n%s", err, out)
 	}
 	// A cache of its own, in the place Windows programs keep theirs.

@@ -22,12 +22,9 @@ package live
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"plugin"
 	"reflect"
 	"strings"
@@ -129,7 +126,7 @@ func Open(gp *selfcompile.GoPlugin) (*Plugin, error) {
 			return nil, fmt.Errorf("live: %w: %s was loaded while %s was built; a Go plugin cannot be unloaded or replaced", ErrLoaded, have.Info.Describe(), gp.Plugin.Describe())
 		}
 	}
-	sum, err := fileSum(gp.Path)
+	sum, err := fsutil.SHA256(gp.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -143,19 +140,6 @@ func Open(gp *selfcompile.GoPlugin) (*Plugin, error) {
 	lp := &Plugin{Info: gp.Plugin, Path: gp.Path, Sum: sum, p: p}
 	loaded.plugins = append(loaded.plugins, lp)
 	return lp, nil
-}
-
-func fileSum(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Lookup returns the exported variable or function name of a loaded

@@ -29,8 +29,8 @@ type subcommand struct {
 // options are the values of the flags; each subcommand defines those it
 // takes.
 type options struct {
-	dryRun, asJSON, keepHostDeps, restart, trim, purge, allowUnlisted, lock bool
-	output                                                                  string
+	dryRun, asJSON, keepHostDeps, restart, trim, purge, allowUnlisted, lock, process bool
+	output                                                                           string
 }
 
 // run is one run of the command.
@@ -57,16 +57,23 @@ func addFlags(fs *pflag.FlagSet, o *options) {
 	fs.BoolVar(&o.allowUnlisted, "allow-unlisted", false, "install plugins the vendor's catalog does not list, where its policy lets you")
 }
 
+func processFlag(fs *pflag.FlagSet, o *options) {
+	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (SPEC a local folder, or for remove its name)")
+}
+
 // subcommands are the command's subcommands, by name (set in init: they
 // refer to the usage that lists them).
 var subcommands map[string]subcommand
 
 func init() {
 	subcommands = map[string]subcommand{
-		"add": {"SPEC...", addFlags, (*Command).add},
-		"remove": {"IMPORTPATH...", changeFlags, func(cmd *Command, r *run, args []string) error {
+		"add": {"SPEC...", func(fs *pflag.FlagSet, o *options) { addFlags(fs, o); processFlag(fs, o) }, (*Command).add},
+		"remove": {"IMPORTPATH...", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); processFlag(fs, o) }, func(cmd *Command, r *run, args []string) error {
 			if len(args) == 0 {
 				return cmd.usage("remove", "name at least one plugin")
+			}
+			if r.opts.process {
+				return cmd.removeProcess(r, args)
 			}
 			return cmd.apply(r, selfcompile.Change{Remove: args})
 		}},
@@ -81,7 +88,7 @@ func init() {
 		"search":   {"[WORD]", jsonFlag, (*Command).search},
 		"info":     {"NAME", jsonFlag, (*Command).info},
 		"check":    {"", jsonFlag, (*Command).check},
-		"rollback": {"", changeFlags, (*Command).rollback},
+		"rollback": {"[--process NAME]", func(fs *pflag.FlagSet, o *options) { changeFlags(fs, o); processFlag(fs, o) }, (*Command).rollback},
 		"restore":  {"", addFlags, (*Command).restore},
 		"cache": {"", func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVar(&o.trim, "trim", false, "remove what the current binary does not need")
@@ -221,6 +228,9 @@ func (cmd *Command) add(r *run, args []string) error {
 	if len(args) == 0 {
 		return cmd.usage("add", "name at least one plugin")
 	}
+	if r.opts.process {
+		return cmd.addProcess(r, args)
+	}
 	if !r.opts.asJSON {
 		doing := "Installing plugin:"
 		if r.opts.dryRun {
@@ -269,7 +279,11 @@ func (cmd *Command) report(r *run, plan *selfcompile.Plan) error {
 	default:
 		fmt.Fprintln(out, "Success.")
 		if plan.Took > 0 {
-			fmt.Fprintf(cmd.stderr(), "Took %v; the disk of the cache has %.1f MB less free than before (what else wrote to it counts too).\n", plan.Took.Round(100*time.Millisecond), float64(plan.DiskUsed)/1e6)
+			more, mb := "less", float64(plan.DiskUsed)/1e6
+			if mb < 0 { // what else wrote to the disk freed more than the install took
+				more, mb = "more", -mb
+			}
+			fmt.Fprintf(cmd.stderr(), "Took %v; the disk of the cache has %.1f MB %s free than before (what else wrote to it counts too).\n", plan.Took.Round(100*time.Millisecond), mb, more)
 		}
 		if plan.Backup != "" {
 			fmt.Fprintf(cmd.stderr(), "The previous binary is %s; if %s no longer starts, run: %s plugin rollback\n", plan.Backup, cmd.name(), plan.Backup)
@@ -295,7 +309,13 @@ func (cmd *Command) restartIf(r *run, changed bool) error {
 
 // rollback puts back the previous binary, or with --dry-run says which
 // and what changes.
-func (cmd *Command) rollback(r *run, _ []string) error {
+func (cmd *Command) rollback(r *run, args []string) error {
+	if r.opts.process {
+		return cmd.rollbackProcess(r, args)
+	}
+	if len(args) > 0 {
+		return cmd.usage("rollback", "it takes no arguments")
+	}
 	plan, err := r.sc.PlanRollback(r.ctx)
 	if err != nil || r.opts.dryRun {
 		if err == nil {
@@ -336,11 +356,18 @@ func (cmd *Command) list(r *run, _ []string) error {
 		}
 		return printJSON(cmd.stdout(), plugins)
 	}
-	if len(plugins) == 0 {
+	processes, err := r.sc.ProcessPlugins()
+	if err != nil {
+		return err
+	}
+	if len(plugins)+len(processes) == 0 {
 		fmt.Fprintln(cmd.stdout(), "No plugins installed.")
 	}
 	for _, p := range plugins {
 		fmt.Fprintln(cmd.stdout(), p.Describe())
+	}
+	for _, p := range processes {
+		fmt.Fprintf(cmd.stdout(), "%s process %s local %s\n", p.ImportPath, p.Name, p.Local)
 	}
 	return nil
 }

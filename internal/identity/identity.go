@@ -9,7 +9,9 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -29,16 +31,21 @@ var source []byte
 const Env = "GO_SELFCOMPILE_IDENTITY"
 
 // ID is what of a binary's build info a rebuild keeps from the binary it
-// replaces: the main module's version and sum, and the version control
-// settings.
+// replaces: the main module's version and sum, the version control
+// settings, and the directories that replace modules as the release's
+// build named them (the bundle carries them at paths of its own).
 type ID struct {
 	Version  string               `json:"version"`
 	Sum      string               `json:"sum,omitempty"`
 	Settings []debug.BuildSetting `json:"settings,omitempty"`
+	// Replaced maps the path of a module replaced by a directory to that
+	// directory.
+	Replaced map[string]string `json:"replaced,omitempty"`
 }
 
 // Of returns the identity that bi records; the zero ID for a build in no
-// checkout, with no version ("(devel)").
+// checkout, with no version ("(devel)") and no module replaced by a
+// directory.
 func Of(bi *debug.BuildInfo) ID {
 	var id ID
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
@@ -49,6 +56,14 @@ func Of(bi *debug.BuildInfo) ID {
 			id.Settings = append(id.Settings, s)
 		}
 	}
+	for _, d := range bi.Deps {
+		if isDirReplace(d) {
+			if id.Replaced == nil {
+				id.Replaced = map[string]string{}
+			}
+			id.Replaced[d.Path] = d.Replace.Path
+		}
+	}
 	return id
 }
 
@@ -57,7 +72,7 @@ func Of(bi *debug.BuildInfo) ID {
 func IsVCS(key string) bool { return key == "vcs" || strings.HasPrefix(key, "vcs.") }
 
 // IsZero reports whether id has nothing to keep.
-func (id ID) IsZero() bool { return id.Version == "" && len(id.Settings) == 0 }
+func (id ID) IsZero() bool { return id.Version == "" && len(id.Settings) == 0 && len(id.Replaced) == 0 }
 
 // String says what id keeps, for a person: "v1.2.0, git 0123456789ab
 // (2026-11-02T10:00:00Z)", with "modified" when the checkout was.
@@ -111,7 +126,8 @@ func Flags(ctx context.Context, g gocmd.Go, id ID, toolDir, dir string) (args, e
 // when it is not there yet. dir is per toolchain: the program is built
 // once for each.
 func Tool(ctx context.Context, g gocmd.Go, dir string) (string, error) {
-	exe := filepath.Join(dir, "toolexec")
+	sum := sha256.Sum256(source) // a library of another version has its own
+	exe := filepath.Join(dir, "toolexec-"+hex.EncodeToString(sum[:6]))
 	if runtime.GOOS == "windows" {
 		exe += ".exe"
 	}
@@ -144,4 +160,10 @@ func Tool(ctx context.Context, g gocmd.Go, dir string) (string, error) {
 		return "", err
 	}
 	return exe, nil
+}
+
+// isDirReplace reports whether a module of the build is replaced by a
+// directory: a replacement without version ("(devel)") and sum.
+func isDirReplace(d *debug.Module) bool {
+	return d.Replace != nil && d.Replace.Sum == "" && (d.Replace.Version == "" || d.Replace.Version == "(devel)")
 }

@@ -28,13 +28,16 @@ func TestFlagsKeepIdentity(t *testing.T) {
 	dir := t.TempDir()
 	mod := filepath.Join(dir, "hello")
 	os.MkdirAll(mod, 0o755)
-	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module example.com/hello\n\ngo 1.22\n"), 0o644)
-	os.WriteFile(filepath.Join(mod, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module example.com/hello\n\ngo 1.22\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ./lib\n"), 0o644)
+	os.WriteFile(filepath.Join(mod, "main.go"), []byte("package main\n\nimport _ \"example.com/lib\"\n\nfunc main() {}\n"), 0o644)
+	os.MkdirAll(filepath.Join(mod, "lib"), 0o755)
+	os.WriteFile(filepath.Join(mod, "lib", "go.mod"), []byte("module example.com/lib\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(mod, "lib", "lib.go"), []byte("package lib\n"), 0o644)
 	g := gocmdFor(gobin, mod)
 	id := ID{Version: "v1.4.0", Settings: []debug.BuildSetting{
 		{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: strings.Repeat("ab", 20)},
 		{Key: "vcs.time", Value: "2026-11-02T10:00:00Z"}, {Key: "vcs.modified", Value: "false"},
-	}}
+	}, Replaced: map[string]string{"example.com/lib": "/home/vendor/src/hello/lib"}}
 	args, env, err := Flags(context.Background(), g, id, filepath.Join(dir, "tools"), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +63,9 @@ func TestFlagsKeepIdentity(t *testing.T) {
 	}
 	if got := Of(bi); got.String() != id.String() || len(got.Settings) != 4 {
 		t.Errorf("identity %q (%d settings), want %q", got, len(got.Settings), id)
+	}
+	if len(bi.Deps) != 1 || bi.Deps[0].Replace == nil || bi.Deps[0].Replace.Path != "/home/vendor/src/hello/lib" {
+		t.Errorf("the replaced module's directory is not the release's:\n%s", bi)
 	}
 	if !strings.Contains(bi.String(), "build\t-trimpath=true\n") {
 		t.Errorf("the build's own settings are gone:\n%s", bi)

@@ -305,11 +305,7 @@ func Stripped(path string) (noSymbols, noDWARF bool, err error) {
 // by name, from its pclntab, which -ldflags "-s -w" keep: the code that the
 // Go compiler made, not the C code that cgo had a C compiler make.
 func Funcs(path string) (map[string]uint64, error) {
-	pcln, text, err := pclntab(path)
-	if err != nil {
-		return nil, err
-	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, text))
+	tab, err := goTable(path)
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +340,15 @@ func FuncDiffs(a, b string) ([]string, error) {
 	}
 	slices.Sort(diffs)
 	return diffs, nil
+}
+
+// goTable returns the Go function table of the executable at path.
+func goTable(path string) (*gosym.Table, error) {
+	pcln, text, err := pclntab(path)
+	if err != nil {
+		return nil, err
+	}
+	return gosym.NewTable(nil, gosym.NewLineTable(pcln, text))
 }
 
 // ErrNoPclntab is the error of Funcs for an executable whose function
@@ -402,11 +407,7 @@ func cFuncs(path string) (map[string]uint64, bool) {
 	if err != nil || len(syms) == 0 {
 		return nil, false
 	}
-	pcln, text, err := pclntab(path)
-	if err != nil {
-		return nil, false
-	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, text))
+	tab, err := goTable(path)
 	if err != nil {
 		return nil, false
 	}

@@ -3,7 +3,8 @@
 // writes into the link's importcfg the identity that the installed binary
 // had and a rebuild cannot know, which a file named by
 // GO_SELFCOMPILE_IDENTITY holds (JSON: the main module's version and sum,
-// and the version control settings). go version -m, govulncheck and SBOM
+// the version control settings, and the directories of the modules that a
+// directory replaces, as the release's machine named them). go version -m, govulncheck and SBOM
 // tools then see the same program and version in the rebuilt binary.
 //
 // The go command hashes what each tool prints for -V=full, not the
@@ -36,6 +37,7 @@ type identity struct {
 	Version  string               `json:"version"`
 	Sum      string               `json:"sum,omitempty"`
 	Settings []debug.BuildSetting `json:"settings,omitempty"`
+	Replaced map[string]string    `json:"replaced,omitempty"`
 }
 
 // The markers around the build info in the link's importcfg, as
@@ -133,11 +135,17 @@ func edit(icfg []byte, id identity) ([]byte, error) {
 	return nil, errors.New("no modinfo line")
 }
 
-// apply writes id into info: the main module's version and sum, and each
-// setting, in place of the one of that key or after the others.
+// apply writes id into info: the main module's version and sum, the
+// directories of the modules replaced by one, and each setting, in place
+// of the one of that key or after the others.
 func apply(info *debug.BuildInfo, id identity) {
 	if id.Version != "" {
 		info.Main.Version, info.Main.Sum = id.Version, id.Sum
+	}
+	for _, d := range info.Deps {
+		if dir, ok := id.Replaced[d.Path]; ok && isDirReplace(d) {
+			d.Replace.Path = dir
+		}
 	}
 	for _, s := range id.Settings {
 		i := 0
@@ -150,4 +158,10 @@ func apply(info *debug.BuildInfo, id identity) {
 			info.Settings[i] = s
 		}
 	}
+}
+
+// isDirReplace reports whether a module of the build is replaced by a
+// directory: a replacement without version ("(devel)") and sum.
+func isDirReplace(d *debug.Module) bool {
+	return d.Replace != nil && d.Replace.Sum == "" && (d.Replace.Version == "" || d.Replace.Version == "(devel)")
 }

@@ -1,0 +1,54 @@
+package plugincmd
+
+import (
+	"fmt"
+	"strings"
+)
+
+// addProcess installs process plugins (add --process), one by one: each
+// is an executable of its own, and the program's binary does not change.
+func (cmd *Command) addProcess(r *run, args []string) error {
+	if r.opts.dryRun || r.opts.asJSON || r.opts.restart {
+		return cmd.usage("add", "--process goes without --dry-run, --json and --restart")
+	}
+	for _, spec := range args {
+		fmt.Fprintln(cmd.stdout(), "Installing process plugin:", spec)
+		p, err := r.sc.InstallProcess(r.ctx, spec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.stdout(), "Installed %s as %s (sha256 %s).\n", p.ImportPath, p.Path, p.SHA256[:16])
+		if p.Previous != "" {
+			fmt.Fprintf(cmd.stderr(), "The previous executable is %s.previous.\n", p.Path)
+		}
+	}
+	fmt.Fprintln(cmd.stdout(), "Success. A running program starts it when it next asks for it; no restart is needed.")
+	return nil
+}
+
+// removeProcess removes process plugins by name (remove --process).
+func (cmd *Command) removeProcess(r *run, names []string) error {
+	if r.opts.dryRun || r.opts.asJSON || r.opts.restart {
+		return cmd.usage("remove", "--process goes without --dry-run, --json and --restart")
+	}
+	for _, name := range names {
+		if err := r.sc.RemoveProcess(r.ctx, name); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(cmd.stdout(), "Removed process plugin %s.\n", strings.Join(names, ", "))
+	return nil
+}
+
+// rollbackProcess puts back the previous executable of a process plugin
+// (rollback --process NAME).
+func (cmd *Command) rollbackProcess(r *run, args []string) error {
+	if len(args) != 1 || r.opts.dryRun || r.opts.asJSON || r.opts.restart {
+		return cmd.usage("rollback", "--process takes one NAME, without --dry-run, --json and --restart")
+	}
+	if err := r.sc.RollbackProcess(r.ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.stdout(), "Rolled back process plugin %s to its previous executable.\n", args[0])
+	return nil
+}

@@ -1,0 +1,522 @@
+package selfcompile
+
+// Process plugins: plugins that are programs of their own, which the host
+// starts and talks to over RPC (github.com/hashicorp/go-plugin, through
+// module processplugin). Each is built from its source with the bundled
+// toolchain, in a module graph of its own: the plugin's go.mod, plus the
+// host's module at the host's own version, the restored source. The
+// host's build list and executable are not touched.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+
+	"github.com/shazow/go-selfcompile/catalog"
+	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/lockfile"
+	"github.com/shazow/go-selfcompile/internal/spec"
+)
+
+// ProcessPlugin is a plugin built as an executable of its own, which the
+// host starts as a process: what InstallProcess built and what the
+// manifest of the process plugins' directory records of it.
+type ProcessPlugin struct {
+	// Name is the executable's name in the directory, without ".exe":
+	// the last element of the main package's import path.
+	Name string `json:"name"`
+	// ImportPath is the plugin's main package, and Module its module.
+	ImportPath string `json:"importPath"`
+	Module     string `json:"module"`
+	// Version is the module version it was built from; "" for a folder.
+	Version string `json:"version,omitempty"`
+	// Local is the folder it was built from; "" for a module version.
+	Local string `json:"local,omitempty"`
+	// SHA256 is the executable's sha256, in hex, as the build wrote it:
+	// a host checks it before every start.
+	SHA256 string `json:"sha256"`
+	// Previous is the sha256 of the executable it replaced, kept beside
+	// it as NAME.previous; "" when there is none.
+	Previous string `json:"previous,omitempty"`
+	// GoVersion is the Go toolchain that built it.
+	GoVersion string `json:"goVersion"`
+	// Host is the host module it was built against, which replaced the
+	// plugin's requirement of it: its path and the host's digest of its
+	// source.
+	Host string `json:"host"`
+	// Installed is when it was built.
+	Installed time.Time `json:"installed"`
+	// Path is the executable, in the directory it was read from.
+	Path string `json:"-"`
+}
+
+// ProcessManifest is the name of the manifest file in the process
+// plugins' directory: JSON, the plugins as ProcessPlugin records them.
+const ProcessManifest = "manifest.json"
+
+// previousSuffix ends the name of the executable a process plugin's
+// install replaced, kept for a rollback.
+const previousSuffix = ".previous"
+
+// processManifest is the manifest's content.
+type processManifest struct {
+	Plugins []ProcessPlugin `json:"plugins"`
+}
+
+// DefaultProcessDir is the directory of the process plugins of the
+// executable exe, when SelfCompile.ProcessDir is not set: "NAME.plugins"
+// beside it, NAME its name without ".exe".
+func DefaultProcessDir(exe string) string {
+	return filepath.Join(filepath.Dir(exe), strings.TrimSuffix(filepath.Base(exe), ".exe")+".plugins")
+}
+
+// ReadProcessPlugins reads the manifest of the process plugins' directory
+// dir, sorted by name, each with its Path set. A directory without a
+// manifest has none.
+func ReadProcessPlugins(dir string) ([]ProcessPlugin, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ProcessManifest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m processManifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, ProcessManifest), err)
+	}
+	for i := range m.Plugins {
+		m.Plugins[i].Path = filepath.Join(dir, m.Plugins[i].Name+exeSuffix())
+	}
+	slices.SortFunc(m.Plugins, func(a, b ProcessPlugin) int { return strings.Compare(a.Name, b.Name) })
+	return m.Plugins, nil
+}
+
+// writeProcessPlugins writes the manifest of dir atomically.
+func writeProcessPlugins(dir string, plugins []ProcessPlugin) error {
+	data, err := json.MarshalIndent(processManifest{Plugins: plugins}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteAtomic(filepath.Join(dir, ProcessManifest), 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
+}
+
+// ProcessPlugins returns the process plugins installed for the executable
+// (see ProcessDir).
+func (c *SelfCompile) ProcessPlugins() ([]ProcessPlugin, error) {
+	dir, err := c.processDir()
+	if err != nil {
+		return nil, prefixed(err)
+	}
+	plugins, err := ReadProcessPlugins(dir)
+	return plugins, prefixed(err)
+}
+
+// processDir is ProcessDir, or its default beside the executable.
+func (c *SelfCompile) processDir() (string, error) {
+	if c.ProcessDir != "" {
+		return filepath.Abs(c.ProcessDir)
+	}
+	target, err := c.target()
+	if err != nil {
+		return "", err
+	}
+	return DefaultProcessDir(target), nil
+}
+
+// InstallProcess builds the main package at spec, a local folder (a path
+// starting with "./", "../" or "/"), as a process plugin of the host, and
+// places its executable in the process plugins' directory (ProcessDir),
+// replacing one of the same name, which is kept as NAME.previous. It is
+// built with the toolchain and the modules the executable carries, in the
+// plugin's own module graph: its go.mod, with the host's module replaced
+// by the host's own source (and the host's replacements), so that the
+// interfaces it serves are the host's code at the host's version, while
+// the other modules may be at versions the host does not have. Modules
+// that neither the plugin's folder nor the executable provides come from
+// GOPROXY, as for any install. The executable on disk is not changed.
+func (c *SelfCompile) InstallProcess(ctx context.Context, spec string) (*ProcessPlugin, error) {
+	p, err := c.installProcess(ctx, spec)
+	return p, prefixed(err)
+}
+
+func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *ProcessPlugin, err error) {
+	sp, err := parseProcessSpec(arg)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := c.processDir()
+	if err != nil {
+		return nil, err
+	}
+	release, err := c.lockProcessDir(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	removeUnplaced(dir)
+	in, err := c.begin(ctx, modeProcess)
+	if err != nil {
+		return nil, canceled(ctx, StageStart, err)
+	}
+	defer in.end()
+	defer func() { err = canceled(ctx, in.current, err) }()
+	if err := in.admitProcess(&sp); err != nil {
+		return nil, err
+	}
+	if err := in.restore(); err != nil {
+		return nil, err
+	}
+	p = &ProcessPlugin{
+		Name:       processName(sp.importPath),
+		ImportPath: sp.importPath,
+		Module:     sp.modulePath,
+		Local:      sp.dir,
+		GoVersion:  in.bin.Toolchain.Manifest.GoVersion,
+		Host:       in.hostRef(),
+	}
+	tmp, err := in.buildProcess(sp, dir, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp)
+	if p.SHA256, err = fsutil.SHA256(tmp); err != nil {
+		return nil, err
+	}
+	if err := placeProcess(dir, p, tmp); err != nil {
+		return nil, err
+	}
+	c.logf("Installed process plugin %s: %s", p.Name, p.Path)
+	return p, nil
+}
+
+// parseProcessSpec checks a process plugin's spec: a local folder of a
+// main package.
+func parseProcessSpec(arg string) (pluginSpec, error) {
+	if !spec.IsLocal(arg) {
+		return pluginSpec{}, &PluginError{Spec: arg, Reason: "process plugins are installed from a local folder for now (a path starting with ./, ../ or /)"}
+	}
+	sp, err := parseLocalSpec(arg)
+	if err != nil {
+		return sp, err
+	}
+	if name := processName(sp.importPath); name+exeSuffix() == ProcessManifest || strings.HasSuffix(name, previousSuffix) {
+		return sp, &PluginError{Spec: arg, Reason: "its executable would be named " + name + ", a name the process plugins' directory keeps for itself"}
+	}
+	if name := packageName(sp.dir); name != "main" {
+		return sp, &PluginError{Spec: arg, Reason: fmt.Sprintf("it is package %s, and a process plugin is a program: package main, whose main serves the host's plugin interfaces", name)}
+	}
+	return sp, nil
+}
+
+// packageName returns the package name of the first Go file in dir that
+// is not a test.
+func packageName(dir string) string {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, m := range matches {
+		if strings.HasSuffix(m, "_test.go") {
+			continue
+		}
+		if f, err := parser.ParseFile(token.NewFileSet(), m, nil, parser.PackageClauseOnly); err == nil {
+			return f.Name.Name
+		}
+	}
+	return ""
+}
+
+// admitProcess refuses, before anything is restored, a process plugin
+// that is part of the host module, or that the vendor's catalog and
+// policy refuse as they would refuse the same folder as a compiled-in
+// plugin.
+func (in *install) admitProcess(sp *pluginSpec) error {
+	if host := in.bin.Shared.Manifest.MainModule; sp.modulePath == host {
+		return &PluginError{Spec: sp.raw, Reason: "it is part of the host module " + host + "; a process plugin is a module of its own"}
+	}
+	v, err := in.c.loadVendor(in.ctx, in.bin, in.rec, in.cache)
+	if err != nil || v == nil {
+		return err
+	}
+	if len(v.cat.ByModule(sp.modulePath)) > 0 {
+		return &catalog.RefusedError{Plugin: sp.raw, Rule: "catalog version", Reason: "its module " + sp.modulePath + " is one the catalog lists: install the catalog's version by name"}
+	}
+	return v.resolve(sp, in.c.AllowUnlisted)
+}
+
+// removeUnplaced removes the new executables that killed installs left in
+// the process plugins' directory dir, whose lock the caller holds.
+func removeUnplaced(dir string) {
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"+newInfix+"*"))
+	for _, f := range left {
+		os.Remove(f)
+	}
+}
+
+// newInfix is in the name of a new executable until it is in place.
+const newInfix = ".new-"
+
+// processName is the executable's name of a main package: the last
+// element of its import path, or the one before it for a major version
+// suffix, as go install names it.
+func processName(importPath string) string {
+	name := path.Base(importPath)
+	if digits := strings.TrimPrefix(name, "v"); digits != name && digits != "" && strings.Trim(digits, "0123456789") == "" && path.Dir(importPath) != "." {
+		return path.Base(path.Dir(importPath))
+	}
+	return name
+}
+
+// lockProcessDir creates the process plugins' directory and takes its
+// lock, which installs and removals in it hold.
+func (c *SelfCompile) lockProcessDir(ctx context.Context, dir string) (release func(), err error) {
+	if err := checkUnprivileged(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, &TargetError{Path: dir, Err: err}
+	}
+	name := filepath.Join(dir, ".selfcompile.lock")
+	l, err := lockfile.Open(ctx, name, true, !c.NoWait, func() {
+		c.logf("Waiting for another change of the process plugins in %s to finish", dir)
+	})
+	switch {
+	case err == lockfile.ErrBusy:
+		return nil, fmt.Errorf("%w on %s (the lock is %s)", ErrLocked, dir, name)
+	case err != nil:
+		return nil, &TargetError{Path: dir, Err: err}
+	}
+	return l.Release, nil
+}
+
+// hostRef names the host's module as a process plugin is built against
+// it: its path and the digest of the source the executable carries.
+func (in *install) hostRef() string {
+	m := in.bin.Shared.Manifest
+	if p, ok := m.Part(bundle.PartSource); ok {
+		return m.MainModule + " " + p.Digest[:24]
+	}
+	return m.MainModule + " " + in.rec.HostVersion
+}
+
+// buildProcess builds the plugin's main package into a temporary file in
+// dir and returns its name. The go command runs in the plugin's folder
+// with -modfile: the go.mod and go.sum it reads and writes are copies in
+// the workdir, so that the folder is not written.
+func (in *install) buildProcess(sp pluginSpec, dir, name string) (string, error) {
+	done := in.stage(StageBuild)
+	modFile, err := in.processGoMod(sp)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "."+name+newInfix)
+	if err != nil {
+		return "", &TargetError{Path: dir, Err: err}
+	}
+	tmp := f.Name()
+	f.Close()
+	g := in.g
+	g.Dir = sp.dir
+	in.c.logf("Compiling process plugin %s", sp.importPath)
+	if _, err := g.Run(in.ctx, "build", "-trimpath", "-modfile="+modFile, "-o", tmp, "."); err != nil {
+		os.Remove(tmp)
+		return "", in.goError(err)
+	}
+	done()
+	return tmp, nil
+}
+
+// processGoMod writes the go.mod and go.sum a process plugin builds with,
+// in the workdir, and returns the go.mod's name: the plugin's, with the
+// host module replaced by the restored source at the host's version, the
+// host's own replacements (their folders made absolute) in place of the
+// plugin's for the same modules, and the host's go.sum lines added.
+func (in *install) processGoMod(sp pluginSpec) (string, error) {
+	modPath := filepath.Join(sp.moduleDir, "go.mod")
+	data, err := os.ReadFile(modPath)
+	if err != nil {
+		return "", &PluginError{Spec: sp.raw, Reason: "reading its go.mod", Err: err}
+	}
+	f, err := modfile.Parse(modPath, data, nil)
+	if err != nil {
+		return "", &PluginError{Spec: sp.raw, Reason: "its go.mod does not parse", Err: err}
+	}
+	hostMod, err := in.gomod.read()
+	if err != nil {
+		return "", err
+	}
+	host := in.bin.Shared.Manifest.MainModule
+	replaces := []*modfile.Replace{{Old: module.Version{Path: host}, New: module.Version{Path: in.r.module}}}
+	for _, r := range hostMod.Replace {
+		if modfile.IsDirectoryPath(r.New.Path) && !filepath.IsAbs(r.New.Path) {
+			r.New.Path = filepath.Join(in.r.module, filepath.FromSlash(r.New.Path))
+		}
+		replaces = append(replaces, r)
+	}
+	for _, r := range replaces {
+		for _, old := range f.Replace {
+			if old.Old.Path == r.Old.Path {
+				f.DropReplace(old.Old.Path, old.Old.Version)
+			}
+		}
+		if err := f.AddReplace(r.Old.Path, r.Old.Version, r.New.Path, r.New.Version); err != nil {
+			return "", err
+		}
+	}
+	if !slices.ContainsFunc(f.Require, func(r *modfile.Require) bool { return r.Mod.Path == host }) {
+		if err := f.AddRequire(host, localVersion); err != nil {
+			return "", err
+		}
+	}
+	f.Cleanup()
+	out, err := f.Format()
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(in.workdir, "process", "go.mod")
+	if err := fsutil.Copy(dst, strings.NewReader(string(out)), 0o644); err != nil {
+		return "", err
+	}
+	return dst, writeSums(filepath.Join(in.workdir, "process", "go.sum"),
+		filepath.Join(sp.moduleDir, "go.sum"), filepath.Join(in.r.module, "go.sum"))
+}
+
+// writeSums writes to dst the lines of the go.sum files srcs, each once.
+func writeSums(dst string, srcs ...string) error {
+	var lines []string
+	for _, s := range srcs {
+		data, _ := os.ReadFile(s) // a module without dependencies has none
+		lines = append(lines, strings.Split(string(data), "\n")...)
+	}
+	slices.Sort(lines)
+	lines = slices.Compact(lines)
+	return fsutil.Copy(dst, strings.NewReader(strings.TrimPrefix(strings.Join(lines, "\n"), "\n")+"\n"), 0o644)
+}
+
+// placeProcess puts the new executable tmp, in dir, in place of p's, the
+// one it replaces kept as NAME.previous, and records p in the manifest.
+// Renames within dir make each step atomic: a host that reads the
+// manifest between them finds a sum that does not match, and refuses to
+// start the plugin until the manifest is written.
+func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
+	plugins, err := ReadProcessPlugins(dir)
+	if err != nil {
+		return err
+	}
+	p.Path = filepath.Join(dir, p.Name+exeSuffix())
+	p.Installed = time.Now().UTC().Truncate(time.Second)
+	if i := slices.IndexFunc(plugins, func(q ProcessPlugin) bool { return q.Name == p.Name }); i >= 0 {
+		if fsutil.Exists(p.Path) {
+			if err := os.Rename(p.Path, p.Path+previousSuffix); err != nil {
+				return &TargetError{Path: p.Path, Err: err}
+			}
+			p.Previous = plugins[i].SHA256
+		}
+		plugins = slices.Delete(plugins, i, i+1)
+	}
+	if err := os.Rename(tmp, p.Path); err != nil {
+		return &TargetError{Path: p.Path, Err: err}
+	}
+	if err := fsutil.SyncDir(dir); err != nil {
+		return err
+	}
+	return writeProcessPlugins(dir, append(plugins, *p))
+}
+
+// RemoveProcess removes the process plugin name: its executable, the
+// previous one kept for a rollback, and its line in the manifest. A host
+// that runs it keeps the process it started until it stops it.
+func (c *SelfCompile) RemoveProcess(ctx context.Context, name string) error {
+	return prefixed(c.removeProcess(ctx, name))
+}
+
+func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
+	dir, err := c.processDir()
+	if err != nil {
+		return err
+	}
+	release, err := c.lockProcessDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	plugins, err := ReadProcessPlugins(dir)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
+	if i < 0 {
+		return &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
+	}
+	p := plugins[i]
+	if err := writeProcessPlugins(dir, slices.Delete(plugins, i, i+1)); err != nil {
+		return err
+	}
+	for _, f := range []string{p.Path, p.Path + previousSuffix} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return &TargetError{Path: f, Err: err}
+		}
+	}
+	return nil
+}
+
+// RollbackProcess puts back the executable that the last install of the
+// process plugin name replaced, kept as NAME.previous, once its sha256 is
+// checked against the one the manifest recorded for it; the executable it
+// replaces becomes NAME.previous in turn, so that a second rollback undoes
+// the first. The manifest keeps the plugin's other fields: they describe
+// the last install.
+func (c *SelfCompile) RollbackProcess(ctx context.Context, name string) error {
+	return prefixed(c.rollbackProcess(ctx, name))
+}
+
+func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {
+	dir, err := c.processDir()
+	if err != nil {
+		return err
+	}
+	release, err := c.lockProcessDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	plugins, err := ReadProcessPlugins(dir)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
+	if i < 0 {
+		return &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
+	}
+	p := &plugins[i]
+	prev := p.Path + previousSuffix
+	if sum, err := fsutil.SHA256(prev); p.Previous == "" || err != nil {
+		return &PluginError{Spec: name, Reason: "there is no previous executable to put back"}
+	} else if sum != p.Previous {
+		return &PluginError{Spec: name, Reason: fmt.Sprintf("%s changed since it was replaced (its sha256 is not the one recorded); install the plugin again instead", prev)}
+	}
+	aside := p.Path + newInfix + "rollback"
+	for _, mv := range [][2]string{{p.Path, aside}, {prev, p.Path}, {aside, prev}} {
+		if err := os.Rename(mv[0], mv[1]); err != nil {
+			return &TargetError{Path: mv[0], Err: err}
+		}
+	}
+	p.SHA256, p.Previous = p.Previous, p.SHA256
+	return writeProcessPlugins(dir, plugins)
+}
