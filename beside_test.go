@@ -47,7 +47,7 @@ func buildBeside() error {
 	// Without its generated files, the program builds as it would without
 	// go-selfcompile: what the binary's growth is measured against.
 	b.plain = filepath.Join(e2e.work, "beside", "plain", "example-abinary")
-	if err := buildHost(repo, "./example/abinary", b.plain, "-ldflags", "-X main.version=1.2.3-e2e"); err != nil {
+	if err := buildHost(repo, "./example/abinary", b.plain, "-ldflags", e2eLDFlags); err != nil {
 		return err
 	}
 	dir := filepath.Join(repo, "example", "abinary")
@@ -56,7 +56,7 @@ func buildBeside() error {
 	}
 	b.bin = filepath.Join(e2e.work, "beside", "bin", "example-abinary")
 	b.side = filepath.Join(dir, stub.BundleDir, stub.SideFile(runtime.GOOS, runtime.GOARCH))
-	return buildHost(repo, "./example/abinary", b.bin, "-ldflags", "-X main.version=1.2.3-e2e")
+	return buildHost(repo, "./example/abinary", b.bin, "-ldflags", e2eLDFlags)
 }
 
 // besideCopy gives the test its own copy of the beside build, with its
