@@ -191,7 +191,10 @@ func copyRepo(src, dst string) error {
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		if strings.HasPrefix(d.Name(), "selfcompile_plugins.") || !d.Type().IsRegular() {
+		// In a git worktree .git is a file naming the repository: a copy of
+		// it made the tests' git commands (TestRebuildKeepsIdentity's
+		// commit and tag) write to the worktree's branch and tags.
+		if strings.HasPrefix(d.Name(), "selfcompile_plugins.") || !d.Type().IsRegular() || rel == ".git" {
 			return nil
 		}
 		data, err := os.ReadFile(p)

@@ -30,6 +30,11 @@ var (
 	// ErrBundleCorrupt: a bundle does not match its checksum or manifest,
 	// is truncated, or holds entries that are not allowed.
 	ErrBundleCorrupt = bundle.ErrCorrupt
+	// ErrSideFile: the file beside the executable that holds its bundles
+	// (go-selfcompile --bundle beside) is missing, unreadable, or not the
+	// one the executable names by digest; a *SideFileError says which file,
+	// where it was looked for and what is wrong.
+	ErrSideFile = exe.ErrSideFile
 	// ErrBundleFormat: a bundle was written by an incompatible version.
 	ErrBundleFormat = bundle.ErrFormat
 	// ErrPlatform: the bundled toolchain does not run on this platform.
@@ -218,6 +223,10 @@ func (e *VerifyError) Error() string {
 
 // Is reports whether target is ErrVerify.
 func (e *VerifyError) Is(target error) bool { return target == ErrVerify }
+
+// SideFileError reports a missing, unreadable or mismatched file beside
+// the executable that holds its bundles; it matches ErrSideFile.
+type SideFileError = exe.SideFileError
 
 // TargetError reports an executable that cannot be replaced, or a backup
 // that cannot be put back in its place. It matches ErrNotWritable when the

@@ -168,6 +168,13 @@ func (in *install) checkRunningModules() error {
 // bundles it embeds record it.
 func runningBuildList() (gosrc.BuildList, error) {
 	shared, _, plugins, _ := hook.Registered()
+	return embeddedBuildList(shared, plugins)
+}
+
+// embeddedBuildList is the build list that a program's embedded bundles
+// record: its plugins bundle's, or before any install its shared bundle's,
+// which a program whose bundles are beside it names in its beside bundle.
+func embeddedBuildList(shared, plugins string) (gosrc.BuildList, error) {
 	src := cmp.Or(plugins, shared)
 	if src == "" {
 		return nil, fmt.Errorf("%w: the running program was not prepared with go-selfcompile", ErrNoBundle)
@@ -175,6 +182,9 @@ func runningBuildList() (gosrc.BuildList, error) {
 	m, err := bundle.ReadManifest(strings.NewReader(src))
 	if err != nil {
 		return nil, err
+	}
+	if m = m.SharedManifest(); m == nil {
+		return nil, &bundle.CorruptError{Reason: "the running program's beside bundle names no shared bundle"}
 	}
 	return gosrc.ParseModList(m.BuildList)
 }

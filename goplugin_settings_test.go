@@ -1,11 +1,14 @@
 package selfcompile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
 // checkLiveSettings refuses programs whose build no plugin built on the
@@ -31,5 +34,24 @@ func TestCheckLiveSettings(t *testing.T) {
 		if c.says == "" && err != nil || c.says != "" && (!errors.Is(err, ErrNoGoPlugins) || !strings.Contains(fmt.Sprint(err), c.says)) {
 			t.Errorf("%v: %v, want one saying %q", c.bi, err, c.says)
 		}
+	}
+}
+
+// A program whose bundles are beside it embeds only its beside bundle: the
+// build list a live plugin is checked against is the one of the shared
+// bundle it names, not an empty one.
+func TestEmbeddedBuildListBeside(t *testing.T) {
+	shared := &bundle.Manifest{Kind: bundle.Shared, BuildList: []string{"example.com/host", "github.com/spf13/pflag v1.0.5"}}
+	m := &bundle.Manifest{Kind: bundle.Beside, Side: &bundle.Side{Path: "host.selfcompile", Bundles: []bundle.SideBundle{{Manifest: shared}}}}
+	var b bytes.Buffer
+	if err := bundle.Write(&b, m, nil, bundle.LevelFastest); err != nil {
+		t.Fatal(err)
+	}
+	list, err := embeddedBuildList(b.String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list["github.com/spf13/pflag"].Version; got != "v1.0.5" {
+		t.Errorf("the running program's pflag: %q, want v1.0.5 (build list %v)", got, list)
 	}
 }

@@ -65,6 +65,9 @@ func (in *install) restore() error {
 	}
 	r.module = filepath.Join(r.src, filepath.FromSlash(cmp.Or(shared.ModuleDir, ".")))
 	in.r = r
+	if err := in.bin.OpenSide(in.known()); err != nil {
+		return err
+	}
 	jobs, err := in.restoreJobs()
 	if err != nil {
 		return err

@@ -128,7 +128,7 @@ func checkBackup(target, backup string) error {
 	if prev.Shared.Manifest.MainPackage != cur.Shared.Manifest.MainPackage || prev.Build.Main.Path != cur.Build.Main.Path {
 		return bad(fmt.Errorf("%w: it is a build of %s, not of %s", ErrStale, prev.Shared.Manifest.MainPackage, cur.Shared.Manifest.MainPackage))
 	}
-	if !cur.SameHost(prev.Shared.Trailer(), prev.Toolchain.Trailer()) {
+	if !cur.SameHost(prev.HostTrailers()) {
 		return bad(fmt.Errorf("%w: it is another build of the program than the one installed now (it was upgraded since?); rolling back would downgrade it", ErrStale))
 	}
 	return nil

@@ -72,17 +72,22 @@ func (in *install) writeStub() error {
 }
 
 // writeBundles writes the executable's shared and toolchain bundles into
-// the bundle package of the restored source, once an install.
+// the bundle package of the restored source, once an install; or, for a
+// program whose bundles are in a file beside it, its beside bundle.
 func (in *install) writeBundles() error {
 	if in.bundlesWritten {
 		return nil
 	}
 	dir := filepath.Join(in.mainDir(), stub.BundleDir)
 	tc := in.bin.Toolchain.Manifest
-	for name, b := range map[string]*exe.Bundle{
+	bundles := map[string]*exe.Bundle{
 		stub.SharedBundle:                        in.bin.Shared,
 		stub.ToolchainBundle(tc.GOOS, tc.GOARCH): in.bin.Toolchain,
-	} {
+	}
+	if b := in.bin.Beside; b != nil { // the new binary names the same side file
+		bundles = map[string]*exe.Bundle{stub.BesideBundle(b.Manifest.GOOS, b.Manifest.GOARCH): b}
+	}
+	for name, b := range bundles {
 		if err := fsutil.Copy(filepath.Join(dir, name), io.Reader(b.Reader()), 0o644); err != nil {
 			return err
 		}

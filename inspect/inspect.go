@@ -12,6 +12,7 @@ import (
 
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/catalog"
+	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/identity"
 	"github.com/shazow/go-selfcompile/internal/printable"
@@ -41,6 +42,14 @@ type Binary struct {
 	// and Targets those that the generator was run for.
 	Toolchain string   `json:"toolchain,omitempty"`
 	Targets   []string `json:"targets,omitempty"`
+	// Placement is where its shared and toolchain bundles are: "embedded"
+	// in the executable, or "beside" it in the file BundleFile (as the
+	// binary names it: relative to its directory, or absolute), which an
+	// install checks against the digests in Bundles.
+	Placement  string `json:"placement"`
+	BundleFile string `json:"bundle_file,omitempty"`
+	// Bundles are its bundles, with the size and sha256 of each.
+	Bundles []Bundle `json:"bundles"`
 	// Parts lists the parts of its bundles, and Plugins its plugins, with
 	// where each came from.
 	Parts   []Part                   `json:"parts"`
@@ -50,6 +59,15 @@ type Binary struct {
 	// also set one in its code (SelfCompile.Vendor), which no reader of
 	// the file can see.
 	Catalog *Catalog `json:"catalog,omitempty"`
+}
+
+// Bundle is one of a binary's bundles: its kind (shared, toolchain,
+// plugins), its size in bytes and the sha256 of its bytes before its
+// trailer.
+type Bundle struct {
+	Kind   string `json:"kind"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // Catalog is what a vendor's catalog configuration says, as a vendor
@@ -105,6 +123,10 @@ func ReadFile(path string) (*Binary, error) {
 		b.HostVersion = v
 	}
 	b.VCS = identity.ID{Settings: identity.Of(bi).Settings}.String()
+	b.Placement, b.Bundles = "embedded", bundles(x)
+	if x.Side != nil {
+		b.Placement, b.BundleFile = "beside", x.Side.Path
+	}
 	for _, bb := range []*exe.Bundle{x.Shared, x.Toolchain, x.Plugins} {
 		if bb == nil {
 			continue
@@ -131,6 +153,23 @@ func ReadFile(path string) (*Binary, error) {
 		}
 	}
 	return b, nil
+}
+
+// bundles lists x's bundles with their sizes and digests: for those in a
+// side file, as x names them.
+func bundles(x *exe.File) []Bundle {
+	var out []Bundle
+	if x.Side != nil {
+		for _, sb := range x.Side.Bundles {
+			out = append(out, Bundle{Kind: sb.Manifest.Kind, Size: sb.Size, SHA256: sb.SHA256})
+		}
+	}
+	for _, bb := range []*exe.Bundle{x.Shared, x.Toolchain, x.Plugins} {
+		if bb != nil && bb.SectionReader != nil {
+			out = append(out, Bundle{Kind: bb.Manifest.Kind, Size: bb.Size(), SHA256: bundle.TrailerSum(bb.Trailer())})
+		}
+	}
+	return out
 }
 
 // readCatalog reads the catalog configuration a shared bundle carries.
@@ -166,6 +205,14 @@ func (b *Binary) String() string {
 		fmt.Fprintf(&s, "  vcs      %s\n", b.VCS)
 	}
 	fmt.Fprintf(&s, "  toolchain %s (generated for %s)\n", cmp.Or(b.Toolchain, "(none)"), strings.Join(b.Targets, ", "))
+	if b.Placement == "beside" {
+		fmt.Fprintf(&s, "  bundles  beside the executable, in %s\n", printable.String(b.BundleFile))
+	} else {
+		fmt.Fprintf(&s, "  bundles  embedded\n")
+	}
+	for _, bb := range b.Bundles {
+		fmt.Fprintf(&s, "  bundle   %-9s %8.1f MB sha256 %s\n", bb.Kind, float64(bb.Size)/1e6, bb.SHA256)
+	}
 	for _, p := range b.Parts {
 		fmt.Fprintf(&s, "  part     %-9s %-9s %6d files %8.1f MB\n", p.Bundle, p.Name, p.Files, float64(p.Size)/1e6)
 	}

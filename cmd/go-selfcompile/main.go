@@ -29,6 +29,14 @@
 //	    --warm-cache    build the dependencies now for each target and ship the build cache entries
 //	                    (what your build cache holds already is taken from it)
 //	    --level LEVEL   compression: fastest, default or best (default best)
+//	    --bundle embed|beside
+//	                    where the shared and toolchain bundles go: embedded in the binary (default),
+//	                    or in a file per target that you ship beside the executable (the binary
+//	                    then embeds only their sha256 and size)
+//	    --bundle-path PATH
+//	                    with --bundle beside: where the binary looks for that file, relative to
+//	                    its executable's directory or absolute (default: DIR.selfcompile, DIR
+//	                    being the main package's directory name)
 //	    --host-version VERSION
 //	                    the program's version, as in v1.2.0, for builds that record none ((devel)):
 //	                    the catalog's host constraints are checked against it
@@ -98,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	version := fs.Bool("version", false, "print the version and exit")
 	hostVersion := fs.String("host-version", "", "the program's `VERSION`, as in v1.2.0, for builds that record none ((devel)): the catalog's host constraints are checked against it")
+	placement := fs.String("bundle", "embed", "where the bundles go: `embed` in the binary, or beside it in a file you ship with it")
+	bundlePath := fs.String("bundle-path", "", "with --bundle beside, where the binary looks for its bundle file: `PATH` relative to its executable's directory, or absolute (default: the main package's directory name + .selfcompile)")
 	vf := vendorFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n       go-selfcompile plugin-template --module PATH [--program NAME] DIR\n       go-selfcompile verify [--ldflags FLAGS] BINARY\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
@@ -121,11 +131,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *placement != "embed" && *placement != "beside" {
+		return fmt.Errorf("--bundle %q: want embed or beside", *placement)
+	}
+	if *bundlePath != "" && *placement != "beside" {
+		return fmt.Errorf("--bundle-path is for --bundle beside")
+	}
 	vendor, err := vf.config(*dir)
 	if err != nil {
 		return err
 	}
-	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor, HostVersion: *hostVersion}
+	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor, HostVersion: *hostVersion,
+		Beside: *placement == "beside", BundlePath: *bundlePath}
 	if exe, err := os.Executable(); err == nil {
 		opts.CacheProg = exe
 	}
@@ -193,6 +210,11 @@ func printResult(w io.Writer, res *generate.Result) {
 	}
 	fmt.Fprintf(tw, "total\t\t\t%.1f\t%.1f\t\n", mb(raw), mb(comp))
 	tw.Flush()
+	for _, t := range res.Shared.Targets {
+		if side := res.Sides[t]; side != "" {
+			fmt.Fprintf(w, "[go-selfcompile] ship %s with the %s build, as %s beside the executable\n", side, t, res.BundlePath)
+		}
+	}
 	fmt.Fprintf(w, "[go-selfcompile] done in %v\n", res.Elapsed.Round(1e8))
 }
 

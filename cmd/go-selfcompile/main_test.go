@@ -16,3 +16,21 @@ func TestHostVersionFlag(t *testing.T) {
 		}
 	}
 }
+
+// --bundle takes embed or beside (fetched is not done), and --bundle-path
+// only goes with beside; both are checked before any work.
+func TestBundleFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bundle", "fetch"}, `--bundle "fetch": want embed or beside`},
+		{[]string{"--bundle-path", "x.selfcompile"}, "--bundle-path is for --bundle beside"},
+		{[]string{"--bundle", "embed", "--bundle-path", "x.selfcompile"}, "--bundle-path is for --bundle beside"},
+	} {
+		err := run(context.Background(), append([]string{"-C", t.TempDir()}, c.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want %q", c.args, err, c.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@
 package bundle
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,11 +24,14 @@ import (
 // writes.
 const Format = 2
 
-// Bundle kinds.
+// Bundle kinds. A Beside bundle has no parts: it describes, for a program
+// whose vendor ships the shared and toolchain bundles in a file beside its
+// executable (Side), that file, and is what the program embeds instead.
 const (
 	Shared    = "shared"
 	Toolchain = "toolchain"
 	Plugins   = "plugins"
+	Beside    = "beside"
 )
 
 // Part names. Within a bundle, parts come in the order the manifest lists
@@ -90,8 +94,51 @@ type Manifest struct {
 	// Vendor is, in a shared bundle, the vendor's catalog configuration
 	// (package catalog's Config) that the generator was given.
 	Vendor json.RawMessage `json:",omitempty"`
+	// Side is, in a Beside bundle, the file that holds the bundles.
+	Side *Side `json:",omitempty"`
 	// Parts lists the parts in the order they are stored.
 	Parts []Part
+}
+
+// Side is a file, shipped beside a program's executable, that holds its
+// shared and toolchain bundles one after the other.
+type Side struct {
+	// Path is where the file is: relative to the executable's directory,
+	// slash-separated, or absolute.
+	Path string
+	// Bundles are the bundles the file holds, in order.
+	Bundles []SideBundle
+}
+
+// SideBundle is a bundle in a side file: its manifest, where it is, and
+// the sha256 of its bytes before its trailer.
+type SideBundle struct {
+	Manifest     *Manifest
+	Offset, Size int64 // Size includes the trailer
+	SHA256       string
+}
+
+// SharedManifest returns the manifest of a shared bundle: m itself, or
+// for a Beside bundle that of the shared bundle in the file it names (nil
+// if it names none).
+func (m *Manifest) SharedManifest() *Manifest {
+	if m.Kind != Beside {
+		return m
+	}
+	if m.Side != nil {
+		for _, b := range m.Side.Bundles {
+			if b.Manifest != nil && b.Manifest.Kind == Shared {
+				return b.Manifest
+			}
+		}
+	}
+	return nil
+}
+
+// Trailer returns the trailer the bundle ends with.
+func (b SideBundle) Trailer() []byte {
+	sum, _ := hex.DecodeString(b.SHA256)
+	return trailer(sum, b.Size-TrailerLen)
 }
 
 // Part describes one part of a bundle.
@@ -136,7 +183,8 @@ type File struct {
 	Exec bool
 }
 
-// PartFiles is a part to write: its name and its files, sorted by name.
+// PartFiles is a part to write: its name and its files, in the order to
+// store them (by name, but for the toolchain's programs, which come last).
 type PartFiles struct {
 	Name  string
 	Files []File

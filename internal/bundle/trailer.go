@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/binary"
+	"encoding/hex"
 	"hash"
 	"io"
 	"maps"
@@ -46,6 +47,15 @@ func Trailer(r io.ReaderAt, size int64) []byte {
 		return nil
 	}
 	return t
+}
+
+// TrailerSum returns the hex sha256 that a trailer holds: that of the
+// bundle's bytes before it.
+func TrailerSum(t []byte) string {
+	if len(t) != int(TrailerLen) {
+		return ""
+	}
+	return hex.EncodeToString(t[len(trailerHead) : len(trailerHead)+sha256.Size])
 }
 
 // maxCandidates bounds the bundles Locate checks in one file: a program

@@ -35,7 +35,12 @@ type File struct {
 	// Shared and Toolchain are the bundles every self-compiling program
 	// carries (Toolchain is nil for a target the generator was not run
 	// for); Plugins, the one an install adds, is nil before the first.
-	Shared, Toolchain, Plugins *Bundle
+	// Of a program whose shared and toolchain bundles are in a file beside
+	// it, Beside is the bundle that names them, which it embeds, and Side
+	// that file; Shared and Toolchain then have their manifests, and their
+	// bytes once OpenSide has checked the file.
+	Shared, Toolchain, Plugins, Beside *Bundle
+	Side                               *bundle.Side
 	// HostList is the host's build list, from the shared bundle, and
 	// LastList the one the last install built, from the plugins bundle
 	// (nil before the first).
@@ -43,7 +48,8 @@ type File struct {
 	// Spans is where its bundles are, as checked when it was opened.
 	Spans Spans
 
-	f *os.File
+	f    *os.File
+	side *os.File // the side file, once opened
 }
 
 // Spans is where the bundles of an executable are, and the identity of
@@ -64,14 +70,20 @@ func (s Spans) RememberMoved(k known.Store, path string) {
 }
 
 // Bundle is a bundle in an executable: its bytes, trailer included, and
-// its manifest.
+// its manifest. A bundle in a side file has no bytes until OpenSide.
 type Bundle struct {
 	*io.SectionReader
 	Manifest *bundle.Manifest
+	trailer  []byte // of a bundle in a side file
 }
 
 // Trailer returns the bundle's trailer: its sha256 and length.
-func (b *Bundle) Trailer() []byte { return bundle.Trailer(b, b.Size()) }
+func (b *Bundle) Trailer() []byte {
+	if b.trailer != nil {
+		return b.trailer
+	}
+	return bundle.Trailer(b, b.Size())
+}
 
 // Reader returns a reader of the bundle from its start.
 func (b *Bundle) Reader() *io.SectionReader { return io.NewSectionReader(b, 0, b.Size()) }
@@ -119,6 +131,9 @@ func (x *File) read(k known.Store) (err error) {
 		if err := x.add(&Bundle{SectionReader: s, Manifest: m}); err != nil {
 			return err
 		}
+	}
+	if err := x.beside(); err != nil {
+		return err
 	}
 	if x.Shared == nil {
 		return fmt.Errorf("%w: %s carries none, so this build of the program cannot install plugins: ask its vendor for one that can (for the vendor: run go generate in its main package, then go build)", ErrNoBundle, x.Path)
@@ -171,6 +186,8 @@ func (x *File) add(b *Bundle) error {
 		slot = &x.Toolchain
 	case bundle.Plugins:
 		slot = &x.Plugins
+	case bundle.Beside:
+		slot = &x.Beside
 	default:
 		return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries a bundle of unknown kind %q", x.Path, b.Manifest.Kind)}
 	}
@@ -181,8 +198,40 @@ func (x *File) add(b *Bundle) error {
 	return nil
 }
 
-// Close closes the file.
-func (x *File) Close() error { return x.f.Close() }
+// beside takes, from a beside bundle, the manifests of the shared and
+// toolchain bundles in the side file it names.
+func (x *File) beside() error {
+	if x.Beside == nil {
+		return nil
+	}
+	side := x.Beside.Manifest.Side
+	if x.Shared != nil || x.Toolchain != nil || side == nil || len(side.Bundles) != 2 || side.Path == "" {
+		return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries a beside bundle that does not name one shared and one toolchain bundle, or bundles of its own besides", x.Path)}
+	}
+	var off int64
+	for _, sb := range side.Bundles {
+		if sb.Manifest == nil || sb.Offset != off || sb.Size <= bundle.TrailerLen || len(sb.SHA256) != 64 {
+			return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries a beside bundle that does not describe its file", x.Path)}
+		}
+		off += sb.Size
+		if err := x.add(&Bundle{Manifest: sb.Manifest, trailer: sb.Trailer()}); err != nil {
+			return err
+		}
+	}
+	x.Side = side
+	if x.Shared == nil || x.Toolchain == nil {
+		return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries a beside bundle that does not name one shared and one toolchain bundle", x.Path)}
+	}
+	return nil
+}
+
+// Close closes the file, and its side file if it was opened.
+func (x *File) Close() error {
+	if x.side != nil {
+		x.side.Close()
+	}
+	return x.f.Close()
+}
 
 // Record is what the stub records in a binary about its plugins, of type
 // P: what the running program's Installed returns, what a new binary's
@@ -211,9 +260,25 @@ func ReadRecord[P any](x *File) (Record[P], error) {
 }
 
 // SameHost reports whether x carries the bundles whose trailers are shared
-// and toolchain: the same build of the same host, whatever its plugins.
+// and toolchain (as HostTrailers returns them): the same build of the same
+// host, whatever its plugins.
 func (x *File) SameHost(shared, toolchain []byte) bool {
-	return string(x.Shared.Trailer()) == string(shared) && x.Toolchain != nil && string(x.Toolchain.Trailer()) == string(toolchain)
+	s, t := x.HostTrailers()
+	return (t == nil) == (toolchain == nil) && string(s) == string(shared) && string(t) == string(toolchain)
+}
+
+// HostTrailers returns the trailers of the bundles that x's stub
+// registers: its shared and toolchain bundles (toolchain nil for none), or
+// for a program whose bundles are beside it its beside bundle, which names
+// theirs by digest, and nil.
+func (x *File) HostTrailers() (shared, toolchain []byte) {
+	if x.Beside != nil {
+		return x.Beside.Trailer(), nil
+	}
+	if x.Toolchain != nil {
+		toolchain = x.Toolchain.Trailer()
+	}
+	return x.Shared.Trailer(), toolchain
 }
 
 // StillThere checks that the path still names the file that was read,

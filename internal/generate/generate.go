@@ -11,6 +11,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -66,6 +67,16 @@ type Options struct {
 	// catalog current at release time); nil for none. It is checked: the
 	// keys must verify the embedded catalog.
 	Vendor *catalog.Config
+	// Beside ships the shared and toolchain bundles in a file beside the
+	// executable instead of in it: the generator writes that file for each
+	// target into the bundle package (stub.SideFile), for the vendor to
+	// ship as BundlePath, and the program embeds only a beside bundle that
+	// names it and the sha256 and size of each bundle it holds.
+	Beside bool
+	// BundlePath is where a Beside program looks for its side file:
+	// relative to its executable's directory, or absolute. It defaults to
+	// the name of the main package's directory with ".selfcompile" added.
+	BundlePath string
 	// Logger receives progress messages; nil means none.
 	Logger *log.Logger
 }
@@ -79,6 +90,10 @@ type Result struct {
 	Toolchains map[string]*bundle.Manifest
 	// Large lists the files of the source part of 1 MB or more.
 	Large []string
+	// Sides are, with Options.Beside, the side files written, by target,
+	// and BundlePath where the binaries look for them.
+	Sides      map[string]string
+	BundlePath string
 	// Elapsed is the time Generate took.
 	Elapsed time.Duration
 }
@@ -130,6 +145,9 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	if v := opts.HostVersion; v != "" && semver.Canonical(v) != v {
 		return nil, fmt.Errorf("host version %q: want a semantic version, as in v1.2.0", v)
 	}
+	if p := opts.BundlePath; p != "" && (!opts.Beside || strings.HasSuffix(filepath.ToSlash(p), "/") || path.Base(filepath.ToSlash(p)) == "." || path.Base(filepath.ToSlash(p)) == "..") {
+		return nil, fmt.Errorf("bundle path %q: want the path of a file, relative to the executable's directory or absolute, with --bundle beside", p)
+	}
 	dir, err := filepath.Abs(cmp.Or(opts.Dir, "."))
 	if err != nil {
 		return nil, err
@@ -140,7 +158,7 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	}
 	// Without a workspace: installs build the host module alone.
 	g.goCmd = gocmd.Go{Bin: bin, Dir: dir, Env: append(gocmd.Without(os.Environ(), "GOWORK"), "GOWORK=off")}
-	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD", "GOCACHE", "GOCACHEPROG", "GOFLAGS"); err != nil {
+	if err := g.goCmd.JSON(ctx, &g.env, "env", "-json", "GOROOT", "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOMODCACHE", "GOPROXY", "GOMOD", "GOCACHE", "GOCACHEPROG", "GOFLAGS", "GOEXPERIMENT"); err != nil {
 		return nil, err
 	}
 	g.goCmd.Env = append(gocmd.Without(g.goCmd.Env, "GOFLAGS"), "GOFLAGS="+readOnlyFlags(g.env.GOFLAGS))
@@ -191,7 +209,7 @@ func (g *gen) native(target string) bool {
 // goEnv is the part of go env that Generate reads.
 type goEnv struct {
 	GOROOT, GOVERSION, GOOS, GOARCH, GOHOSTOS, GOHOSTARCH, GOMODCACHE, GOPROXY, GOMOD string
-	GOCACHE, GOCACHEPROG, GOFLAGS                                                     string
+	GOCACHE, GOCACHEPROG, GOFLAGS, GOEXPERIMENT                                       string
 }
 
 // readOnlyFlags returns goflags, the user's GOFLAGS (from the environment

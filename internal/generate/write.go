@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -53,7 +54,79 @@ func (g *gen) run(ctx context.Context) (*Result, error) {
 	if err := g.writeBundles(jobs); err != nil {
 		return nil, err
 	}
+	if g.opts.Beside {
+		if jobs, err = g.writeSides(jobs); err != nil {
+			return nil, err
+		}
+		res.Sides, res.BundlePath = map[string]string{}, g.bundlePath()
+		for _, t := range g.targets {
+			goos, goarch, _ := strings.Cut(t, "/")
+			res.Sides[t] = filepath.Join(g.host.mainDir, stub.BundleDir, stub.SideFile(goos, goarch))
+		}
+	}
 	return res, g.install(jobs, generated)
+}
+
+// writeSides writes, for each target, the side file (the shared bundle and
+// the target's toolchain bundle, one after the other) and the beside
+// bundle that describes it, and returns them as what to install.
+func (g *gen) writeSides(jobs []writeJob) ([]writeJob, error) {
+	shared := jobs[0]
+	var out []writeJob
+	for _, tc := range jobs[1:] {
+		goos, goarch := tc.m.GOOS, tc.m.GOARCH
+		side := &bundle.Side{Path: g.bundlePath()}
+		sideName := stub.SideFile(goos, goarch)
+		err := fsutil.WriteAtomic(filepath.Join(g.tmp, sideName), 0o644, func(w io.Writer) error {
+			var off int64
+			for _, j := range []writeJob{shared, tc} {
+				sb, err := appendBundle(w, filepath.Join(g.tmp, j.name), j.m, off)
+				if err != nil {
+					return err
+				}
+				side.Bundles = append(side.Bundles, sb)
+				off += sb.Size
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", sideName, err)
+		}
+		m := &bundle.Manifest{Kind: bundle.Beside, GoVersion: g.env.GOVERSION, GOOS: goos, GOARCH: goarch, MainModule: g.host.modPath, MainPackage: g.host.mainPkg, Side: side}
+		name := stub.BesideBundle(goos, goarch)
+		err = fsutil.WriteAtomic(filepath.Join(g.tmp, name), 0o644, func(w io.Writer) error {
+			return bundle.Write(w, m, nil, g.opts.Level)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", name, err)
+		}
+		out = append(out, writeJob{name: name, m: m}, writeJob{name: sideName})
+	}
+	return out, nil
+}
+
+// appendBundle copies the bundle file at name to w, where it starts at
+// off, and describes it.
+func appendBundle(w io.Writer, name string, m *bundle.Manifest, off int64) (bundle.SideBundle, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return bundle.SideBundle{}, err
+	}
+	defer f.Close()
+	n, err := io.Copy(w, f)
+	if err != nil {
+		return bundle.SideBundle{}, err
+	}
+	sum := bundle.TrailerSum(bundle.Trailer(f, n))
+	if sum == "" {
+		return bundle.SideBundle{}, fmt.Errorf("%s has no trailer", name)
+	}
+	return bundle.SideBundle{Manifest: m, Offset: off, Size: n, SHA256: sum}, nil
+}
+
+// bundlePath is where a beside program looks for its side file.
+func (g *gen) bundlePath() string {
+	return cmp.Or(filepath.ToSlash(g.opts.BundlePath), filepath.Base(g.host.mainDir)+".selfcompile")
 }
 
 // writeJob is a bundle to write.
@@ -130,7 +203,7 @@ func (g *gen) install(jobs []writeJob, generated map[string][]byte) error {
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		ours := strings.HasPrefix(e.Name(), "toolchain_") || strings.HasSuffix(e.Name(), ".bundle") ||
+		ours := strings.HasPrefix(e.Name(), "toolchain_") || strings.HasSuffix(e.Name(), ".bundle") || strings.HasSuffix(e.Name(), ".selfcompile") ||
 			strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".bundle.tmp-") // a killed run's
 		if !keep[e.Name()] && ours {
 			os.Remove(filepath.Join(dir, e.Name()))
@@ -159,7 +232,7 @@ func installFile(src, dst string) error {
 // generatedFiles returns the Go files this run writes, by path: the bundle
 // package's and the stub.
 func (g *gen) generatedFiles() (map[string][]byte, error) {
-	pkg, err := stub.BundlePackage(g.host.mainPkg, g.targets)
+	pkg, err := stub.BundlePackage(g.host.mainPkg, g.targets, g.opts.Beside)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,17 @@ func ToolchainBundle(goos, goarch string) string {
 	return "toolchain_" + goos + "_" + goarch + ".bundle"
 }
 
+// BesideBundle returns the name of a target's beside bundle in the bundle
+// package: what a program whose bundles are in a file beside it embeds.
+func BesideBundle(goos, goarch string) string {
+	return "beside_" + goos + "_" + goarch + ".bundle"
+}
+
+// SideFile returns the name, in the bundle package, of the file the
+// generator writes for a target with its shared and toolchain bundles,
+// which the vendor ships beside the executable.
+func SideFile(goos, goarch string) string { return goos + "_" + goarch + ".selfcompile" }
+
 // ToolchainGoFile returns the name of the Go file that embeds a target's
 // toolchain bundle.
 func ToolchainGoFile(goos, goarch string) string { return "toolchain_" + goos + "_" + goarch + ".go" }
@@ -94,23 +105,37 @@ func Main(bundlePkg string, imports []string, record string, pluginBundle bool) 
 // embedding the shared bundle, one per target embedding its toolchain
 // bundle, and one for every other target, which embeds none, so that the
 // program still builds there and reports that it carries no toolchain.
-func BundlePackage(mainPkg string, targets []string) (map[string][]byte, error) {
+// With beside, each target's file embeds as Shared its beside bundle, which
+// names the bundles of the file beside the executable, and Toolchain is
+// empty.
+func BundlePackage(mainPkg string, targets []string, beside bool) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	doc := fmt.Sprintf("// Package selfcompilebundle carries what %s needs to build itself\n// again: its source and modules, and the Go toolchain of each target it was\n// generated for. See %s.\n", mainPkg, LibraryPath)
-	files[BundleGoFile] = []byte(header + doc + "package selfcompilebundle\n\nimport _ \"embed\"\n\n" +
-		"// Shared is the bundle that every target shares: the source and the modules.\n//\n//go:embed " + SharedBundle + "\nvar Shared string\n")
+	shared := "// Shared is the bundle that every target shares: the source and the modules.\n//\n//go:embed " + SharedBundle + "\nvar Shared string\n"
+	if beside {
+		doc = fmt.Sprintf("// Package selfcompilebundle names the file, shipped beside the executable,\n// that carries what %s needs to build itself again: its source and\n// modules, and the Go toolchain of its target. See %s.\n", mainPkg, LibraryPath)
+		shared = "// The variables are declared in the file of each target.\n"
+	}
+	files[BundleGoFile] = []byte(header + doc + "package selfcompilebundle\n\nimport _ \"embed\"\n\n" + shared)
 	var others []string
 	for _, t := range slices.Sorted(slices.Values(targets)) {
 		goos, goarch, ok := strings.Cut(t, "/")
 		if !ok {
 			return nil, fmt.Errorf("target %q is not GOOS/GOARCH", t)
 		}
-		files[ToolchainGoFile(goos, goarch)] = []byte(header + "package selfcompilebundle\n\nimport _ \"embed\"\n\n" +
-			"// Toolchain is the Go toolchain that runs on " + t + ".\n//\n//go:embed " + ToolchainBundle(goos, goarch) + "\nvar Toolchain string\n")
+		vars := "// Toolchain is the Go toolchain that runs on " + t + ".\n//\n//go:embed " + ToolchainBundle(goos, goarch) + "\nvar Toolchain string\n"
+		if beside {
+			vars = "// Shared names the bundles of the file beside the executable, for " + t + ": the\n// source, the modules and the toolchain.\n//\n//go:embed " + BesideBundle(goos, goarch) + "\nvar Shared string\n\n" +
+				"// Toolchain is empty: the toolchain is in the file that Shared names.\nvar Toolchain string\n"
+		}
+		files[ToolchainGoFile(goos, goarch)] = []byte(header + "package selfcompilebundle\n\nimport _ \"embed\"\n\n" + vars)
 		others = append(others, "!("+goos+" && "+goarch+")")
 	}
-	files[OtherTargetFile] = []byte(header + "//go:build " + strings.Join(others, " && ") + "\n\npackage selfcompilebundle\n\n" +
-		"// Toolchain is empty: go-selfcompile was not run for this target.\nvar Toolchain string\n")
+	other := "// Toolchain is empty: go-selfcompile was not run for this target.\nvar Toolchain string\n"
+	if beside {
+		other = "// Shared and Toolchain are empty: go-selfcompile was not run for this target.\nvar Shared, Toolchain string\n"
+	}
+	files[OtherTargetFile] = []byte(header + "//go:build " + strings.Join(others, " && ") + "\n\npackage selfcompilebundle\n\n" + other)
 	for name, src := range files {
 		out, err := format.Source(src)
 		if err != nil {

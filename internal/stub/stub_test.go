@@ -101,7 +101,7 @@ func TestMainStable(t *testing.T) {
 // go build picks exactly one toolchain file for each target: its own for
 // a generated target, the empty one for every other.
 func TestBundlePackageTargets(t *testing.T) {
-	files, err := BundlePackage("example.com/host/cmd/host", []string{"linux/amd64", "darwin/arm64", "windows/amd64"})
+	files, err := BundlePackage("example.com/host/cmd/host", []string{"linux/amd64", "darwin/arm64", "windows/amd64"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +130,43 @@ func TestBundlePackageTargets(t *testing.T) {
 		}
 		if len(picked) != 1 || picked[0] != want {
 			t.Errorf("%s builds %q, want %s", target, picked, want)
+		}
+	}
+}
+
+// With the bundles beside the executable, each generated target's file
+// embeds its beside bundle as Shared, and every target declares Shared
+// and Toolchain exactly once.
+func TestBundlePackageBeside(t *testing.T) {
+	files, err := BundlePackage("example.com/host/cmd/host", []string{"linux/amd64", "darwin/arm64"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, content := range files {
+		os.WriteFile(filepath.Join(dir, name), content, 0o644)
+	}
+	if strings.Contains(string(files[BundleGoFile]), "go:embed") {
+		t.Errorf("%s embeds a bundle:\n%s", BundleGoFile, files[BundleGoFile])
+	}
+	for _, target := range []string{"linux/amd64", "darwin/arm64", "windows/amd64"} {
+		ctx := build.Default
+		ctx.GOOS, ctx.GOARCH, _ = strings.Cut(target, "/")
+		var src strings.Builder
+		for name, content := range files {
+			if ok, err := ctx.MatchFile(dir, name); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				src.Write(content)
+			}
+		}
+		goos, goarch, _ := strings.Cut(target, "/")
+		embeds := strings.Contains(src.String(), "//go:embed "+BesideBundle(goos, goarch)+"\nvar Shared string")
+		if target == "windows/amd64" {
+			embeds = !embeds && strings.Contains(src.String(), "var Shared, Toolchain string")
+		}
+		if !embeds || strings.Count(src.String(), "Shared") < 1 || strings.Count(src.String(), "var Toolchain")+strings.Count(src.String(), "Shared, Toolchain") != 1 {
+			t.Errorf("%s builds:\n%s", target, src.String())
 		}
 	}
 }
