@@ -8,6 +8,7 @@ package selfcompile
 // host's build list and executable are not touched.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,7 +31,6 @@ import (
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
-	"github.com/shazow/go-selfcompile/internal/spec"
 )
 
 // ProcessPlugin is a plugin built as an executable of its own, which the
@@ -143,7 +143,9 @@ func (c *SelfCompile) processDir() (string, error) {
 }
 
 // InstallProcess builds the main package at spec, a local folder (a path
-// starting with "./", "../" or "/"), as a process plugin of the host, and
+// starting with "./", "../" or "/") or an import path with an optional
+// version ("path@v1.2.0", latest by default), as a process plugin of the
+// host, and
 // places its executable in the process plugins' directory (ProcessDir),
 // replacing one of the same name, which is kept as NAME.previous. It is
 // built with the toolchain and the modules the executable carries, in the
@@ -185,11 +187,18 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 	if err := in.restore(); err != nil {
 		return nil, err
 	}
+	local := sp.dir
+	if local == "" {
+		if err := in.fetchProcess(&sp); err != nil {
+			return nil, err
+		}
+	}
 	p = &ProcessPlugin{
 		Name:       processName(sp.importPath),
 		ImportPath: sp.importPath,
 		Module:     sp.modulePath,
-		Local:      sp.dir,
+		Version:    sp.version,
+		Local:      local,
 		GoVersion:  in.bin.Toolchain.Manifest.GoVersion,
 		Host:       in.hostRef(),
 	}
@@ -209,22 +218,68 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 }
 
 // parseProcessSpec checks a process plugin's spec: a local folder of a
-// main package.
+// main package, or a main package's import path with an optional version
+// (latest by default), whose module is fetched once the go command is
+// restored.
 func parseProcessSpec(arg string) (pluginSpec, error) {
-	if !spec.IsLocal(arg) {
-		return pluginSpec{}, &PluginError{Spec: arg, Reason: "process plugins are installed from a local folder for now (a path starting with ./, ../ or /)"}
-	}
-	sp, err := parseLocalSpec(arg)
+	sp, err := parseSpec(arg)
 	if err != nil {
 		return sp, err
 	}
+	if err := checkProcessName(sp); err != nil {
+		return sp, err
+	}
+	if sp.dir == "" {
+		sp.version = cmp.Or(sp.version, "latest")
+		return sp, nil
+	}
+	return sp, checkMain(sp)
+}
+
+// checkProcessName refuses a plugin whose executable would have a name
+// that the process plugins' directory keeps for itself.
+func checkProcessName(sp pluginSpec) error {
 	if name := processName(sp.importPath); name+exeSuffix() == ProcessManifest || strings.HasSuffix(name, previousSuffix) {
-		return sp, &PluginError{Spec: arg, Reason: "its executable would be named " + name + ", a name the process plugins' directory keeps for itself"}
+		return &PluginError{Spec: sp.raw, Reason: "its executable would be named " + name + ", a name the process plugins' directory keeps for itself"}
 	}
+	return nil
+}
+
+// checkMain refuses a plugin whose package, in sp.dir, is not a program.
+func checkMain(sp pluginSpec) error {
 	if name := packageName(sp.dir); name != "main" {
-		return sp, &PluginError{Spec: arg, Reason: fmt.Sprintf("it is package %s, and a process plugin is a program: package main, whose main serves the host's plugin interfaces", name)}
+		return &PluginError{Spec: sp.raw, Reason: fmt.Sprintf("it is package %s, and a process plugin is a program: package main, whose main serves the host's plugin interfaces", name)}
 	}
-	return sp, nil
+	return nil
+}
+
+// fetchProcess resolves a process plugin given by import path and version
+// to the module version that provides it, as installs of compiled-in
+// plugins do, and copies that module into the workdir (the module cache is
+// read-only): the folder it is built in.
+func (in *install) fetchProcess(sp *pluginSpec) error {
+	found, err := in.queryPlugins([]pluginSpec{*sp})
+	if err != nil {
+		return err
+	}
+	mv := found[0]
+	g := in.g
+	g.Dir = in.workdir
+	var mod struct{ Dir string }
+	if err := g.JSON(in.ctx, &mod, "mod", "download", "-json", "--", mv.String()); err != nil || mod.Dir == "" {
+		if msg := fmt.Sprint(err); needsNetwork(msg) {
+			return &NetworkError{Plugins: []string{sp.raw}, Module: mv.Path, Version: mv.Version, Reason: msg}
+		}
+		return &PluginError{Spec: sp.raw, Reason: "downloading " + mv.String(), Err: in.goError(err)}
+	}
+	dst := filepath.Join(in.workdir, "process", "module")
+	if err := os.CopyFS(dst, os.DirFS(mod.Dir)); err != nil {
+		return err
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(sp.importPath, mv.Path), "/")
+	sp.modulePath, sp.version, sp.moduleDir = mv.Path, mv.Version, dst
+	sp.dir = filepath.Join(dst, filepath.FromSlash(rel))
+	return checkMain(*sp)
 }
 
 // packageName returns the package name of the first Go file in dir that
@@ -254,10 +309,16 @@ func (in *install) admitProcess(sp *pluginSpec) error {
 	if err != nil || v == nil {
 		return err
 	}
-	if len(v.cat.ByModule(sp.modulePath)) > 0 {
+	if sp.dir != "" && len(v.cat.ByModule(sp.modulePath)) > 0 {
 		return &catalog.RefusedError{Plugin: sp.raw, Rule: "catalog version", Reason: "its module " + sp.modulePath + " is one the catalog lists: install the catalog's version by name"}
 	}
-	return v.resolve(sp, in.c.AllowUnlisted)
+	if err := v.resolve(sp, in.c.AllowUnlisted); err != nil {
+		return err
+	}
+	if sp.listedIn != nil {
+		return &PluginError{Spec: sp.raw, Reason: "it is in the vendor's catalog, and process plugins from the catalog are not supported yet"}
+	}
+	return nil
 }
 
 // removeUnplaced removes the new executables that killed installs left in

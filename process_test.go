@@ -229,3 +229,58 @@ func (r *installRun) ask(t *testing.T, line string) string {
 		}
 	}
 }
+
+// A process plugin given by its main package's import path is fetched
+// from the module proxy (here a file proxy: no network), at the version
+// asked for or the latest, built in its module's own graph against the
+// host's source, and recorded with its version; the host's binary is
+// unchanged.
+func TestProcessPluginFromModule(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	bin := installedCopy(t)
+	same := unchanged(t, bin)
+	proxy := filepath.Join(tempDir(t), "proxy")
+	for _, v := range []string{"v1.2.0", "v1.3.0"} {
+		src := filepath.Join(tempDir(t), "src-"+v)
+		writeFiles(t, src, map[string]string{
+			"go.mod": "module example.com/procmod\n\ngo 1.26\n\nrequire github.com/shazow/go-selfcompile v0.0.0\n",
+			"cmd/greet/main.go": `package main
+
+import (
+	"fmt"
+
+	selfcompile "github.com/shazow/go-selfcompile"
+)
+
+func main() { fmt.Println("greet ` + v + `", selfcompile.DefaultProcessDir("/opt/tool")) }
+`,
+		})
+		writeProxyModule(t, proxy, "example.com/procmod", v, src)
+	}
+	env := []string{"GOPROXY=" + fileProxy(proxy, filepath.Join(e2e.modcache, "cache", "download")), "GONOSUMDB=example.com/procmod"}
+	exe := filepath.Join(filepath.Dir(bin), "example-abinary.plugins", "greet")
+	for _, c := range []struct{ spec, version string }{
+		{"example.com/procmod/cmd/greet@v1.2.0", "v1.2.0"},
+		{"example.com/procmod/cmd/greet", "v1.3.0"}, // latest
+	} {
+		if out, errOut, err := run(t, bin, env, "plugin", "add", "--process", c.spec); err != nil {
+			t.Fatalf("plugin add --process %s: %v\n%s\nstderr:\n%s", c.spec, err, out, errOut)
+		}
+		got, err := exec.Command(exe).CombinedOutput()
+		if want := "greet " + c.version + " /opt/tool.plugins\n"; err != nil || string(got) != want {
+			t.Errorf("%s: the process plugin printed %q (%v), want %q", c.spec, got, err, want)
+		}
+		plugins := readManifest(t, filepath.Dir(exe))
+		if len(plugins) != 1 || plugins[0].Version != c.version || plugins[0].Local != "" || plugins[0].Module != "example.com/procmod" || plugins[0].SHA256 != fileHash(t, exe) {
+			t.Errorf("%s: the manifest records %+v", c.spec, plugins)
+		}
+		if list := mustRun(t, bin, "plugin", "list"); list != "example.com/procmod/cmd/greet process greet "+c.version+"\n" {
+			t.Errorf("%s: plugin list:\n%s", c.spec, list)
+		}
+	}
+	if _, err := os.Stat(exe + ".previous"); err != nil {
+		t.Errorf("the install of v1.3.0 kept no previous executable: %v", err)
+	}
+	same()
+}

@@ -58,7 +58,7 @@ func addFlags(fs *pflag.FlagSet, o *options) {
 }
 
 func processFlag(fs *pflag.FlagSet, o *options) {
-	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (SPEC a local folder, or for remove its name)")
+	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (for remove and rollback, give its name)")
 }
 
 // subcommands are the command's subcommands, by name (set in init: they
@@ -367,7 +367,11 @@ func (cmd *Command) list(r *run, _ []string) error {
 		fmt.Fprintln(cmd.stdout(), p.Describe())
 	}
 	for _, p := range processes {
-		fmt.Fprintf(cmd.stdout(), "%s process %s local %s\n", p.ImportPath, p.Name, p.Local)
+		from := p.Version
+		if p.Local != "" {
+			from = "local " + p.Local
+		}
+		fmt.Fprintf(cmd.stdout(), "%s process %s %s\n", p.ImportPath, p.Name, from)
 	}
 	return nil
 }
