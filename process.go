@@ -500,6 +500,28 @@ func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
 	return writeProcessPlugins(dir, append(plugins, *p))
 }
 
+// installedProcess takes the lock of the process plugins' directory and
+// returns the directory, its plugins and the index of the one named name;
+// the caller releases the lock, unless err is not nil.
+func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir string, plugins []ProcessPlugin, i int, release func(), err error) {
+	if dir, err = c.processDir(); err != nil {
+		return "", nil, 0, nil, err
+	}
+	if release, err = c.lockProcessDir(ctx, dir); err != nil {
+		return "", nil, 0, nil, err
+	}
+	plugins, err = ReadProcessPlugins(dir)
+	i = slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
+	if err == nil && i < 0 {
+		err = &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
+	}
+	if err != nil {
+		release()
+		return "", nil, 0, nil, err
+	}
+	return dir, plugins, i, release, nil
+}
+
 // RemoveProcess removes the process plugin name: its executable, the
 // previous one kept for a rollback, and its line in the manifest. A host
 // that runs it keeps the process it started until it stops it.
@@ -508,23 +530,11 @@ func (c *SelfCompile) RemoveProcess(ctx context.Context, name string) error {
 }
 
 func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
-	dir, err := c.processDir()
-	if err != nil {
-		return err
-	}
-	release, err := c.lockProcessDir(ctx, dir)
+	dir, plugins, i, release, err := c.installedProcess(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer release()
-	plugins, err := ReadProcessPlugins(dir)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
-	if i < 0 {
-		return &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
-	}
 	p := plugins[i]
 	if err := writeProcessPlugins(dir, slices.Delete(plugins, i, i+1)); err != nil {
 		return err
@@ -548,23 +558,11 @@ func (c *SelfCompile) RollbackProcess(ctx context.Context, name string) error {
 }
 
 func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {
-	dir, err := c.processDir()
-	if err != nil {
-		return err
-	}
-	release, err := c.lockProcessDir(ctx, dir)
+	dir, plugins, i, release, err := c.installedProcess(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer release()
-	plugins, err := ReadProcessPlugins(dir)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
-	if i < 0 {
-		return &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
-	}
 	p := &plugins[i]
 	prev := p.Path + previousSuffix
 	if sum, err := fsutil.SHA256(prev); p.Previous == "" || err != nil {
