@@ -500,6 +500,28 @@ func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
 	return writeProcessPlugins(dir, append(plugins, *p))
 }
 
+// UpgradeProcess builds the process plugin name again: from the folder it
+// was installed from, or at the latest version of its module for one
+// installed from a module version. The executable it replaces is kept as
+// NAME.previous, as InstallProcess keeps it.
+func (c *SelfCompile) UpgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
+	p, err := c.upgradeProcess(ctx, name)
+	return p, prefixed(err)
+}
+
+func (c *SelfCompile) upgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
+	_, plugins, i, release, err := c.installedProcess(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	release() // the install takes the lock again
+	spec := plugins[i].Local
+	if spec == "" {
+		spec = plugins[i].ImportPath + "@latest"
+	}
+	return c.installProcess(ctx, spec)
+}
+
 // installedProcess takes the lock of the process plugins' directory and
 // returns the directory, its plugins and the index of the one named name;
 // the caller releases the lock, unless err is not nil.

@@ -79,8 +79,8 @@ func main() {
 		t.Errorf("plugin list:\n%s", list)
 	}
 	first := fileHash(t, exe)
-	if out, errOut, err := run(t, bin, env, "plugin", "add", "--process", dir); err != nil {
-		t.Fatalf("plugin add --process again: %v\n%s\nstderr:\n%s", err, out, errOut)
+	if out, errOut, err := run(t, bin, env, "plugin", "upgrade", "--process", "procplug"); err != nil || !strings.Contains(out, "Installed example.com/procplug ("+dir+")") {
+		t.Fatalf("plugin upgrade --process, which builds it from its folder again: %v\n%s\nstderr:\n%s", err, out, errOut)
 	}
 	if fileHash(t, exe+".previous") != first || readManifest(t, filepath.Dir(exe))[0].Previous != first {
 		t.Errorf("the second install did not keep the first executable as %s.previous", exe)
@@ -233,15 +233,15 @@ func (r *installRun) ask(t *testing.T, line string) string {
 // A process plugin given by its main package's import path is fetched
 // from the module proxy (here a file proxy: no network), at the version
 // asked for or the latest, built in its module's own graph against the
-// host's source, and recorded with its version; the host's binary is
-// unchanged.
+// host's source, and recorded with its version; plugin upgrade --process
+// takes it to its module's latest version; the host's binary is unchanged.
 func TestProcessPluginFromModule(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
 	bin := installedCopy(t)
 	same := unchanged(t, bin)
 	proxy := filepath.Join(tempDir(t), "proxy")
-	for _, v := range []string{"v1.2.0", "v1.3.0"} {
+	publish := func(v string) {
 		src := filepath.Join(tempDir(t), "src-"+v)
 		writeFiles(t, src, map[string]string{
 			"go.mod": "module example.com/procmod\n\ngo 1.26\n\nrequire github.com/shazow/go-selfcompile v0.0.0\n",
@@ -258,13 +258,21 @@ func main() { fmt.Println("greet ` + v + `", selfcompile.DefaultProcessDir("/opt
 		})
 		writeProxyModule(t, proxy, "example.com/procmod", v, src)
 	}
+	publish("v1.2.0")
+	publish("v1.3.0")
 	env := []string{"GOPROXY=" + fileProxy(proxy, filepath.Join(e2e.modcache, "cache", "download")), "GONOSUMDB=example.com/procmod"}
 	exe := filepath.Join(filepath.Dir(bin), "example-abinary.plugins", "greet")
 	for _, c := range []struct{ spec, version string }{
 		{"example.com/procmod/cmd/greet@v1.2.0", "v1.2.0"},
 		{"example.com/procmod/cmd/greet", "v1.3.0"}, // latest
+		{"upgrade", "v1.4.0"},
 	} {
-		if out, errOut, err := run(t, bin, env, "plugin", "add", "--process", c.spec); err != nil {
+		args := []string{"plugin", "add", "--process", c.spec}
+		if c.spec == "upgrade" {
+			publish(c.version)
+			args = []string{"plugin", "upgrade", "--process"} // all of them
+		}
+		if out, errOut, err := run(t, bin, env, args...); err != nil {
 			t.Fatalf("plugin add --process %s: %v\n%s\nstderr:\n%s", c.spec, err, out, errOut)
 		}
 		got, err := exec.Command(exe).CombinedOutput()

@@ -58,7 +58,7 @@ func addFlags(fs *pflag.FlagSet, o *options) {
 }
 
 func processFlag(fs *pflag.FlagSet, o *options) {
-	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (for remove and rollback, give its name)")
+	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (for remove, upgrade and rollback, give its name)")
 }
 
 // subcommands are the command's subcommands, by name (set in init: they
@@ -77,7 +77,10 @@ func init() {
 			}
 			return cmd.apply(r, selfcompile.Change{Remove: args})
 		}},
-		"upgrade": {"[IMPORTPATH[@VERSION]|FOLDER...]", addFlags, func(cmd *Command, r *run, args []string) error {
+		"upgrade": {"[IMPORTPATH[@VERSION]|FOLDER...]", func(fs *pflag.FlagSet, o *options) { addFlags(fs, o); processFlag(fs, o) }, func(cmd *Command, r *run, args []string) error {
+			if r.opts.process {
+				return cmd.upgradeProcess(r, args)
+			}
 			return cmd.apply(r, selfcompile.Change{Upgrade: args, UpgradeAll: len(args) == 0})
 		}},
 		"sync": {"FILE", addFlags, (*Command).sync},
