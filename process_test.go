@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,6 +290,21 @@ func main() { fmt.Println("greet ` + v + `", selfcompile.DefaultProcessDir("/opt
 	}
 	if _, err := os.Stat(exe + ".previous"); err != nil {
 		t.Errorf("the install of v1.3.0 kept no previous executable: %v", err)
+	}
+	// A lock file lists it; sync installs it again after its removal.
+	lock := filepath.Join(tempDir(t), "plugins.lock")
+	if err := os.WriteFile(lock, []byte(mustRun(t, bin, "plugin", "list", "--lock")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, bin, "plugin", "remove", "--process", "greet")
+	if _, err := os.Stat(exe); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after remove --process: %v", err)
+	}
+	if out, errOut, err := run(t, bin, env, "plugin", "sync", lock); err != nil || !strings.Contains(out, "Installing process plugin: example.com/procmod/cmd/greet@v1.4.0") {
+		t.Fatalf("plugin sync of the lock: %v\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	if got, err := exec.Command(exe).CombinedOutput(); err != nil || string(got) != "greet v1.4.0 /opt/tool.plugins\n" {
+		t.Errorf("after the sync, the process plugin printed %q (%v)", got, err)
 	}
 	same()
 }

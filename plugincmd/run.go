@@ -350,9 +350,6 @@ func (cmd *Command) list(r *run, _ []string) error {
 		return err
 	}
 	cmd.noticeMissing(&r.sc)
-	if r.opts.lock {
-		return writeLock(cmd.stdout(), cmd.name(), plugins)
-	}
 	if r.opts.asJSON {
 		if plugins == nil {
 			plugins = []selfcompile.PluginInfo{}
@@ -362,6 +359,9 @@ func (cmd *Command) list(r *run, _ []string) error {
 	processes, err := r.sc.ProcessPlugins()
 	if err != nil {
 		return err
+	}
+	if r.opts.lock {
+		return writeLock(cmd.stdout(), cmd.name(), plugins, processes)
 	}
 	if len(plugins)+len(processes) == 0 {
 		fmt.Fprintln(cmd.stdout(), "No plugins installed.")
