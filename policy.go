@@ -410,8 +410,9 @@ func (c *SelfCompile) vendorOf(ctx context.Context) (*vendor, buildRecord, error
 	return v, rec, err
 }
 
-// Check reports the installed plugins of the executable that its vendor's
-// newest catalog no longer lets users run: revoked versions, versions or
+// Check reports the installed plugins of the executable, its process
+// plugins included, that its vendor's newest catalog no longer lets users
+// run: revoked versions, versions or
 // hashes no longer listed or that no longer fit the host, plugins the
 // policy does not allow; and a catalog older than the vendor allows. It
 // returns no problems for a program without a catalog.
@@ -420,8 +421,12 @@ func (c *SelfCompile) Check(ctx context.Context) ([]catalog.Problem, error) {
 	if err != nil || v == nil {
 		return nil, prefixed(err)
 	}
+	processes, err := c.ProcessPlugins()
+	if err != nil {
+		return nil, err
+	}
 	var out []catalog.Problem
-	for _, p := range rec.Plugins {
+	for _, p := range append(rec.Plugins, processInfos(processes)...) {
 		if reason := v.problem(p); reason != "" {
 			out = append(out, catalog.Problem{Plugin: p.ImportPath, Version: p.Version, Reason: reason})
 		}

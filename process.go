@@ -130,6 +130,16 @@ func (c *SelfCompile) ProcessPlugins() ([]ProcessPlugin, error) {
 	return plugins, prefixed(err)
 }
 
+// processInfos describes process plugins as compiled-in ones are
+// described, for the vendor's checks of what is installed.
+func processInfos(processes []ProcessPlugin) []PluginInfo {
+	var out []PluginInfo
+	for _, p := range processes {
+		out = append(out, PluginInfo{ImportPath: p.ImportPath, Module: p.Module, Version: p.Version, Local: p.Local})
+	}
+	return out
+}
+
 // processDir is ProcessDir, or its default beside the executable.
 func (c *SelfCompile) processDir() (string, error) {
 	if c.ProcessDir != "" {

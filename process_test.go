@@ -60,7 +60,7 @@ func main() {
 }
 `,
 	})
-	refusedByPolicy(t, bin, dir)
+	vendored := refusedByPolicy(t, bin, dir)
 	env := []string{"GOPROXY=" + fileProxy(filepath.Join(e2e.modcache, "cache", "download"))}
 	out, errOut, err := run(t, bin, env, "plugin", "add", "--process", dir)
 	if err != nil {
@@ -79,6 +79,11 @@ func main() {
 	if list := mustRun(t, bin, "plugin", "list"); list != "example.com/procplug process procplug local "+dir+"\n" {
 		t.Errorf("plugin list:\n%s", list)
 	}
+	// Installed without the vendor's policy, it is what plugin check
+	// reports under it, as a compiled-in plugin from a folder would be.
+	if problems, err := vendored.Check(t.Context()); err != nil || len(problems) != 1 || problems[0].Plugin != "example.com/procplug" || !strings.Contains(problems[0].Reason, "no longer allowed") {
+		t.Errorf("Check under a policy that admits no folder: %+v, %v", problems, err)
+	}
 	first := fileHash(t, exe)
 	if out, errOut, err := run(t, bin, env, "plugin", "upgrade", "--process", "procplug"); err != nil || !strings.Contains(out, "Installed example.com/procplug ("+dir+")") {
 		t.Fatalf("plugin upgrade --process, which builds it from its folder again: %v\n%s\nstderr:\n%s", err, out, errOut)
@@ -91,8 +96,9 @@ func main() {
 
 // refusedByPolicy checks that a vendor's policy that allows only its
 // catalog's plugins refuses the folder dir as a process plugin, before
-// building, as it refuses it as a compiled-in plugin.
-func refusedByPolicy(t *testing.T, bin, dir string) {
+// building, as it refuses it as a compiled-in plugin. It returns the
+// installer with that vendor.
+func refusedByPolicy(t *testing.T, bin, dir string) *selfcompile.SelfCompile {
 	t.Helper()
 	signer, verifier, _ := catalog.GenerateKey("example.com/abinary")
 	signed, err := catalog.Sign(&catalog.Catalog{Name: "example.com/abinary", Sequence: 1, Date: time.Now()}, signer)
@@ -111,6 +117,7 @@ func refusedByPolicy(t *testing.T, bin, dir string) {
 	if plugins, err := sc.ProcessPlugins(); err != nil || len(plugins) != 0 {
 		t.Errorf("after the refusal: %v, %v", plugins, err)
 	}
+	return sc
 }
 
 // moduleSums downloads module@version into the tests' module cache and
