@@ -54,6 +54,10 @@ type Binary struct {
 	// where each came from.
 	Parts   []Part                   `json:"parts"`
 	Plugins []selfcompile.PluginInfo `json:"plugins"`
+	// Processes are the process plugins installed in the directory beside
+	// the executable that installs use by default (DefaultProcessDir; a
+	// host that sets SelfCompile.ProcessDir keeps them elsewhere).
+	Processes []selfcompile.ProcessPlugin `json:"process_plugins,omitempty"`
 	// Catalog is the vendor's catalog configuration that the generator
 	// gave the binary (its --catalog flags), nil for none. A program may
 	// also set one in its code (SelfCompile.Vendor), which no reader of
@@ -147,6 +151,9 @@ func ReadFile(path string) (*Binary, error) {
 		b.Plugins = rec.Plugins
 	}
 	b.HostVersion = cmp.Or(rec.HostVersion, b.HostVersion, x.Shared.Manifest.HostVersion)
+	if b.Processes, err = selfcompile.ReadProcessPlugins(selfcompile.DefaultProcessDir(path)); err != nil {
+		return nil, fmt.Errorf("inspect: %s: its process plugins: %w", path, err)
+	}
 	if raw := x.Shared.Manifest.Vendor; len(raw) > 0 {
 		if b.Catalog, err = readCatalog(raw); err != nil {
 			return nil, fmt.Errorf("inspect: %s: the catalog configuration: %w", path, err)
@@ -241,6 +248,13 @@ func (b *Binary) String() string {
 			fmt.Fprintf(&s, " (%s)", p.Origin)
 		}
 		s.WriteString("\n")
+	}
+	for _, p := range b.Processes {
+		from := p.Version
+		if p.Local != "" {
+			from = "local " + p.Local
+		}
+		fmt.Fprintf(&s, "  process  %s %s %s sha256 %s\n", printable.String(p.Name), printable.String(p.ImportPath), printable.String(from), p.SHA256)
 	}
 	return s.String()
 }

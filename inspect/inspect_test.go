@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 )
 
@@ -87,5 +88,33 @@ func TestPlacement(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "  bundles  embedded\n") || !strings.Contains(b.String(), "sha256 "+sum) {
 		t.Errorf("embedded: the text lacks the placement or the digest:\n%s", b)
+	}
+}
+
+// inspect shows the process plugins installed beside a binary, from the
+// manifest of their directory.
+func TestProcessPlugins(t *testing.T) {
+	bin, _ := buildEmbedding(t, &bundle.Manifest{Kind: bundle.Shared, MainPackage: "example.com/prog"})
+	if b, err := ReadFile(bin); err != nil || len(b.Processes) != 0 || strings.Contains(b.String(), "process") {
+		t.Fatalf("without process plugins: %v, %+v", err, b)
+	}
+	dir := selfcompile.DefaultProcessDir(bin)
+	sum := strings.Repeat("ef", 32)
+	manifest := `{"plugins":[{"name":"hello","importPath":"example.com/hello","module":"example.com/hello","version":"v1.2.0","sha256":"` + sum + `"}]}`
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, selfcompile.ProcessManifest), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Processes) != 1 || b.Processes[0].Name != "hello" || b.Processes[0].Path != filepath.Join(dir, "hello") {
+		t.Errorf("the process plugins: %+v", b.Processes)
+	}
+	if line := "  process  hello example.com/hello v1.2.0 sha256 " + sum + "\n"; !strings.Contains(b.String(), line) {
+		t.Errorf("the text lacks %q:\n%s", line, b)
 	}
 }
