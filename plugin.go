@@ -93,6 +93,8 @@ type pluginSpec struct {
 	installed  *PluginInfo       // what the binary records of it, for one kept or upgraded
 	listed     *gosrc.ModuleInfo // the module go list says provides it
 	listedIn   *catalogEntry     // what the catalog says of it, for one added or upgraded through it
+	process    bool              // a process plugin (InstallProcess), not one compiled in
+	sum        string            // the h1: hash of a process plugin's module, once downloaded
 }
 
 // parseSpec validates a plugin argument before any work is done. Import

@@ -103,10 +103,8 @@ func (v *vendor) names(cs *changeSet) {
 	if v == nil {
 		return
 	}
-	for i, sp := range cs.adds {
-		if e, ok := v.cat.ByName(sp.importPath); ok && sp.moduleDir == "" {
-			cs.adds[i].importPath, cs.adds[i].modulePath = e.ImportPath, e.Module
-		}
+	for i := range cs.adds {
+		v.name(&cs.adds[i])
 	}
 	renamed := map[string]string{}
 	for name, version := range cs.upgrades {
@@ -117,6 +115,14 @@ func (v *vendor) names(cs *changeSet) {
 		}
 	}
 	cs.upgrades = renamed
+}
+
+// name makes a plugin given by its catalog name the package the catalog
+// lists under that name.
+func (v *vendor) name(sp *pluginSpec) {
+	if e, ok := v.cat.ByName(sp.importPath); ok && sp.moduleDir == "" {
+		sp.importPath, sp.modulePath = e.ImportPath, e.Module
+	}
 }
 
 // applyVendor resolves, for each plugin the change adds or upgrades, a
@@ -167,12 +173,17 @@ func (v *vendor) resolve(p *pluginSpec, allowUnlisted bool) error {
 		}
 		return v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.raw, Module: cmp.Or(p.modulePath, p.importPath), Local: p.moduleDir != ""}, allowUnlisted)
 	}
+	if process := e.Kind == catalog.KindProcess; process && !p.process {
+		return &PluginError{Spec: p.raw, Reason: "the catalog lists it as a process plugin, a program of its own: install it with plugin add --process " + e.Name}
+	} else if !process && p.process {
+		return &PluginError{Spec: p.raw, Reason: "the catalog lists it as a plugin compiled into the program: install it with plugin add " + e.Name}
+	}
 	chosen, err := chooseVersion(e, p.version, v.host)
 	if err != nil {
 		return &catalog.RefusedError{Plugin: p.raw, Rule: "catalog version", Reason: err.Error()}
 	}
 	p.importPath, p.modulePath, p.version = e.ImportPath, e.Module, chosen.Version
-	p.listedIn = &catalogEntry{name: e.Name, seq: v.cat.Sequence}
+	p.listedIn = &catalogEntry{name: e.Name, seq: v.cat.Sequence, sum: chosen.Sum}
 	return nil
 }
 
@@ -180,6 +191,7 @@ func (v *vendor) resolve(p *pluginSpec, allowUnlisted bool) error {
 type catalogEntry struct {
 	name string
 	seq  int64
+	sum  string // the h1: hash of the version chosen
 }
 
 // chooseVersion picks the version of a catalog plugin for a request: the

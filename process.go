@@ -30,6 +30,7 @@ import (
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
 )
 
@@ -47,6 +48,15 @@ type ProcessPlugin struct {
 	Version string `json:"version,omitempty"`
 	// Local is the folder it was built from; "" for a module version.
 	Local string `json:"local,omitempty"`
+	// Sum is the h1: hash of the module it was built from, as go.sum has
+	// it; "" for a folder.
+	Sum string `json:"sum,omitempty"`
+	// Origin says where it came from, as PluginInfo.Origin does: "catalog",
+	// "module" or "local"; Catalog is, for one installed through the
+	// vendor's catalog, its name there and the sequence number of the
+	// catalog that allowed it, as "NAME (sequence N)".
+	Origin  string `json:"origin,omitempty"`
+	Catalog string `json:"catalog,omitempty"`
 	// SHA256 is the executable's sha256, in hex, as the build wrote it:
 	// a host checks it before every start.
 	SHA256 string `json:"sha256"`
@@ -135,7 +145,7 @@ func (c *SelfCompile) ProcessPlugins() ([]ProcessPlugin, error) {
 func processInfos(processes []ProcessPlugin) []PluginInfo {
 	var out []PluginInfo
 	for _, p := range processes {
-		out = append(out, PluginInfo{ImportPath: p.ImportPath, Module: p.Module, Version: p.Version, Local: p.Local})
+		out = append(out, PluginInfo{ImportPath: p.ImportPath, Module: p.Module, Version: p.Version, Local: p.Local, Sum: p.Sum, Origin: p.Origin})
 	}
 	return out
 }
@@ -209,8 +219,16 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 		Module:     sp.modulePath,
 		Version:    sp.version,
 		Local:      local,
+		Sum:        sp.sum,
+		Origin:     "module",
 		GoVersion:  in.bin.Toolchain.Manifest.GoVersion,
 		Host:       in.hostRef(),
+	}
+	switch {
+	case local != "":
+		p.Origin = "local"
+	case sp.listedIn != nil:
+		p.Origin, p.Catalog = "catalog", fmt.Sprintf("%s (sequence %d)", sp.listedIn.name, sp.listedIn.seq)
 	}
 	tmp, err := in.buildProcess(sp, dir, p.Name)
 	if err != nil {
@@ -236,6 +254,7 @@ func parseProcessSpec(arg string) (pluginSpec, error) {
 	if err != nil {
 		return sp, err
 	}
+	sp.process = true
 	if err := checkProcessName(sp); err != nil {
 		return sp, err
 	}
@@ -268,20 +287,29 @@ func checkMain(sp pluginSpec) error {
 // plugins do, and copies that module into the workdir (the module cache is
 // read-only): the folder it is built in.
 func (in *install) fetchProcess(sp *pluginSpec) error {
-	found, err := in.queryPlugins([]pluginSpec{*sp})
-	if err != nil {
-		return err
+	mv := module.Version{Path: sp.modulePath, Version: sp.version}
+	if sp.listedIn == nil { // the catalog named the module version
+		found, err := in.queryPlugins([]pluginSpec{*sp})
+		if err != nil {
+			return err
+		}
+		mv = found[0]
 	}
-	mv := found[0]
 	g := in.g
 	g.Dir = in.workdir
-	var mod struct{ Dir string }
+	var mod struct{ Dir, Sum string }
 	if err := g.JSON(in.ctx, &mod, "mod", "download", "-json", "--", mv.String()); err != nil || mod.Dir == "" {
 		if msg := fmt.Sprint(err); needsNetwork(msg) {
 			return &NetworkError{Plugins: []string{sp.raw}, Module: mv.Path, Version: mv.Version, Reason: msg}
 		}
 		return &PluginError{Spec: sp.raw, Reason: "downloading " + mv.String(), Err: in.goError(err)}
 	}
+	if sp.listedIn != nil { // its files and go.mod are the catalog's, whatever GOSUMDB, GONOSUMDB, GOINSECURE or GOFLAGS let through
+		if _, err := in.vendor.checkListed(in.r.modcache, gosrc.Module{Path: mv.Path, Version: mv.Version}, sp.raw); err != nil {
+			return err
+		}
+	}
+	sp.sum = mod.Sum
 	dst := filepath.Join(in.workdir, "process", "module")
 	if err := os.CopyFS(dst, os.DirFS(mod.Dir)); err != nil {
 		return err
@@ -319,16 +347,12 @@ func (in *install) admitProcess(sp *pluginSpec) error {
 	if err != nil || v == nil {
 		return err
 	}
+	in.vendor = v
+	v.name(sp)
 	if sp.dir != "" && len(v.cat.ByModule(sp.modulePath)) > 0 {
 		return &catalog.RefusedError{Plugin: sp.raw, Rule: "catalog version", Reason: "its module " + sp.modulePath + " is one the catalog lists: install the catalog's version by name"}
 	}
-	if err := v.resolve(sp, in.c.AllowUnlisted); err != nil {
-		return err
-	}
-	if sp.listedIn != nil {
-		return &PluginError{Spec: sp.raw, Reason: "it is in the vendor's catalog, and process plugins from the catalog are not supported yet"}
-	}
-	return nil
+	return v.resolve(sp, in.c.AllowUnlisted)
 }
 
 // removeUnplaced removes the new executables that killed installs left in

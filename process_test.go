@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/catalog"
 )
@@ -312,6 +315,71 @@ func main() { fmt.Println("greet ` + v + `", selfcompile.DefaultProcessDir("/opt
 	}
 	if got, err := exec.Command(exe).CombinedOutput(); err != nil || string(got) != "greet v1.4.0 /opt/tool.plugins\n" {
 		t.Errorf("after the sync, the process plugin printed %q (%v)", got, err)
+	}
+	same()
+}
+
+// A vendor's catalog lists process plugins as such: plugin add --process
+// NAME installs the version it allows, from the module proxy, checked
+// against the hash it lists whatever GOSUMDB and GONOSUMDB say, and
+// records where it came from; a listed version whose files are not the
+// catalog's is refused, nothing installed. A name of either kind given
+// to the other kind's install is refused, saying which to use.
+func TestProcessPluginFromCatalog(t *testing.T) {
+	setupE2E(t)
+	v := newVendor(t)
+	for _, name := range []string{"greetp", "badp"} {
+		src := filepath.Join(tempDir(t), name)
+		writeFiles(t, src, map[string]string{
+			"go.mod":                   "module example.com/" + name + "\n\ngo 1.26\n",
+			"cmd/" + name + "/main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"" + name + " v1.0.0\") }\n",
+		})
+		writeProxyModule(t, v.proxy, "example.com/"+name, "v1.0.0", src)
+		esc, _ := module.EscapePath("example.com/" + name)
+		sum, err := dirhash.HashZip(filepath.Join(v.proxy, esc, "@v", "v1.0.0.zip"), dirhash.Hash1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.sums["example.com/"+name+"@v1.0.0"] = sum
+	}
+	cat := v.catalog(1, []string{"v1.0.0"})
+	for name, sum := range map[string]string{"greetp": v.sums["example.com/greetp@v1.0.0"], "badp": v.sums["example.com/greetp@v1.0.0"]} {
+		cat.Plugins = append(cat.Plugins, catalog.Plugin{Name: name, Kind: catalog.KindProcess, ImportPath: "example.com/" + name + "/cmd/" + name, Module: "example.com/" + name,
+			Versions: []catalog.Version{{Version: "v1.0.0", Sum: sum}}})
+	}
+	t.Setenv("GOPROXY", fileProxy(v.proxy, filepath.Join(e2e.modcache, "cache", "download")))
+	t.Setenv("GOSUMDB", "off")
+	t.Setenv("GONOSUMDB", "*") // the catalog's hash holds whatever these say
+	bin := installedCopy(t)
+	same := unchanged(t, bin)
+	sc := installer(t, bin)
+	sc.Vendor = &catalog.Config{Name: "example.com/abinary", Keys: []string{v.verifier}, Embedded: v.sign(cat), Policy: catalog.Policy{Allow: catalog.AllowCatalog}}
+	p, err := sc.InstallProcess(t.Context(), "greetp")
+	if err != nil {
+		t.Fatalf("InstallProcess greetp: %v", err)
+	}
+	if p.Origin != "catalog" || p.Catalog != "greetp (sequence 1)" || p.Version != "v1.0.0" || p.Sum != v.sums["example.com/greetp@v1.0.0"] || p.ImportPath != "example.com/greetp/cmd/greetp" {
+		t.Errorf("the install records %+v", p)
+	}
+	if got, err := exec.Command(p.Path).CombinedOutput(); err != nil || string(got) != "greetp v1.0.0\n" {
+		t.Errorf("the process plugin printed %q (%v)", got, err)
+	}
+	var refused *catalog.RefusedError
+	_, err = sc.InstallProcess(t.Context(), "badp")
+	if !errors.As(err, &refused) || refused.Rule != "catalog hash" || !errors.Is(err, selfcompile.ErrNotAllowed) {
+		t.Errorf("a process plugin whose files are not the catalog's: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(p.Path), "badp")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused plugin's executable: %v", err)
+	}
+	if _, err := sc.InstallProcess(t.Context(), "metrics"); !errors.Is(err, selfcompile.ErrInvalidPlugin) || !strings.Contains(err.Error(), "install it with plugin add metrics") {
+		t.Errorf("a compiled-in plugin's name given to --process: %v", err)
+	}
+	if _, err := sc.Plan(t.Context(), selfcompile.Change{Add: []string{"greetp"}}); !errors.Is(err, selfcompile.ErrInvalidPlugin) || !strings.Contains(err.Error(), "install it with plugin add --process greetp") {
+		t.Errorf("a process plugin's name given to a compiled-in install: %v", err)
+	}
+	if problems, err := sc.Check(t.Context()); err != nil || len(problems) != 0 {
+		t.Errorf("plugin check after the install: %+v, %v", problems, err)
 	}
 	same()
 }

@@ -64,6 +64,10 @@ type Plugin struct {
 	// Tier is the vendor's word for how far it is supported, as in
 	// "official" or "community".
 	Tier string `json:"tier,omitempty"`
+	// Kind is KindProcess for a process plugin: a main package, built as a
+	// program of its own that the host starts (plugin add --process);
+	// empty for a package compiled into the program.
+	Kind string `json:"kind,omitempty"`
 	// ImportPath is the plugin's package, and Module the module that
 	// provides it.
 	ImportPath string `json:"import_path"`
@@ -73,6 +77,9 @@ type Plugin struct {
 	// Revoked are versions users must no longer run, with why.
 	Revoked []Revoked `json:"revoked,omitempty"`
 }
+
+// KindProcess is the Kind of a process plugin.
+const KindProcess = "process"
 
 // Version is a version of a plugin that users may install.
 type Version struct {

@@ -109,6 +109,9 @@ func writeInfo(w io.Writer, p *catalog.Plugin, host string) {
 	if p.Tier != "" {
 		fmt.Fprintf(w, "  tier     %s\n", printable.String(p.Tier))
 	}
+	if p.Kind == catalog.KindProcess {
+		fmt.Fprintf(w, "  kind     process plugin: a program of its own (plugin add --process %s)\n", printable.String(p.Name))
+	}
 	for _, v := range p.Versions {
 		note := ""
 		if _, err := p.Allowed(v.Version, host); err != nil {

@@ -53,3 +53,14 @@ func TestUnknownHostSaid(t *testing.T) {
 		}
 	}
 }
+
+// plugin info says that a catalog's process plugin is one, and how to
+// install it.
+func TestInfoProcessKind(t *testing.T) {
+	p := catalog.Plugin{Name: "greetp", Kind: catalog.KindProcess, ImportPath: "example.com/greetp/cmd/greetp", Module: "example.com/greetp", Versions: []catalog.Version{{Version: "v1.0.0", Sum: "h1:x="}}}
+	var out bytes.Buffer
+	writeInfo(&out, &p, "")
+	if want := "  kind     process plugin: a program of its own (plugin add --process greetp)\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("info lacks %q:\n%s", want, out.String())
+	}
+}
