@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
-
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/catalog"
 )
@@ -329,18 +326,10 @@ func TestProcessPluginFromCatalog(t *testing.T) {
 	setupE2E(t)
 	v := newVendor(t)
 	for _, name := range []string{"greetp", "badp"} {
-		src := filepath.Join(tempDir(t), name)
-		writeFiles(t, src, map[string]string{
+		v.publishFiles("example.com/"+name, "v1.0.0", map[string]string{
 			"go.mod":                   "module example.com/" + name + "\n\ngo 1.26\n",
 			"cmd/" + name + "/main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"" + name + " v1.0.0\") }\n",
 		})
-		writeProxyModule(t, v.proxy, "example.com/"+name, "v1.0.0", src)
-		esc, _ := module.EscapePath("example.com/" + name)
-		sum, err := dirhash.HashZip(filepath.Join(v.proxy, esc, "@v", "v1.0.0.zip"), dirhash.Hash1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v.sums["example.com/"+name+"@v1.0.0"] = sum
 	}
 	cat := v.catalog(1, []string{"v1.0.0"})
 	for name, sum := range map[string]string{"greetp": v.sums["example.com/greetp@v1.0.0"], "badp": v.sums["example.com/greetp@v1.0.0"]} {

@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
-
 	selfcompile "github.com/shazow/go-selfcompile"
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/plugincmd"
@@ -40,20 +37,12 @@ type vendorFixture struct {
 // publish adds a plugin module, whose package example.com/NAME/plugin
 // prints "NAME VERSION", to the proxy and returns its zip's hash.
 func (v *vendorFixture) publish(name, version string) {
-	src := filepath.Join(tempDir(v.t), name+"-"+version)
 	mod := "example.com/" + name
-	writeFiles(v.t, src, map[string]string{
+	v.publishFiles(mod, version, map[string]string{
 		"go.mod":           "module " + mod + "\n\ngo 1.26\n",
 		"plugin/plugin.go": "package plugin\n\nimport \"fmt\"\n\nfunc init() { fmt.Println(\"" + name + " " + version + "\") }\n",
 		"other/other.go":   "package other\n",
 	})
-	writeProxyModule(v.t, v.proxy, mod, version, src)
-	esc, _ := module.EscapePath(mod)
-	sum, err := dirhash.HashZip(filepath.Join(v.proxy, esc, "@v", version+".zip"), dirhash.Hash1)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	v.sums[mod+"@"+version] = sum
 }
 
 // catalog returns a catalog of the given sequence number listing metrics
