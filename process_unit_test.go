@@ -154,7 +154,7 @@ func useWindowsRules(t *testing.T) *windowsRules {
 
 // Under Windows' rules, a host that runs a process plugin's executable
 // stops none of the changes of the plugin: installs again while the
-// previous executable still runs too, its removal (its name is free at
+// previous executable still runs too, rollbacks, its removal (its name is free at
 // once, and the manifest no longer lists it), an install after it; what
 // could not be removed while it ran is removed by the next change.
 func TestProcessRunningExecutable(t *testing.T) {
@@ -176,6 +176,14 @@ func TestProcessRunningExecutable(t *testing.T) {
 		t.Errorf("after the installs, %s holds %q", exe, data)
 	}
 	rules.running[exe] = true // a host runs a3 too
+	for _, want := range []string{"a2", "a3"} {
+		if err := sc.RollbackProcess(t.Context(), "alpha"); err != nil {
+			t.Fatalf("a rollback while a host runs the executable: %v", err)
+		}
+		if data, _ := os.ReadFile(exe); string(data) != want {
+			t.Errorf("after a rollback, %s holds %q, want %q", exe, data, want)
+		}
+	}
 	if err := sc.RemoveProcess(t.Context(), "alpha"); err != nil {
 		t.Fatalf("removing a plugin a host runs: %v", err)
 	}
