@@ -466,7 +466,10 @@ func failpointDependents(t *testing.T, repo string, env []string) map[string]boo
 // its folder (pflag v1.0.6, which the host does not have, from a file
 // proxy), with the toolchain it carries, and greets through it: go-plugin
 // starts hello.exe, checked against the manifest's sha256, and the host
-// calls it over TCP loopback, go-plugin's transport on Windows.
+// calls it over TCP loopback, go-plugin's transport on Windows. A running
+// "processhost serve" gains panicky, installed meanwhile, without a
+// restart; panicky's panic leaves it serving, the error naming the
+// plugin; hello is installed again and removed while the host runs it.
 func TestWindowsProcessPlugin(t *testing.T) {
 	w := setupWine(t)
 	setupE2E(t)
@@ -477,14 +480,19 @@ func TestWindowsProcessPlugin(t *testing.T) {
 	moduleSums(t, "github.com/spf13/pflag@v1.0.6") // the file proxy serves it
 	env := []string{"LOCALAPPDATA=" + winPath(filepath.Join(work, "appdata")),
 		"GOPROXY=file:///Z:" + filepath.Join(e2e.modcache, "cache", "download")}
-	folder := winPath(filepath.Join(prog.repo, "example", "processhost", "plugins", "hello"))
-	start := time.Now()
-	out, errOut, err := w.run(bin, env, "plugin", "add", "--process", folder)
-	if err != nil {
-		t.Fatalf("plugin add --process under Wine: %v\n%s%s", err, out, errOut)
+	src := filepath.Join(prog.repo, "example", "processhost", "plugins")
+	folder := winPath(filepath.Join(src, "hello"))
+	add := func(folder string) {
+		t.Helper()
+		start := time.Now()
+		out, errOut, err := w.run(bin, env, "plugin", "add", "--process", folder)
+		if err != nil {
+			t.Fatalf("plugin add --process %s under Wine: %v\n%s%s", folder, err, out, errOut)
+		}
+		t.Logf("plugin add --process %s: %v", folder, time.Since(start).Round(100*time.Millisecond))
+		same()
 	}
-	t.Logf("plugin add --process %s: %v", folder, time.Since(start).Round(100*time.Millisecond))
-	same()
+	add(folder)
 	exe := filepath.Join(filepath.Dir(bin), "processhost.plugins", "hello.exe")
 	plugins := readManifest(t, filepath.Dir(exe))
 	if len(plugins) != 1 || plugins[0].Name != "hello" || plugins[0].SHA256 != fileHash(t, exe) || plugins[0].Local != folder {
@@ -493,11 +501,41 @@ func TestWindowsProcessPlugin(t *testing.T) {
 	if out, _, err := w.run(bin, env, "plugin", "list"); err != nil || out != "example.com/processhost/hello process hello local "+folder+"\n" {
 		t.Errorf("plugin list: %v\n%s", err, out)
 	}
-	start = time.Now()
-	out, errOut, err = w.run(bin, env, "greet", "hello", "you")
-	if want := "hello: hello you, from a process plugin built with pflag v1.0.6\n"; err != nil || out != want {
-		t.Errorf("greet hello you under Wine: %v\n%q, want %q\n%s", err, out, want, errOut)
+	const answer = "hello: hello you, from a process plugin built with pflag v1.0.6"
+	start := time.Now()
+	out, errOut, err := w.run(bin, env, "greet", "hello", "you")
+	if err != nil || out != answer+"\n" {
+		t.Errorf("greet hello you under Wine: %v\n%q, want %q\n%s", err, out, answer, errOut)
 	}
 	t.Logf("greet hello you: %v", time.Since(start).Round(100*time.Millisecond))
+
+	srv := startCommand(t, w.command(bin, env, "serve"))
+	if got := srv.ask(t, "greet hello you"); got != answer {
+		t.Errorf("processhost serve: %s", got)
+	}
+	add(winPath(filepath.Join(src, "panicky")))
+	if got := srv.ask(t, "greet panicky you"); !strings.HasPrefix(got, "error: process plugin panicky: ") || !strings.Contains(got, "panic: panicky cannot greet you") {
+		t.Errorf("a plugin installed while the host serves, which panics: %s", got)
+	}
+	if got := srv.ask(t, "greet hello you"); got != answer {
+		t.Errorf("the host, after a plugin panicked: %s", got)
+	}
+	add(folder) // while the host runs hello.exe
+	if !fileExists(exe+".previous") || readManifest(t, filepath.Dir(exe))[0].Previous != fileHash(t, exe+".previous") {
+		t.Errorf("installed again, hello did not keep its previous executable as %s.previous", exe)
+	}
+	if got := srv.ask(t, "greet hello again"); got != "hello: hello again, from a process plugin built with pflag v1.0.6" {
+		t.Errorf("the host, after hello was installed again: %s", got)
+	}
+	if out, errOut, err := w.run(bin, env, "plugin", "remove", "--process", "hello"); err != nil {
+		t.Errorf("plugin remove --process hello while the host runs it: %v\n%s%s", err, out, errOut)
+	}
+	if got := srv.ask(t, "greet hello you"); !strings.HasPrefix(got, "error: process plugin hello: not installed") || fileExists(exe) {
+		t.Errorf("the host, after hello was removed: %s", got)
+	}
+	srv.stdin.Close()
+	if err := srv.wait(); err != nil {
+		t.Errorf("processhost serve, at the end of its input: %v\n%s", err, srv.stderr.String())
+	}
 	same()
 }
