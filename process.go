@@ -8,6 +8,7 @@ package selfcompile
 // host's build list and executable are not touched.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,7 +32,6 @@ import (
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
-	"github.com/shazow/go-selfcompile/internal/spec"
 )
 
 // ProcessPlugin is a plugin built as an executable of its own, which the
@@ -144,7 +144,9 @@ func (c *SelfCompile) processDir() (string, error) {
 }
 
 // InstallProcess builds the main package at spec, a local folder (a path
-// starting with "./", "../" or "/"), as a process plugin of the host, and
+// starting with "./", "../" or "/") or an import path with an optional
+// version ("path@v1.2.0", latest by default), as a process plugin of the
+// host, and
 // places its executable in the process plugins' directory (ProcessDir),
 // replacing one of the same name, which is kept as NAME.previous. It is
 // built with the toolchain and the modules the executable carries, in the
@@ -186,11 +188,18 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 	if err := in.restore(); err != nil {
 		return nil, err
 	}
+	local := sp.dir
+	if local == "" {
+		if err := in.fetchProcess(&sp); err != nil {
+			return nil, err
+		}
+	}
 	p = &ProcessPlugin{
 		Name:       processName(sp.importPath),
 		ImportPath: sp.importPath,
 		Module:     sp.modulePath,
-		Local:      sp.dir,
+		Version:    sp.version,
+		Local:      local,
 		GoVersion:  in.bin.Toolchain.Manifest.GoVersion,
 		Host:       in.hostRef(),
 	}
@@ -210,22 +219,68 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 }
 
 // parseProcessSpec checks a process plugin's spec: a local folder of a
-// main package.
+// main package, or a main package's import path with an optional version
+// (latest by default), whose module is fetched once the go command is
+// restored.
 func parseProcessSpec(arg string) (pluginSpec, error) {
-	if !spec.IsLocal(arg) {
-		return pluginSpec{}, &PluginError{Spec: arg, Reason: "process plugins are installed from a local folder for now (a path starting with ./, ../ or /)"}
-	}
-	sp, err := parseLocalSpec(arg)
+	sp, err := parseSpec(arg)
 	if err != nil {
 		return sp, err
 	}
+	if err := checkProcessName(sp); err != nil {
+		return sp, err
+	}
+	if sp.dir == "" {
+		sp.version = cmp.Or(sp.version, "latest")
+		return sp, nil
+	}
+	return sp, checkMain(sp)
+}
+
+// checkProcessName refuses a plugin whose executable would have a name
+// that the process plugins' directory keeps for itself.
+func checkProcessName(sp pluginSpec) error {
 	if name := processName(sp.importPath); name+exeSuffix() == ProcessManifest || strings.HasSuffix(name, previousSuffix) {
-		return sp, &PluginError{Spec: arg, Reason: "its executable would be named " + name + ", a name the process plugins' directory keeps for itself"}
+		return &PluginError{Spec: sp.raw, Reason: "its executable would be named " + name + ", a name the process plugins' directory keeps for itself"}
 	}
+	return nil
+}
+
+// checkMain refuses a plugin whose package, in sp.dir, is not a program.
+func checkMain(sp pluginSpec) error {
 	if name := packageName(sp.dir); name != "main" {
-		return sp, &PluginError{Spec: arg, Reason: fmt.Sprintf("it is package %s, and a process plugin is a program: package main, whose main serves the host's plugin interfaces", name)}
+		return &PluginError{Spec: sp.raw, Reason: fmt.Sprintf("it is package %s, and a process plugin is a program: package main, whose main serves the host's plugin interfaces", name)}
 	}
-	return sp, nil
+	return nil
+}
+
+// fetchProcess resolves a process plugin given by import path and version
+// to the module version that provides it, as installs of compiled-in
+// plugins do, and copies that module into the workdir (the module cache is
+// read-only): the folder it is built in.
+func (in *install) fetchProcess(sp *pluginSpec) error {
+	found, err := in.queryPlugins([]pluginSpec{*sp})
+	if err != nil {
+		return err
+	}
+	mv := found[0]
+	g := in.g
+	g.Dir = in.workdir
+	var mod struct{ Dir string }
+	if err := g.JSON(in.ctx, &mod, "mod", "download", "-json", "--", mv.String()); err != nil || mod.Dir == "" {
+		if msg := fmt.Sprint(err); needsNetwork(msg) {
+			return &NetworkError{Plugins: []string{sp.raw}, Module: mv.Path, Version: mv.Version, Reason: msg}
+		}
+		return &PluginError{Spec: sp.raw, Reason: "downloading " + mv.String(), Err: in.goError(err)}
+	}
+	dst := filepath.Join(in.workdir, "process", "module")
+	if err := os.CopyFS(dst, os.DirFS(mod.Dir)); err != nil {
+		return err
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(sp.importPath, mv.Path), "/")
+	sp.modulePath, sp.version, sp.moduleDir = mv.Path, mv.Version, dst
+	sp.dir = filepath.Join(dst, filepath.FromSlash(rel))
+	return checkMain(*sp)
 }
 
 // packageName returns the package name of the first Go file in dir that
@@ -255,10 +310,16 @@ func (in *install) admitProcess(sp *pluginSpec) error {
 	if err != nil || v == nil {
 		return err
 	}
-	if len(v.cat.ByModule(sp.modulePath)) > 0 {
+	if sp.dir != "" && len(v.cat.ByModule(sp.modulePath)) > 0 {
 		return &catalog.RefusedError{Plugin: sp.raw, Rule: "catalog version", Reason: "its module " + sp.modulePath + " is one the catalog lists: install the catalog's version by name"}
 	}
-	return v.resolve(sp, in.c.AllowUnlisted)
+	if err := v.resolve(sp, in.c.AllowUnlisted); err != nil {
+		return err
+	}
+	if sp.listedIn != nil {
+		return &PluginError{Spec: sp.raw, Reason: "it is in the vendor's catalog, and process plugins from the catalog are not supported yet"}
+	}
+	return nil
 }
 
 // removeUnplaced removes, from the process plugins' directory dir, whose
@@ -484,6 +545,52 @@ func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
 	return writeProcessPlugins(dir, append(plugins, *p))
 }
 
+// UpgradeProcess builds the process plugin name again: from the folder it
+// was installed from, or at the latest version of its module for one
+// installed from a module version. The executable it replaces is kept as
+// NAME.previous, as InstallProcess keeps it.
+func (c *SelfCompile) UpgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
+	p, err := c.upgradeProcess(ctx, name)
+	return p, prefixed(err)
+}
+
+func (c *SelfCompile) upgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
+	_, plugins, i, release, err := c.installedProcess(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	release() // the install takes the lock again
+	spec := plugins[i].Local
+	if spec == "" {
+		spec = plugins[i].ImportPath + "@latest"
+	}
+	return c.installProcess(ctx, spec)
+}
+
+// installedProcess takes the lock of the process plugins' directory,
+// removes what earlier changes left in it (removeUnplaced), and returns
+// the directory, its plugins and the index of the one named name; the
+// caller releases the lock, unless err is not nil.
+func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir string, plugins []ProcessPlugin, i int, release func(), err error) {
+	if dir, err = c.processDir(); err != nil {
+		return "", nil, 0, nil, err
+	}
+	if release, err = c.lockProcessDir(ctx, dir); err != nil {
+		return "", nil, 0, nil, err
+	}
+	removeUnplaced(dir)
+	plugins, err = ReadProcessPlugins(dir)
+	i = slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
+	if err == nil && i < 0 {
+		err = &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
+	}
+	if err != nil {
+		release()
+		return "", nil, 0, nil, err
+	}
+	return dir, plugins, i, release, nil
+}
+
 // RemoveProcess removes the process plugin name: its executable, the
 // previous one kept for a rollback, and its line in the manifest. A host
 // that runs it keeps the process it started until it stops it; on
@@ -494,24 +601,11 @@ func (c *SelfCompile) RemoveProcess(ctx context.Context, name string) error {
 }
 
 func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
-	dir, err := c.processDir()
-	if err != nil {
-		return err
-	}
-	release, err := c.lockProcessDir(ctx, dir)
+	dir, plugins, i, release, err := c.installedProcess(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer release()
-	removeUnplaced(dir)
-	plugins, err := ReadProcessPlugins(dir)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
-	if i < 0 {
-		return &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
-	}
 	p := plugins[i]
 	if err := writeProcessPlugins(dir, slices.Delete(plugins, i, i+1)); err != nil {
 		return err
@@ -535,23 +629,11 @@ func (c *SelfCompile) RollbackProcess(ctx context.Context, name string) error {
 }
 
 func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {
-	dir, err := c.processDir()
-	if err != nil {
-		return err
-	}
-	release, err := c.lockProcessDir(ctx, dir)
+	dir, plugins, i, release, err := c.installedProcess(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer release()
-	plugins, err := ReadProcessPlugins(dir)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
-	if i < 0 {
-		return &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
-	}
 	p := &plugins[i]
 	prev := p.Path + previousSuffix
 	if sum, err := fsutil.SHA256(prev); p.Previous == "" || err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,8 +80,8 @@ func main() {
 		t.Errorf("plugin list:\n%s", list)
 	}
 	first := fileHash(t, exe)
-	if out, errOut, err := run(t, bin, env, "plugin", "add", "--process", dir); err != nil {
-		t.Fatalf("plugin add --process again: %v\n%s\nstderr:\n%s", err, out, errOut)
+	if out, errOut, err := run(t, bin, env, "plugin", "upgrade", "--process", "procplug"); err != nil || !strings.Contains(out, "Installed example.com/procplug ("+dir+")") {
+		t.Fatalf("plugin upgrade --process, which builds it from its folder again: %v\n%s\nstderr:\n%s", err, out, errOut)
 	}
 	if fileHash(t, exe+".previous") != first || readManifest(t, filepath.Dir(exe))[0].Previous != first {
 		t.Errorf("the second install did not keep the first executable as %s.previous", exe)
@@ -229,4 +230,82 @@ func (r *installRun) ask(t *testing.T, line string) string {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// A process plugin given by its main package's import path is fetched
+// from the module proxy (here a file proxy: no network), at the version
+// asked for or the latest, built in its module's own graph against the
+// host's source, and recorded with its version; plugin upgrade --process
+// takes it to its module's latest version; the host's binary is unchanged.
+func TestProcessPluginFromModule(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	bin := installedCopy(t)
+	same := unchanged(t, bin)
+	proxy := filepath.Join(tempDir(t), "proxy")
+	publish := func(v string) {
+		src := filepath.Join(tempDir(t), "src-"+v)
+		writeFiles(t, src, map[string]string{
+			"go.mod": "module example.com/procmod\n\ngo 1.26\n\nrequire github.com/shazow/go-selfcompile v0.0.0\n",
+			"cmd/greet/main.go": `package main
+
+import (
+	"fmt"
+
+	selfcompile "github.com/shazow/go-selfcompile"
+)
+
+func main() { fmt.Println("greet ` + v + `", selfcompile.DefaultProcessDir("/opt/tool")) }
+`,
+		})
+		writeProxyModule(t, proxy, "example.com/procmod", v, src)
+	}
+	publish("v1.2.0")
+	publish("v1.3.0")
+	env := []string{"GOPROXY=" + fileProxy(proxy, filepath.Join(e2e.modcache, "cache", "download")), "GONOSUMDB=example.com/procmod"}
+	exe := filepath.Join(filepath.Dir(bin), "example-abinary.plugins", "greet")
+	for _, c := range []struct{ spec, version string }{
+		{"example.com/procmod/cmd/greet@v1.2.0", "v1.2.0"},
+		{"example.com/procmod/cmd/greet", "v1.3.0"}, // latest
+		{"upgrade", "v1.4.0"},
+	} {
+		args := []string{"plugin", "add", "--process", c.spec}
+		if c.spec == "upgrade" {
+			publish(c.version)
+			args = []string{"plugin", "upgrade", "--process"} // all of them
+		}
+		if out, errOut, err := run(t, bin, env, args...); err != nil {
+			t.Fatalf("plugin add --process %s: %v\n%s\nstderr:\n%s", c.spec, err, out, errOut)
+		}
+		got, err := exec.Command(exe).CombinedOutput()
+		if want := "greet " + c.version + " /opt/tool.plugins\n"; err != nil || string(got) != want {
+			t.Errorf("%s: the process plugin printed %q (%v), want %q", c.spec, got, err, want)
+		}
+		plugins := readManifest(t, filepath.Dir(exe))
+		if len(plugins) != 1 || plugins[0].Version != c.version || plugins[0].Local != "" || plugins[0].Module != "example.com/procmod" || plugins[0].SHA256 != fileHash(t, exe) {
+			t.Errorf("%s: the manifest records %+v", c.spec, plugins)
+		}
+		if list := mustRun(t, bin, "plugin", "list"); list != "example.com/procmod/cmd/greet process greet "+c.version+"\n" {
+			t.Errorf("%s: plugin list:\n%s", c.spec, list)
+		}
+	}
+	if _, err := os.Stat(exe + ".previous"); err != nil {
+		t.Errorf("the install of v1.3.0 kept no previous executable: %v", err)
+	}
+	// A lock file lists it; sync installs it again after its removal.
+	lock := filepath.Join(tempDir(t), "plugins.lock")
+	if err := os.WriteFile(lock, []byte(mustRun(t, bin, "plugin", "list", "--lock")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, bin, "plugin", "remove", "--process", "greet")
+	if _, err := os.Stat(exe); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after remove --process: %v", err)
+	}
+	if out, errOut, err := run(t, bin, env, "plugin", "sync", lock); err != nil || !strings.Contains(out, "Installing process plugin: example.com/procmod/cmd/greet@v1.4.0") {
+		t.Fatalf("plugin sync of the lock: %v\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	if got, err := exec.Command(exe).CombinedOutput(); err != nil || string(got) != "greet v1.4.0 /opt/tool.plugins\n" {
+		t.Errorf("after the sync, the process plugin printed %q (%v)", got, err)
+	}
+	same()
 }

@@ -41,7 +41,7 @@ func TestProcessSpec(t *testing.T) {
 		"manifest.json/main.go": "package main\n\nfunc main() {}\n",
 	})
 	for spec, reason := range map[string]string{
-		"example.com/p/cmd/p@v1.0.0":        "from a local folder for now",
+		"example.com/p/cmd/p@not-a-version": "invalid version",
 		filepath.Join(dir, "lib"):           "it is package lib, and a process plugin is a program",
 		filepath.Join(dir, "manifest.json"): "a name the process plugins' directory keeps for itself",
 	} {
@@ -49,6 +49,9 @@ func TestProcessSpec(t *testing.T) {
 		if !errors.Is(err, ErrInvalidPlugin) || !strings.Contains(err.Error(), reason) {
 			t.Errorf("%s: %v, want ErrInvalidPlugin saying %q", spec, err, reason)
 		}
+	}
+	if sp, err := parseProcessSpec("example.com/q/cmd/q"); err != nil || sp.version != "latest" || sp.dir != "" {
+		t.Errorf("an import path: %+v, %v; want it at latest, fetched later", sp, err)
 	}
 	sp, err := parseProcessSpec(filepath.Join(dir, "cmd", "p"))
 	if err != nil || sp.importPath != "example.com/p/cmd/p" || sp.moduleDir != dir {

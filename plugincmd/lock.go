@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,8 +18,9 @@ import (
 // with @version or not, or a local folder (a path that may hold spaces;
 // one starting with ./ or ../ is relative to the file's directory); then,
 // optionally, the h1: hash it must have. Lines starting with # are
-// comments. A file that holds the line lockHeader is read from the line
-// after it.
+// comments. A line "process SPEC" lists a process plugin: its folder, or
+// its main package's import path at a version. A file that holds the line
+// lockHeader is read from the line after it.
 
 // lockHeader is the first line plugin list --lock prints. What comes
 // before it in a file is not the lock: it is what the program's plugins
@@ -26,52 +28,141 @@ import (
 // file through standard output.
 const lockHeader = "# go-selfcompile lock file"
 
+// processPrefix starts the line of a process plugin in a lock file.
+const processPrefix = "process "
+
+// lockFile is what a lock file lists: the change that makes the compiled-in
+// plugins exactly its own, and its process plugins' specs.
+type lockFile struct {
+	change    selfcompile.Change
+	processes []string
+}
+
 // sync makes the installed plugins exactly those the file lists.
 func (cmd *Command) sync(r *run, args []string) error {
 	if len(args) != 1 {
 		return cmd.usage("sync", "name one file")
 	}
-	ch, err := readLock(args[0])
+	lock, err := readLock(args[0])
 	if err != nil {
 		return err
 	}
-	return cmd.apply(r, ch)
+	if len(lock.processes) > 0 && r.opts.asJSON {
+		return cmd.usage("sync", "a lock file with process plugins goes without --json")
+	}
+	if err := cmd.syncProcesses(r, lock.processes); err != nil { // before a --restart ends this process
+		return err
+	}
+	return cmd.apply(r, lock.change)
+}
+
+// syncProcesses makes the installed process plugins those of specs: it
+// installs each spec not installed as it says (from that folder, or at
+// that version), then removes the plugins no spec installed or kept.
+func (cmd *Command) syncProcesses(r *run, specs []string) error {
+	installed, err := r.sc.ProcessPlugins()
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, spec := range specs {
+		if i := slices.IndexFunc(installed, func(p selfcompile.ProcessPlugin) bool { return processSpec(p) == spec }); i >= 0 {
+			keep[installed[i].Name] = true
+			continue
+		}
+		if r.opts.dryRun {
+			fmt.Fprintln(cmd.stdout(), "Dry run: would install process plugin:", spec)
+			keep[processNameOf(spec)] = true
+			continue
+		}
+		fmt.Fprintln(cmd.stdout(), "Installing process plugin:", spec)
+		p, err := r.sc.InstallProcess(r.ctx, spec)
+		if err != nil {
+			return err
+		}
+		cmd.installedProcess(p)
+		keep[p.Name] = true
+	}
+	for _, p := range installed {
+		switch {
+		case keep[p.Name]:
+		case r.opts.dryRun:
+			fmt.Fprintln(cmd.stdout(), "Dry run: would remove process plugin:", p.Name)
+		default:
+			if err := r.sc.RemoveProcess(r.ctx, p.Name); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.stdout(), "Removed process plugin %s.\n", p.Name)
+		}
+	}
+	return nil
+}
+
+// processSpec is the spec that installs p as it is: its folder, or its
+// import path at its version.
+func processSpec(p selfcompile.ProcessPlugin) string {
+	if p.Local != "" {
+		return p.Local
+	}
+	return p.ImportPath + "@" + p.Version
+}
+
+// processNameOf guesses, for a dry run, the name a spec installs as: the
+// last element of its folder or import path.
+func processNameOf(s string) string {
+	if importPath, _, ok := strings.Cut(s, "@"); ok && !spec.IsLocal(s) {
+		return path.Base(importPath)
+	}
+	return filepath.Base(s)
 }
 
 // readLock reads a lock file as the change that installs exactly what it
 // lists. A plugin listed twice is refused, with both lines named.
-func readLock(name string) (selfcompile.Change, error) {
-	ch := selfcompile.Change{Exactly: true, Sums: map[string]string{}}
+func readLock(name string) (lockFile, error) {
+	lock := lockFile{change: selfcompile.Change{Exactly: true, Sums: map[string]string{}}}
+	ch := &lock.change
 	data, err := os.ReadFile(name)
 	if err != nil {
-		return ch, err
+		return lock, err
 	}
 	dir, err := filepath.Abs(filepath.Dir(name))
 	if err != nil {
-		return ch, err
+		return lock, err
 	}
 	lines := strings.Split(string(data), "\n")
 	first := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == lockHeader }) + 1
 	seen := map[string]int{} // the plugin (import path, name or folder) -> its line
 	for i := first; i < len(lines); i++ {
-		p, sum, err := parseLockLine(lines[i], dir)
+		line, process := strings.CutPrefix(strings.TrimSpace(lines[i]), processPrefix)
+		p, sum, err := parseLockLine(line, dir)
+		if err == nil && process && sum != "" {
+			err = errors.New("a process plugin's line takes no h1: hash")
+		}
 		if err != nil {
-			return ch, fmt.Errorf("%s:%d: %v", name, i+1, err)
+			return lock, fmt.Errorf("%s:%d: %v", name, i+1, err)
 		}
 		if p == "" {
 			continue
 		}
 		key := lockKey(p)
+		if process {
+			key = processPrefix + key
+		}
 		if at, ok := seen[key]; ok {
-			return ch, fmt.Errorf("%s:%d: %s is already listed at %s:%d: keep one of the two lines", name, i+1, key, name, at)
+			return lock, fmt.Errorf("%s:%d: %s is already listed at %s:%d: keep one of the two lines", name, i+1, key, name, at)
 		}
 		seen[key] = i + 1
-		if sum != "" {
+		switch {
+		case process:
+			lock.processes = append(lock.processes, p)
+		case sum != "":
 			ch.Sums[p] = sum
+			fallthrough
+		default:
+			ch.Add = append(ch.Add, p)
 		}
-		ch.Add = append(ch.Add, p)
 	}
-	return ch, nil
+	return lock, nil
 }
 
 // parseLockLine returns the plugin a line of a lock file lists and its
@@ -105,8 +196,8 @@ func lockKey(plugin string) string {
 	return path
 }
 
-// writeLock prints the plugins as a lock file.
-func writeLock(w io.Writer, program string, plugins []selfcompile.PluginInfo) error {
+// writeLock prints the plugins and the process plugins as a lock file.
+func writeLock(w io.Writer, program string, plugins []selfcompile.PluginInfo, processes []selfcompile.ProcessPlugin) error {
 	fmt.Fprintln(w, lockHeader)
 	fmt.Fprintf(w, "# The plugins of %s (%s plugin list --lock); %s plugin sync FILE installs exactly these.\n", program, program, program)
 	for _, p := range plugins {
@@ -118,6 +209,11 @@ func writeLock(w io.Writer, program string, plugins []selfcompile.PluginInfo) er
 			s = p.ImportPath
 		}
 		if _, err := fmt.Fprintln(w, strings.TrimSpace(s+" "+p.Sum)); err != nil {
+			return err
+		}
+	}
+	for _, p := range processes {
+		if _, err := fmt.Fprintln(w, processPrefix+processSpec(p)); err != nil {
 			return err
 		}
 	}

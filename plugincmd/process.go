@@ -3,6 +3,8 @@ package plugincmd
 import (
 	"fmt"
 	"strings"
+
+	selfcompile "github.com/shazow/go-selfcompile"
 )
 
 // addProcess installs process plugins (add --process), one by one: each
@@ -17,13 +19,55 @@ func (cmd *Command) addProcess(r *run, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.stdout(), "Installed %s as %s (sha256 %s).\n", p.ImportPath, p.Path, p.SHA256[:16])
-		if p.Previous != "" {
-			fmt.Fprintf(cmd.stderr(), "The previous executable is %s.previous.\n", p.Path)
-		}
+		cmd.installedProcess(p)
 	}
 	fmt.Fprintln(cmd.stdout(), "Success. A running program starts it when it next asks for it; no restart is needed.")
 	return nil
+}
+
+// upgradeProcess builds process plugins again, by name, or all of them
+// (upgrade --process [NAME...]): from their folders, or at their modules'
+// latest versions.
+func (cmd *Command) upgradeProcess(r *run, names []string) error {
+	if r.opts.dryRun || r.opts.asJSON || r.opts.restart {
+		return cmd.usage("upgrade", "--process goes without --dry-run, --json and --restart")
+	}
+	if len(names) == 0 {
+		plugins, err := r.sc.ProcessPlugins()
+		if err != nil {
+			return err
+		}
+		for _, p := range plugins {
+			names = append(names, p.Name)
+		}
+		if len(names) == 0 {
+			fmt.Fprintln(cmd.stdout(), "No process plugins installed.")
+			return nil
+		}
+	}
+	for _, name := range names {
+		fmt.Fprintln(cmd.stdout(), "Upgrading process plugin:", name)
+		p, err := r.sc.UpgradeProcess(r.ctx, name)
+		if err != nil {
+			return err
+		}
+		cmd.installedProcess(p)
+	}
+	fmt.Fprintln(cmd.stdout(), "Success. A running program starts the new executables when it next asks for them; no restart is needed.")
+	return nil
+}
+
+// installedProcess says where an install put a process plugin's
+// executable, and where the one it replaced is.
+func (cmd *Command) installedProcess(p *selfcompile.ProcessPlugin) {
+	from := p.Version
+	if p.Local != "" {
+		from = p.Local
+	}
+	fmt.Fprintf(cmd.stdout(), "Installed %s (%s) as %s (sha256 %s).\n", p.ImportPath, from, p.Path, p.SHA256[:16])
+	if p.Previous != "" {
+		fmt.Fprintf(cmd.stderr(), "The previous executable is %s.previous.\n", p.Path)
+	}
 }
 
 // removeProcess removes process plugins by name (remove --process).

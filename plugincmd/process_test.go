@@ -7,15 +7,15 @@ import (
 	selfcompile "github.com/shazow/go-selfcompile"
 )
 
-// add --process and remove --process take none of the flags of a rebuild,
-// and remove --process names a plugin that is not installed as such;
-// upgrade, which rebuilds, has no --process.
+// add, upgrade and remove --process take none of the flags of a rebuild of
+// the program, and remove and upgrade --process name a plugin that is not
+// installed as such; upgrade --process with none installed says so.
 func TestProcessFlags(t *testing.T) {
 	sc := selfcompile.SelfCompile{ProcessDir: t.TempDir()}
 	for _, args := range [][]string{
 		{"add", "--process", "--dry-run", "./x"},
 		{"remove", "--process", "--json", "x"},
-		{"upgrade", "--process"},
+		{"upgrade", "--process", "--dry-run"},
 		{"rollback", "x"},
 		{"rollback", "--process"},
 	} {
@@ -25,6 +25,12 @@ func TestProcessFlags(t *testing.T) {
 	}
 	if _, errOut, code := runCmd(t, sc, "remove", "--process", "nothere"); code == ExitOK || !strings.Contains(errOut, `plugin "nothere": no process plugin of that name is installed`) {
 		t.Errorf("remove --process of a plugin not installed: exit code %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := runCmd(t, sc, "upgrade", "--process", "nothere"); code == ExitOK || !strings.Contains(errOut, `plugin "nothere": no process plugin of that name is installed`) {
+		t.Errorf("upgrade --process of a plugin not installed: exit code %d, stderr %q", code, errOut)
+	}
+	if out, _, code := runCmd(t, sc, "upgrade", "--process"); code != ExitOK || out != "No process plugins installed.\n" {
+		t.Errorf("upgrade --process with none installed: exit code %d, stdout %q", code, out)
 	}
 	if out, _, code := runCmd(t, sc, "add", "--help"); code != ExitOK || !strings.Contains(out, "--process") {
 		t.Errorf("add --help does not show --process:\n%s", out)

@@ -58,7 +58,7 @@ func addFlags(fs *pflag.FlagSet, o *options) {
 }
 
 func processFlag(fs *pflag.FlagSet, o *options) {
-	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (SPEC a local folder, or for remove its name)")
+	fs.BoolVar(&o.process, "process", false, "a process plugin: a program of its own that the program starts (for remove, upgrade and rollback, give its name)")
 }
 
 // subcommands are the command's subcommands, by name (set in init: they
@@ -77,7 +77,10 @@ func init() {
 			}
 			return cmd.apply(r, selfcompile.Change{Remove: args})
 		}},
-		"upgrade": {"[IMPORTPATH[@VERSION]|FOLDER...]", addFlags, func(cmd *Command, r *run, args []string) error {
+		"upgrade": {"[IMPORTPATH[@VERSION]|FOLDER...]", func(fs *pflag.FlagSet, o *options) { addFlags(fs, o); processFlag(fs, o) }, func(cmd *Command, r *run, args []string) error {
+			if r.opts.process {
+				return cmd.upgradeProcess(r, args)
+			}
 			return cmd.apply(r, selfcompile.Change{Upgrade: args, UpgradeAll: len(args) == 0})
 		}},
 		"sync": {"FILE", addFlags, (*Command).sync},
@@ -347,9 +350,6 @@ func (cmd *Command) list(r *run, _ []string) error {
 		return err
 	}
 	cmd.noticeMissing(&r.sc)
-	if r.opts.lock {
-		return writeLock(cmd.stdout(), cmd.name(), plugins)
-	}
 	if r.opts.asJSON {
 		if plugins == nil {
 			plugins = []selfcompile.PluginInfo{}
@@ -360,6 +360,9 @@ func (cmd *Command) list(r *run, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if r.opts.lock {
+		return writeLock(cmd.stdout(), cmd.name(), plugins, processes)
+	}
 	if len(plugins)+len(processes) == 0 {
 		fmt.Fprintln(cmd.stdout(), "No plugins installed.")
 	}
@@ -367,7 +370,11 @@ func (cmd *Command) list(r *run, _ []string) error {
 		fmt.Fprintln(cmd.stdout(), p.Describe())
 	}
 	for _, p := range processes {
-		fmt.Fprintf(cmd.stdout(), "%s process %s local %s\n", p.ImportPath, p.Name, p.Local)
+		from := p.Version
+		if p.Local != "" {
+			from = "local " + p.Local
+		}
+		fmt.Fprintf(cmd.stdout(), "%s process %s %s\n", p.ImportPath, p.Name, from)
 	}
 	return nil
 }
