@@ -11,7 +11,8 @@
 #   make test-arm64        the linux/arm64 build installs a plugin under qemu-user
 #                          (installs Debian's qemu-user-static where it is missing; root)
 #   make test-windows      the windows/amd64 build installs, lists, removes and rolls
-#                          back plugins under Wine (installs Debian's wine64 and
+#                          back plugins under Wine, and example/processhost's installs
+#                          and runs a process plugin (installs Debian's wine64 and
 #                          MinGW-w64 where they are missing; root)
 #   make bench             the benchmark table of BENCHMARKS.md
 #   make bench-repeat      a repeat install on example-abinary against its warm floor,
@@ -100,7 +101,7 @@ APT = mkdir -p build/apt && chmod 1777 build/apt && TMPDIR=$(CURDIR)/build/apt D
 
 test-windows:
 	test -x /usr/lib/wine/wine64 && command -v x86_64-w64-mingw32-gcc >/dev/null || ($(APT) update -qq && $(APT) install -y -qq --no-install-recommends wine64 gcc-mingw-w64-x86-64-win32)
-	SELFCOMPILE_TEST_WINDOWS=1 $(GO) test -tags e2e -run '^TestWindowsUnderWine$$' -timeout 60m -v .
+	SELFCOMPILE_TEST_WINDOWS=1 $(GO) test -tags e2e -run '^TestWindows(UnderWine|ProcessPlugin)$$' -timeout 60m -v .
 
 test-hosts:
 	SELFCOMPILE_TEST_HOSTS=1 $(GO) test -run '^TestRealHosts$$' -timeout 120m -v .

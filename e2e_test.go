@@ -427,10 +427,17 @@ type installRun struct {
 // start starts bin with args as a user would, plus env.
 func start(t *testing.T, bin string, env []string, args ...string) *installRun {
 	t.Helper()
-	r := &installRun{done: make(chan struct{})}
-	r.cmd = exec.Command(bin, args...)
-	r.cmd.Dir = filepath.Dir(bin)
-	r.cmd.Env = userEnv(env...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = userEnv(env...)
+	return startCommand(t, cmd)
+}
+
+// startCommand starts cmd, which is killed when the test ends if it runs
+// still.
+func startCommand(t *testing.T, cmd *exec.Cmd) *installRun {
+	t.Helper()
+	r := &installRun{cmd: cmd, done: make(chan struct{})}
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	r.stdin, _ = r.cmd.StdinPipe()
 	if err := r.cmd.Start(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -355,17 +356,49 @@ func (in *install) admitProcess(sp *pluginSpec) error {
 	return v.resolve(sp, in.c.AllowUnlisted)
 }
 
-// removeUnplaced removes the new executables that killed installs left in
-// the process plugins' directory dir, whose lock the caller holds.
+// removeUnplaced removes, from the process plugins' directory dir, whose
+// lock the caller holds, the new executables that killed installs left,
+// and the executables that earlier changes put aside while a host ran
+// them, those that no longer run.
 func removeUnplaced(dir string) {
-	left, _ := filepath.Glob(filepath.Join(dir, ".*"+newInfix+"*"))
-	for _, f := range left {
-		os.Remove(f)
+	for _, infix := range []string{newInfix, asideInfix} {
+		left, _ := filepath.Glob(filepath.Join(dir, ".*"+infix+"*"))
+		for _, f := range left {
+			removeFile(f) // fails, harmlessly, for one that still runs
+		}
 	}
 }
 
-// newInfix is in the name of a new executable until it is in place.
-const newInfix = ".new-"
+// newInfix is in the name of a new executable until it is in place, and
+// asideInfix in the name of one that a change put aside to remove it.
+const (
+	newInfix   = ".new-"
+	asideInfix = ".old-"
+)
+
+// removeFile and renameFile are how changes of process plugins remove and
+// rename files: a seam, for the tests of Windows' rules.
+var (
+	removeFile = os.Remove
+	renameFile = os.Rename
+)
+
+// discard removes the executable f, which a host may be running. Windows
+// refuses to delete or replace a running executable but lets it be
+// renamed: f is renamed aside, to a hidden name in its directory, and
+// removed from there if it can be; one that still runs is removed by a
+// later change in the directory (removeUnplaced). A missing f is no
+// error.
+func discard(f string) error {
+	aside := filepath.Join(filepath.Dir(f), fmt.Sprintf(".%s%s%x", filepath.Base(f), asideInfix, rand.Uint64()))
+	if err := renameFile(f, aside); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return &TargetError{Path: f, Err: err}
+	}
+	removeFile(aside) // fails, harmlessly, while a host runs it
+	return nil
+}
 
 // processName is the executable's name of a main package: the last
 // element of its import path, or the one before it for a major version
@@ -508,7 +541,10 @@ func writeSums(dst string, srcs ...string) error {
 // one it replaces kept as NAME.previous, and records p in the manifest.
 // Renames within dir make each step atomic: a host that reads the
 // manifest between them finds a sum that does not match, and refuses to
-// start the plugin until the manifest is written.
+// start the plugin until the manifest is written. No step replaces a
+// file that a host may run (which Windows refuses): the previous
+// executable that NAME.previous held, and an executable the manifest no
+// longer lists, are put aside first (discard).
 func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
 	plugins, err := ReadProcessPlugins(dir)
 	if err != nil {
@@ -516,16 +552,25 @@ func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
 	}
 	p.Path = filepath.Join(dir, p.Name+exeSuffix())
 	p.Installed = time.Now().UTC().Truncate(time.Second)
-	if i := slices.IndexFunc(plugins, func(q ProcessPlugin) bool { return q.Name == p.Name }); i >= 0 {
-		if fsutil.Exists(p.Path) {
-			if err := os.Rename(p.Path, p.Path+previousSuffix); err != nil {
-				return &TargetError{Path: p.Path, Err: err}
-			}
-			p.Previous = plugins[i].SHA256
+	i := slices.IndexFunc(plugins, func(q ProcessPlugin) bool { return q.Name == p.Name })
+	switch {
+	case i >= 0 && fsutil.Exists(p.Path):
+		if err := discard(p.Path + previousSuffix); err != nil {
+			return err
 		}
+		if err := renameFile(p.Path, p.Path+previousSuffix); err != nil {
+			return &TargetError{Path: p.Path, Err: err}
+		}
+		p.Previous = plugins[i].SHA256
+	case i < 0:
+		if err := discard(p.Path); err != nil {
+			return err
+		}
+	}
+	if i >= 0 {
 		plugins = slices.Delete(plugins, i, i+1)
 	}
-	if err := os.Rename(tmp, p.Path); err != nil {
+	if err := renameFile(tmp, p.Path); err != nil {
 		return &TargetError{Path: p.Path, Err: err}
 	}
 	if err := fsutil.SyncDir(dir); err != nil {
@@ -556,9 +601,10 @@ func (c *SelfCompile) upgradeProcess(ctx context.Context, name string) (*Process
 	return c.installProcess(ctx, spec)
 }
 
-// installedProcess takes the lock of the process plugins' directory and
-// returns the directory, its plugins and the index of the one named name;
-// the caller releases the lock, unless err is not nil.
+// installedProcess takes the lock of the process plugins' directory,
+// removes what earlier changes left in it (removeUnplaced), and returns
+// the directory, its plugins and the index of the one named name; the
+// caller releases the lock, unless err is not nil.
 func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir string, plugins []ProcessPlugin, i int, release func(), err error) {
 	if dir, err = c.processDir(); err != nil {
 		return "", nil, 0, nil, err
@@ -566,6 +612,7 @@ func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir st
 	if release, err = c.lockProcessDir(ctx, dir); err != nil {
 		return "", nil, 0, nil, err
 	}
+	removeUnplaced(dir)
 	plugins, err = ReadProcessPlugins(dir)
 	i = slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
 	if err == nil && i < 0 {
@@ -580,7 +627,9 @@ func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir st
 
 // RemoveProcess removes the process plugin name: its executable, the
 // previous one kept for a rollback, and its line in the manifest. A host
-// that runs it keeps the process it started until it stops it.
+// that runs it keeps the process it started until it stops it; on
+// Windows, whose hosts cannot delete a running executable, the file is
+// renamed aside and removed by a later change once it no longer runs.
 func (c *SelfCompile) RemoveProcess(ctx context.Context, name string) error {
 	return prefixed(c.removeProcess(ctx, name))
 }
@@ -596,8 +645,8 @@ func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
 		return err
 	}
 	for _, f := range []string{p.Path, p.Path + previousSuffix} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return &TargetError{Path: f, Err: err}
+		if err := discard(f); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -628,7 +677,7 @@ func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {
 	}
 	aside := p.Path + newInfix + "rollback"
 	for _, mv := range [][2]string{{p.Path, aside}, {prev, p.Path}, {aside, prev}} {
-		if err := os.Rename(mv[0], mv[1]); err != nil {
+		if err := renameFile(mv[0], mv[1]); err != nil {
 			return &TargetError{Path: mv[0], Err: err}
 		}
 	}

@@ -218,7 +218,8 @@ func TestProcessHost(t *testing.T) {
 }
 
 // ask writes a line to the process's standard input and returns the next
-// line it prints on standard output.
+// line it prints on standard output, without its line end (Windows
+// programs end lines with \r\n).
 func (r *installRun) ask(t *testing.T, line string) string {
 	t.Helper()
 	before := strings.Count(r.stdout.String(), "\n")
@@ -226,7 +227,7 @@ func (r *installRun) ask(t *testing.T, line string) string {
 	deadline := time.After(time.Minute)
 	for {
 		if out := r.stdout.String(); strings.Count(out, "\n") > before {
-			return strings.Split(out, "\n")[before]
+			return strings.TrimSuffix(strings.Split(out, "\n")[before], "\r")
 		}
 		select {
 		case <-r.done:

@@ -68,11 +68,8 @@ func TestProcessManifest(t *testing.T) {
 	}
 	place := func(name, content string) *ProcessPlugin {
 		t.Helper()
-		tmp := filepath.Join(dir, ".new")
-		os.WriteFile(tmp, []byte(content), 0o755)
-		sum, _ := fsutil.SHA256(tmp)
-		p := &ProcessPlugin{Name: name, ImportPath: "example.com/" + name, SHA256: sum}
-		if err := placeProcess(dir, p, tmp); err != nil {
+		p, err := placeContent(dir, name, content)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -110,5 +107,103 @@ func TestProcessManifest(t *testing.T) {
 	}
 	if got, _ := sc.ProcessPlugins(); len(got) != 1 || got[0].Name != "zeta" || fsutil.Exists(filepath.Join(dir, "alpha"+exeSuffix())) || fsutil.Exists(filepath.Join(dir, "alpha"+exeSuffix()+previousSuffix)) {
 		t.Errorf("after remove: %+v, and alpha's files must be gone", got)
+	}
+}
+
+// placeContent places a new executable holding content as the process
+// plugin name in dir, as an install does once it is built.
+func placeContent(dir, name, content string) (*ProcessPlugin, error) {
+	tmp := filepath.Join(dir, "."+name+newInfix+"test")
+	if err := os.WriteFile(tmp, []byte(content), 0o755); err != nil {
+		return nil, err
+	}
+	sum, _ := fsutil.SHA256(tmp)
+	p := &ProcessPlugin{Name: name, ImportPath: "example.com/" + name, SHA256: sum}
+	return p, placeProcess(dir, p, tmp)
+}
+
+// windowsRules makes the changes of process plugins meet Windows' rules
+// for the executables a host runs, the files in running: a running
+// executable can be renamed, and runs on under its new name, but it can
+// be neither deleted nor replaced (ERROR_ACCESS_DENIED).
+type windowsRules struct{ running map[string]bool }
+
+var errAccessDenied = errors.New("access is denied")
+
+func useWindowsRules(t *testing.T) *windowsRules {
+	w := &windowsRules{running: map[string]bool{}}
+	removeFile = func(f string) error {
+		if w.running[f] {
+			return &os.PathError{Op: "remove", Path: f, Err: errAccessDenied}
+		}
+		return os.Remove(f)
+	}
+	renameFile = func(from, to string) error {
+		if w.running[to] {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: errAccessDenied}
+		}
+		if err := os.Rename(from, to); err != nil {
+			return err
+		}
+		if w.running[from] {
+			delete(w.running, from)
+			w.running[to] = true
+		}
+		return nil
+	}
+	t.Cleanup(func() { removeFile, renameFile = os.Remove, os.Rename })
+	return w
+}
+
+// Under Windows' rules, a host that runs a process plugin's executable
+// stops none of the changes of the plugin: installs again while the
+// previous executable still runs too, rollbacks, its removal (its name is free at
+// once, and the manifest no longer lists it), an install after it; what
+// could not be removed while it ran is removed by the next change.
+func TestProcessRunningExecutable(t *testing.T) {
+	rules := useWindowsRules(t)
+	dir := t.TempDir()
+	sc := &SelfCompile{ProcessDir: dir}
+	first, err := placeContent(dir, "alpha", "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := first.Path
+	rules.running[exe] = true // a host runs a1; the next install renames it alpha.previous
+	for _, content := range []string{"a2", "a3"} {
+		if _, err := placeContent(dir, "alpha", content); err != nil {
+			t.Fatalf("installing %s while a host runs an earlier executable: %v", content, err)
+		}
+	}
+	if data, _ := os.ReadFile(exe); string(data) != "a3" {
+		t.Errorf("after the installs, %s holds %q", exe, data)
+	}
+	rules.running[exe] = true // a host runs a3 too
+	for _, want := range []string{"a2", "a3"} {
+		if err := sc.RollbackProcess(t.Context(), "alpha"); err != nil {
+			t.Fatalf("a rollback while a host runs the executable: %v", err)
+		}
+		if data, _ := os.ReadFile(exe); string(data) != want {
+			t.Errorf("after a rollback, %s holds %q, want %q", exe, data, want)
+		}
+	}
+	if err := sc.RemoveProcess(t.Context(), "alpha"); err != nil {
+		t.Fatalf("removing a plugin a host runs: %v", err)
+	}
+	if got, _ := sc.ProcessPlugins(); len(got) != 0 || fsutil.Exists(exe) || fsutil.Exists(exe+previousSuffix) {
+		t.Errorf("after the removal: %+v; %s and its previous executable must be gone", got, exe)
+	}
+	if _, err := placeContent(dir, "alpha", "a4"); err != nil {
+		t.Fatalf("installing while a host runs a removed executable: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".alpha*")); len(left) != 2 {
+		t.Errorf("beside the plugins, %q: want the two executables that still run", left)
+	}
+	clear(rules.running) // the hosts ended
+	if err := sc.RemoveProcess(t.Context(), "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".alpha*")); len(left) != 0 {
+		t.Errorf("after the hosts ended and a change, left beside the plugins: %q", left)
 	}
 }

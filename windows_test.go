@@ -253,6 +253,52 @@ func (w *wine) command(exe string, env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// winProgram is a program of a copy of this repository, generated and
+// cross-built for windows/amd64 as make test-windows builds its programs.
+type winProgram struct {
+	repo   string // the copy of the repository, with the bundle generated
+	goroot string // the GOROOT patched for Wine (windowsGOROOT)
+	exe    string // the program, in work/bin
+}
+
+// buildEnv is the environment of a go command that builds for Windows
+// with the patched GOROOT.
+func (p winProgram) buildEnv() []string {
+	return goEnv(p.goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+}
+
+// windowsProgram generates the bundle of the main package in pkg (a path
+// relative to the repository, "example/abinary") for windows/amd64, with a
+// toolchain cross-built from this machine's GOROOT and the warm cache, in
+// a copy of this repository under work, and cross-builds it with the
+// go build flags flags into work/bin/name.
+func windowsProgram(t *testing.T, work, pkg, name string, flags ...string) winProgram {
+	t.Helper()
+	p := winProgram{repo: filepath.Join(work, "repo"), goroot: windowsGOROOT(t)}
+	toolchain := windowsToolchain(t, p.goroot)
+	// What it keeps for the next run is no package of this module's, so
+	// the next make test vets this module alone.
+	if out, err := command(".", nil, "go", "list", "-e", "./..."); err != nil || strings.Contains(string(out), "/build/") {
+		t.Errorf("after make test-windows, go list ./... of this module: %v\n%s", err, out)
+	}
+	genEnv := goEnv(p.goroot, toolchainProxy(t, work, "v0.0.1-"+runtime.Version()+".windows-amd64", toolchain)...)
+	if err := copyRepo(e2e.repo, p.repo); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(p.repo, filepath.FromSlash(pkg))
+	start := time.Now()
+	if out, err := command(dir, genEnv, "go", "tool", "go-selfcompile", "--targets", "windows/amd64", "--warm-cache", "--level", "fastest", "-q"); err != nil {
+		t.Fatalf("generating %s for windows/amd64: %v\n%s", pkg, err, out)
+	}
+	t.Logf("generation of %s for windows/amd64 with --warm-cache: %v", pkg, time.Since(start).Round(time.Second))
+	p.exe = filepath.Join(work, "bin", name)
+	args := append(append([]string{"build", "-trimpath"}, flags...), "-o", p.exe, ".")
+	if out, err := command(dir, p.buildEnv(), "go", args...); err != nil {
+		t.Fatalf("cross-building %s: %v\n%s", pkg, err, out)
+	}
+	return p
+}
+
 // TestWindowsUnderWine (make test-windows): example-abinary, generated
 // here for windows/amd64 with a toolchain cross-built from this machine's
 // GOROOT and the warm cache, cross-built, installs plugins under Wine,
@@ -262,27 +308,8 @@ func TestWindowsUnderWine(t *testing.T) {
 	w := setupWine(t)
 	setupE2E(t)
 	work := tempDir(t)
-	goroot := windowsGOROOT(t)
-	toolchain := windowsToolchain(t, goroot)
-	// What it keeps for the next run is no package of this module's, so
-	// the next make test vets this module alone.
-	if out, err := command(".", nil, "go", "list", "-e", "./..."); err != nil || strings.Contains(string(out), "/build/") {
-		t.Errorf("after make test-windows, go list ./... of this module: %v\n%s", err, out)
-	}
-	genEnv := goEnv(goroot, toolchainProxy(t, work, "v0.0.1-"+runtime.Version()+".windows-amd64", toolchain)...)
-	repo := filepath.Join(work, "repo")
-	if err := copyRepo(e2e.repo, repo); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if out, err := command(filepath.Join(repo, "example", "abinary"), genEnv, "go", "tool", "go-selfcompile", "--targets", "windows/amd64", "--warm-cache", "--level", "fastest", "-q"); err != nil {
-		t.Fatalf("generating for windows/amd64: %v\n%s", err, out)
-	}
-	t.Logf("generation for windows/amd64 with --warm-cache: %v", time.Since(start).Round(time.Second))
-	bin := filepath.Join(work, "bin", "example-abinary.exe")
-	if out, err := command(repo, goEnv(goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"), "go", "build", "-trimpath", "-tags", failpointTag, "-ldflags", e2eLDFlags, "-o", bin, "./example/abinary"); err != nil {
-		t.Fatalf("cross-building: %v\n%s", err, out)
-	}
+	prog := windowsProgram(t, work, "example/abinary", "example-abinary.exe", "-tags", failpointTag, "-ldflags", e2eLDFlags)
+	repo, bin := prog.repo, prog.exe
 	// A cache of its own, in the place Windows programs keep theirs.
 	env := []string{"LOCALAPPDATA=" + winPath(filepath.Join(work, "appdata")), "GOPROXY=off", "GO_SELFCOMPILE_PROGRESS=1"}
 	// runs checks what the binary prints: the plugins' lines, in the
@@ -315,7 +342,7 @@ func TestWindowsUnderWine(t *testing.T) {
 	// The first install, offline, on a fresh cache: the warm cache is hit,
 	// but for the packages that failpointTag changes, which the generator
 	// built without it.
-	tagged := failpointDependents(t, repo, goEnv(goroot, "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"))
+	tagged := failpointDependents(t, repo, prog.buildEnv())
 	log := install("add", aplugin)
 	for _, line := range strings.Split(log, "\n") {
 		_, p, ok := strings.Cut(line, "build: compiled ")
@@ -431,4 +458,84 @@ func failpointDependents(t *testing.T, repo string, env []string) map[string]boo
 		t.Fatalf("go list: package selfcompile does not import %s:\n%s", failpoint, out)
 	}
 	return pkgs
+}
+
+// TestWindowsProcessPlugin (make test-windows): example/processhost,
+// generated and cross-built for windows/amd64 as TestWindowsUnderWine's
+// program is, installs its process plugin hello under Wine, offline from
+// its folder (pflag v1.0.6, which the host does not have, from a file
+// proxy), with the toolchain it carries, and greets through it: go-plugin
+// starts hello.exe, checked against the manifest's sha256, and the host
+// calls it over TCP loopback, go-plugin's transport on Windows. A running
+// "processhost serve" gains panicky, installed meanwhile, without a
+// restart; panicky's panic leaves it serving, the error naming the
+// plugin; hello is installed again and removed while the host runs it.
+func TestWindowsProcessPlugin(t *testing.T) {
+	w := setupWine(t)
+	setupE2E(t)
+	work := tempDir(t)
+	prog := windowsProgram(t, work, "example/processhost", "processhost.exe")
+	bin := prog.exe
+	same := unchanged(t, bin)
+	moduleSums(t, "github.com/spf13/pflag@v1.0.6") // the file proxy serves it
+	env := []string{"LOCALAPPDATA=" + winPath(filepath.Join(work, "appdata")),
+		"GOPROXY=file:///Z:" + filepath.Join(e2e.modcache, "cache", "download")}
+	src := filepath.Join(prog.repo, "example", "processhost", "plugins")
+	folder := winPath(filepath.Join(src, "hello"))
+	add := func(folder string) {
+		t.Helper()
+		start := time.Now()
+		out, errOut, err := w.run(bin, env, "plugin", "add", "--process", folder)
+		if err != nil {
+			t.Fatalf("plugin add --process %s under Wine: %v\n%s%s", folder, err, out, errOut)
+		}
+		t.Logf("plugin add --process %s: %v", folder, time.Since(start).Round(100*time.Millisecond))
+		same()
+	}
+	add(folder)
+	exe := filepath.Join(filepath.Dir(bin), "processhost.plugins", "hello.exe")
+	plugins := readManifest(t, filepath.Dir(exe))
+	if len(plugins) != 1 || plugins[0].Name != "hello" || plugins[0].SHA256 != fileHash(t, exe) || plugins[0].Local != folder {
+		t.Errorf("the manifest records %+v; %s's sha256 is %s", plugins, exe, fileHash(t, exe))
+	}
+	if out, _, err := w.run(bin, env, "plugin", "list"); err != nil || out != "example.com/processhost/hello process hello local "+folder+"\n" {
+		t.Errorf("plugin list: %v\n%s", err, out)
+	}
+	const answer = "hello: hello you, from a process plugin built with pflag v1.0.6"
+	start := time.Now()
+	out, errOut, err := w.run(bin, env, "greet", "hello", "you")
+	if err != nil || out != answer+"\n" {
+		t.Errorf("greet hello you under Wine: %v\n%q, want %q\n%s", err, out, answer, errOut)
+	}
+	t.Logf("greet hello you: %v", time.Since(start).Round(100*time.Millisecond))
+
+	srv := startCommand(t, w.command(bin, env, "serve"))
+	if got := srv.ask(t, "greet hello you"); got != answer {
+		t.Errorf("processhost serve: %s", got)
+	}
+	add(winPath(filepath.Join(src, "panicky")))
+	if got := srv.ask(t, "greet panicky you"); !strings.HasPrefix(got, "error: process plugin panicky: ") || !strings.Contains(got, "panic: panicky cannot greet you") {
+		t.Errorf("a plugin installed while the host serves, which panics: %s", got)
+	}
+	if got := srv.ask(t, "greet hello you"); got != answer {
+		t.Errorf("the host, after a plugin panicked: %s", got)
+	}
+	add(folder) // while the host runs hello.exe
+	if !fileExists(exe+".previous") || readManifest(t, filepath.Dir(exe))[0].Previous != fileHash(t, exe+".previous") {
+		t.Errorf("installed again, hello did not keep its previous executable as %s.previous", exe)
+	}
+	if got := srv.ask(t, "greet hello again"); got != "hello: hello again, from a process plugin built with pflag v1.0.6" {
+		t.Errorf("the host, after hello was installed again: %s", got)
+	}
+	if out, errOut, err := w.run(bin, env, "plugin", "remove", "--process", "hello"); err != nil {
+		t.Errorf("plugin remove --process hello while the host runs it: %v\n%s%s", err, out, errOut)
+	}
+	if got := srv.ask(t, "greet hello you"); !strings.HasPrefix(got, "error: process plugin hello: not installed") || fileExists(exe) {
+		t.Errorf("the host, after hello was removed: %s", got)
+	}
+	srv.stdin.Close()
+	if err := srv.wait(); err != nil {
+		t.Errorf("processhost serve, at the end of its input: %v\n%s", err, srv.stderr.String())
+	}
+	same()
 }
