@@ -18,13 +18,16 @@ import (
 // when it adds a local plugin with its source, modules and toolchain
 // missing from the cache: each names a place in the code (see failpoint.go).
 // "restore-PART.N" is the N-th file of a part restored: for the modules,
-// every 100th of the example's (modules files, about 620).
-func crashPoints(modules int) []string {
+// every 100th of the example's (modules files, about 620); for the
+// toolchain (toolchain files, about 2,240), its middle and its last 25.
+func crashPoints(modules, toolchain int) []string {
 	points := []string{"begin", "locked", "opened", "workdir", "restore-source", "restore-source.25", "restore-source.50", "restore-modules"}
 	for n := 25; n <= modules; n += 100 {
 		points = append(points, fmt.Sprintf("restore-modules.%d", n))
 	}
-	return append(points, "restore-toolchain", "restore-toolchain.1850", "restore-toolchain.3725",
+	// A restore's points are at every 25th file.
+	points = append(points, "restore-toolchain", fmt.Sprintf("restore-toolchain.%d", toolchain/2/25*25), fmt.Sprintf("restore-toolchain.%d", toolchain/25*25))
+	return append(points,
 		"restored", "plugins-restored", "required", "listed", "planned",
 		"plugins-bundle", "stub", "build", "compiled.1", "built", "verify",
 		"swap-staged", "swap-linked", "swap-renamed", "swap-synced", "pruned")
@@ -87,13 +90,16 @@ func TestCrashConsistency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	modules := 0
+	modules, toolchain := 0, 0
 	for _, p := range carried.Parts {
-		if p.Bundle == "shared" && p.Name == "modules" {
+		switch {
+		case p.Bundle == "shared" && p.Name == "modules":
 			modules = p.Files
+		case p.Bundle == "toolchain":
+			toolchain += p.Files
 		}
 	}
-	points := crashPoints(modules)
+	points := crashPoints(modules, toolchain)
 	renamed := slices.Index(points, "swap-renamed")
 	for i, point := range points {
 		r := install(point)
