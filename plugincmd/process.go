@@ -70,6 +70,40 @@ func (cmd *Command) installedProcess(p *selfcompile.ProcessPlugin) {
 	}
 }
 
+// listProcesses prints the process plugins alone (list --process), as
+// JSON with --json.
+func (cmd *Command) listProcesses(r *run) error {
+	if r.opts.lock {
+		return cmd.usage("list", "--process goes without --lock (a lock file lists both kinds)")
+	}
+	processes, err := r.sc.ProcessPlugins()
+	if err != nil {
+		return err
+	}
+	if r.opts.asJSON {
+		if processes == nil {
+			processes = []selfcompile.ProcessPlugin{}
+		}
+		return printJSON(cmd.stdout(), processes)
+	}
+	if len(processes) == 0 {
+		fmt.Fprintln(cmd.stdout(), "No process plugins installed.")
+	}
+	for _, p := range processes {
+		fmt.Fprintln(cmd.stdout(), describeProcess(p))
+	}
+	return nil
+}
+
+// describeProcess is a process plugin's line in plugin list.
+func describeProcess(p selfcompile.ProcessPlugin) string {
+	from := p.Version
+	if p.Local != "" {
+		from = "local " + p.Local
+	}
+	return fmt.Sprintf("%s process %s %s", p.ImportPath, p.Name, from)
+}
+
 // removeProcess removes process plugins by name (remove --process).
 func (cmd *Command) removeProcess(r *run, names []string) error {
 	if r.opts.dryRun || r.opts.asJSON || r.opts.restart {

@@ -1,6 +1,9 @@
 package plugincmd
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,5 +37,33 @@ func TestProcessFlags(t *testing.T) {
 	}
 	if out, _, code := runCmd(t, sc, "add", "--help"); code != ExitOK || !strings.Contains(out, "--process") {
 		t.Errorf("add --help does not show --process:\n%s", out)
+	}
+}
+
+// list --process prints the process plugins alone, and with --json as
+// their manifest records them.
+func TestListProcesses(t *testing.T) {
+	dir := t.TempDir()
+	sc := selfcompile.SelfCompile{ProcessDir: dir}
+	if out, _, code := runCmd(t, sc, "list", "--process"); code != ExitOK || out != "No process plugins installed.\n" {
+		t.Errorf("list --process with none: exit code %d, %q", code, out)
+	}
+	if out, _, code := runCmd(t, sc, "list", "--process", "--json"); code != ExitOK || strings.TrimSpace(out) != "[]" {
+		t.Errorf("list --process --json with none: exit code %d, %q", code, out)
+	}
+	manifest := `{"plugins":[{"name":"hello","importPath":"example.com/hello","module":"example.com/hello","version":"v1.2.0","sum":"h1:x=","origin":"module","sha256":"ab"}]}`
+	if err := os.WriteFile(filepath.Join(dir, selfcompile.ProcessManifest), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := runCmd(t, sc, "list", "--process"); code != ExitOK || out != "example.com/hello process hello v1.2.0\n" {
+		t.Errorf("list --process: exit code %d, %q", code, out)
+	}
+	out, _, code := runCmd(t, sc, "list", "--process", "--json")
+	var got []selfcompile.ProcessPlugin
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != ExitOK || len(got) != 1 || got[0].Sum != "h1:x=" || got[0].Origin != "module" || got[0].Version != "v1.2.0" {
+		t.Errorf("list --process --json: exit code %d, %v, %q", code, err, out)
+	}
+	if _, _, code := runCmd(t, sc, "list", "--process", "--lock"); code != ExitUsage {
+		t.Errorf("list --process --lock: exit code %d, want a usage error", code)
 	}
 }

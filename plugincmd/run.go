@@ -87,6 +87,7 @@ func init() {
 		"list": {"", func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVar(&o.asJSON, "json", false, "print the plugins as JSON")
 			fs.BoolVar(&o.lock, "lock", false, "print the plugins as a file that plugin sync installs again, with their hashes")
+			fs.BoolVar(&o.process, "process", false, "print only the process plugins (with --json: as their manifest records them)")
 		}, (*Command).list},
 		"search":   {"[WORD]", jsonFlag, (*Command).search},
 		"info":     {"NAME", jsonFlag, (*Command).info},
@@ -342,6 +343,9 @@ func (cmd *Command) rollback(r *run, args []string) error {
 // list prints the plugins of the executable on disk (of the running
 // binary, for a program that go-selfcompile did not prepare).
 func (cmd *Command) list(r *run, _ []string) error {
+	if r.opts.process {
+		return cmd.listProcesses(r)
+	}
 	plugins, err := r.sc.Plugins()
 	if errors.Is(err, selfcompile.ErrNoBundle) {
 		plugins, err = selfcompile.Installed(), nil
@@ -370,11 +374,7 @@ func (cmd *Command) list(r *run, _ []string) error {
 		fmt.Fprintln(cmd.stdout(), p.Describe())
 	}
 	for _, p := range processes {
-		from := p.Version
-		if p.Local != "" {
-			from = "local " + p.Local
-		}
-		fmt.Fprintf(cmd.stdout(), "%s process %s %s\n", p.ImportPath, p.Name, from)
+		fmt.Fprintln(cmd.stdout(), describeProcess(p))
 	}
 	return nil
 }
