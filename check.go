@@ -186,9 +186,9 @@ func (in *install) buildAsReleased() (string, error) {
 	}
 	in.c.logf("Checking that the bundle rebuilds this program")
 	args = append(args, "-modfile="+filepath.Join(dir, "go.mod"), "-o", out, "./"+in.bin.Shared.Manifest.MainDir)
-	counted := in.countPackages()
+	stopCount := in.countPackages()
 	_, err = g.Stream(in.ctx, in.buildProgress(StageCheck), args...)
-	<-counted
+	stopCount()
 	if err != nil {
 		return "", in.goError(err)
 	}

@@ -36,7 +36,7 @@ type Event struct {
 	// bytes written and the bytes of the parts being restored; in the
 	// build stage, the packages compiled and the packages in the program
 	// (the go command compiles only those its cache lacks; 0 until they
-	// are counted, early in the build).
+	// are counted, once the build has run two seconds).
 	Count, Total int64
 	// Package is, in the build and check stages, the package just
 	// compiled.
