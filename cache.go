@@ -172,8 +172,8 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 		add(CacheToolchain, d)
 	}
 	for _, d := range subdirs(filepath.Join(root, hostsDir)) {
-		add(CacheModules, filepath.Join(d, "mod"))
-		srcs, _ := filepath.Glob(filepath.Join(d, "src-*"))
+		add(CacheModules, filepath.Join(d, hostModules))
+		srcs, _ := filepath.Glob(filepath.Join(d, sourcePrefix+"*"))
 		for _, s := range srcs {
 			add(CacheSource, s)
 		}
@@ -239,9 +239,9 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 			freed += fsutil.RemoveMeasured(d)
 		}
 	}
-	srcs, _ := filepath.Glob(filepath.Join(host, "src-*"))
+	srcs, _ := filepath.Glob(filepath.Join(host, sourcePrefix+"*"))
 	for _, s := range srcs {
-		if p, ok := bin.Shared.Manifest.Part(bundle.PartSource); !ok || filepath.Base(s) != "src-"+p.Digest[:24] {
+		if p, ok := bin.Shared.Manifest.Part(bundle.PartSource); !ok || s != hostSource(host, p.Digest) {
 			freed += fsutil.RemoveMeasured(s)
 		}
 	}
@@ -252,7 +252,7 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	if err == nil { // the other programs' build cache entries are gone
 		forgetBuilds(root, filepath.Base(keepToolchain), bin.Shared.Manifest.MainPackage)
 	}
-	mod := filepath.Join(host, "mod")
+	mod := filepath.Join(host, hostModules)
 	return freed + n + forgetMerged(mod, modcache.Trim(mod, keptModules(bin)), moduleMarkers(mod, bin)...), err
 }
 

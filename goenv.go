@@ -49,7 +49,7 @@ func newGoTool(r *restored, bi *debug.BuildInfo, workdir string) gocmd.Go {
 		"GOFLAGS=-mod=mod -buildvcs=false",
 		"GOCACHE="+r.gocache,
 		"GOMODCACHE="+r.modcache,
-		"GOPATH="+filepath.Join(r.hostDir, "path"),
+		"GOPATH="+filepath.Join(r.hostDir, hostGopath),
 		"GOTMPDIR="+filepath.Join(workdir, "tmp"),
 	)
 	env = append(env, settingsEnv(bi)...)

@@ -42,7 +42,7 @@ import (
 // outputTail is how much of what a probe prints is kept for its error.
 const outputTail = 64 << 10
 
-// verifyTimeout bounds a verification run.
+// verifyTimeout bounds a verification run: ProbeTimeout, or its default.
 func (c *SelfCompile) verifyTimeout() time.Duration {
 	if c.ProbeTimeout > 0 {
 		return c.ProbeTimeout
@@ -63,9 +63,6 @@ type probeRun struct {
 // is a *VerifyError naming, among plugins, those the run blames.
 func probe(ctx context.Context, exe, dir string, timeout time.Duration, plugins []PluginInfo) (buildRecord, error) {
 	var rec buildRecord
-	if timeout <= 0 {
-		timeout = defaultProbeTimeout
-	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()

@@ -43,6 +43,21 @@ func hostDir(cache, mainPkg string) string {
 	return filepath.Join(cache, hostsDir, filepath.Base(mainPkg)+fmt.Sprintf("-%x", h[:4]))
 }
 
+// What a host's cache directory holds: its module cache (hostModules),
+// its GOPATH (hostGopath), and the host's source, per digest of the
+// bundle's source part (hostSource; sourcePrefix starts their names).
+const (
+	hostModules  = "mod"
+	hostGopath   = "path"
+	sourcePrefix = "src-"
+)
+
+// hostSource is the directory of a host's source with digest, in its
+// cache directory host.
+func hostSource(host, digest string) string {
+	return filepath.Join(host, sourcePrefix+digest[:24])
+}
+
 // restore lays the executable's bundles out for a build. The toolchain and
 // the host's source are restored once per digest into the cache, and
 // reused once they are checked; the modules and build cache entries are
@@ -59,9 +74,9 @@ func (in *install) restore() error {
 		goroot:  toolchainDir(in.cache, in.bin.Toolchain.Manifest),
 		src:     filepath.Join(in.workdir, "src"),
 	}
-	r.modcache = filepath.Join(r.hostDir, "mod")
+	r.modcache = filepath.Join(r.hostDir, hostModules)
 	if p, ok := shared.Part(bundle.PartSource); ok {
-		r.cachedSrc = filepath.Join(r.hostDir, "src-"+p.Digest[:24])
+		r.cachedSrc = hostSource(r.hostDir, p.Digest)
 	}
 	r.module = filepath.Join(r.src, filepath.FromSlash(cmp.Or(shared.ModuleDir, ".")))
 	in.r = r
@@ -287,12 +302,8 @@ func checkCarried(dir string, sums []byte, kind string) error {
 // (--host-version).
 func (in *install) fetchSource() error {
 	done := in.stage(StageDownload)
-	m, bi := in.bin.Shared.Manifest, in.bin.Build
-	version := cmp.Or(in.c.HostVersion, in.rec.HostVersion)
-	if version == "" && bi.Main.Path == m.MainModule && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		version = bi.Main.Version
-	}
-	version = cmp.Or(version, m.HostVersion)
+	m := in.bin.Shared.Manifest
+	version := hostVersion(in.c, in.bin, in.rec)
 	if version == "" {
 		return fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.HostVersion, or generate with --host-version",
 			ErrNoSource, m.MainModule)

@@ -44,7 +44,7 @@ func (c *SelfCompile) Rollback(ctx context.Context) error {
 	}
 	defer os.RemoveAll(dir)
 	c.logf("Verifying: %s", prev)
-	if _, err := probe(ctx, prev, dir, c.ProbeTimeout, nil); err != nil {
+	if _, err := probe(ctx, prev, dir, c.verifyTimeout(), nil); err != nil {
 		return prefixed(&TargetError{Path: target, Backup: prev, Err: fmt.Errorf("it does not start: %s", unprefixed(err))})
 	}
 	staged := filepath.Join(dir, filepath.Base(target))

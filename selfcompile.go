@@ -16,8 +16,13 @@
 //
 // # Where things are
 //
-// The API is in this file; an install runs these stages, each in a file
-// of its name, in this order:
+// The SelfCompile type, Apply, Plan and the Compile calls are in this file;
+// the rest of the API is beside the stage it uses: Plugins and Installed
+// in stub.go, CheckBundle in check.go, Rollback in rollback.go, the cache
+// calls in cache.go, Catalog and Check in policy.go, Missing and
+// PlanRestore in missing.go, BuildGoPlugin in goplugin.go, and the process
+// plugins' calls in process.go. An install runs these stages, each in a
+// file of its name, in this order:
 //
 //	install.go      an install: the stages in order, what each hands the next,
 //	                the executable's lock, what it undoes at its end
@@ -26,8 +31,11 @@
 //	resolve.go      the plugins resolved and the plan made; local.go copies
 //	                plugins from local folders, pluginbundle.go reads and
 //	                writes the bundle that carries what plugins need
-//	stub.go         the stub written into main; Register, which it calls
+//	stub.go         the stub written into main, which calls hook.Register
+//	check.go        before a first change, the check that the bundle rebuilds
+//	                the executable (internal/samebin compares the two)
 //	build.go        go build, with the settings the binary records (goenv.go)
+//	                and its identity (internal/identity)
 //	probe.go        the new binary run and checked before it is trusted
 //	replace.go      the swap, and the backups kept for rollback.go
 //
