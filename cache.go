@@ -336,15 +336,15 @@ func (c *SelfCompile) trimBuildCache(ctx context.Context, dir string) (int64, er
 // taken for new, and the plugin sets that Missing compares with
 // (installed/, as small). The next install restores the toolchain and compiles
 // from scratch. It fails with ErrLocked while an install that uses the
-// cache runs.
-func (c *SelfCompile) PurgeCache() error { return prefixed(c.purgeCache()) }
+// cache runs. Canceling ctx stops it between the cache's directories.
+func (c *SelfCompile) PurgeCache(ctx context.Context) error { return prefixed(c.purgeCache(ctx)) }
 
-func (c *SelfCompile) purgeCache() error {
+func (c *SelfCompile) purgeCache(ctx context.Context) error {
 	root, err := c.cacheRoot()
 	if err != nil {
 		return err
 	}
-	release, err := lockCache(context.Background(), root, true, c.logf)
+	release, err := lockCache(ctx, root, true, c.logf)
 	if err != nil {
 		return err
 	}
@@ -354,6 +354,9 @@ func (c *SelfCompile) purgeCache() error {
 		return err
 	}
 	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if e.Name() != cacheLockFile && e.Name() != catalogsDir && e.Name() != installedDir { // the lock is held until the purge is done
 			if err := fsutil.RemoveAll(filepath.Join(root, e.Name())); err != nil {
 				return err

@@ -34,7 +34,7 @@ func TestLock(t *testing.T) {
 	if _, err := sc.TrimCache(context.Background()); !errors.Is(err, selfcompile.ErrLocked) {
 		t.Fatalf("TrimCache during an install: %v, want ErrLocked", err)
 	}
-	if err := sc.PurgeCache(); !errors.Is(err, selfcompile.ErrLocked) {
+	if err := sc.PurgeCache(t.Context()); !errors.Is(err, selfcompile.ErrLocked) {
 		t.Fatalf("PurgeCache during an install: %v, want ErrLocked", err)
 	}
 

@@ -68,7 +68,7 @@ func TestTrimSeesOldInstalls(t *testing.T) {
 	if _, err := sc.TrimCache(context.Background()); !errors.Is(err, selfcompile.ErrLocked) || !strings.Contains(err.Error(), "earlier version") {
 		t.Errorf("TrimCache during an earlier version's install: %v", err)
 	}
-	if err := sc.PurgeCache(); !errors.Is(err, selfcompile.ErrLocked) {
+	if err := sc.PurgeCache(t.Context()); !errors.Is(err, selfcompile.ErrLocked) {
 		t.Errorf("PurgeCache during an earlier version's install: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(old, "tmp", "f")); err != nil {

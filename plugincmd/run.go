@@ -384,7 +384,7 @@ func (cmd *Command) cache(r *run, _ []string) error {
 	var freed int64
 	switch {
 	case r.opts.purge:
-		if err := r.sc.PurgeCache(); err != nil {
+		if err := r.sc.PurgeCache(r.ctx); err != nil {
 			return err
 		}
 	case r.opts.trim:
