@@ -142,20 +142,26 @@ func (m *Manager) dir() (string, error) {
 // plugin name, as T, starting its process if it does not run: the first
 // time, after it exited, and after an install replaced its executable.
 func Dispense[T any](m *Manager, name, kind string) (T, error) {
+	v, _, err := dispensed[T](m, name, kind)
+	return v, err
+}
+
+// dispensed is Dispense, and the process that served it.
+func dispensed[T any](m *Manager, name, kind string) (T, *process, error) {
 	var zero T
 	p, err := m.process(name)
 	if err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	raw, err := m.dispense(p, kind)
 	if err != nil {
-		return zero, m.failed(name, p, err)
+		return zero, p, m.failed(name, p, err)
 	}
 	v, ok := raw.(T)
 	if !ok {
-		return zero, &Error{Plugin: name, Err: fmt.Errorf("its %q is a %T, not a %T", kind, raw, zero)}
+		return zero, p, &Error{Plugin: name, Err: fmt.Errorf("its %q is a %T, not a %T", kind, raw, zero)}
 	}
-	return v, nil
+	return v, p, nil
 }
 
 // Call dispenses kind of the plugin name, as Dispense does, and runs f
@@ -164,14 +170,11 @@ func Dispense[T any](m *Manager, name, kind string) (T, error) {
 // message): the host goes on serving, and the next use starts the plugin
 // again.
 func Call[T any](m *Manager, name, kind string, f func(T) error) error {
-	v, err := Dispense[T](m, name, kind)
+	v, p, err := dispensed[T](m, name, kind)
 	if err != nil {
 		return err
 	}
 	if err := f(v); err != nil {
-		m.mu.Lock()
-		p := m.procs[name]
-		m.mu.Unlock()
 		return m.failed(name, p, err)
 	}
 	return nil
@@ -179,17 +182,21 @@ func Call[T any](m *Manager, name, kind string, f func(T) error) error {
 
 // dispense returns the interface kind of the running process p, asking the
 // process for it once: go-plugin opens a connection to the process for
-// each Dispense, which costs more than the calls themselves.
+// each Dispense, which costs more than the calls themselves. The request
+// is made without the Manager's lock.
 func (m *Manager) dispense(p *process, kind string) (any, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if v, ok := p.kinds[kind]; ok {
+	v, ok := p.kinds[kind]
+	m.mu.Unlock()
+	if ok {
 		return v, nil
 	}
 	v, err := p.rpc.Dispense(kind)
 	if err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if p.kinds == nil {
 		p.kinds = map[string]any{}
 	}
@@ -239,10 +246,11 @@ func (m *Manager) start(info selfcompile.ProcessPlugin) (*process, error) {
 		return nil, &Error{Plugin: info.Name, Err: fmt.Errorf("the manifest records no valid sha256 for it (%q): install it again", info.SHA256)}
 	}
 	p := &process{sum: info.SHA256, stderr: &tail{}}
+	cmd := exec.Command(info.Path)
 	p.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  m.Handshake,
 		Plugins:          m.Plugins,
-		Cmd:              exec.Command(info.Path),
+		Cmd:              cmd,
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		AllowedProtocols: m.protocols(),
 		Logger:           m.logger(),
@@ -254,19 +262,24 @@ func (m *Manager) start(info selfcompile.ProcessPlugin) (*process, error) {
 	}
 	if err != nil {
 		p.client.Kill()
-		return nil, m.failed(info.Name, p, fmt.Errorf("starting %s: %w", info.Path, err))
+		err = fmt.Errorf("starting %s: %w", info.Path, err)
+		if cmd.Process == nil { // it never ran: nothing to wait for
+			return nil, &Error{Plugin: info.Name, Err: err}
+		}
+		return nil, m.failed(info.Name, p, err)
 	}
 	return p, nil
 }
 
 // failed makes err, a failure of plugin name's process p, an *Error,
 // saying whether the process has exited, which it may do a moment after
-// a call failed.
+// a call failed: unless the process still answers, it waits up to a
+// second for it to exit.
 func (m *Manager) failed(name string, p *process, err error) error {
-	if p == nil {
-		return &Error{Plugin: name, Err: err}
-	}
 	e := &Error{Plugin: name, Err: err}
+	if p == nil || p.rpc != nil && !p.client.Exited() && p.rpc.Ping() == nil {
+		return e // it answers: the error is the call's own
+	}
 	for deadline := time.Now().Add(time.Second); !p.client.Exited() && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}

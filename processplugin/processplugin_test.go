@@ -53,6 +53,9 @@ func (hello) Greet(name string) (string, error) {
 	if name == "panic" {
 		panic("the greeter cannot greet panic")
 	}
+	if name == "nobody" {
+		return "", errors.New("the greeter greets somebody")
+	}
 	return "hello " + name + " from pid " + strconv.Itoa(os.Getpid()), nil
 }
 
@@ -254,4 +257,25 @@ func BenchmarkGreet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// An error a plugin's method returns is the call's own: the process goes
+// on, the error says it did not exit, and the next call reaches the same
+// process.
+func TestCallError(t *testing.T) {
+	m, dir := newManager(t)
+	install(t, dir, "hello")
+	before, err := greet(m, "hello", "you")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = greet(m, "hello", "nobody")
+	var e *Error
+	if !errors.As(err, &e) || e.Exited || e.Plugin != "hello" || !strings.Contains(err.Error(), "the greeter greets somebody") {
+		t.Fatalf("a method's error: %v (%+v)", err, e)
+	}
+	after, err := greet(m, "hello", "you")
+	if err != nil || after != before {
+		t.Errorf("after a method's error: %q, %v; want %q from the same process", after, err, before)
+	}
 }
