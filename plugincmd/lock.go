@@ -47,19 +47,33 @@ func (cmd *Command) sync(r *run, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(lock.processes) > 0 && r.opts.asJSON {
-		return cmd.usage("sync", "a lock file with process plugins goes without --json")
+	do := r.sc.Apply
+	if r.opts.dryRun {
+		do = r.sc.Plan
 	}
-	if err := cmd.syncProcesses(r, lock.processes); err != nil { // before a --restart ends this process
+	plan, err := do(r.ctx, lock.change)
+	if err != nil { // the process plugins are left as they are too
 		return err
 	}
-	return cmd.apply(r, lock.change)
+	if err := cmd.report(r, plan); err != nil {
+		return err
+	}
+	// After the program's change, which may fail, and before a --restart
+	// ends this process.
+	if err := cmd.syncProcesses(r, lock.processes); err != nil {
+		return err
+	}
+	return cmd.restartIf(r, !plan.Empty())
 }
 
 // syncProcesses makes the installed process plugins those of specs: it
 // installs each spec not installed as it says (from that folder, or at
 // that version), then removes the plugins no spec installed or kept.
 func (cmd *Command) syncProcesses(r *run, specs []string) error {
+	out := cmd.stdout()
+	if r.opts.asJSON { // standard output is the plan's JSON
+		out = cmd.stderr()
+	}
 	installed, err := r.sc.ProcessPlugins()
 	if err != nil {
 		return err
@@ -71,28 +85,28 @@ func (cmd *Command) syncProcesses(r *run, specs []string) error {
 			continue
 		}
 		if r.opts.dryRun {
-			fmt.Fprintln(cmd.stdout(), "Dry run: would install process plugin:", spec)
+			fmt.Fprintln(out, "Dry run: would install process plugin:", spec)
 			keep[processNameOf(spec)] = true
 			continue
 		}
-		fmt.Fprintln(cmd.stdout(), "Installing process plugin:", spec)
+		fmt.Fprintln(out, "Installing process plugin:", spec)
 		p, err := r.sc.InstallProcess(r.ctx, spec)
 		if err != nil {
 			return err
 		}
-		cmd.installedProcess(p)
+		cmd.installedProcess(out, p)
 		keep[p.Name] = true
 	}
 	for _, p := range installed {
 		switch {
 		case keep[p.Name]:
 		case r.opts.dryRun:
-			fmt.Fprintln(cmd.stdout(), "Dry run: would remove process plugin:", p.Name)
+			fmt.Fprintln(out, "Dry run: would remove process plugin:", p.Name)
 		default:
 			if err := r.sc.RemoveProcess(r.ctx, p.Name); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.stdout(), "Removed process plugin %s.\n", p.Name)
+			fmt.Fprintf(out, "Removed process plugin %s.\n", p.Name)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package plugincmd
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	selfcompile "github.com/shazow/go-selfcompile"
@@ -19,7 +20,7 @@ func (cmd *Command) addProcess(r *run, args []string) error {
 		if err != nil {
 			return err
 		}
-		cmd.installedProcess(p)
+		cmd.installedProcess(cmd.stdout(), p)
 	}
 	fmt.Fprintln(cmd.stdout(), "Success. A running program starts it when it next asks for it; no restart is needed.")
 	return nil
@@ -51,7 +52,7 @@ func (cmd *Command) upgradeProcess(r *run, names []string) error {
 		if err != nil {
 			return err
 		}
-		cmd.installedProcess(p)
+		cmd.installedProcess(cmd.stdout(), p)
 	}
 	fmt.Fprintln(cmd.stdout(), "Success. A running program starts the new executables when it next asks for them; no restart is needed.")
 	return nil
@@ -59,12 +60,12 @@ func (cmd *Command) upgradeProcess(r *run, names []string) error {
 
 // installedProcess says where an install put a process plugin's
 // executable, and where the one it replaced is.
-func (cmd *Command) installedProcess(p *selfcompile.ProcessPlugin) {
+func (cmd *Command) installedProcess(out io.Writer, p *selfcompile.ProcessPlugin) {
 	from := p.Version
 	if p.Local != "" {
 		from = p.Local
 	}
-	fmt.Fprintf(cmd.stdout(), "Installed %s (%s) as %s (sha256 %s).\n", p.ImportPath, from, p.Path, p.SHA256[:16])
+	fmt.Fprintf(out, "Installed %s (%s) as %s (sha256 %s).\n", p.ImportPath, from, p.Path, p.SHA256[:16])
 	if p.Previous != "" {
 		fmt.Fprintf(cmd.stderr(), "The previous executable is %s.previous.\n", p.Path)
 	}

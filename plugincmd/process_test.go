@@ -67,3 +67,26 @@ func TestListProcesses(t *testing.T) {
 		t.Errorf("list --process --lock: exit code %d, want a usage error", code)
 	}
 }
+
+// plugin sync changes the process plugins only once the program's own
+// change succeeded: a failed one leaves them installed, and --json keeps
+// standard output for the plan.
+func TestSyncProcessesAfterProgram(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `{"plugins":[{"name":"hello","importPath":"example.com/hello","module":"example.com/hello","version":"v1.2.0","sha256":"ab"}]}`
+	if err := os.WriteFile(filepath.Join(dir, selfcompile.ProcessManifest), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(t.TempDir(), "plugins.lock")
+	writeFile(t, lock, lockHeader+"\n")
+	sc := selfcompile.SelfCompile{ProcessDir: dir, CacheDir: t.TempDir()} // the test binary has no bundle: the program's change fails
+	for _, args := range [][]string{{"sync", lock}, {"sync", "--json", lock}} {
+		out, _, code := runCmd(t, sc, args...)
+		if code == ExitOK || strings.Contains(out, "process plugin") {
+			t.Errorf("%q: exit code %d, stdout %q; want a failure that leaves the process plugins", args, code, out)
+		}
+		if got, err := selfcompile.ReadProcessPlugins(dir); err != nil || len(got) != 1 {
+			t.Fatalf("%q: the process plugins after a failed sync: %v, %v", args, got, err)
+		}
+	}
+}
