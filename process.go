@@ -62,8 +62,10 @@ type ProcessPlugin struct {
 	// a host checks it before every start.
 	SHA256 string `json:"sha256"`
 	// Previous is the sha256 of the executable it replaced, kept beside
-	// it as NAME.previous; "" when there is none.
-	Previous string `json:"previous,omitempty"`
+	// it as NAME.previous; "" when there is none. Replaced is what the
+	// manifest recorded of that install, which a rollback puts back.
+	Previous string         `json:"previous,omitempty"`
+	Replaced *ProcessPlugin `json:"replaced,omitempty"`
 	// GoVersion is the Go toolchain that built it.
 	GoVersion string `json:"goVersion"`
 	// Host is the host module it was built against, which replaced the
@@ -230,6 +232,11 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 		p.Origin = "local"
 	case sp.listedIn != nil:
 		p.Origin, p.Catalog = "catalog", fmt.Sprintf("%s (sequence %d)", sp.listedIn.name, sp.listedIn.seq)
+	}
+	if installed, err := ReadProcessPlugins(dir); err != nil {
+		return nil, err
+	} else if err := sameName(installed, p); err != nil { // before building it
+		return nil, err
 	}
 	tmp, err := in.buildProcess(sp, dir, p.Name)
 	if err != nil {
@@ -553,7 +560,15 @@ func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
 	p.Path = filepath.Join(dir, p.Name+exeSuffix())
 	p.Installed = time.Now().UTC().Truncate(time.Second)
 	i := slices.IndexFunc(plugins, func(q ProcessPlugin) bool { return q.Name == p.Name })
+	if err := sameName(plugins, p); err != nil {
+		return err
+	}
+	var undo func()
 	switch {
+	case i >= 0 && plugins[i].SHA256 == p.SHA256 && fsutil.Exists(p.Path):
+		// The same executable again: the one in place stays, and so does
+		// the previous one, to roll back to.
+		p.Previous, p.Replaced = plugins[i].Previous, plugins[i].Replaced
 	case i >= 0 && fsutil.Exists(p.Path):
 		if err := discard(p.Path + previousSuffix); err != nil {
 			return err
@@ -561,22 +576,44 @@ func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
 		if err := renameFile(p.Path, p.Path+previousSuffix); err != nil {
 			return &TargetError{Path: p.Path, Err: err}
 		}
-		p.Previous = plugins[i].SHA256
-	case i < 0:
-		if err := discard(p.Path); err != nil {
-			return err
+		replaced := plugins[i]
+		replaced.Replaced = nil
+		p.Previous, p.Replaced = replaced.SHA256, &replaced
+		undo = func() { renameFile(p.Path+previousSuffix, p.Path) }
+		fallthrough
+	default:
+		if undo == nil {
+			if err := discard(p.Path); err != nil {
+				return err
+			}
+			undo = func() { os.Remove(p.Path) }
+		}
+		if err := renameFile(tmp, p.Path); err != nil {
+			undo()
+			return &TargetError{Path: p.Path, Err: err}
 		}
 	}
 	if i >= 0 {
 		plugins = slices.Delete(plugins, i, i+1)
 	}
-	if err := renameFile(tmp, p.Path); err != nil {
-		return &TargetError{Path: p.Path, Err: err}
+	err = fsutil.SyncDir(dir)
+	if err == nil {
+		err = writeProcessPlugins(dir, append(plugins, *p))
 	}
-	if err := fsutil.SyncDir(dir); err != nil {
-		return err
+	if err != nil && undo != nil { // the manifest still describes what was there
+		undo()
 	}
-	return writeProcessPlugins(dir, append(plugins, *p))
+	return err
+}
+
+// sameName refuses a plugin whose executable would take the name of
+// another plugin's, from another import path.
+func sameName(plugins []ProcessPlugin, p *ProcessPlugin) error {
+	i := slices.IndexFunc(plugins, func(q ProcessPlugin) bool { return q.Name == p.Name })
+	if i < 0 || plugins[i].ImportPath == p.ImportPath {
+		return nil
+	}
+	return &PluginError{Spec: p.ImportPath, Reason: fmt.Sprintf("the process plugin %s installed is %s, another program of the same name: remove it first (plugin remove --process %s)", p.Name, plugins[i].ImportPath, p.Name)}
 }
 
 // UpgradeProcess builds the process plugin name again: from the folder it
@@ -681,6 +718,13 @@ func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {
 			return &TargetError{Path: mv[0], Err: err}
 		}
 	}
-	p.SHA256, p.Previous = p.Previous, p.SHA256
+	if p.Replaced == nil { // a manifest of before Replaced: only the sha256 is known
+		p.SHA256, p.Previous = p.Previous, p.SHA256
+		return writeProcessPlugins(dir, plugins)
+	}
+	back, current := *p.Replaced, *p
+	current.Replaced = nil
+	back.Path, back.Previous, back.Replaced = p.Path, current.SHA256, &current
+	plugins[i] = back
 	return writeProcessPlugins(dir, plugins)
 }

@@ -87,6 +87,17 @@ func TestProcessManifest(t *testing.T) {
 	if data, _ := os.ReadFile(got[0].Path + previousSuffix); string(data) != "a1" {
 		t.Errorf("the previous executable holds %q", data)
 	}
+	place("alpha", "a2") // the same executable again: a1 stays the one to roll back to
+	if got, _ := ReadProcessPlugins(dir); got[0].Previous != first.SHA256 || got[0].Replaced == nil || got[0].Replaced.Version != "a1" {
+		t.Errorf("after the same executable again: previous %s (%+v), want a1's %s", got[0].Previous, got[0].Replaced, first.SHA256)
+	}
+	if data, _ := os.ReadFile(got[0].Path + previousSuffix); string(data) != "a1" {
+		t.Errorf("after the same executable again, the previous executable holds %q", data)
+	}
+	other := &ProcessPlugin{Name: "alpha", ImportPath: "example.org/other/alpha", SHA256: "00"}
+	if err := placeProcess(dir, other, filepath.Join(dir, "none")); !errors.Is(err, ErrInvalidPlugin) || !strings.Contains(err.Error(), "the process plugin alpha installed is example.com/alpha") {
+		t.Errorf("another plugin of the same name: %v", err)
+	}
 	sc := &SelfCompile{ProcessDir: dir}
 	if err := sc.RollbackProcess(t.Context(), "zeta"); !errors.Is(err, ErrInvalidPlugin) || !strings.Contains(err.Error(), "no previous executable") {
 		t.Errorf("rollback of a plugin installed once: %v", err)
@@ -97,6 +108,9 @@ func TestProcessManifest(t *testing.T) {
 	got, _ = sc.ProcessPlugins()
 	if data, _ := os.ReadFile(got[0].Path); string(data) != "a1" || got[0].SHA256 != first.SHA256 || got[0].Previous != second.SHA256 {
 		t.Errorf("after the rollback, alpha holds %q, recorded as %s previous %s", data, got[0].SHA256, got[0].Previous)
+	}
+	if got[0].Version != "a1" || got[0].Replaced == nil || got[0].Replaced.Version != "a2" {
+		t.Errorf("after the rollback, the manifest records version %q, replaced %+v; want a1's record, a2's as the one replaced", got[0].Version, got[0].Replaced)
 	}
 	os.WriteFile(got[0].Path+previousSuffix, []byte("tampered"), 0o755)
 	if err := sc.RollbackProcess(t.Context(), "alpha"); err == nil || !strings.Contains(err.Error(), "changed since it was replaced") {
@@ -118,7 +132,7 @@ func placeContent(dir, name, content string) (*ProcessPlugin, error) {
 		return nil, err
 	}
 	sum, _ := fsutil.SHA256(tmp)
-	p := &ProcessPlugin{Name: name, ImportPath: "example.com/" + name, SHA256: sum}
+	p := &ProcessPlugin{Name: name, ImportPath: "example.com/" + name, Version: content, SHA256: sum}
 	return p, placeProcess(dir, p, tmp)
 }
 
