@@ -438,9 +438,16 @@ func (c *SelfCompile) Check(ctx context.Context) ([]catalog.Problem, error) {
 		return nil, err
 	}
 	var out []catalog.Problem
-	for _, p := range append(rec.Plugins, processInfos(processes)...) {
+	for _, p := range rec.Plugins {
 		if reason := v.problem(p); reason != "" {
 			out = append(out, catalog.Problem{Plugin: p.ImportPath, Version: p.Version, Reason: reason})
+		}
+	}
+	for i, p := range processInfos(processes) {
+		if reason := v.problem(p); reason != "" {
+			name := processes[i].Name
+			out = append(out, catalog.Problem{Plugin: p.ImportPath, Version: p.Version,
+				Reason: fmt.Sprintf("%s (a process plugin: plugin upgrade --process %s, or plugin remove --process %s)", reason, name, name)})
 		}
 	}
 	if age := time.Since(v.cat.Date); v.cfg.Policy.MaxAge > 0 && age > v.cfg.Policy.MaxAge {

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	selfcompile "github.com/shazow/go-selfcompile"
@@ -151,7 +152,11 @@ func ReadFile(path string) (*Binary, error) {
 		b.Plugins = rec.Plugins
 	}
 	b.HostVersion = cmp.Or(rec.HostVersion, b.HostVersion, x.Shared.Manifest.HostVersion)
-	if b.Processes, err = selfcompile.ReadProcessPlugins(selfcompile.DefaultProcessDir(path)); err != nil {
+	resolved, err := filepath.EvalSymlinks(path) // as installs and the Manager resolve it
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %s: %w", path, err)
+	}
+	if b.Processes, err = selfcompile.ReadProcessPlugins(selfcompile.DefaultProcessDir(resolved)); err != nil {
 		return nil, fmt.Errorf("inspect: %s: its process plugins: %w", path, err)
 	}
 	if raw := x.Shared.Manifest.Vendor; len(raw) > 0 {

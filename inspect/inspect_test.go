@@ -117,4 +117,11 @@ func TestProcessPlugins(t *testing.T) {
 	if line := "  process  hello example.com/hello v1.2.0 sha256 " + sum + "\n"; !strings.Contains(b.String(), line) {
 		t.Errorf("the text lacks %q:\n%s", line, b)
 	}
+	link := filepath.Join(t.TempDir(), "prog")
+	if err := os.Symlink(bin, link); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFile(link); err != nil || len(b.Processes) != 1 {
+		t.Errorf("through a symlink to the binary: %v, %+v", err, b)
+	}
 }
