@@ -217,7 +217,7 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 		}
 	}
 	p = &ProcessPlugin{
-		Name:       processName(sp.importPath),
+		Name:       ProcessName(sp.importPath),
 		ImportPath: sp.importPath,
 		Module:     sp.modulePath,
 		Version:    sp.version,
@@ -276,7 +276,7 @@ func parseProcessSpec(arg string) (pluginSpec, error) {
 // checkProcessName refuses a plugin whose executable would have a name
 // that the process plugins' directory keeps for itself.
 func checkProcessName(sp pluginSpec) error {
-	if name := processName(sp.importPath); name+exeSuffix() == ProcessManifest || strings.HasSuffix(name, previousSuffix) {
+	if name := ProcessName(sp.importPath); name+exeSuffix() == ProcessManifest || strings.HasSuffix(name, previousSuffix) {
 		return &PluginError{Spec: sp.raw, Reason: "its executable would be named " + name + ", a name the process plugins' directory keeps for itself"}
 	}
 	return nil
@@ -407,10 +407,10 @@ func discard(f string) error {
 	return nil
 }
 
-// processName is the executable's name of a main package: the last
-// element of its import path, or the one before it for a major version
-// suffix, as go install names it.
-func processName(importPath string) string {
+// ProcessName is the name of the executable of a process plugin whose main
+// package is importPath (without .exe): the last element of the path, or
+// the one before it for a major version suffix, as go install names it.
+func ProcessName(importPath string) string {
 	name := path.Base(importPath)
 	if digits := strings.TrimPrefix(name, "v"); digits != name && digits != "" && strings.Trim(digits, "0123456789") == "" && path.Dir(importPath) != "." {
 		return path.Base(path.Dir(importPath))

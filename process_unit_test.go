@@ -21,8 +21,8 @@ func TestProcessNames(t *testing.T) {
 		"example.com/version/v2x":   "v2x",
 		"example.com/hello/cmd/v10": "cmd",
 	} {
-		if got := processName(path); got != want {
-			t.Errorf("processName(%q) = %q, want %q", path, got, want)
+		if got := ProcessName(path); got != want {
+			t.Errorf("ProcessName(%q) = %q, want %q", path, got, want)
 		}
 	}
 	if got, want := DefaultProcessDir(filepath.Join("opt", "tool.exe")), filepath.Join("opt", "tool.plugins"); got != want {

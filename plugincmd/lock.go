@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -80,7 +79,7 @@ func (cmd *Command) syncProcesses(r *run, specs []string) error {
 	}
 	keep := map[string]bool{}
 	for _, spec := range specs {
-		if i := slices.IndexFunc(installed, func(p selfcompile.ProcessPlugin) bool { return processSpec(p) == spec }); i >= 0 {
+		if i := slices.IndexFunc(installed, func(p selfcompile.ProcessPlugin) bool { return installedAs(p, spec) }); i >= 0 {
 			keep[installed[i].Name] = true
 			continue
 		}
@@ -121,13 +120,26 @@ func processSpec(p selfcompile.ProcessPlugin) string {
 	return p.ImportPath + "@" + p.Version
 }
 
-// processNameOf guesses, for a dry run, the name a spec installs as: the
-// last element of its folder or import path.
+// processNameOf guesses, for a dry run, the name a spec installs as: for a
+// folder, its last element (its import path is in its go.mod).
 func processNameOf(s string) string {
-	if importPath, _, ok := strings.Cut(s, "@"); ok && !spec.IsLocal(s) {
-		return path.Base(importPath)
+	if spec.IsLocal(s) {
+		return filepath.Base(s)
 	}
-	return filepath.Base(s)
+	importPath, _, _ := strings.Cut(s, "@")
+	return selfcompile.ProcessName(importPath)
+}
+
+// installedAs reports whether p is installed as a lock file's spec asks:
+// from that folder; or at that version of that import path or catalog
+// name, or at any version when the spec names none (or latest).
+func installedAs(p selfcompile.ProcessPlugin, s string) bool {
+	if p.Local != "" || spec.IsLocal(s) {
+		return p.Local == s
+	}
+	name, version, _ := strings.Cut(s, "@")
+	named := name == p.ImportPath || p.Catalog != "" && strings.HasPrefix(p.Catalog, name+" (")
+	return named && (version == "" || version == "latest" || version == p.Version)
 }
 
 // readLock reads a lock file as the change that installs exactly what it

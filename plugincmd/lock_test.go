@@ -164,3 +164,36 @@ func TestOutputFile(t *testing.T) {
 		t.Errorf("list --lock -o LINK wrote %q into the file it names", data)
 	}
 }
+
+// A lock file's process line matches an installed process plugin as it
+// says: its folder, or its import path (or catalog name) at that version,
+// or at any for none or latest; a dry run names a plugin by the name its
+// executable has, a major version suffix left out.
+func TestInstalledAs(t *testing.T) {
+	mod := selfcompile.ProcessPlugin{Name: "foo", ImportPath: "example.com/foo/v2", Version: "v2.1.0"}
+	cat := selfcompile.ProcessPlugin{Name: "greetp", ImportPath: "example.com/greetp/cmd/greetp", Version: "v1.0.0", Catalog: "greetp (sequence 3)"}
+	local := selfcompile.ProcessPlugin{Name: "q", ImportPath: "example.com/q", Local: "/src/q"}
+	for _, c := range []struct {
+		p    selfcompile.ProcessPlugin
+		spec string
+		want bool
+	}{
+		{mod, "example.com/foo/v2@v2.1.0", true},
+		{mod, "example.com/foo/v2", true},
+		{mod, "example.com/foo/v2@latest", true},
+		{mod, "example.com/foo/v2@v2.0.0", false},
+		{cat, "greetp", true},
+		{cat, "greetp@v1.0.0", true},
+		{cat, "greetp@v0.9.0", false},
+		{local, "/src/q", true},
+		{local, "/src/other/q", false},
+		{local, "example.com/q", false},
+	} {
+		if got := installedAs(c.p, c.spec); got != c.want {
+			t.Errorf("%s installed as %s: %v, want %v", c.p.ImportPath, c.spec, got, c.want)
+		}
+	}
+	if got := processNameOf("example.com/foo/v2@v2.1.0"); got != "foo" {
+		t.Errorf("the name of example.com/foo/v2: %q, want foo", got)
+	}
+}
