@@ -31,6 +31,7 @@ import (
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
 )
@@ -460,14 +461,17 @@ func (in *install) buildProcess(sp pluginSpec, dir, name string) (string, error)
 	if err != nil {
 		return "", err
 	}
+	g := in.g
+	g.Dir = sp.dir
+	if err := in.checkProcessModules(sp, g, modFile); err != nil {
+		return "", err
+	}
 	f, err := os.CreateTemp(dir, "."+name+newInfix)
 	if err != nil {
 		return "", &TargetError{Path: dir, Err: err}
 	}
 	tmp := f.Name()
 	f.Close()
-	g := in.g
-	g.Dir = sp.dir
 	in.c.logf("Compiling process plugin %s", sp.importPath)
 	if _, err := g.Run(in.ctx, "build", "-trimpath", "-modfile="+modFile, "-o", tmp, "."); err != nil {
 		os.Remove(tmp)
@@ -475,6 +479,41 @@ func (in *install) buildProcess(sp pluginSpec, dir, name string) (string, error)
 	}
 	done()
 	return tmp, nil
+}
+
+// checkProcessModules checks, with a vendor's catalog, each module of a
+// process plugin's build list that the catalog lists, as an install of a
+// compiled-in plugin checks those of the program's: at a version it allows
+// for this host, not replaced, with the files and go.mod it hashed,
+// whatever GOSUMDB, GONOSUMDB, GOINSECURE or GOFLAGS say. g runs in the
+// plugin's folder.
+func (in *install) checkProcessModules(sp pluginSpec, g gocmd.Go, modFile string) error {
+	v := in.vendor
+	if v == nil {
+		return nil
+	}
+	out, err := g.Run(in.ctx, "list", "-modfile="+modFile, "-m", "all")
+	if err != nil {
+		return in.goError(err)
+	}
+	mods, err := gosrc.ParseModList(strings.Split(strings.TrimSpace(string(out)), "\n"))
+	if err != nil {
+		return err
+	}
+	for _, m := range mods {
+		if m.Main || len(v.cat.ByModule(m.Path)) == 0 {
+			continue
+		}
+		if m.Replace == nil { // its files, for their hash
+			if _, err := g.Run(in.ctx, "mod", "download", "-modfile="+modFile, "--", m.Path+"@"+m.Version); err != nil {
+				return in.goError(err)
+			}
+		}
+		if _, err := v.checkListed(in.r.modcache, m, sp.raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // processGoMod writes the go.mod and go.sum a process plugin builds with,

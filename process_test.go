@@ -371,5 +371,29 @@ func TestProcessPluginFromCatalog(t *testing.T) {
 	if problems, err := sc.Check(t.Context()); err != nil || len(problems) != 0 {
 		t.Errorf("plugin check after the install: %+v, %v", problems, err)
 	}
+	// A folder the policy admits is built only with the versions of the
+	// modules the catalog lists that it allows: metrics v1.2.0 is not.
+	local := *sc
+	local.Vendor = &catalog.Config{Name: "example.com/abinary", Keys: []string{v.verifier}, Embedded: v.sign(cat), Policy: catalog.Policy{Allow: catalog.AllowCatalogAndLocal}}
+	for _, version := range []string{"v1.2.0", "v1.0.0"} {
+		dir := filepath.Join(tempDir(t), "usesmetrics-"+version)
+		writeFiles(t, dir, map[string]string{
+			"go.mod":  "module example.com/usesmetrics\n\ngo 1.26\n\nrequire example.com/metrics " + version + "\n",
+			"main.go": "package main\n\nimport _ \"example.com/metrics/plugin\"\n\nfunc main() {}\n",
+		})
+		p, err := local.InstallProcess(t.Context(), dir)
+		if version == "v1.2.0" {
+			if !errors.As(err, &refused) || refused.Rule != "catalog version" || !strings.Contains(err.Error(), "example.com/metrics@v1.2.0") {
+				t.Errorf("a folder whose build needs metrics %s, which the catalog does not allow: %v", version, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("a folder whose build needs metrics %s: %v", version, err)
+		}
+		if got, err := exec.Command(p.Path).CombinedOutput(); err != nil || string(got) != "metrics "+version+"\n" {
+			t.Errorf("the process plugin printed %q (%v)", got, err)
+		}
+	}
 	same()
 }
