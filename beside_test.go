@@ -40,23 +40,32 @@ func besideHost(t *testing.T) (bin, side, plain string) {
 
 func buildBeside() error {
 	b := &besideBuild
-	repo := filepath.Join(e2e.work, "repo-beside")
-	if err := copyRepo(e2e.repo, repo); err != nil {
-		return err
-	}
 	// Without its generated files, the program builds as it would without
 	// go-selfcompile: what the binary's growth is measured against.
 	b.plain = filepath.Join(e2e.work, "beside", "plain", "example-abinary")
-	if err := buildHost(repo, "./example/abinary", b.plain, "-ldflags", e2eLDFlags); err != nil {
+	if err := buildHost(e2e.repo, "./example/abinary", b.plain, "-ldflags", e2eLDFlags); err != nil {
 		return err
 	}
-	dir := filepath.Join(repo, "example", "abinary")
-	if out, err := command(dir, nil, e2e.gen, "--bundle", "beside", "--bundle-path", besideSideName, "--level", "fastest", "-q"); err != nil {
-		return errors.New("generating: " + err.Error() + "\n" + string(out))
+	var err error
+	b.bin, b.side, err = buildPlaced("beside", "--bundle", "beside", "--bundle-path", besideSideName)
+	return err
+}
+
+// buildPlaced generates example-abinary in a copy of the repository, named
+// name, with the generator's args and the fastest level, builds it, and
+// returns the binary and the side file the generator wrote.
+func buildPlaced(name string, args ...string) (bin, side string, err error) {
+	repo := filepath.Join(e2e.work, "repo-"+name)
+	if err := copyRepo(e2e.repo, repo); err != nil {
+		return "", "", err
 	}
-	b.bin = filepath.Join(e2e.work, "beside", "bin", "example-abinary")
-	b.side = filepath.Join(dir, stub.BundleDir, stub.SideFile(runtime.GOOS, runtime.GOARCH))
-	return buildHost(repo, "./example/abinary", b.bin, "-ldflags", e2eLDFlags)
+	dir := filepath.Join(repo, "example", "abinary")
+	if out, err := command(dir, nil, e2e.gen, append(args, "--level", "fastest", "-q")...); err != nil {
+		return "", "", errors.New("generating: " + err.Error() + "\n" + string(out))
+	}
+	bin = filepath.Join(e2e.work, name, "bin", "example-abinary")
+	side = filepath.Join(dir, stub.BundleDir, stub.SideFile(runtime.GOOS, runtime.GOARCH))
+	return bin, side, buildHost(repo, "./example/abinary", bin, "-ldflags", e2eLDFlags)
 }
 
 // besideCopy gives the test its own copy of the beside build, with its
@@ -182,5 +191,109 @@ func TestBesideSideFileRefused(t *testing.T) {
 				t.Errorf("the binary after the refused install: %q", out)
 			}
 		})
+	}
+}
+
+// fetchedBuild is example-abinary generated with --bundle fetch, whose
+// vendor publishes its side files under a directory (a file:// URL, as a
+// local mirror serves them), made once per test run.
+var fetchedBuild struct {
+	once           sync.Once
+	bin, published string
+	err            error
+}
+
+func fetchedHost(t *testing.T) (bin, published string) {
+	t.Helper()
+	b := &fetchedBuild
+	b.once.Do(func() {
+		dir := filepath.Join(e2e.work, "fetched", "published")
+		if b.err = os.MkdirAll(dir, 0o755); b.err != nil {
+			return
+		}
+		var side string
+		if b.bin, side, b.err = buildPlaced("fetched", "--bundle", "fetch", "--bundle-url", "file://"+filepath.ToSlash(dir)); b.err == nil {
+			b.published = filepath.Join(dir, filepath.Base(side))
+			b.err = os.Rename(side, b.published)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.bin, b.published
+}
+
+// A program generated with --bundle fetch embeds only the digests of its
+// bundles, at most 1 MB; an install fetches the file its vendor publishes
+// into the cache, checked against those digests whatever GOSUMDB,
+// GONOSUMDB, GOINSECURE or GOFLAGS say: an altered file is refused with
+// the binary unchanged. The rebuilt binary keeps its placement, and
+// installs from the cache once the vendor's file is gone.
+func TestFetchedInstall(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	src, published := fetchedHost(t)
+	_, _, plain := besideHost(t)
+	bin := filepath.Join(tempDir(t), "bin", "example-abinary")
+	copyBinary(t, src, bin)
+	if grown := fileSize(bin) - fileSize(plain); grown > 1<<20 {
+		t.Errorf("the fetched binary is %d bytes larger than the program without go-selfcompile, want at most 1 MB", grown)
+	}
+	url := "file://" + filepath.ToSlash(published)
+	b, err := inspect.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Placement != "fetched" || b.BundleFile != url || len(b.Bundles) != 2 {
+		t.Errorf("inspect: placement %q, file %q, bundles %+v", b.Placement, b.BundleFile, b.Bundles)
+	}
+
+	// An altered file, into a cache of its own: refused, the binary unchanged.
+	good, err := os.ReadFile(published)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), good...)
+	bad[len(bad)/2] ^= 0xff // in the toolchain bundle
+	if err := os.WriteFile(published, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	same := unchanged(t, bin)
+	lax := []string{"XDG_CACHE_HOME=" + tempDir(t), "GOSUMDB=off", "GONOSUMDB=*", "GOINSECURE=*", "GOFLAGS=-mod=mod"}
+	_, errOut, err := run(t, bin, lax, "plugin", "add", aplugin)
+	if err == nil || !strings.Contains(errOut, url) || !strings.Contains(errOut, "holds a toolchain bundle whose sha256 is") {
+		t.Fatalf("an altered published file: %v\n%s", err, errOut)
+	}
+	same()
+	if err := os.WriteFile(published, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if out := mustRun(t, bin, "--plugin", aplugin); !strings.HasSuffix(out, "Success.\n") {
+		t.Errorf("install output %q", out)
+	}
+	if out := mustRun(t, bin); out != "aplugin activated.\nJust doing binary things\n" {
+		t.Fatalf("after the install: %q", out)
+	}
+	rebuilt, err := inspect.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt.Placement != "fetched" || rebuilt.BundleFile != url || rebuilt.Bundles[0] != b.Bundles[0] || rebuilt.Bundles[1] != b.Bundles[1] {
+		t.Errorf("the rebuilt binary: placement %q, file %q, bundles %+v; the release's %+v", rebuilt.Placement, rebuilt.BundleFile, rebuilt.Bundles, b.Bundles)
+	}
+	if grown := fileSize(bin) - fileSize(plain); grown > 1<<20 {
+		t.Errorf("the rebuilt binary is %d bytes larger than the program without go-selfcompile", grown)
+	}
+	// The cache keeps the file: the vendor's copy is no longer needed.
+	if err := os.Rename(published, published+".away"); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Rename(published+".away", published)
+	plug := filepath.Join(tempDir(t), "pluga")
+	writePlugin(t, plug, "example.com/pluga", "pluga activated.")
+	mustRun(t, bin, "--plugin", plug)
+	if out := mustRun(t, bin); out != "pluga activated.\naplugin activated.\nJust doing binary things\n" {
+		t.Fatalf("after the second install: %q", out)
 	}
 }

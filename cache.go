@@ -53,6 +53,7 @@ const (
 	installedDir  = "installed"
 	toolsDir      = "tools"   // per toolchain, the programs an install builds with it (internal/identity)
 	checkedDir    = "checked" // by sha256, the executables whose bundle was checked (check.go)
+	bundlesDir    = "bundles" // by digest, the bundle files that installs fetched (--bundle fetch)
 	workPrefix    = "install-"
 )
 
@@ -144,6 +145,7 @@ const (
 	CacheWork      CacheKind = "work"      // what killed installs left
 	CacheGoPlugins CacheKind = "goplugins" // the Go plugins BuildGoPlugin built, for package live
 	CacheCatalogs  CacheKind = "catalogs"  // the newest vendor catalogs verified: kept by a purge, against rollbacks
+	CacheBundles   CacheKind = "bundles"   // the bundle files that installs fetched from vendors, by digest
 )
 
 // CacheEntry is one thing the library keeps between installs under
@@ -182,6 +184,7 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 	add(CacheWork, workRoot(root))
 	add(CacheGoPlugins, filepath.Join(root, goPluginsDir))
 	add(CacheCatalogs, filepath.Join(root, catalogsDir))
+	add(CacheBundles, filepath.Join(root, bundlesDir))
 	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Path, b.Path) })
 	return entries, nil
 }
@@ -189,6 +192,7 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 // TrimCache removes what the current executable (Target) does not need
 // for its next install, and returns the bytes freed: toolchains it does
 // not bundle, other programs' caches, its own source of other versions,
+// the bundle files fetched for other builds,
 // the modules of its own cache that its build list no longer names, the
 // build cache entries that a build of its program, as its last install
 // made it, does not use, what killed installs left, and the Go plugins
@@ -243,6 +247,12 @@ func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
 	for _, s := range srcs {
 		if p, ok := bin.Shared.Manifest.Part(bundle.PartSource); !ok || s != hostSource(host, p.Digest) {
 			freed += fsutil.RemoveMeasured(s)
+		}
+	}
+	fetched, _ := filepath.Glob(filepath.Join(root, bundlesDir, "*"))
+	for _, f := range fetched {
+		if f != bin.SidePath(filepath.Join(root, bundlesDir)) {
+			freed += fsutil.RemoveMeasured(f)
 		}
 	}
 	lockfile.RemoveStale(workRoot(root), workPrefix)

@@ -80,7 +80,8 @@ func (in *install) restore() error {
 	}
 	r.module = filepath.Join(r.src, filepath.FromSlash(cmp.Or(shared.ModuleDir, ".")))
 	in.r = r
-	if err := in.bin.OpenSide(in.known()); err != nil {
+	side := exe.SideOptions{Known: in.known(), Dir: filepath.Join(in.cache, bundlesDir), Offline: offline(), Logf: in.c.logf}
+	if err := in.bin.OpenSide(in.ctx, side); err != nil {
 		return err
 	}
 	jobs, err := in.restoreJobs()

@@ -45,8 +45,9 @@ type Binary struct {
 	Targets   []string `json:"targets,omitempty"`
 	// Placement is where its shared and toolchain bundles are: "embedded"
 	// in the executable, or "beside" it in the file BundleFile (as the
-	// binary names it: relative to its directory, or absolute), which an
-	// install checks against the digests in Bundles.
+	// binary names it: relative to its directory, or absolute), or
+	// "fetched" by installs from the URL BundleFile; an install checks the
+	// file against the digests in Bundles.
 	Placement  string `json:"placement"`
 	BundleFile string `json:"bundle_file,omitempty"`
 	// Bundles are its bundles, with the size and sha256 of each.
@@ -129,7 +130,10 @@ func ReadFile(path string) (*Binary, error) {
 	}
 	b.VCS = identity.ID{Settings: identity.Of(bi).Settings}.String()
 	b.Placement, b.Bundles = "embedded", bundles(x)
-	if x.Side != nil {
+	switch {
+	case x.Side != nil && x.Side.URL != "":
+		b.Placement, b.BundleFile = "fetched", x.Side.URL
+	case x.Side != nil:
 		b.Placement, b.BundleFile = "beside", x.Side.Path
 	}
 	for _, bb := range []*exe.Bundle{x.Shared, x.Toolchain, x.Plugins} {
@@ -217,9 +221,12 @@ func (b *Binary) String() string {
 		fmt.Fprintf(&s, "  vcs      %s\n", b.VCS)
 	}
 	fmt.Fprintf(&s, "  toolchain %s (generated for %s)\n", cmp.Or(b.Toolchain, "(none)"), strings.Join(b.Targets, ", "))
-	if b.Placement == "beside" {
+	switch b.Placement {
+	case "beside":
 		fmt.Fprintf(&s, "  bundles  beside the executable, in %s\n", printable.String(b.BundleFile))
-	} else {
+	case "fetched":
+		fmt.Fprintf(&s, "  bundles  fetched by installs from %s\n", printable.String(b.BundleFile))
+	default:
 		fmt.Fprintf(&s, "  bundles  embedded\n")
 	}
 	for _, bb := range b.Bundles {

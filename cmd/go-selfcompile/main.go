@@ -29,14 +29,18 @@
 //	    --warm-cache    build the dependencies now for each target and ship the build cache entries
 //	                    (what your build cache holds already is taken from it)
 //	    --level LEVEL   compression: fastest, default or best (default best)
-//	    --bundle embed|beside
+//	    --bundle embed|beside|fetch
 //	                    where the shared and toolchain bundles go: embedded in the binary (default),
-//	                    or in a file per target that you ship beside the executable (the binary
-//	                    then embeds only their sha256 and size)
+//	                    or in a file per target that you ship beside the executable, or that you
+//	                    publish and installs fetch into their cache (the binary then embeds only
+//	                    their sha256 and size)
 //	    --bundle-path PATH
 //	                    with --bundle beside: where the binary looks for that file, relative to
 //	                    its executable's directory or absolute (default: DIR.selfcompile, DIR
 //	                    being the main package's directory name)
+//	    --bundle-url URL
+//	                    with --bundle fetch: where you publish the files, each under its name
+//	                    (an https URL, or a file:// URL or absolute path)
 //	    --host-version VERSION
 //	                    the program's version, as in v1.2.0, for builds that record none ((devel)):
 //	                    the catalog's host constraints are checked against it
@@ -60,6 +64,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -106,8 +111,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	version := fs.Bool("version", false, "print the version and exit")
 	hostVersion := fs.String("host-version", "", "the program's `VERSION`, as in v1.2.0, for builds that record none ((devel)): the catalog's host constraints are checked against it")
-	placement := fs.String("bundle", "embed", "where the bundles go: `embed` in the binary, or beside it in a file you ship with it")
+	placement := fs.String("bundle", "embed", "where the bundles go: `embed` in the binary, beside it in a file you ship with it, or in a file you publish that installs fetch (fetch, with --bundle-url)")
 	bundlePath := fs.String("bundle-path", "", "with --bundle beside, where the binary looks for its bundle file: `PATH` relative to its executable's directory, or absolute (default: the main package's directory name + .selfcompile)")
+	bundleURL := fs.String("bundle-url", "", "with --bundle fetch, the https `URL` (or file:// URL, or absolute path) under which you publish each target's bundle file")
 	vf := vendorFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go-selfcompile [flags]\n       go-selfcompile inspect [--json] BINARY...\n       go-selfcompile catalog keygen|sign|verify ...\n       go-selfcompile plugin-template --module PATH [--program NAME] DIR\n       go-selfcompile verify [--ldflags FLAGS] BINARY\n\nRun from a go:generate line in a main package.\n\nFlags:\n")
@@ -131,8 +137,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *placement != "embed" && *placement != "beside" {
-		return fmt.Errorf("--bundle %q: want embed or beside", *placement)
+	if *placement != "embed" && *placement != "beside" && *placement != "fetch" {
+		return fmt.Errorf("--bundle %q: want embed, beside or fetch", *placement)
+	}
+	if (*bundleURL != "") != (*placement == "fetch") {
+		return fmt.Errorf("--bundle fetch and --bundle-url go together")
 	}
 	if *bundlePath != "" && *placement != "beside" {
 		return fmt.Errorf("--bundle-path is for --bundle beside")
@@ -142,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor, HostVersion: *hostVersion,
-		Beside: *placement == "beside", BundlePath: *bundlePath}
+		Beside: *placement != "embed", BundlePath: *bundlePath, BundleURL: *bundleURL}
 	if exe, err := os.Executable(); err == nil {
 		opts.CacheProg = exe
 	}
@@ -211,7 +220,9 @@ func printResult(w io.Writer, res *generate.Result) {
 	fmt.Fprintf(tw, "total\t\t\t%.1f\t%.1f\t\n", mb(raw), mb(comp))
 	tw.Flush()
 	for _, t := range res.Shared.Targets {
-		if side := res.Sides[t]; side != "" {
+		if side := res.Sides[t]; side != "" && res.BundleURL != "" {
+			fmt.Fprintf(w, "[go-selfcompile] publish %s for the %s build at %s\n", side, t, res.BundleURL+"/"+filepath.Base(side))
+		} else if side != "" {
 			fmt.Fprintf(w, "[go-selfcompile] ship %s with the %s build, as %s beside the executable\n", side, t, res.BundlePath)
 		}
 	}

@@ -100,12 +100,16 @@ type Manifest struct {
 	Parts []Part
 }
 
-// Side is a file, shipped beside a program's executable, that holds its
-// shared and toolchain bundles one after the other.
+// Side is a file, shipped beside a program's executable or fetched from
+// its vendor, that holds its shared and toolchain bundles one after the
+// other.
 type Side struct {
 	// Path is where the file is: relative to the executable's directory,
-	// slash-separated, or absolute.
-	Path string
+	// slash-separated, or absolute. "" for a fetched file.
+	Path string `json:",omitempty"`
+	// URL is, for a fetched file, where its vendor publishes it: an https
+	// URL, or a file. Installs fetch it into their cache, by its digests.
+	URL string `json:",omitempty"`
 	// Bundles are the bundles the file holds, in order.
 	Bundles []SideBundle
 }

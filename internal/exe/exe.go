@@ -205,8 +205,8 @@ func (x *File) beside() error {
 		return nil
 	}
 	side := x.Beside.Manifest.Side
-	if x.Shared != nil || x.Toolchain != nil || side == nil || len(side.Bundles) != 2 || side.Path == "" {
-		return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries a beside bundle that does not name one shared and one toolchain bundle, or bundles of its own besides", x.Path)}
+	if x.Shared != nil || x.Toolchain != nil || side == nil || len(side.Bundles) != 2 || (side.Path == "") == (side.URL == "") {
+		return &bundle.CorruptError{Reason: fmt.Sprintf("%s carries a beside bundle that does not name one shared and one toolchain bundle, or bundles of its own besides, or names no file (or two)", x.Path)}
 	}
 	var off int64
 	for _, sb := range side.Bundles {

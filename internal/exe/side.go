@@ -1,6 +1,8 @@
 package exe
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,27 +11,38 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fetch"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/known"
 )
 
 // ErrSideFile matches a *SideFileError.
-var ErrSideFile = errors.New("the bundle file beside the executable is missing or is not the one it was built with")
+var ErrSideFile = errors.New("the executable's bundle file is missing, cannot be fetched, or is not the one it was built with")
 
 // SideFileError reports that the file beside an executable that holds its
 // shared and toolchain bundles is missing, unreadable, or not the file the
-// executable names by digest. It matches ErrSideFile.
+// executable names by digest; or, for a fetched file, that it could not be
+// fetched, or is not that file. It matches ErrSideFile.
 type SideFileError struct {
 	// Exe is the executable, Path the file it looks for, as it names it
-	// (Side.Path), and Looked where that is.
+	// (Side.Path, or Side.URL for a fetched file), and Looked where that
+	// is (for a fetched file, where the cache keeps it).
 	Exe, Path, Looked string
+	// Fetched reports a file that installs fetch from Path.
+	Fetched bool
 	// Reason says what is wrong with the file.
 	Reason string
 }
 
 func (e *SideFileError) Error() string {
+	if e.Fetched {
+		return fmt.Sprintf("%s fetches the toolchain and the source that installs build with from %s into %s, and that file %s: its vendor publishes there the file of each build, which must match the digests the executable embeds (a file of another build or version of the program does not fit); run it again where it reaches that location, or ask its vendor",
+			e.Exe, e.Path, e.Looked, e.Reason)
+	}
 	return fmt.Sprintf("%s keeps the toolchain and the source that installs build with in %s, and %s %s: install the program again with that file beside it, as its vendor ships them (a file of another build or version of the program does not fit)",
 		e.Exe, e.Path, e.Looked, e.Reason)
 }
@@ -37,11 +50,20 @@ func (e *SideFileError) Error() string {
 // Is reports whether target is ErrSideFile.
 func (e *SideFileError) Is(target error) bool { return target == ErrSideFile }
 
-// SidePath returns where the file beside the executable that holds its
-// bundles is, or "" for an executable that embeds them.
-func (x *File) SidePath() string {
+// SidePath returns where the file that holds the executable's bundles is:
+// beside it, or for a fetched file where the cache directory dir keeps it
+// (named by the digests of the bundles it holds, so that programs that
+// fetch the same file share it); "" for an executable that embeds them.
+func (x *File) SidePath(dir string) string {
 	if x.Side == nil {
 		return ""
+	}
+	if x.Side.URL != "" {
+		h := sha256.New()
+		for _, b := range x.Side.Bundles {
+			fmt.Fprintf(h, "%s %d\n", b.SHA256, b.Size)
+		}
+		return filepath.Join(dir, hex.EncodeToString(h.Sum(nil))[:32]+".selfcompile")
 	}
 	p := filepath.FromSlash(x.Side.Path)
 	if filepath.IsAbs(p) {
@@ -50,20 +72,38 @@ func (x *File) SidePath() string {
 	return filepath.Join(filepath.Dir(x.Path), p)
 }
 
-// OpenSide opens the file beside the executable that holds its shared and
-// toolchain bundles, checks it against the sha256 and size of each that
-// the executable embeds, and makes x.Shared and x.Toolchain read from it.
-// k remembers a checked file by its identity: while it is unchanged, it is
-// not hashed again. It does nothing for an executable that embeds its
-// bundles.
-func (x *File) OpenSide(k known.Store) error {
+// SideOptions say where OpenSide keeps the side files it fetches.
+type SideOptions struct {
+	// Known remembers a checked file by its identity: while it is
+	// unchanged, it is not hashed again.
+	Known known.Store
+	// Dir is the cache's directory of fetched side files.
+	Dir string
+	// Offline forbids fetching over the network (a file is still read).
+	Offline bool
+	// Logf reports a fetch; nil for none.
+	Logf func(format string, args ...any)
+}
+
+// OpenSide opens the file that holds the executable's shared and
+// toolchain bundles (beside it, or fetched from its vendor's URL into
+// o.Dir once), checks it against the sha256 and size of each that the
+// executable embeds, and makes x.Shared and x.Toolchain read from it. It
+// does nothing for an executable that embeds its bundles.
+func (x *File) OpenSide(ctx context.Context, o SideOptions) error {
 	if x.Side == nil || x.side != nil {
 		return nil
 	}
-	path := x.SidePath()
+	path := x.SidePath(o.Dir)
 	fail := func(format string, args ...any) error {
-		return &SideFileError{Exe: x.Path, Path: x.Side.Path, Looked: path, Reason: fmt.Sprintf(format, args...)}
+		return &SideFileError{Exe: x.Path, Path: cmp.Or(x.Side.URL, x.Side.Path), Looked: path, Fetched: x.Side.URL != "", Reason: fmt.Sprintf(format, args...)}
 	}
+	if x.Side.URL != "" && !fsutil.Exists(path) {
+		if err := x.fetchSide(ctx, path, o); err != nil {
+			return fail("%v", err)
+		}
+	}
+	k := o.Known
 	f, err := fsutil.OpenRegular(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fail("does not exist")
@@ -106,6 +146,48 @@ func (x *File) OpenSide(k known.Store) error {
 	}
 	return nil
 }
+
+// fetchSide fetches the side file from its vendor's URL to path, checked
+// against the digests x embeds before it is renamed into place.
+func (x *File) fetchSide(ctx context.Context, path string, o SideOptions) error {
+	url := x.Side.URL
+	if o.Offline && strings.HasPrefix(url, "https:") {
+		return errors.New("is not in the cache, and this install may not use the network (GOPROXY=off)")
+	}
+	last := x.Side.Bundles[len(x.Side.Bundles)-1]
+	want := last.Offset + last.Size
+	if o.Logf != nil {
+		o.Logf("Fetching the toolchain and the program's source (%.1f MB) from %s", float64(want)/1e6, url)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	r, err := fetch.Open(ctx, nil, url)
+	if err != nil {
+		return fmt.Errorf("could not be fetched: %w", err)
+	}
+	defer r.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("could not be kept: %w", err)
+	}
+	return fsutil.WriteAtomic(path, 0o444, func(w io.Writer) error {
+		n, err := io.Copy(w, io.LimitReader(r, want+1))
+		switch {
+		case err != nil:
+			return fmt.Errorf("could not be fetched: %w", err)
+		case n > want:
+			return fmt.Errorf("is larger than the %d bytes it should be (damaged, or of another build)", want)
+		case n < want:
+			return fmt.Errorf("is %d bytes, not %d (damaged, or of another build)", n, want)
+		}
+		if err := checkSide(w.(io.ReaderAt), x.Side.Bundles); err != nil {
+			return err
+		}
+		return w.(*os.File).Sync()
+	})
+}
+
+// fetchTimeout bounds a fetch of a side file.
+const fetchTimeout = 15 * time.Minute
 
 // checkSide checks that each bundle of a side file is where the executable
 // says, with the sha256 it says.

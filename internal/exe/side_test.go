@@ -2,6 +2,7 @@ package exe
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func TestOpenSide(t *testing.T) {
 	dir := t.TempDir()
 	k := known.Store{Dir: t.TempDir()}
 	x := sideFixture(t, dir)
-	if err := x.OpenSide(k); err != nil {
+	if err := x.OpenSide(context.Background(), SideOptions{Known: k}); err != nil {
 		t.Fatal(err)
 	}
 	defer x.side.Close()
@@ -66,13 +67,81 @@ func TestOpenSide(t *testing.T) {
 	other.Bundles = append([]bundle.SideBundle(nil), x.Side.Bundles...)
 	other.Bundles[1].SHA256 = strings.Repeat("0", 64)
 	y := besideFile(t, dir, &other)
-	err := y.OpenSide(k)
+	err := y.OpenSide(context.Background(), SideOptions{Known: k})
 	var se *SideFileError
 	if !errors.As(err, &se) || !errors.Is(err, ErrSideFile) || se.Looked != filepath.Join(dir, "prog.selfcompile") || !strings.Contains(err.Error(), "holds a toolchain bundle whose sha256 is") {
 		t.Fatalf("another build's digests: %v", err)
 	}
 	os.Remove(filepath.Join(dir, "prog.selfcompile"))
-	if err := besideFile(t, dir, x.Side).OpenSide(k); !errors.As(err, &se) || !strings.Contains(err.Error(), "does not exist") {
+	if err := besideFile(t, dir, x.Side).OpenSide(context.Background(), SideOptions{Known: k}); !errors.As(err, &se) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("no side file: %v", err)
 	}
+}
+
+// A fetched side file is fetched once into the cache, checked before it
+// is kept, and read from the cache afterwards; a file that is not the one
+// the executable names is refused and not kept; offline, an https URL is
+// not fetched at all.
+func TestFetchSide(t *testing.T) {
+	published := t.TempDir()
+	x := sideFixture(t, published)
+	file := filepath.Join(published, "prog.selfcompile")
+	fetched := &bundle.Side{URL: "file://" + filepath.ToSlash(file), Bundles: x.Side.Bundles}
+	k := known.Store{Dir: t.TempDir()}
+	cache := t.TempDir()
+	var logged string
+	o := SideOptions{Known: k, Dir: cache, Logf: func(f string, a ...any) { logged += f }}
+
+	y := besideFile(t, t.TempDir(), fetched)
+	if err := y.OpenSide(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	y.side.Close()
+	kept := y.SidePath(cache)
+	if filepath.Dir(kept) != cache || !fsutilSame(t, kept, file) || !strings.Contains(logged, "Fetching") {
+		t.Fatalf("the fetched file is not kept in the cache as published: %s (logged %q)", kept, logged)
+	}
+	// Once kept, it is read from the cache: the vendor's copy is not needed.
+	os.Rename(file, file+".away")
+	z := besideFile(t, t.TempDir(), fetched)
+	if err := z.OpenSide(context.Background(), o); err != nil {
+		t.Fatalf("the kept file: %v", err)
+	}
+	z.side.Close()
+
+	// An altered published file, into an empty cache: refused, not kept.
+	data, _ := os.ReadFile(file + ".away")
+	data[x.Side.Bundles[1].Offset+20] ^= 0xff // in the toolchain bundle
+	os.WriteFile(file, data, 0o644)
+	o.Dir = t.TempDir()
+	err := besideFile(t, t.TempDir(), fetched).OpenSide(context.Background(), o)
+	var se *SideFileError
+	if !errors.As(err, &se) || !se.Fetched || se.Path != fetched.URL || !strings.Contains(err.Error(), "whose sha256 is") {
+		t.Fatalf("an altered published file: %v", err)
+	}
+	if entries, _ := os.ReadDir(o.Dir); len(entries) != 0 {
+		t.Errorf("the refused file was kept: %v", entries)
+	}
+
+	// Offline, an https URL is refused before any connection.
+	offline := &bundle.Side{URL: "https://127.0.0.1:1/prog.selfcompile", Bundles: x.Side.Bundles}
+	o.Offline = true
+	err = besideFile(t, t.TempDir(), offline).OpenSide(context.Background(), o)
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "may not use the network") {
+		t.Fatalf("offline: %v", err)
+	}
+}
+
+// fsutilSame reports whether two files have the same content.
+func fsutilSame(t *testing.T, a, b string) bool {
+	t.Helper()
+	da, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(da, db)
 }

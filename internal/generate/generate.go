@@ -77,6 +77,12 @@ type Options struct {
 	// relative to its executable's directory, or absolute. It defaults to
 	// the name of the main package's directory with ".selfcompile" added.
 	BundlePath string
+	// BundleURL, with Beside, is where the vendor publishes the side files
+	// (a base URL: the file of a target is stub.SideFile under it), which
+	// installs fetch into their cache instead of looking beside the
+	// executable: https, or a file:// URL or path for a file system
+	// every user reaches.
+	BundleURL string
 	// Logger receives progress messages; nil means none.
 	Logger *log.Logger
 }
@@ -94,6 +100,9 @@ type Result struct {
 	// and BundlePath where the binaries look for them.
 	Sides      map[string]string
 	BundlePath string
+	// BundleURL is, with Options.BundleURL, where the vendor publishes
+	// them: each under its base name.
+	BundleURL string
 	// Elapsed is the time Generate took.
 	Elapsed time.Duration
 }
@@ -144,6 +153,9 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	}
 	if v := opts.HostVersion; v != "" && semver.Canonical(v) != v {
 		return nil, fmt.Errorf("host version %q: want a semantic version, as in v1.2.0", v)
+	}
+	if u := opts.BundleURL; u != "" && (!opts.Beside || opts.BundlePath != "" || !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "file://") && !filepath.IsAbs(u)) {
+		return nil, fmt.Errorf("bundle URL %q: want an https URL, a file:// URL or an absolute path, with --bundle fetch and no --bundle-path", u)
 	}
 	if p := opts.BundlePath; p != "" && (!opts.Beside || strings.HasSuffix(filepath.ToSlash(p), "/") || path.Base(filepath.ToSlash(p)) == "." || path.Base(filepath.ToSlash(p)) == "..") {
 		return nil, fmt.Errorf("bundle path %q: want the path of a file, relative to the executable's directory or absolute, with --bundle beside", p)

@@ -58,7 +58,7 @@ func (g *gen) run(ctx context.Context) (*Result, error) {
 		if jobs, err = g.writeSides(jobs); err != nil {
 			return nil, err
 		}
-		res.Sides, res.BundlePath = map[string]string{}, g.bundlePath()
+		res.Sides, res.BundlePath, res.BundleURL = map[string]string{}, g.bundlePath(), strings.TrimSuffix(g.opts.BundleURL, "/")
 		for _, t := range g.targets {
 			goos, goarch, _ := strings.Cut(t, "/")
 			res.Sides[t] = filepath.Join(g.host.mainDir, stub.BundleDir, stub.SideFile(goos, goarch))
@@ -75,8 +75,11 @@ func (g *gen) writeSides(jobs []writeJob) ([]writeJob, error) {
 	var out []writeJob
 	for _, tc := range jobs[1:] {
 		goos, goarch := tc.m.GOOS, tc.m.GOARCH
-		side := &bundle.Side{Path: g.bundlePath()}
 		sideName := stub.SideFile(goos, goarch)
+		side := &bundle.Side{Path: g.bundlePath()}
+		if u := g.opts.BundleURL; u != "" {
+			side = &bundle.Side{URL: strings.TrimSuffix(u, "/") + "/" + sideName}
+		}
 		err := fsutil.WriteAtomic(filepath.Join(g.tmp, sideName), 0o644, func(w io.Writer) error {
 			var off int64
 			for _, j := range []writeJob{shared, tc} {
