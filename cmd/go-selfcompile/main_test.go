@@ -17,14 +17,19 @@ func TestHostVersionFlag(t *testing.T) {
 	}
 }
 
-// --bundle takes embed or beside (fetched is not done), and --bundle-path
-// only goes with beside; both are checked before any work.
+// --bundle takes embed, beside or fetch; --bundle-path only goes with
+// beside, and --bundle-url with fetch, an https or file URL; all are
+// checked before any work.
 func TestBundleFlags(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--bundle", "fetch"}, `--bundle "fetch": want embed or beside`},
+		{[]string{"--bundle", "fetched"}, `--bundle "fetched": want embed, beside or fetch`},
+		{[]string{"--bundle", "fetch"}, "--bundle fetch and --bundle-url go together"},
+		{[]string{"--bundle-url", "https://example.com/dl"}, "--bundle fetch and --bundle-url go together"},
+		{[]string{"--bundle", "fetch", "--bundle-url", "http://example.com/dl"}, "want an https URL"},
+		{[]string{"--bundle", "fetch", "--bundle-url", "https://example.com/dl", "--bundle-path", "x"}, "--bundle-path is for --bundle beside"},
 		{[]string{"--bundle-path", "x.selfcompile"}, "--bundle-path is for --bundle beside"},
 		{[]string{"--bundle", "embed", "--bundle-path", "x.selfcompile"}, "--bundle-path is for --bundle beside"},
 	} {
