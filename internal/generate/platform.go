@@ -5,6 +5,7 @@ import (
 	"go/build/constraint"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -25,13 +26,36 @@ func set(words string) map[string]bool {
 	return m
 }
 
-// platform is a GOOS/GOARCH that a toolchain builds for.
-type platform struct{ goos, goarch string }
+// platform is a GOOS/GOARCH that a toolchain of the Go version go1.minor
+// builds for (minor -1 for a version that is not a release's).
+type platform struct {
+	goos, goarch string
+	minor        int
+}
 
-// tag reports the value of a platform tag for p, and false for ok when the
-// tag is not about the platform (cgo, purego, a Go version, ...): a build
-// may set it either way.
+// goMinor returns the N of a Go version goN.M[.P] (go1.26.8 is 26), or -1
+// for another version string (a development toolchain's).
+func goMinor(version string) int {
+	rest, ok := strings.CutPrefix(version, "go1.")
+	if !ok {
+		return -1
+	}
+	rest, _, _ = strings.Cut(rest, ".")
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// tag reports the value of a platform tag for p, or of a Go release tag
+// (go1.N, which the toolchain of go1.minor sets for every N up to minor),
+// and false for ok when the tag is not about the platform (cgo, purego,
+// ...): a build may set it either way.
 func (p platform) tag(name string) (value, ok bool) {
+	if n := goMinor(name); n >= 0 && p.minor >= 0 && name == "go1."+strconv.Itoa(n) {
+		return n <= p.minor, true
+	}
 	switch {
 	case name == "unix":
 		return unixOS[p.goos], true
@@ -48,7 +72,9 @@ func (p platform) tag(name string) (value, ok bool) {
 // path) is left out of every build for p, whatever the build's tags and
 // cgo setting: a Go, assembly or syso file whose name ends in another
 // GOOS or GOARCH, as go/build reads file names, or a Go or assembly file
-// whose //go:build line p's GOOS and GOARCH make false. Other files, and
+// whose //go:build line p's GOOS, GOARCH and Go release tags make false
+// (such as the tables of the Unicode versions of older Go releases in
+// src/vendor). Other files, and
 // files it cannot read, are kept.
 func (p platform) never(file string) bool {
 	name := path.Base(file)

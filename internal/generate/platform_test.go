@@ -14,7 +14,7 @@ import (
 // as go/build reads them, and //go:build lines false whatever the tags
 // that are not the platform's.
 func TestPlatformNever(t *testing.T) {
-	linux := platform{"linux", "amd64"}
+	linux := platform{"linux", "amd64", 26}
 	for name, want := range map[string]bool{
 		"asm_amd64.s":             false,
 		"asm_arm64.s":             true,
@@ -42,6 +42,11 @@ func TestPlatformNever(t *testing.T) {
 		"//go:build (linux && amd64) || ignore": false,
 		"//go:build android":                    true,
 		"//go:build boringcrypto && !cgo":       false,
+		"//go:build !go1.16":                    true,  // older releases' tables
+		"//go:build go1.21 && !go1.27":          false, // go1.26 sets go1.1 to go1.26
+		"//go:build go1.27":                     true,
+		"//go:build go1.26":                     false,
+		"//go:build go1.026":                    false, // not a release tag: free
 	} {
 		expr, err := constraint.Parse(line)
 		if err != nil {
@@ -51,8 +56,16 @@ func TestPlatformNever(t *testing.T) {
 			t.Errorf("%s: never = %v, want %v", line, got, want)
 		}
 	}
-	if !(platform{"android", "arm64"}).possible(mustParse(t, "//go:build linux && arm64")) {
+	if !(platform{"android", "arm64", 26}).possible(mustParse(t, "//go:build linux && arm64")) {
 		t.Error("a linux file is left out of an android toolchain")
+	}
+	if !(platform{"linux", "amd64", -1}).possible(mustParse(t, "//go:build !go1.16")) {
+		t.Error("a development toolchain, whose release tags are not known, leaves out a file for older releases")
+	}
+	for v, want := range map[string]int{"go1.26.8": 26, "go1.26": 26, "go1.27rc1": -1, "devel go1.27-abc": -1, "go2": -1} {
+		if got := goMinor(v); got != want {
+			t.Errorf("goMinor(%q) = %d, want %d", v, got, want)
+		}
 	}
 }
 
@@ -74,13 +87,13 @@ func TestPruneToolchainLeavesOut(t *testing.T) {
 	names := map[string]bool{}
 	for _, f := range files {
 		names[f.Name] = true
-		for _, other := range []string{"_arm64.s", "_windows.go", "race_darwin_arm64.syso", "goboringcrypto_linux_amd64.syso", "traceviewer", "/testdata/", "_test.go"} {
+		for _, other := range []string{"_arm64.s", "_windows.go", "race_darwin_arm64.syso", "goboringcrypto_linux_amd64.syso", "traceviewer", "/testdata/", "_test.go", "norm/tables13.0.0.go"} {
 			if strings.Contains(f.Name, other) {
 				t.Errorf("carries %s", f.Name)
 			}
 		}
 	}
-	for _, want := range []string{"VERSION", "src/runtime/asm_amd64.s", "src/runtime/race/internal/amd64v1/race_linux.syso", "bin/go", "pkg/tool/linux_amd64/compile"} {
+	for _, want := range []string{"VERSION", "src/runtime/asm_amd64.s", "src/vendor/golang.org/x/text/unicode/norm/tables15.0.0.go", "src/runtime/race/internal/amd64v1/race_linux.syso", "bin/go", "pkg/tool/linux_amd64/compile"} {
 		if !names[want] {
 			t.Errorf("does not carry %s", want)
 		}
