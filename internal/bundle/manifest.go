@@ -20,9 +20,13 @@ import (
 	"fmt"
 )
 
-// Format is the version of the bundle format that this package reads and
-// writes.
-const Format = 2
+// Format is the version of the bundle format that this package writes:
+// 3 stores the programs of amd64 and 386 toolchains through the x86
+// branch filter (x86.go). It reads 3 and formatNoFilters.
+const (
+	Format          = 3
+	formatNoFilters = 2
+)
 
 // Bundle kinds. A Beside bundle has no parts: it describes, for a program
 // whose vendor ships the shared and toolchain bundles in a file beside its

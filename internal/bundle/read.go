@@ -79,8 +79,8 @@ func (b *Reader) readManifest() error {
 	if err := json.Unmarshal(data, &b.Manifest); err != nil {
 		return corrupt("manifest: %v", err)
 	}
-	if b.Manifest.Format != Format {
-		return fmt.Errorf("%w: bundle format %d, this program reads format %d (rebuild it with the go-selfcompile that matches its library)", ErrFormat, b.Manifest.Format, Format)
+	if b.Manifest.Format != Format && b.Manifest.Format != formatNoFilters {
+		return fmt.Errorf("%w: bundle format %d, this program reads formats %d and %d (rebuild it with the go-selfcompile that matches its library)", ErrFormat, b.Manifest.Format, formatNoFilters, Format)
 	}
 	for _, p := range b.Manifest.Parts {
 		if len(p.Digest) != 2*sha256.Size {
@@ -218,7 +218,21 @@ func (b *Reader) restoreFile(hdr *tar.Header, dir, local string, exec bool, last
 		}
 		w = io.MultiWriter(h, f)
 	}
+	var x86 *x86Decoder
+	switch filter := hdr.PAXRecords[filterKey]; {
+	case filter == filterX86 && b.Manifest.Format >= Format:
+		x86 = &x86Decoder{w: w}
+		w = x86
+	case filter != "":
+		if f != nil {
+			f.Close()
+		}
+		return nil, 0, corrupt("entry %q: unknown filter %q", hdr.Name, filter)
+	}
 	n, err := io.CopyBuffer(w, b.tr, buf)
+	if err == nil && x86 != nil {
+		err = x86.Close()
+	}
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr

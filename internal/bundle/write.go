@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -139,7 +140,7 @@ func Write(w io.Writer, m *Manifest, parts []PartFiles, level Level) error {
 		return err
 	}
 	sw.w = zm
-	if err := writeEntry(tw, "manifest.json", false, int64(len(manifest)), strings.NewReader(string(manifest))); err != nil {
+	if err := writeEntry(tw, "manifest.json", false, int64(len(manifest)), strings.NewReader(string(manifest)), ""); err != nil {
 		return err
 	}
 	if err := tw.Flush(); err != nil {
@@ -156,7 +157,7 @@ func Write(w io.Writer, m *Manifest, parts []PartFiles, level Level) error {
 	for i, p := range parts {
 		start := cw.n
 		for _, f := range p.Files {
-			if err := copyToTar(tw, p.Name+"/"+f.Name, f); err != nil {
+			if err := copyToTar(tw, p.Name+"/"+f.Name, f, m.x86(f)); err != nil {
 				return err
 			}
 		}
@@ -245,7 +246,26 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func copyToTar(tw *tar.Writer, name string, f File) error {
+// x86 reports whether f is stored through the x86 branch filter: a
+// program of an amd64 or 386 toolchain.
+func (m *Manifest) x86(f File) bool {
+	return m.Kind == Toolchain && f.Exec && (m.GOARCH == "amd64" || m.GOARCH == "386")
+}
+
+// copyToTar stores the file f as the entry name, through the x86 branch
+// filter if x86.
+func copyToTar(tw *tar.Writer, name string, f File, x86 bool) error {
+	if x86 {
+		data, err := os.ReadFile(f.Src)
+		if err != nil {
+			return err
+		}
+		x86Encode(data)
+		if err := writeEntry(tw, name, f.Exec, int64(len(data)), bytes.NewReader(data), filterX86); err != nil {
+			return fmt.Errorf("%s: %w", f.Src, err)
+		}
+		return nil
+	}
 	r, err := os.Open(f.Src)
 	if err != nil {
 		return err
@@ -258,20 +278,23 @@ func copyToTar(tw *tar.Writer, name string, f File) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: not a regular file", f.Src)
 	}
-	if err := writeEntry(tw, name, f.Exec, fi.Size(), r); err != nil {
+	if err := writeEntry(tw, name, f.Exec, fi.Size(), r, ""); err != nil {
 		return fmt.Errorf("%s: %w", f.Src, err)
 	}
 	return nil
 }
 
 // writeEntry writes one file with a fixed header: mode 0644 or 0755, time
-// zero, PAX format.
-func writeEntry(tw *tar.Writer, name string, exec bool, size int64, r io.Reader) error {
+// zero, PAX format, and the filter its content went through ("" for none).
+func writeEntry(tw *tar.Writer, name string, exec bool, size int64, r io.Reader, filter string) error {
 	mode := int64(0o644)
 	if exec {
 		mode = 0o755
 	}
 	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: size, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+	if filter != "" {
+		hdr.PAXRecords = map[string]string{filterKey: filter}
+	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ const boringSyso = "src/crypto/internal/boring/syso"
 // order the bundle stores them: after the sources, smaller first, so that
 // the compressor, which sees the last 16 MB, finds in each much of what
 // the ones before share with it (0.4 MB less for linux/amd64).
-var programs = []string{"pkg/tool/T/asm", "pkg/tool/T/cgo", "pkg/tool/T/link", "bin/go", "pkg/tool/T/compile"}
+var programs = []string{"bin/go", "pkg/tool/T/cgo", "pkg/tool/T/link", "pkg/tool/T/asm", "pkg/tool/T/compile"}
 
 // pruneToolchain lists the parts of a GOROOT that building a program for
 // goos/goarch needs: VERSION, go.env, the runtime's assembly headers, the
@@ -73,12 +73,15 @@ var programs = []string{"pkg/tool/T/asm", "pkg/tool/T/cgo", "pkg/tool/T/link", "
 // out tests and test data, what only Go's own commands import (cmdOnly),
 // the files that no build for goos/goarch reads (platform.never: another
 // platform's Go and assembly, race detector and boringcrypto objects), and
-// the boringcrypto objects unless boring (GOEXPERIMENT=boringcrypto). The
+// the boringcrypto objects unless boring (GOEXPERIMENT=boringcrypto); the
+// Go release tags are those of the toolchain's VERSION. The
 // golang.org/toolchain module names its go.mod files _go.mod and keeps no
 // execute bits; the bundle names them go.mod and marks the programs
 // executable.
 func pruneToolchain(root, goos, goarch string, boring bool) ([]bundle.File, error) {
-	target := platform{goos, goarch}
+	version, _ := os.ReadFile(filepath.Join(root, "VERSION")) // "go1.26.8\ntime ..."
+	first, _, _ := strings.Cut(string(version), "\n")
+	target := platform{goos, goarch, goMinor(strings.TrimSpace(first))}
 	files := []bundle.File{{Name: "VERSION"}, {Name: "go.env"}}
 	for _, sub := range []string{"pkg/include", "src"} {
 		err := filepath.WalkDir(filepath.Join(root, filepath.FromSlash(sub)), func(p string, d fs.DirEntry, err error) error {
