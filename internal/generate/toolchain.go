@@ -62,9 +62,11 @@ const boringSyso = "src/crypto/internal/boring/syso"
 
 // programs are the toolchain's programs that go build runs (vet and cover
 // are go test's; buildid and pack are built into the go command), in the
-// order the bundle stores them: after the sources, smaller first, so that
-// the compressor, which sees the last 16 MB, finds in each much of what
-// the ones before share with it (0.4 MB less for linux/amd64).
+// order the bundle stores them: after the sources, and the compiler last,
+// right after the assembler and the linker, with which it shares the most
+// (cmd/internal/obj): the compressor sees only the last 16 MB. Measured on
+// linux/amd64 go1.26.8, this order takes 0.2 MB less than smaller first,
+// which took 0.4 MB less than name order.
 var programs = []string{"bin/go", "pkg/tool/T/cgo", "pkg/tool/T/link", "pkg/tool/T/asm", "pkg/tool/T/compile"}
 
 // pruneToolchain lists the parts of a GOROOT that building a program for
