@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/testutil"
 )
 
@@ -129,5 +130,28 @@ func TestRefusesLosingPrivileges(t *testing.T) {
 				t.Errorf("left behind: %s", e.Name())
 			}
 		}
+	}
+}
+
+// TestDisarmBackupsCapabilities takes file capabilities from a backup, as
+// it does the setuid bit, and leaves the target's.
+func TestDisarmBackupsCapabilities(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give a file capabilities")
+	}
+	dir := t.TempDir()
+	target := writeTarget(t, dir, 0o755)
+	setcap(t, target)
+	backup := makeBackups(t, target, 1, 0o755)[0]
+	setcap(t, backup)
+	DisarmBackups(target, t.Logf)
+	if caps := getcap(t, backup); len(caps) != 0 {
+		t.Error("the backup kept its capabilities")
+	}
+	if caps := getcap(t, target); len(caps) == 0 {
+		t.Error("the target lost its capabilities")
+	}
+	if !fsutil.Exists(backup) {
+		t.Error("the disarmed backup was removed")
 	}
 }
