@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/testutil"
 )
 
@@ -129,5 +130,54 @@ func TestRefusesLosingPrivileges(t *testing.T) {
 				t.Errorf("left behind: %s", e.Name())
 			}
 		}
+	}
+}
+
+// TestDisarmBackupsCapabilities takes file capabilities from a backup, as
+// it does the setuid bit, and leaves the target's.
+func TestDisarmBackupsCapabilities(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give a file capabilities")
+	}
+	dir := t.TempDir()
+	target := writeTarget(t, dir, 0o755)
+	setcap(t, target)
+	backup := makeBackups(t, target, 1, 0o755)[0]
+	setcap(t, backup)
+	DisarmBackups(target, t.Logf)
+	if caps := getcap(t, backup); len(caps) != 0 {
+		t.Error("the backup kept its capabilities")
+	}
+	if caps := getcap(t, target); len(caps) == 0 {
+		t.Error("the target lost its capabilities")
+	}
+	if !fsutil.Exists(backup) {
+		t.Error("the disarmed backup was removed")
+	}
+}
+
+// TestDisarmBackupsSymlink: a symlink named as a backup is not one, and
+// DisarmBackups does not reach through it: the file it points to keeps
+// its capabilities and setuid bit.
+func TestDisarmBackupsSymlink(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give a file capabilities")
+	}
+	dir := t.TempDir()
+	target := writeTarget(t, dir, 0o755)
+	other := filepath.Join(t.TempDir(), "privileged")
+	os.WriteFile(other, []byte("another program"), 0o755)
+	setcap(t, other)
+	os.Chmod(other, 0o755|fs.ModeSetuid)
+	link := backupName(target)
+	if err := os.Symlink(other, link); err != nil {
+		t.Fatal(err)
+	}
+	DisarmBackups(target, t.Logf)
+	if caps := getcap(t, other); len(caps) == 0 {
+		t.Error("the file a symlink named as a backup points to lost its capabilities")
+	}
+	if fi, _ := os.Stat(other); fi.Mode()&fs.ModeSetuid == 0 {
+		t.Error("the file a symlink named as a backup points to lost its setuid bit")
 	}
 }

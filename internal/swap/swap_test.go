@@ -229,3 +229,21 @@ func TestKeepXattr(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkOrCopy makes the destination the source's file, or a copy of
+// it, over a file already there too; a missing source is an error.
+func TestLinkOrCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := writeTarget(t, dir, 0o755)
+	dst := filepath.Join(dir, "dst")
+	os.WriteFile(dst, []byte("stale"), 0o644)
+	if err := LinkOrCopy(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if readFile(t, dst) != "old binary" {
+		t.Errorf("the destination holds %q", readFile(t, dst))
+	}
+	if err := LinkOrCopy(filepath.Join(dir, "missing"), filepath.Join(dir, "dst2")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("linking a missing file: %v, want fs.ErrNotExist", err)
+	}
+}

@@ -56,11 +56,17 @@ func checkSticky(target string, fi fs.FileInfo) error {
 // and setgid bits, file capabilities): an old build must not stay
 // privileged beside the new one. A rollback gives them back, from the
 // executable it replaces. As when a package manager removes a setuid
-// file, other hard links to the old file, if any, lose them too.
+// file, other hard links to the old file, if any, lose them too. Anything
+// but a regular file is no backup a swap made (CheckBackupFile refuses
+// it), and is not followed: a symlink named as a backup would otherwise
+// have the capabilities of the file it points to removed.
 func disarm(backup string) error {
 	fi, err := os.Lstat(backup)
 	if err != nil {
 		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
 	}
 	if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
 		if err := os.Chmod(backup, fi.Mode().Perm()); err != nil {

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// importcfg returns a link's importcfg whose modinfo line holds info, as
+// the go command writes it.
+func importcfg(info *debug.BuildInfo) []byte {
+	return []byte("# import config\npackagefile fmt=/cache/fmt.a\nmodinfo " + strconv.Quote(string(infoStart)+info.String()+string(infoEnd)) + "\npackagefile os=/cache/os.a\n")
+}
+
+// parse reads the build info back from an importcfg.
+func parse(t *testing.T, icfg []byte) *debug.BuildInfo {
+	t.Helper()
+	for _, line := range bytes.Split(icfg, []byte("\n")) {
+		if q, ok := bytes.CutPrefix(line, []byte("modinfo ")); ok {
+			s, err := strconv.Unquote(string(q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := debug.ParseBuildInfo(strings.TrimSuffix(strings.TrimPrefix(s, string(infoStart)), string(infoEnd)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return info
+		}
+	}
+	t.Fatal("no modinfo line")
+	return nil
+}
+
+func rebuiltInfo() *debug.BuildInfo {
+	return &debug.BuildInfo{
+		GoVersion: "go1.26.8",
+		Path:      "example.com/host/cmd/host",
+		Main:      debug.Module{Path: "example.com/host", Version: "(devel)"},
+		Deps: []*debug.Module{
+			{Path: "example.com/lib", Version: "v0.0.0", Replace: &debug.Module{Path: "/tmp/install-123/lib", Version: "(devel)"}},
+			{Path: "example.com/moved", Version: "v1.0.0", Sum: "h1:a=", Replace: &debug.Module{Path: "example.com/fork", Version: "v1.0.1", Sum: "h1:b="}},
+		},
+		Settings: []debug.BuildSetting{{Key: "-buildmode", Value: "exe"}, {Key: "vcs.revision", Value: ""}},
+	}
+}
+
+// TestEdit writes the identity into the importcfg's modinfo: the main
+// module's version and sum, the release's directory for a module that a
+// directory replaces (not for one a module replaces), and each setting in
+// place of the one of its key or after the others; the other lines stay.
+func TestEdit(t *testing.T) {
+	id := identity{
+		Version:  "v1.2.0",
+		Sum:      "h1:release=",
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.modified", Value: "false"}},
+		Replaced: map[string]string{"example.com/lib": "../lib", "example.com/moved": "../moved"},
+	}
+	in := importcfg(rebuiltInfo())
+	out, err := edit(in, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := parse(t, out)
+	if info.Main.Version != "v1.2.0" || info.Main.Sum != "h1:release=" {
+		t.Errorf("main module %+v", info.Main)
+	}
+	if r := info.Deps[0].Replace; r.Path != "../lib" {
+		t.Errorf("the directory replacement is %s, want the release's ../lib", r.Path)
+	}
+	if r := info.Deps[1].Replace; r.Path != "example.com/fork" || r.Version != "v1.0.1" {
+		t.Errorf("a module replacement was changed: %+v", r)
+	}
+	var settings []string
+	for _, s := range info.Settings {
+		settings = append(settings, s.Key+"="+s.Value)
+	}
+	if got := strings.Join(settings, " "); got != "-buildmode=exe vcs.revision=abc123 vcs.modified=false" {
+		t.Errorf("settings %s", got)
+	}
+	inLines, outLines := strings.Split(string(in), "\n"), strings.Split(string(out), "\n")
+	if len(inLines) != len(outLines) || inLines[1] != outLines[1] || inLines[3] != outLines[3] {
+		t.Errorf("the other lines changed:\n%s", out)
+	}
+
+	unchanged := parse(t, must(edit(in, identity{})))
+	if unchanged.Main.Version != "(devel)" || unchanged.Deps[0].Replace.Path != "/tmp/install-123/lib" {
+		t.Errorf("an empty identity changed the build info: %+v", unchanged.Main)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestEditRefuses an importcfg without a modinfo line, or with one that is
+// not the go command's.
+func TestEditRefuses(t *testing.T) {
+	for name, icfg := range map[string]string{
+		"no modinfo":        "packagefile fmt=/cache/fmt.a\n",
+		"not quoted":        "modinfo plain text\n",
+		"without markers":   "modinfo " + strconv.Quote("path\texample.com/x\n") + "\n",
+		"only a start mark": "modinfo " + strconv.Quote(string(infoStart)) + "\n",
+	} {
+		if _, err := edit([]byte(icfg), identity{Version: "v1.0.0"}); err == nil {
+			t.Errorf("%s: edited", name)
+		}
+	}
+}
+
+// TestRewrite edits the importcfg the link's arguments name, in either
+// form; a link without one is left alone; a missing or malformed identity
+// file is an error.
+func TestRewrite(t *testing.T) {
+	dir := t.TempDir()
+	idFile := filepath.Join(dir, "identity.json")
+	os.WriteFile(idFile, []byte(`{"version":"v2.0.0","sum":"h1:x="}`), 0o644)
+	for _, form := range []func(string) []string{
+		func(p string) []string { return []string{"-o", "out", "-importcfg", p, "main.a"} },
+		func(p string) []string { return []string{"-o", "out", "-importcfg=" + p, "main.a"} },
+	} {
+		cfg := filepath.Join(t.TempDir(), "importcfg.link")
+		os.WriteFile(cfg, importcfg(rebuiltInfo()), 0o644)
+		if err := rewrite(idFile, form(cfg)); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(cfg)
+		if info := parse(t, data); info.Main.Version != "v2.0.0" {
+			t.Errorf("%q: main version %s", form(cfg), info.Main.Version)
+		}
+	}
+	if err := rewrite(filepath.Join(dir, "missing.json"), []string{"-V=full"}); err != nil {
+		t.Errorf("a link without an importcfg: %v", err)
+	}
+	cfg := filepath.Join(dir, "importcfg.link")
+	os.WriteFile(cfg, importcfg(rebuiltInfo()), 0o644)
+	if err := rewrite(filepath.Join(dir, "missing.json"), []string{"-importcfg", cfg}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing identity file: %v, want fs.ErrNotExist", err)
+	}
+	os.WriteFile(idFile, []byte("{"), 0o644)
+	if err := rewrite(idFile, []string{"-importcfg", cfg}); err == nil {
+		t.Error("a malformed identity file was used")
+	}
+	if data, _ := os.ReadFile(cfg); !bytes.Equal(data, importcfg(rebuiltInfo())) {
+		t.Error("a failed rewrite changed the importcfg")
+	}
+}
+
+// TestIsLink knows the linker by its name, with or without .exe.
+func TestIsLink(t *testing.T) {
+	for tool, want := range map[string]bool{
+		filepath.Join("go", "pkg", "tool", "linux_amd64", "link"): true,
+		`link.exe`: true,
+		filepath.Join("go", "pkg", "tool", "linux_amd64", "compile"): false,
+		"linker": false,
+		"ld":     false,
+	} {
+		if got := isLink(tool); got != want {
+			t.Errorf("isLink(%q) = %v", tool, got)
+		}
+	}
+}
