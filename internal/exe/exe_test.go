@@ -2,6 +2,7 @@ package exe
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -119,7 +120,7 @@ func TestOpen(t *testing.T) {
 			t.Errorf("the %s bundle's trailer is not the one written", c.kind)
 		}
 	}
-	if x.Beside != nil || x.Side != nil || x.SidePath() != "" {
+	if x.Beside != nil || x.Side != nil || x.SidePath("") != "" {
 		t.Errorf("a program that embeds its bundles has a beside bundle or side file")
 	}
 	if m := x.HostList["example.com/host"]; !m.Main {
@@ -201,7 +202,7 @@ func TestOpenBeside(t *testing.T) {
 	if x.Shared.Manifest.Kind != bundle.Shared || x.Toolchain.Manifest.Kind != bundle.Toolchain {
 		t.Errorf("manifests of kinds %q and %q", x.Shared.Manifest.Kind, x.Toolchain.Manifest.Kind)
 	}
-	if got, want := x.SidePath(), filepath.Join(dir, "prog.selfcompile"); got != want {
+	if got, want := x.SidePath(""), filepath.Join(dir, "prog.selfcompile"); got != want {
 		t.Errorf("SidePath = %s, want %s", got, want)
 	}
 	if s, tc := x.HostTrailers(); !bytes.Equal(s, trailerOf(beside)) || tc != nil || !x.SameHost(s, nil) {
@@ -210,7 +211,7 @@ func TestOpenBeside(t *testing.T) {
 	if !bytes.Equal(x.Toolchain.Trailer(), side.Bundles[1].Trailer()) {
 		t.Error("the toolchain bundle's trailer is not the one the beside bundle names")
 	}
-	if err := x.OpenSide(known.Store{}); err != nil {
+	if err := x.OpenSide(context.Background(), SideOptions{}); err != nil {
 		t.Fatalf("OpenSide: %v", err)
 	}
 	if got, err := io.ReadAll(x.Shared.Reader()); err != nil || !bytes.Equal(trailerOf(got), side.Bundles[0].Trailer()) {
