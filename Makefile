@@ -107,7 +107,7 @@ test-hosts:
 	SELFCOMPILE_TEST_HOSTS=1 $(GO) test -run '^TestRealHosts$$' -timeout 120m -v .
 
 bench:
-	$(GO) test -run '^$$' -bench '^(BenchmarkInstall|BenchmarkTargets)$$' -benchtime 1x -timeout 60m .
+	$(GO) test -run '^$$' -bench '^(BenchmarkInstall|BenchmarkTargets|BenchmarkPlacements)$$' -benchtime 1x -timeout 60m .
 
 bench-repeat:
 	bash bench/repeat.sh
@@ -116,7 +116,7 @@ bench-process:
 	bash bench/process.sh
 
 bench-large:
-	SELFCOMPILE_BENCH_LARGE=1 $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 120m .
+	SELFCOMPILE_BENCH_LARGE=1 $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 180m .
 
 # The shared cache's server and client come from the module bench/fleet.
 bench-fleet:

@@ -85,6 +85,15 @@ func caddyHost(b *testing.B, work string) string {
 	return host
 }
 
+// caddyPlain installs caddy as its module is published, without
+// go-selfcompile, into work, and returns the binary.
+func caddyPlain(b *testing.B, work string) string {
+	b.Helper()
+	dir := filepath.Join(work, "plain-caddy")
+	timed(b, work, []string{"GOBIN=" + dir, "GOFLAGS="}, "go", "install", "-trimpath", caddyModule+"/"+caddyMain+"@"+caddyVersion)
+	return filepath.Join(dir, "caddy")
+}
+
 // hasCaddyModule fails the benchmark unless caddy list-modules, run from
 // bin, lists the module http.handlers.<name>.
 func hasCaddyModule(b *testing.B, bin, name string) {
@@ -170,6 +179,22 @@ func BenchmarkLargeHost(b *testing.B) {
 	t.add("cache after the installs", mb(dirBytes(filepath.Join(homeA, "cache"))), "")
 	t.add("installer peak RssAnon, first install", mb(first.rssAnon), "")
 	t.add("installer peak RssAnon, repeat install", mb(repeat.rssAnon), "")
+	placementRows(b, &t, placementRun{
+		work: work, mainDir: mainDir,
+		build:    func(out string) { timed(b, host, nil, "go", "build", "-trimpath", "-o", out, "./"+caddyMain) },
+		gen:      func(flags ...string) { gen(flags...) },
+		plainBin: caddyPlain(b, work),
+		plugin:   ext,
+		newPlugin: func(i int) string {
+			d := filepath.Join(work, fmt.Sprintf("caddy-placed%d", i))
+			caddyExtension(b, d, fmt.Sprintf("placed%d", i))
+			return d
+		},
+		floors: func(cache string) (cold, warm time.Duration) {
+			cold, warm, _ = caddyFloorsIn(b, work, host, ext, cache, false)
+			return cold, warm
+		},
+	})
 	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
 	b.ReportMetric(firstWarm.total.Seconds()/cold.Seconds(), "firstwarm/cold")
 	t.print()
@@ -180,6 +205,12 @@ func BenchmarkLargeHost(b *testing.B) {
 // (warm, the median of three), and adding a new plugin (the median of
 // three). The host's go.mod and go.sum are put back after.
 func caddyFloors(b *testing.B, work, host, ext string) (cold, warm, warmNew time.Duration) {
+	return caddyFloorsIn(b, work, host, ext, filepath.Join(work, "floorcache"), true)
+}
+
+// caddyFloorsIn is caddyFloors with the build cache at floorCache, and
+// without the new plugin's floor unless withNew.
+func caddyFloorsIn(b *testing.B, work, host, ext, floorCache string, withNew bool) (cold, warm, warmNew time.Duration) {
 	b.Helper()
 	gomod, _ := os.ReadFile(filepath.Join(host, "go.mod"))
 	gosum, _ := os.ReadFile(filepath.Join(host, "go.sum"))
@@ -190,13 +221,15 @@ func caddyFloors(b *testing.B, work, host, ext string) (cold, warm, warmNew time
 	command(host, nil, "go", "mod", "edit", "-require="+mod+"@v0.0.0", "-replace="+mod+"="+ext)
 	zz := filepath.Join(host, caddyMain, "zz_plugin.go")
 	defer os.Remove(zz)
-	floorCache := filepath.Join(work, "floorcache")
 	floor := func(extra string) time.Duration {
 		os.WriteFile(zz, []byte("package main\n\nimport _ \""+mod+"\"\n"+extra), 0o644)
 		return timed(b, host, []string{"GOCACHE=" + floorCache, "GOFLAGS=-mod=mod"}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), "./"+caddyMain)
 	}
 	cold = floor("")
 	warm = medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+	if !withNew {
+		return cold, warm, 0
+	}
 	warmNew = newPluginFloor(b, host, func(i int) string {
 		d := filepath.Join(work, fmt.Sprintf("caddy-floor%d", i))
 		caddyExtension(b, d, fmt.Sprintf("floor%d", i))

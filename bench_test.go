@@ -457,6 +457,19 @@ func BenchmarkInstall(b *testing.B) {
 	t.print()
 }
 
+// netPlain builds the benchmark's net/http program without
+// go-selfcompile into work, and returns the binary.
+func netPlain(b *testing.B, repo, work string) string {
+	b.Helper()
+	dir := filepath.Join(repo, "example", "netplain")
+	os.MkdirAll(dir, 0o755)
+	main := "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n)\n\nfunc main() { fmt.Println(http.StatusText(http.StatusOK)) }\n"
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644)
+	bin := filepath.Join(work, "netplain", "nethost")
+	timed(b, repo, nil, "go", "build", "-trimpath", "-o", bin, "./example/netplain")
+	return bin
+}
+
 // repeatRows adds the rows of the repeat installs: each, with its ratios
 // to the warm floors, and the median.
 func repeatRows(t *table, repeats []measured, warm, warmNew time.Duration) {

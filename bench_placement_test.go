@@ -1,0 +1,194 @@
+package selfcompile_test
+
+import (
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shazow/go-selfcompile/internal/stub"
+)
+
+// BenchmarkPlacements (in make bench) measures the placements of the
+// bundles on the net/http program of BenchmarkInstall: see placementRows.
+func BenchmarkPlacements(b *testing.B) {
+	if testing.Short() {
+		b.Skip("slow")
+	}
+	work, repo := benchRepo(b)
+	host := filepath.Join(repo, "example", "nethost")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "main.go"), []byte(netHostMain), 0o644)
+	writeLiveFiles(host)
+	out, err := command(host, nil, "go", "tool", "-n", "go-selfcompile") // builds the generator, outside the timing
+	if err != nil {
+		b.Fatalf("go tool -n: %v\n%s", err, out)
+	}
+	tool := strings.TrimSpace(string(out))
+	var t table
+	placementRows(b, &t, placementRun{
+		work: work, mainDir: host,
+		build:    func(out string) { timed(b, repo, nil, "go", "build", "-trimpath", "-o", out, "./example/nethost") },
+		gen:      func(flags ...string) { timed(b, host, nil, tool, append([]string{"-q"}, flags...)...) },
+		plainBin: netPlain(b, repo, work),
+		plugin:   aplugin,
+		newPlugin: func(i int) string {
+			d := filepath.Join(work, fmt.Sprintf("placed%d", i))
+			writePluginB(b, d, fmt.Sprintf("example.com/placed%d", i))
+			return d
+		},
+		floors: func(cache string) (cold, warm time.Duration) {
+			floor := func(extra string) time.Duration {
+				zz := filepath.Join(host, "zz_plugin.go")
+				os.WriteFile(zz, []byte("package main\n\nimport _ \""+aplugin+"\"\n"+extra), 0o644)
+				defer os.Remove(zz)
+				return timed(b, repo, []string{"GOCACHE=" + cache}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), "./example/nethost")
+			}
+			return floor(""), medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+		},
+	})
+	t.print()
+}
+
+// placementRun is a program that placementRows measures the placements
+// of the bundles on.
+type placementRun struct {
+	// work is the benchmark's directory; mainDir the program's main
+	// package, and its module builds the binary with build.
+	work, mainDir string
+	build         func(out string)
+	// gen runs the generator with the flags given, at the level of a
+	// release; plainBin is the same program without go-selfcompile.
+	gen      func(flags ...string)
+	plainBin string
+	// plugin is what the first install adds, and newPlugin writes the i-th
+	// plugin of the repeat installs into a directory and returns it.
+	plugin    string
+	newPlugin func(i int) string
+	// floors times go build -trimpath of the program as generated, with
+	// the plugin imported, with its build cache in dir: cold, then the
+	// median of three with only main changed.
+	floors func(dir string) (cold, warm time.Duration)
+}
+
+// placementRows generates the program with each placement of its bundles
+// (embedded, beside, fetched over https from a local server that the
+// installer trusts through SSL_CERT_FILE), and adds for each: the binary's
+// size beside the program without go-selfcompile, its first install on a
+// fresh cache (offline, but for the fetch) against the cold floor of that
+// binary, its repeat install against the warm floor, and the cache after
+// the first install, by part.
+func placementRows(b *testing.B, t *table, p placementRun) {
+	b.Helper()
+	srv, certFile := bundleServer(b, p.work)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"embedded", nil},
+		{"beside", []string{"--bundle", "beside"}},
+		{"fetched", []string{"--bundle", "fetch", "--bundle-url", srv.URL}},
+	} {
+		p.gen(c.args...)
+		dir := filepath.Join(p.work, "placement-"+c.name)
+		bin := filepath.Join(dir, "bin", filepath.Base(p.mainDir))
+		p.build(bin)
+		side := filepath.Join(p.mainDir, "selfcompilebundle", stub.SideFile(runtime.GOOS, runtime.GOARCH))
+		switch c.name {
+		case "beside":
+			copyFile(b, side, filepath.Join(filepath.Dir(bin), filepath.Base(p.mainDir)+".selfcompile"))
+		case "fetched":
+			copyFile(b, side, filepath.Join(p.work, "published", filepath.Base(side)))
+		}
+		cold, warm := p.floors(filepath.Join(dir, "floorcache"))
+		home := filepath.Join(dir, "home")
+		env := []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "SSL_CERT_FILE=" + certFile}
+		offline := append(env, "GOPROXY=off")
+		how, firstEnv := "offline", offline
+		if c.name == "fetched" { // GOPROXY=off forbids the fetch
+			how, firstEnv = "fetching its bundle file over https", env
+		}
+		first := measure(b, firstEnv, bin, "plugin", "add", p.plugin)
+		parts := cacheParts(filepath.Join(home, "cache", "go-selfcompile"))
+		var repeats []measured
+		for i := range 3 {
+			repeats = append(repeats, measure(b, offline, bin, "plugin", "add", p.newPlugin(i)))
+		}
+		repeat := median(repeats)
+		t.add(c.name+": binary", mb(fileSize(bin)), fmt.Sprintf("+%s on %s without go-selfcompile", mb(fileSize(bin)-fileSize(p.plainBin)), mb(fileSize(p.plainBin))))
+		t.add("  first install, fresh cache, "+how, secs(first.total), ratio(first.total, cold, "cold")+fmt.Sprintf(" (floor %s)", secs(cold)))
+		t.add("  repeat install, median of 3", secs(repeat.total), ratio(repeat.total, warm, "warm")+fmt.Sprintf(" (floor %s; goal <= 1.2)", secs(warm)))
+		t.add("  cache after the first install", mb(parts.total), parts.String())
+	}
+}
+
+// bundleServer serves the directory work/published over https, and
+// returns the server and a file with its certificate, which the installers
+// trust through SSL_CERT_FILE.
+func bundleServer(b *testing.B, work string) (*httptest.Server, string) {
+	b.Helper()
+	dir := filepath.Join(work, "published")
+	os.MkdirAll(dir, 0o755)
+	srv := httptest.NewTLSServer(http.FileServer(http.Dir(dir)))
+	b.Cleanup(srv.Close)
+	cert := filepath.Join(work, "server.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(cert, pemBytes, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return srv, cert
+}
+
+func copyFile(b *testing.B, src, dst string) {
+	b.Helper()
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if out, err := exec.Command("cp", src, dst).CombinedOutput(); err != nil {
+		b.Fatalf("cp: %v\n%s", err, out)
+	}
+}
+
+// cacheUse is the cache of installs, by part.
+type cacheUse struct {
+	total int64
+	parts []string
+}
+
+func (c cacheUse) String() string { return strings.Join(c.parts, ", ") }
+
+// cacheParts measures the cache of installs at dir by part: the
+// toolchains, the go build cache, the programs' modules and sources, the
+// fetched bundle files, and the rest.
+func cacheParts(dir string) cacheUse {
+	var c cacheUse
+	c.total = dirBytes(dir)
+	rest := c.total
+	add := func(name string, n int64) {
+		if n > 0 {
+			c.parts = append(c.parts, name+" "+mb(n))
+			rest -= n
+		}
+	}
+	add("toolchain", dirBytes(filepath.Join(dir, "toolchains")))
+	add("build cache", dirBytes(filepath.Join(dir, "build")))
+	var mods, srcs int64
+	hosts, _ := filepath.Glob(filepath.Join(dir, "hosts", "*"))
+	for _, h := range hosts {
+		mods += dirBytes(filepath.Join(h, "mod"))
+		ss, _ := filepath.Glob(filepath.Join(h, "src-*"))
+		for _, s := range ss {
+			srcs += dirBytes(s)
+		}
+	}
+	add("modules", mods)
+	add("source", srcs)
+	add("fetched bundle file", dirBytes(filepath.Join(dir, "bundles")))
+	add("the rest", rest)
+	return c
+}
