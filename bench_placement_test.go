@@ -126,6 +126,7 @@ func placementRows(b *testing.B, t *table, p placementRun) {
 		t.add("  first install, fresh cache, "+how, secs(first.total), ratio(first.total, cold, "cold")+fmt.Sprintf(" (floor %s)", secs(cold)))
 		t.add("  repeat install, median of 3", secs(repeat.total), ratio(repeat.total, warm, "warm")+fmt.Sprintf(" (floor %s; goal <= 1.2)", secs(warm)))
 		t.add("  cache after the first install", mb(parts.total), parts.String())
+		t.add("  the floors' go build cache, for comparison", mb(dirBytes(filepath.Join(dir, "floorcache"))), "what any go build of the program keeps")
 	}
 }
 
