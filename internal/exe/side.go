@@ -88,53 +88,36 @@ type SideOptions struct {
 // OpenSide opens the file that holds the executable's shared and
 // toolchain bundles (beside it, or fetched from its vendor's URL into
 // o.Dir once), checks it against the sha256 and size of each that the
-// executable embeds, and makes x.Shared and x.Toolchain read from it. It
-// does nothing for an executable that embeds its bundles.
+// executable embeds, and makes x.Shared and x.Toolchain read from it. A
+// fetched file that the cache holds damaged is fetched again. It does
+// nothing for an executable that embeds its bundles.
 func (x *File) OpenSide(ctx context.Context, o SideOptions) error {
 	if x.Side == nil || x.side != nil {
 		return nil
 	}
 	path := x.SidePath(o.Dir)
-	fail := func(format string, args ...any) error {
-		return &SideFileError{Exe: x.Path, Path: cmp.Or(x.Side.URL, x.Side.Path), Looked: path, Fetched: x.Side.URL != "", Reason: fmt.Sprintf(format, args...)}
+	fail := func(err error) error {
+		return &SideFileError{Exe: x.Path, Path: cmp.Or(x.Side.URL, x.Side.Path), Looked: path, Fetched: x.Side.URL != "", Reason: err.Error()}
 	}
-	if x.Side.URL != "" && !fsutil.Exists(path) {
+	fetched := x.Side.URL != "" && !fsutil.Exists(path)
+	if fetched {
 		if err := x.fetchSide(ctx, path, o); err != nil {
-			return fail("%v", err)
+			return fail(err)
 		}
 	}
-	k := o.Known
-	f, err := fsutil.OpenRegular(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return fail("does not exist")
+	f, err := x.openSide(path, o.Known)
+	if err != nil && x.Side.URL != "" && !fetched { // damaged in the cache
+		if o.Logf != nil {
+			o.Logf("The bundle file in the cache %s: fetching it again", err)
+		}
+		os.Remove(path)
+		if err := x.fetchSide(ctx, path, o); err != nil {
+			return fail(err)
+		}
+		f, err = x.openSide(path, o.Known)
 	}
 	if err != nil {
-		return fail("cannot be read: %v", err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fail("cannot be read: %v", err)
-	}
-	var sums []string
-	for _, b := range x.Side.Bundles {
-		sums = append(sums, b.SHA256)
-	}
-	last := x.Side.Bundles[len(x.Side.Bundles)-1]
-	if want := last.Offset + last.Size; fi.Size() != want {
-		f.Close()
-		return fail("is %d bytes, not %d (damaged, or of another build)", fi.Size(), want)
-	}
-	id := known.Of(f)
-	var checked []string
-	if !k.Get(path, id, &checked) || !slices.Equal(checked, sums) {
-		if err := checkSide(f, x.Side.Bundles); err != nil {
-			f.Close()
-			return fail("%v", err)
-		}
-		if known.Of(f).SameContent(id) {
-			k.Put(path, id, sums)
-		}
+		return fail(err)
 	}
 	x.side = f
 	for _, b := range x.Side.Bundles {
@@ -145,6 +128,45 @@ func (x *File) OpenSide(ctx context.Context, o SideOptions) error {
 		slot.SectionReader = io.NewSectionReader(f, b.Offset, b.Size)
 	}
 	return nil
+}
+
+// openSide opens the side file at path and checks it against the sizes
+// and digests x names, unless k remembers it checked; the error says what
+// is wrong with the file.
+func (x *File) openSide(path string, k known.Store) (*os.File, error) {
+	f, err := fsutil.OpenRegular(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errors.New("does not exist")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read: %v", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot be read: %v", err)
+	}
+	var sums []string
+	for _, b := range x.Side.Bundles {
+		sums = append(sums, b.SHA256)
+	}
+	last := x.Side.Bundles[len(x.Side.Bundles)-1]
+	if want := last.Offset + last.Size; fi.Size() != want {
+		f.Close()
+		return nil, fmt.Errorf("is %d bytes, not %d (damaged, or of another build)", fi.Size(), want)
+	}
+	id := known.Of(f)
+	var checked []string
+	if !k.Get(path, id, &checked) || !slices.Equal(checked, sums) {
+		if err := checkSide(f, x.Side.Bundles); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if known.Of(f).SameContent(id) {
+			k.Put(path, id, sums)
+		}
+	}
+	return f, nil
 }
 
 // fetchSide fetches the side file from its vendor's URL to path, checked

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,8 +110,25 @@ func TestFetchSide(t *testing.T) {
 	}
 	z.side.Close()
 
+	// A kept file damaged in the cache is fetched again.
+	os.Rename(file+".away", file)
+	kept = z.SidePath(cache)
+	os.Chmod(kept, 0o644)
+	damaged, _ := os.ReadFile(kept)
+	damaged[x.Side.Bundles[1].Offset+20] ^= 0xff
+	os.WriteFile(kept, damaged, 0o644)
+	logged = ""
+	w := besideFile(t, t.TempDir(), fetched)
+	if err := w.OpenSide(context.Background(), SideOptions{Dir: cache, Logf: func(f string, a ...any) { logged += fmt.Sprintf(f, a...) }}); err != nil {
+		t.Fatalf("a kept file damaged: %v", err)
+	}
+	w.side.Close()
+	if !fsutilSame(t, kept, file) || !strings.Contains(logged, "whose sha256 is") || !strings.Contains(logged, "fetching it again") {
+		t.Fatalf("the damaged kept file was not fetched again (logged %q)", logged)
+	}
+
 	// An altered published file, into an empty cache: refused, not kept.
-	data, _ := os.ReadFile(file + ".away")
+	data, _ := os.ReadFile(file)
 	data[x.Side.Bundles[1].Offset+20] ^= 0xff // in the toolchain bundle
 	os.WriteFile(file, data, 0o644)
 	o.Dir = t.TempDir()
