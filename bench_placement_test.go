@@ -112,8 +112,8 @@ func placementRows(b *testing.B, t *table, p placementRun) {
 		env := []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "SSL_CERT_FILE=" + certFile}
 		offline := append(env, "GOPROXY=off")
 		how, firstEnv := "offline", offline
-		if c.name == "fetched" { // GOPROXY=off forbids the fetch
-			how, firstEnv = "fetching its bundle file over https", env
+		if c.name == "fetched" { // GOPROXY=off (TestMain's) forbids the fetch
+			how, firstEnv = "fetching its bundle file over https", append(env, "GOPROXY="+e2e.proxy)
 		}
 		first := measure(b, firstEnv, bin, "plugin", "add", p.plugin)
 		parts := cacheParts(filepath.Join(home, "cache", "go-selfcompile"))
