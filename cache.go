@@ -318,7 +318,7 @@ func (c *SelfCompile) trimBuildCache(ctx context.Context, dir string) (int64, er
 		}
 	}
 	c.logf("Building the program to find the build cache entries it uses")
-	if _, err := c.run(ctx, Change{}, modeTrim); err != nil {
+	if err := c.trimBuild(ctx); err != nil {
 		return 0, fmt.Errorf("the build that finds the build cache entries in use failed, so none were removed: %w", err)
 	}
 	var freed int64

@@ -27,9 +27,9 @@ func (c *SelfCompile) Rollback(ctx context.Context) error {
 	if err != nil {
 		return prefixed(err)
 	}
-	in := &install{c: c, ctx: ctx}
-	defer in.end()
-	if err := in.lock(target); err != nil {
+	r := &run{c: c}
+	defer r.end()
+	if err := r.lock(ctx, target); err != nil {
 		return prefixed(err)
 	}
 	prev, err := newestBackup(target)

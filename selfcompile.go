@@ -197,14 +197,14 @@ func (c *SelfCompile) CompileContext(ctx context.Context) error {
 // stub; go build; run the new binary's probe; swap it in, keeping the old
 // one for Rollback.
 func (c *SelfCompile) Apply(ctx context.Context, ch Change) (*Plan, error) {
-	plan, err := c.run(ctx, ch, modeApply)
+	plan, err := c.apply(ctx, ch)
 	return plan, prefixed(err)
 }
 
 // Plan computes what Apply would do, without building or touching the
 // executable: a dry run, which fails as Apply would before building.
 func (c *SelfCompile) Plan(ctx context.Context, ch Change) (*Plan, error) {
-	plan, err := c.run(ctx, ch, modePlan)
+	plan, err := c.plan(ctx, ch)
 	return plan, prefixed(err)
 }
 
