@@ -300,10 +300,13 @@ func (res *resolution) countPackages(ctx context.Context) (stop func()) {
 // signError is a failed signing hook. It matches ErrSign.
 type signError struct{ err error }
 
+// Error describes what went wrong and what to do.
 func (e *signError) Error() string {
-	return "selfcompile: the signing hook failed on the new binary (" + unprefixed(e.err) + "); the installed binary is unchanged"
+	return "the signing hook failed on the new binary (" + e.err.Error() + "); the installed binary is unchanged"
 }
 
+// Is reports whether target is the sentinel the error matches.
 func (e *signError) Is(target error) bool { return target == ErrSign }
 
+// Unwrap returns the cause.
 func (e *signError) Unwrap() error { return e.err }

@@ -57,11 +57,11 @@ type BundleCheck struct {
 func (c *SelfCompile) CheckBundle(ctx context.Context) (*BundleCheck, error) {
 	r, l, _, err := c.prepare(ctx, Change{}, runOptions{})
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	defer r.end()
 	bc, err := l.unresolved(nil).bundleCheck(ctx)
-	return bc, prefixed(canceled(ctx, r.current, err))
+	return bc, apiErr(canceled(ctx, r.current, err))
 }
 
 // checkBundle is the check stage of Apply, which runs it before it first

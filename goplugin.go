@@ -60,7 +60,7 @@ var goPluginPlatforms = []string{"linux/amd64", "linux/arm64", "linux/arm", "lin
 // what a Go plugin can and cannot do.
 func (c *SelfCompile) BuildGoPlugin(ctx context.Context, spec string, loaded []PluginInfo) (*GoPlugin, error) {
 	gp, err := c.buildGoPlugin(ctx, spec, loaded)
-	return gp, prefixed(err)
+	return gp, apiErr(err)
 }
 
 // buildGoPlugin is BuildGoPlugin: begin, restore, resolve the plugin

@@ -395,7 +395,7 @@ func (v *vendor) checkVouched(cache string, a gosrc.Module, vouched map[string]s
 func (c *SelfCompile) Catalog(ctx context.Context) (*catalog.Catalog, string, error) {
 	v, _, err := c.vendorOf(ctx)
 	if err != nil || v == nil {
-		return nil, "", prefixed(err)
+		return nil, "", apiErr(err)
 	}
 	return v.cat, v.host, nil
 }
@@ -435,11 +435,11 @@ func (c *SelfCompile) vendorOf(ctx context.Context) (*vendor, buildRecord, error
 func (c *SelfCompile) Check(ctx context.Context) ([]catalog.Problem, error) {
 	v, rec, err := c.vendorOf(ctx)
 	if err != nil || v == nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
-	processes, err := c.ProcessPlugins()
+	processes, err := c.processPlugins()
 	if err != nil {
-		return nil, err
+		return nil, apiErr(err)
 	}
 	var out []catalog.Problem
 	for _, p := range rec.Plugins {

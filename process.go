@@ -103,6 +103,12 @@ func DefaultProcessDir(exe string) string {
 // dir, sorted by name, each with its Path set. A directory without a
 // manifest has none.
 func ReadProcessPlugins(dir string) ([]ProcessPlugin, error) {
+	plugins, err := readProcessPlugins(dir)
+	return plugins, apiErr(err)
+}
+
+// readProcessPlugins is ReadProcessPlugins, for the package's own use.
+func readProcessPlugins(dir string) ([]ProcessPlugin, error) {
 	data, err := os.ReadFile(filepath.Join(dir, ProcessManifest))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -136,12 +142,17 @@ func writeProcessPlugins(dir string, plugins []ProcessPlugin) error {
 // ProcessPlugins returns the process plugins installed for the executable
 // (see ProcessDir).
 func (c *SelfCompile) ProcessPlugins() ([]ProcessPlugin, error) {
+	plugins, err := c.processPlugins()
+	return plugins, apiErr(err)
+}
+
+// processPlugins is ProcessPlugins, for the package's own use.
+func (c *SelfCompile) processPlugins() ([]ProcessPlugin, error) {
 	dir, err := c.processDir()
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, err
 	}
-	plugins, err := ReadProcessPlugins(dir)
-	return plugins, prefixed(err)
+	return readProcessPlugins(dir)
 }
 
 // processInfos describes process plugins as compiled-in ones are
@@ -181,7 +192,7 @@ func (c *SelfCompile) processDir() (string, error) {
 // GOPROXY, as for any install. The executable on disk is not changed.
 func (c *SelfCompile) InstallProcess(ctx context.Context, spec string) (*ProcessPlugin, error) {
 	p, err := c.installProcess(ctx, spec)
-	return p, prefixed(err)
+	return p, apiErr(err)
 }
 
 // installProcess is InstallProcess: begin, admit the plugin under the
@@ -240,7 +251,7 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 	case sp.listedIn != nil:
 		p.Origin, p.Catalog = "catalog", fmt.Sprintf("%s (sequence %d)", sp.listedIn.name, sp.listedIn.seq)
 	}
-	if installed, err := ReadProcessPlugins(dir); err != nil {
+	if installed, err := readProcessPlugins(dir); err != nil {
 		return nil, err
 	} else if err := sameName(installed, p); err != nil { // before building it
 		return nil, err
@@ -597,7 +608,7 @@ func writeSums(dst string, srcs ...string) error {
 // executable that NAME.previous held, and an executable the manifest no
 // longer lists, are put aside first (discard).
 func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
-	plugins, err := ReadProcessPlugins(dir)
+	plugins, err := readProcessPlugins(dir)
 	if err != nil {
 		return err
 	}
@@ -666,7 +677,7 @@ func sameName(plugins []ProcessPlugin, p *ProcessPlugin) error {
 // NAME.previous, as InstallProcess keeps it.
 func (c *SelfCompile) UpgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
 	p, err := c.upgradeProcess(ctx, name)
-	return p, prefixed(err)
+	return p, apiErr(err)
 }
 
 func (c *SelfCompile) upgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
@@ -694,7 +705,7 @@ func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir st
 		return "", nil, 0, nil, err
 	}
 	removeUnplaced(dir)
-	plugins, err = ReadProcessPlugins(dir)
+	plugins, err = readProcessPlugins(dir)
 	i = slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
 	if err == nil && i < 0 {
 		err = &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
@@ -712,7 +723,7 @@ func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir st
 // Windows, whose hosts cannot delete a running executable, the file is
 // renamed aside and removed by a later change once it no longer runs.
 func (c *SelfCompile) RemoveProcess(ctx context.Context, name string) error {
-	return prefixed(c.removeProcess(ctx, name))
+	return apiErr(c.removeProcess(ctx, name))
 }
 
 func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
@@ -740,7 +751,7 @@ func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
 // the first. The manifest keeps the plugin's other fields: they describe
 // the last install.
 func (c *SelfCompile) RollbackProcess(ctx context.Context, name string) error {
-	return prefixed(c.rollbackProcess(ctx, name))
+	return apiErr(c.rollbackProcess(ctx, name))
 }
 
 func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {

@@ -76,10 +76,13 @@ func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) (string
 // ErrStale.
 type staleError struct{ err error }
 
+// Error describes what went wrong and what to do.
 func (e *staleError) Error() string {
 	return ErrStale.Error() + ": " + e.err.Error() + "; run the command again"
 }
 
+// Is reports whether target is the sentinel the error matches.
 func (e *staleError) Is(target error) bool { return target == ErrStale }
 
+// Unwrap returns the cause.
 func (e *staleError) Unwrap() error { return e.err }

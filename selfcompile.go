@@ -198,14 +198,14 @@ func (c *SelfCompile) CompileContext(ctx context.Context) error {
 // one for Rollback.
 func (c *SelfCompile) Apply(ctx context.Context, ch Change) (*Plan, error) {
 	plan, err := c.apply(ctx, ch)
-	return plan, prefixed(err)
+	return plan, apiErr(err)
 }
 
 // Plan computes what Apply would do, without building or touching the
 // executable: a dry run, which fails as Apply would before building.
 func (c *SelfCompile) Plan(ctx context.Context, ch Change) (*Plan, error) {
 	plan, err := c.plan(ctx, ch)
-	return plan, prefixed(err)
+	return plan, apiErr(err)
 }
 
 // Restart makes the new binary take over after an install: on Unix it
@@ -218,9 +218,9 @@ func (c *SelfCompile) Plan(ctx context.Context, ch Change) (*Plan, error) {
 func (c *SelfCompile) Restart() error {
 	target, err := c.target()
 	if err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
-	return prefixed(proc.Exec(target))
+	return apiErr(proc.Exec(target))
 }
 
 // Cleanup removes what killed installs left in the cache's work
@@ -230,7 +230,7 @@ func (c *SelfCompile) Restart() error {
 func (c *SelfCompile) Cleanup() error {
 	root, err := c.cacheRoot()
 	if err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
 	lockfile.RemoveStale(workRoot(root), workPrefix)
 	return nil

@@ -102,13 +102,13 @@ func (res *resolution) writeBundles() error {
 func (c *SelfCompile) Plugins() ([]PluginInfo, error) {
 	target, err := c.target()
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	bin, err := exe.Open(target)
 	if err != nil {
-		return nil, prefixed(&TargetError{Path: target, Err: err})
+		return nil, apiErr(&TargetError{Path: target, Err: err})
 	}
 	defer bin.Close()
 	rec, err := exe.ReadRecord[PluginInfo](bin)
-	return rec.Plugins, prefixed(err)
+	return rec.Plugins, apiErr(err)
 }
