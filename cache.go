@@ -162,7 +162,7 @@ type CacheEntry struct {
 func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 	root, err := c.cacheRoot()
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	var entries []CacheEntry
 	add := func(kind CacheKind, dir string) {
@@ -204,7 +204,7 @@ func (c *SelfCompile) CacheUsage() ([]CacheEntry, error) {
 // that uses the cache runs.
 func (c *SelfCompile) TrimCache(ctx context.Context) (freed int64, err error) {
 	freed, err = c.trimCache(ctx)
-	return freed, prefixed(err)
+	return freed, apiErr(err)
 }
 
 func (c *SelfCompile) trimCache(ctx context.Context) (freed int64, err error) {
@@ -328,7 +328,7 @@ func (c *SelfCompile) trimBuildCache(ctx context.Context, dir string) (int64, er
 		}
 	}
 	c.logf("Building the program to find the build cache entries it uses")
-	if _, err := c.run(ctx, Change{}, modeTrim); err != nil {
+	if err := c.trimBuild(ctx); err != nil {
 		return 0, fmt.Errorf("the build that finds the build cache entries in use failed, so none were removed: %w", err)
 	}
 	var freed int64
@@ -347,7 +347,7 @@ func (c *SelfCompile) trimBuildCache(ctx context.Context, dir string) (int64, er
 // (installed/, as small). The next install restores the toolchain and compiles
 // from scratch. It fails with ErrLocked while an install that uses the
 // cache runs. Canceling ctx stops it between the cache's directories.
-func (c *SelfCompile) PurgeCache(ctx context.Context) error { return prefixed(c.purgeCache(ctx)) }
+func (c *SelfCompile) PurgeCache(ctx context.Context) error { return apiErr(c.purgeCache(ctx)) }
 
 func (c *SelfCompile) purgeCache(ctx context.Context) error {
 	root, err := c.cacheRoot()

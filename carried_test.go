@@ -72,14 +72,16 @@ func writeTestBundle(t *testing.T, kind string, parts []bundle.PartFiles) *exe.B
 	return &exe.Bundle{SectionReader: io.NewSectionReader(bytes.NewReader(buf.Bytes()), 0, int64(buf.Len())), Manifest: m}
 }
 
-// testInstall is an install with its restored directories in a new
-// temporary directory.
-func testInstall(t *testing.T) *install {
+// testInstall is a resolution of no change, with its restored directories
+// in a new temporary directory.
+func testInstall(t *testing.T) *resolution {
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
-	in := &install{c: &SelfCompile{Logger: log.New(io.Discard, "", 0)}, ctx: context.Background(), workdir: filepath.Join(work, "work"), bin: &exe.File{},
-		r: &restored{src: src, module: src, cachedSrc: filepath.Join(work, "cached"), modcache: filepath.Join(work, "mod")}}
-	for _, d := range []string{in.workdir, in.r.module, in.r.cachedSrc} {
+	r := &run{c: &SelfCompile{Logger: log.New(io.Discard, "", 0)}, workdir: filepath.Join(work, "work"), bin: &exe.File{}}
+	l := &layout{run: r, meter: &buildMeter{},
+		dirs: &restored{src: src, module: src, cachedSrc: filepath.Join(work, "cached"), modcache: filepath.Join(work, "mod")}}
+	in := l.unresolved(nil)
+	for _, d := range []string{in.workdir, in.dirs.module, in.dirs.cachedSrc} {
 		os.MkdirAll(d, 0o755)
 	}
 	return in
@@ -88,16 +90,16 @@ func testInstall(t *testing.T) *install {
 // checkCarriedKeptOut checks that a bundle's modules whose .ziphash does
 // not match its go.sum failed the install as a damaged bundle naming the
 // module, and that nothing of them entered the module cache.
-func checkCarriedKeptOut(t *testing.T, in *install, err error) {
+func checkCarriedKeptOut(t *testing.T, in *resolution, err error) {
 	t.Helper()
 	if !errors.Is(err, ErrBundleCorrupt) || !strings.Contains(err.Error(), carriedDep.String()+": its .ziphash") || !strings.Contains(err.Error(), "do not match the go.sum it records") {
 		t.Errorf("a bundle whose modules do not match its go.sum: %v", err)
 	}
-	zip, dir, _ := modcache.Paths(in.r.modcache, carriedDep)
+	zip, dir, _ := modcache.Paths(in.dirs.modcache, carriedDep)
 	if fsutil.Exists(strings.TrimSuffix(zip, ".zip")+".ziphash") || fsutil.Exists(dir) {
 		t.Error("the module cache holds what the bundle carries")
 	}
-	if m, _ := filepath.Glob(filepath.Join(in.r.modcache, cachetree.MarkerPrefix+"*")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(in.dirs.modcache, cachetree.MarkerPrefix+"*")); len(m) > 0 {
 		t.Errorf("the module cache records the part as merged: %q", m)
 	}
 }
@@ -125,7 +127,7 @@ func TestPluginBundleModulesMatchItsGoSum(t *testing.T) {
 		_, err := in.restorePluginBundle()
 		if damaged {
 			checkCarriedKeptOut(t, in, err)
-		} else if zip, _, _ := modcache.Paths(in.r.modcache, carriedDep); err != nil || !fsutil.Exists(strings.TrimSuffix(zip, ".zip")+".ziphash") {
+		} else if zip, _, _ := modcache.Paths(in.dirs.modcache, carriedDep); err != nil || !fsutil.Exists(strings.TrimSuffix(zip, ".zip")+".ziphash") {
 			t.Errorf("a plugins bundle that matches its go.sum: %v", err)
 		}
 	}
@@ -136,11 +138,11 @@ func TestPluginBundleModulesMatchItsGoSum(t *testing.T) {
 func TestSharedBundleModulesMatchItsGoSum(t *testing.T) {
 	in := testInstall(t)
 	mods, sums := carriedModules(t, func(string) string { return "h1:" + strings.Repeat("B", 43) + "=" })
-	os.WriteFile(filepath.Join(in.r.cachedSrc, "go.sum"), []byte(sums), 0o644)
+	os.WriteFile(filepath.Join(in.dirs.cachedSrc, "go.sum"), []byte(sums), 0o644)
 	shared := writeTestBundle(t, bundle.Shared, []bundle.PartFiles{{Name: bundle.PartModules, Files: mods}})
 	p, _ := shared.Manifest.Part(bundle.PartModules)
-	job := restoreJob{bundle: shared, dest: map[string]string{bundle.PartModules: cachetree.Marker(in.r.modcache, p)}}
-	checkCarriedKeptOut(t, in, job.run(in, func(int64) {}))
+	job := restoreJob{bundle: shared, dest: map[string]string{bundle.PartModules: cachetree.Marker(in.dirs.modcache, p)}}
+	checkCarriedKeptOut(t, in, job.run(context.Background(), in.layout, func(int64) {}))
 }
 
 // TestChecksumMismatchSaysWhatToDo: when the go command finds a module
@@ -154,13 +156,13 @@ func TestChecksumMismatchSaysWhatToDo(t *testing.T) {
 		"verifying example.com/dep@v1.0.0/go.mod: checksum mismatch\n\tdownloaded: h1:x=\n\tgo.sum:     h1:y=\n\nSECURITY ERROR\n",
 	} {
 		in := testInstall(t)
-		zip, dir, _ := modcache.Paths(in.r.modcache, carriedDep)
+		zip, dir, _ := modcache.Paths(in.dirs.modcache, carriedDep)
 		os.MkdirAll(filepath.Dir(zip), 0o755)
 		os.MkdirAll(dir, 0o755)
 		for _, ext := range []string{".mod", ".ziphash", ".info"} {
 			os.WriteFile(strings.TrimSuffix(zip, ".zip")+ext, nil, 0o644)
 		}
-		marker := filepath.Join(in.r.modcache, cachetree.MarkerPrefix+"modules-0123")
+		marker := filepath.Join(in.dirs.modcache, cachetree.MarkerPrefix+"modules-0123")
 		os.WriteFile(marker, nil, 0o600)
 		err := in.goError(&gocmd.Error{Args: []string{"build"}, Output: out, Err: errors.New("exit status 1")})
 		if !errors.Is(err, ErrBuild) || !strings.Contains(err.Error(), "the files of example.com/dep@v1.0.0 that the go command found") || !strings.Contains(err.Error(), "they were removed from the module cache: try again") {

@@ -55,29 +55,27 @@ type BundleCheck struct {
 // release; a vendor runs it on a release before shipping it
 // (go-selfcompile verify). It changes nothing but the cache.
 func (c *SelfCompile) CheckBundle(ctx context.Context) (*BundleCheck, error) {
-	in, _, err := c.restored(ctx, Change{}, modeCheck)
+	r, l, _, err := c.prepare(ctx, Change{}, runOptions{})
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
-	defer in.end()
-	res, err := in.bundleCheck()
-	return res, prefixed(canceled(ctx, in.current, err))
+	defer r.end()
+	bc, err := l.unresolved(nil).bundleCheck(ctx)
+	return bc, apiErr(canceled(ctx, r.current, err))
 }
 
-// checkBundle checks, before an Apply first changes a release build (one
-// without plugins: rebuilt binaries were made from their bundle), that its
-// bundle rebuilds it. A bundle that does not is refused with a
-// *StaleBundleError.
-func (in *install) checkBundle() error {
-	if in.mode != modeApply || in.bin.Plugins != nil {
-		return nil
-	}
-	res, err := in.bundleCheck()
+// checkBundle is the check stage of Apply, which runs it before it first
+// changes a release build (one without plugins: rebuilt binaries were
+// made from their bundle): it takes the resolution and returns an error
+// unless the bundle rebuilds the executable. A bundle that does not is
+// refused with a *StaleBundleError.
+func (res *resolution) checkBundle(ctx context.Context) error {
+	bc, err := res.bundleCheck(ctx)
 	if err != nil {
 		return err
 	}
-	if !res.Identical || len(res.NotChecked) > 0 {
-		in.c.logf("Could not check that %s is what its bundle builds: %s. Its Go version, modules and build settings match the bundle's", in.bin.Path, strings.Join(res.NotChecked, "; "))
+	if !bc.Identical || len(bc.NotChecked) > 0 {
+		res.c.logf("Could not check that %s is what its bundle builds: %s. Its Go version, modules and build settings match the bundle's", res.bin.Path, strings.Join(bc.NotChecked, "; "))
 	}
 	return nil
 }
@@ -95,17 +93,17 @@ type verdict struct {
 
 // bundleCheck checks the executable's bundle, or takes the verdict
 // remembered for an executable of the same bytes and the same options.
-func (in *install) bundleCheck() (*BundleCheck, error) {
-	done := in.stage(StageCheck)
-	sum, err := fsutil.SHA256(in.bin.Path)
+func (res *resolution) bundleCheck(ctx context.Context) (*BundleCheck, error) {
+	done := res.stage(StageCheck)
+	sum, err := fsutil.SHA256(res.bin.Path)
 	if err != nil {
-		return nil, &TargetError{Path: in.bin.Path, Err: err}
+		return nil, &TargetError{Path: res.bin.Path, Err: err}
 	}
-	key := sha256.Sum256(fmt.Appendf(nil, "%s\n%s\n%v\n%d", sum, in.c.LDFlags, in.c.Sign != nil, checkVersion)) // the verdict holds for these options
-	memo := filepath.Join(in.cache, checkedDir, hex.EncodeToString(key[:]))
+	key := sha256.Sum256(fmt.Appendf(nil, "%s\n%s\n%v\n%d", sum, res.c.LDFlags, res.c.Sign != nil, checkVersion)) // the verdict holds for these options
+	memo := filepath.Join(res.cache, checkedDir, hex.EncodeToString(key[:]))
 	var v verdict
 	if data, err := os.ReadFile(memo); err != nil || json.Unmarshal(data, &v) != nil {
-		if v, err = in.compareRebuild(); err != nil {
+		if v, err = res.compareRebuild(ctx); err != nil {
 			return nil, err
 		}
 		if data, err := json.Marshal(v); err == nil && os.MkdirAll(filepath.Dir(memo), 0o700) == nil {
@@ -113,7 +111,7 @@ func (in *install) bundleCheck() (*BundleCheck, error) {
 		}
 	}
 	if len(v.Stale) > 0 {
-		return nil, &StaleBundleError{Path: in.bin.Path, Differences: v.Stale}
+		return nil, &StaleBundleError{Path: res.bin.Path, Differences: v.Stale}
 	}
 	done()
 	return &v.BundleCheck, nil
@@ -122,13 +120,13 @@ func (in *install) bundleCheck() (*BundleCheck, error) {
 // compareRebuild builds the program from the bundle as the executable was
 // built (its stub, go.mod and settings, its identity) and compares the
 // two.
-func (in *install) compareRebuild() (verdict, error) {
+func (res *resolution) compareRebuild(ctx context.Context) (verdict, error) {
 	var v verdict
-	if in.bin.Shared.Manifest.SkipSource {
+	if res.bin.Shared.Manifest.SkipSource {
 		v.NotChecked = []string{"the program's code: its bundle carries no source (--skip-source)"}
 		return v, nil
 	}
-	rebuilt, err := in.buildAsReleased()
+	rebuilt, err := res.buildAsReleased(ctx)
 	if err != nil {
 		return v, err
 	}
@@ -136,22 +134,22 @@ func (in *install) compareRebuild() (verdict, error) {
 	if err != nil {
 		return v, err
 	}
-	notChecked := in.unreproducible()
-	if v.Stale = buildInfoDiffs(in.bin.Build, bi, notChecked); len(v.Stale) > 0 {
+	notChecked := res.unreproducible()
+	if v.Stale = buildInfoDiffs(res.bin.Build, bi, notChecked); len(v.Stale) > 0 {
 		return v, nil
 	}
-	same, err := samebin.Same(in.bin.Path, rebuilt)
+	same, err := samebin.Same(res.bin.Path, rebuilt)
 	switch {
 	case err != nil:
 		return v, err
 	case same:
 		v.Identical = true
 	default:
-		v.Stale = codeDiffs(in.bin.Path, rebuilt, in.bin.Shared.Manifest.MainPackage, notChecked)
+		v.Stale = codeDiffs(res.bin.Path, rebuilt, res.bin.Shared.Manifest.MainPackage, notChecked)
 		if len(v.Stale) > 0 {
 			return v, nil
 		}
-		if loaded, _ := samebin.SameLoaded(in.bin.Path, rebuilt); loaded {
+		if loaded, _ := samebin.SameLoaded(res.bin.Path, rebuilt); loaded {
 			v.Identical = true
 			v.NotChecked = []string{"the debug information (DWARF), which is not loaded into memory and which this machine's C compiler writes otherwise"}
 		} else {
@@ -165,32 +163,32 @@ func (in *install) compareRebuild() (verdict, error) {
 // release was: the generator's stub and the host's own go.mod (copies, the
 // install's go.mod being already changed by resolve), with the executable's
 // settings and identity. It returns the new binary's path, in the workdir.
-func (in *install) buildAsReleased() (string, error) {
-	dir := filepath.Join(in.workdir, "check")
+func (res *resolution) buildAsReleased(ctx context.Context) (string, error) {
+	dir := filepath.Join(res.workdir, "check")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	orig := filepath.Join(in.r.cachedSrc, filepath.FromSlash(in.bin.Shared.Manifest.ModuleDir))
+	orig := filepath.Join(res.dirs.cachedSrc, filepath.FromSlash(res.bin.Shared.Manifest.ModuleDir))
 	for _, name := range []string{"go.mod", "go.sum"} {
 		if err := fsutil.CopyFile(filepath.Join(orig, name), filepath.Join(dir, name), 0o600); err != nil && !os.IsNotExist(err) {
-			return "", in.diskError(err, in.workdir)
+			return "", diskError(err, res.workdir)
 		}
 	}
-	if err := in.writeBundles(); err != nil {
-		return "", in.diskError(err, in.workdir)
+	if err := res.writeBundles(); err != nil {
+		return "", diskError(err, res.workdir)
 	}
-	out := filepath.Join(dir, filepath.Base(in.bin.Path))
-	args, g, err := in.buildArgs()
+	out := filepath.Join(dir, filepath.Base(res.bin.Path))
+	args, g, err := res.buildArgs(ctx)
 	if err != nil {
 		return "", err
 	}
-	in.c.logf("Checking that the bundle rebuilds this program")
-	args = append(args, "-modfile="+filepath.Join(dir, "go.mod"), "-o", out, "./"+in.bin.Shared.Manifest.MainDir)
-	stopCount := in.countPackages()
-	_, err = g.Stream(in.ctx, in.buildProgress(StageCheck), args...)
+	res.c.logf("Checking that the bundle rebuilds this program")
+	args = append(args, "-modfile="+filepath.Join(dir, "go.mod"), "-o", out, "./"+res.bin.Shared.Manifest.MainDir)
+	stopCount := res.countPackages(ctx)
+	_, err = g.Stream(ctx, res.buildProgress(ctx, StageCheck), args...)
 	stopCount()
 	if err != nil {
-		return "", in.goError(err)
+		return "", res.goError(err)
 	}
 	return out, nil
 }
@@ -198,9 +196,9 @@ func (in *install) buildAsReleased() (string, error) {
 // unreproducible returns, by build setting, what of the executable a
 // rebuild here cannot be expected to reproduce byte for byte, said for a
 // person; keys are the settings that may differ for that reason.
-func (in *install) unreproducible() map[string]string {
+func (r *run) unreproducible() map[string]string {
 	out := map[string]string{}
-	set := settingsOf(in.bin.Build)
+	set := settingsOf(r.bin.Build)
 	if set["-trimpath"] != "true" {
 		out["-trimpath"] = "the program's code: it was built without -trimpath, so it holds the paths of the machine that built it"
 		out["-ldflags"] = out["-trimpath"]
@@ -216,7 +214,7 @@ func (in *install) unreproducible() map[string]string {
 			}
 		}
 	}
-	if in.c.Sign != nil {
+	if r.c.Sign != nil {
 		out["sign"] = "the program's bytes: the release was signed after its build (SelfCompile.Sign)"
 	}
 	return out

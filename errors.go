@@ -128,9 +128,9 @@ type PluginError struct {
 // Error describes what went wrong and what to do.
 func (e *PluginError) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("selfcompile: plugin %q: %s; %s", e.Spec, e.Reason, unprefixed(e.Err))
+		return fmt.Sprintf("plugin %q: %s; %v", e.Spec, e.Reason, e.Err)
 	}
-	return fmt.Sprintf("selfcompile: plugin %q: %s", e.Spec, e.Reason)
+	return fmt.Sprintf("plugin %q: %s", e.Spec, e.Reason)
 }
 
 // Is reports whether target is ErrInvalidPlugin.
@@ -154,7 +154,7 @@ type NetworkError struct {
 
 // Error describes what went wrong and what to do.
 func (e *NetworkError) Error() string {
-	return fmt.Sprintf("selfcompile: plugin %s needs %s@%s, which this binary does not carry and the module proxy did not give (%s); nothing was built: connect to the network, set GOPROXY to a proxy that has it, or install a version of the plugin whose modules the binary carries",
+	return fmt.Sprintf("plugin %s needs %s@%s, which this binary does not carry and the module proxy did not give (%s); nothing was built: connect to the network, set GOPROXY to a proxy that has it, or install a version of the plugin whose modules the binary carries",
 		strings.Join(e.Plugins, ", "), e.Module, e.Version, e.Reason)
 }
 
@@ -179,7 +179,7 @@ type BuildError struct {
 // Error describes what went wrong and what to do.
 func (e *BuildError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "selfcompile: %s failed", e.Step)
+	fmt.Fprintf(&b, "%s failed", e.Step)
 	if len(e.Plugins) > 0 {
 		fmt.Fprintf(&b, " for plugin %s", strings.Join(e.Plugins, ", "))
 	}
@@ -210,7 +210,7 @@ type VerifyError struct {
 // Error describes what went wrong and what to do.
 func (e *VerifyError) Error() string {
 	var b strings.Builder
-	b.WriteString("selfcompile: the new binary failed verification")
+	b.WriteString("the new binary failed verification")
 	if len(e.Plugins) > 0 {
 		fmt.Fprintf(&b, " (plugin %s)", strings.Join(e.Plugins, ", "))
 	}
@@ -243,9 +243,9 @@ type TargetError struct {
 
 // Error describes what went wrong and what to do.
 func (e *TargetError) Error() string {
-	msg := fmt.Sprintf("selfcompile: cannot replace %s: %s", e.Path, unprefixed(e.Err))
+	msg := fmt.Sprintf("cannot replace %s: %v", e.Path, e.Err)
 	if e.Backup != "" {
-		msg = fmt.Sprintf("selfcompile: cannot put the backup %s back in place of %s: %s", e.Backup, e.Path, unprefixed(e.Err))
+		msg = fmt.Sprintf("cannot put the backup %s back in place of %s: %v", e.Backup, e.Path, e.Err)
 	}
 	if e.Is(ErrNotWritable) {
 		msg += " (rerun as a user who may write to it and its directory, or move the binary to a directory you own)"
@@ -275,7 +275,7 @@ type RollbackError struct {
 
 // Error describes what went wrong and what to do.
 func (e *RollbackError) Error() string {
-	return fmt.Sprintf("selfcompile: replacing %s failed (%v) and putting the previous binary back failed too (%v): the previous binary is at %s; move it back to %s",
+	return fmt.Sprintf("replacing %s failed (%v) and putting the previous binary back failed too (%v): the previous binary is at %s; move it back to %s",
 		e.Target, e.Err, e.RestoreErr, e.Backup, e.Target)
 }
 
@@ -289,12 +289,15 @@ type canceledError struct {
 	err   error
 }
 
+// Error describes what went wrong and what to do.
 func (e *canceledError) Error() string {
-	return fmt.Sprintf("selfcompile: install canceled during %s (%v); nothing was changed", e.stage, e.err)
+	return fmt.Sprintf("install canceled during %s (%v); nothing was changed", e.stage, e.err)
 }
 
+// Is reports whether target is the sentinel the error matches.
 func (e *canceledError) Is(target error) bool { return target == ErrCanceled }
 
+// Unwrap returns the cause.
 func (e *canceledError) Unwrap() error { return e.err }
 
 // canceled turns a context's error into a *canceledError for stage, and
@@ -328,6 +331,7 @@ func newSpaceError(dir string, err error, cause string, cache bool) *spaceError 
 	return e
 }
 
+// Error describes what went wrong and what to do.
 func (e *spaceError) Error() string {
 	if e.err != nil {
 		free := ""
@@ -338,10 +342,10 @@ func (e *spaceError) Error() string {
 		if e.cache {
 			move = ", or move the cache to a larger disk (" + cacheMoveHint + "),"
 		}
-		return fmt.Sprintf("selfcompile: the disk of %s is full (%s%s): free some space on it%s and try again; the installed binary is unchanged",
-			e.dir, cmp.Or(e.cause, unprefixed(e.err)), free, move)
+		return fmt.Sprintf("the disk of %s is full (%s%s): free some space on it%s and try again; the installed binary is unchanged",
+			e.dir, cmp.Or(e.cause, e.err.Error()), free, move)
 	}
-	return fmt.Sprintf("selfcompile: not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or move the cache to a larger disk: %s)",
+	return fmt.Sprintf("not enough disk space in %s for %s: %d MB needed, %d MB free (free some space, or move the cache to a larger disk: %s)",
 		e.dir, e.what, e.need>>20, e.free>>20, cacheMoveHint)
 }
 
@@ -349,46 +353,55 @@ func (e *spaceError) Error() string {
 // that os.UserCacheDir reads; for the program's vendor, by CacheDir.
 const cacheMoveHint = "a user sets XDG_CACHE_HOME on Linux, LocalAppData on Windows, HOME on macOS; the program's vendor sets SelfCompile.CacheDir"
 
+// Is reports whether target is the sentinel the error matches.
 func (e *spaceError) Is(target error) bool { return target == ErrNoSpace }
 
+// Unwrap returns the cause.
 func (e *spaceError) Unwrap() error { return e.err }
 
 // planError reports a plan that KeepHostDeps refuses. It matches
 // ErrHostDepsChanged.
 type planError struct{ plan *Plan }
 
+// Error describes what went wrong and what to do.
 func (e *planError) Error() string {
 	var b strings.Builder
-	b.WriteString("selfcompile: refused: the plugins would change these dependencies of the host, and KeepHostDeps is set; nothing was built:")
+	b.WriteString("refused: the plugins would change these dependencies of the host, and KeepHostDeps is set; nothing was built:")
 	for _, h := range e.plan.HostDeps {
 		fmt.Fprintf(&b, "\n  %s %s => %s", h.Path, orNone(h.Old), orNone(h.New))
 	}
 	return b.String()
 }
 
+// Is reports whether target is the sentinel the error matches.
 func (e *planError) Is(target error) bool { return target == ErrHostDepsChanged }
 
-// prefix starts every error message of the library, once.
-const prefix = "selfcompile: "
+// The package's one rule for errors, as golang.org/x/mod has it: an error
+// builds its own message from what it holds (a typed error from its
+// fields, a wrapped one with %w), without the package's name; each
+// exported function and method wraps the error it returns once, at the
+// API boundary (apiErr), which writes "selfcompile: " before the message.
+// No code edits or trims a message, and no exported function returns
+// another's error wrapped again: they share unexported bodies.
 
-// prefixed gives err the library's prefix, unless it has it: the errors
-// of the package's functions and methods all start with it, once.
-func prefixed(err error) error {
-	if err == nil || strings.HasPrefix(err.Error(), prefix) {
-		return err
+// apiError is an error that an exported function or method returned. It
+// matches what err matches.
+type apiError struct{ err error }
+
+// Error is the library's name and err's message.
+func (e *apiError) Error() string { return "selfcompile: " + e.err.Error() }
+
+// Unwrap returns err.
+func (e *apiError) Unwrap() error { return e.err }
+
+// apiErr wraps the error that an exported function or method returns in
+// an *apiError; nil stays nil.
+func apiErr(err error) error {
+	if err == nil {
+		return nil
 	}
-	return &prefixError{err}
+	return &apiError{err}
 }
-
-type prefixError struct{ err error }
-
-func (e *prefixError) Error() string { return prefix + e.err.Error() }
-
-func (e *prefixError) Unwrap() error { return e.err }
-
-// unprefixed returns err's message without the library's prefix, for a
-// message that wraps it.
-func unprefixed(err error) string { return strings.TrimPrefix(err.Error(), prefix) }
 
 // StaleBundleError reports an executable that its bundle does not
 // rebuild: what differs between the two. It matches ErrStaleBundle.
@@ -403,7 +416,7 @@ type StaleBundleError struct {
 // Error says what differs, that the executable is unchanged, and what the
 // user and the vendor can do.
 func (e *StaleBundleError) Error() string {
-	return fmt.Sprintf("selfcompile: %v: %s is not what the bundle it carries builds, so installing a plugin would replace it with another program: %s. The binary is unchanged. "+
+	return fmt.Sprintf("%v: %s is not what the bundle it carries builds, so installing a plugin would replace it with another program: %s. The binary is unchanged. "+
 		"Ask its vendor for a release whose bundle matches it; for the vendor: run go generate after the last change to the source, build the release with -trimpath and the flags the rebuild is given, and check it with go-selfcompile verify",
 		ErrStaleBundle, e.Path, strings.Join(e.Differences, "; "))
 }

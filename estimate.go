@@ -7,6 +7,7 @@ package selfcompile
 // compiled and how long that took.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -186,21 +187,20 @@ func recent(runs []buildRun, toolchain, main string, now time.Time) (warm, seen 
 	return warm, seen
 }
 
-// estimate returns what the build is expected to cost when it is cold, or
-// nil: when the record says that the program was built lately, when the
+// coldEstimate returns what the build is expected to cost when it is
+// cold, or nil: when the record says that the program was built lately, when the
 // build cache holds at least half of its packages, or when a shared build
-// cache (GOCACHEPROG) may hold them. restored is what the restore stage
-// wrote.
-func (in *install) estimate(restored int64) *Estimate {
-	if slices.ContainsFunc(in.g.Env, func(kv string) bool { return strings.HasPrefix(kv, "GOCACHEPROG=") }) {
+// cache (GOCACHEPROG) may hold them.
+func (res *resolution) coldEstimate(ctx context.Context) *Estimate {
+	if slices.ContainsFunc(res.g.Env, func(kv string) bool { return strings.HasPrefix(kv, "GOCACHEPROG=") }) {
 		return nil
 	}
-	runs := readBuilds(in.cache)
-	warm, seen := recent(runs, filepath.Base(in.r.goroot), in.bin.Shared.Manifest.MainPackage, time.Now())
+	runs := readBuilds(res.cache)
+	warm, seen := recent(runs, filepath.Base(res.dirs.goroot), res.bin.Shared.Manifest.MainPackage, time.Now())
 	if warm {
 		return nil
 	}
-	stale, total, err := in.stalePackages()
+	stale, total, err := res.stalePackages(ctx)
 	if err != nil || 2*stale <= total {
 		return nil // the build reports an error
 	}
@@ -210,8 +210,8 @@ func (in *install) estimate(restored int64) *Estimate {
 		Packages: stale,
 		Time:     per * time.Duration(stale),
 		Measured: measured,
-		Disk:     int64(float64(restored)*restoreOverhead) + int64(stale)*diskPerPackage,
-		CacheDir: in.cache,
+		Disk:     int64(float64(res.written)*restoreOverhead) + int64(stale)*diskPerPackage,
+		CacheDir: res.cache,
 	}
 }
 
@@ -219,13 +219,13 @@ func (in *install) estimate(restored int64) *Estimate {
 // the build cache lacks (go list's Stale, with the build's flags), of how
 // many, and keeps the number for progress. It takes about half a second
 // for a program of 250 packages: it hashes their files.
-func (in *install) stalePackages() (stale, total int, err error) {
-	args := append([]string{"list", "-e", "-mod=readonly", "-deps", "-f", "{{.Stale}}"}, buildFlags(in.bin.Build, in.c.LDFlags)...)
-	args = append(args, "--", "./"+in.bin.Shared.Manifest.MainDir)
-	for _, p := range in.plugins {
+func (res *resolution) stalePackages(ctx context.Context) (stale, total int, err error) {
+	args := append([]string{"list", "-e", "-mod=readonly", "-deps", "-f", "{{.Stale}}"}, buildFlags(res.bin.Build, res.c.LDFlags)...)
+	args = append(args, "--", "./"+res.bin.Shared.Manifest.MainDir)
+	for _, p := range res.plugins {
 		args = append(args, p.importPath)
 	}
-	out, err := in.g.Run(in.ctx, args...)
+	out, err := res.g.Run(ctx, args...)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -235,22 +235,22 @@ func (in *install) stalePackages() (stale, total int, err error) {
 			stale++
 		}
 	}
-	in.packages.Store(int64(total))
+	res.meter.packages.Store(int64(total))
 	return stale, total, nil
 }
 
 // recordBuild adds a finished build to the cache's record.
-func (in *install) recordBuild(took time.Duration) {
-	runs := append(readBuilds(in.cache), buildRun{
-		Toolchain: filepath.Base(in.r.goroot),
-		Main:      in.bin.Shared.Manifest.MainPackage,
-		Packages:  int(in.packages.Load()),
-		Compiled:  int(in.compiled.Load()),
+func (res *resolution) recordBuild(took time.Duration) {
+	runs := append(readBuilds(res.cache), buildRun{
+		Toolchain: filepath.Base(res.dirs.goroot),
+		Main:      res.bin.Shared.Manifest.MainPackage,
+		Packages:  int(res.meter.packages.Load()),
+		Compiled:  int(res.meter.compiled.Load()),
 		Seconds:   took.Seconds(),
 		End:       time.Now(),
 	})
-	if err := writeBuilds(in.cache, runs); err != nil {
-		in.c.logf("Could not record the build's time in %s (the next estimate goes without it): %v", in.cache, err)
+	if err := writeBuilds(res.cache, runs); err != nil {
+		res.c.logf("Could not record the build's time in %s (the next estimate goes without it): %v", res.cache, err)
 	}
 }
 

@@ -26,19 +26,19 @@ import (
 // goError makes a failed go build a typed error: a full disk is
 // ErrNoSpace; anything else a *BuildError, attributed as attributeError
 // does.
-func (in *install) goError(err error) error {
+func (res *resolution) goError(err error) error {
 	var ge *gocmd.Error
 	if !errors.As(err, &ge) {
 		return err
 	}
 	if line, path, ok := noSpaceLine(ge.Output); ok {
-		dir := in.diskOf(path)
-		return newSpaceError(dir, err, line, dir == in.cache)
+		dir := res.diskOf(path)
+		return newSpaceError(dir, err, line, dir == res.cache)
 	}
-	if mv, ok := mismatched(ge.Output); ok && in.r != nil {
-		return in.mismatchError(ge, mv)
+	if mv, ok := mismatched(ge.Output); ok && res.dirs != nil {
+		return res.mismatchError(ge, mv)
 	}
-	return attributeError(ge, in.plugins, cCompilerMarks())
+	return attributeError(ge, res.plugins, cCompilerMarks())
 }
 
 // checksumMismatch matches the go command's report of a module version
@@ -65,14 +65,14 @@ func mismatched(out string) (module.Version, bool) {
 // removed from the module cache, so that the next try downloads them
 // again, and the markers of merged bundles are forgotten, so that a bundle
 // that carries them merges them again.
-func (in *install) mismatchError(ge *gocmd.Error, mv module.Version) error {
-	modcache.Discard(in.r.modcache, mv)
-	cachetree.ForgetMerged(in.r.modcache)
+func (res *resolution) mismatchError(ge *gocmd.Error, mv module.Version) error {
+	modcache.Discard(res.dirs.modcache, mv)
+	cachetree.ForgetMerged(res.dirs.modcache)
 	return &BuildError{
 		Step:    "go " + ge.Args[0],
-		Plugins: mentioned(ge.Output, in.plugins),
+		Plugins: mentioned(ge.Output, res.plugins),
 		Cause: fmt.Sprintf("the files of %s that the go command found (in the module cache %s, or just downloaded from the module proxy) do not match go.sum or the checksum database; they were removed from the module cache: try again, and if it fails the same way, the module proxy serves files of %s that do not match",
-			mv, in.r.modcache, mv),
+			mv, res.dirs.modcache, mv),
 		Output: ge.Output,
 	}
 }
@@ -93,21 +93,21 @@ func mentioned(out string, plugins []pluginSpec) []string {
 // a *NetworkError when a module could only come from the network, else
 // as goError does; a failure about a module that a plugin's go.mod
 // replaces says that replace directives are not followed.
-func (in *install) resolveError(err error) error {
+func (res *resolution) resolveError(err error) error {
 	var ge *gocmd.Error
 	if !errors.As(err, &ge) {
 		return err
 	}
-	if ps := privateError(ge.Output, in.plugins); ps != nil {
+	if ps := privateError(ge.Output, res.plugins); ps != nil {
 		return ps
 	}
-	if nf := notFoundError(ge.Output, in.plugins); nf != nil {
-		return in.withReplaceHint(nf)
+	if nf := notFoundError(ge.Output, res.plugins); nf != nil {
+		return res.withReplaceHint(nf)
 	}
-	if ne := networkError(ge.Output, in.plugins); ne != nil {
-		return in.withReplaceHint(ne)
+	if ne := networkError(ge.Output, res.plugins); ne != nil {
+		return res.withReplaceHint(ne)
 	}
-	return in.withReplaceHint(in.goError(err))
+	return res.withReplaceHint(res.goError(err))
 }
 
 // attributeError makes a failed go command a typed error. A failure that
@@ -194,14 +194,14 @@ func noSpaceLine(out string) (line, path string, ok bool) {
 // workdir, under it), the executable's directory (the new binary is built
 // beside it), or else path's nearest existing parent; the cache when path
 // is not an absolute one.
-func (in *install) diskOf(path string) string {
+func (res *resolution) diskOf(path string) string {
 	switch {
 	case !filepath.IsAbs(path):
-		return in.cache
-	case fsutil.Within(path, in.cache):
-		return in.cache
-	case in.bin != nil && fsutil.Within(path, filepath.Dir(in.bin.Path)):
-		return filepath.Dir(in.bin.Path)
+		return res.cache
+	case fsutil.Within(path, res.cache):
+		return res.cache
+	case res.bin != nil && fsutil.Within(path, filepath.Dir(res.bin.Path)):
+		return filepath.Dir(res.bin.Path)
 	}
 	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
 		if fsutil.IsDir(dir) || dir == filepath.Dir(dir) {
@@ -306,9 +306,9 @@ func needers(out string, plugins []pluginSpec) []string {
 }
 
 // newPlugins returns the plugins being added or upgraded, as given.
-func (in *install) newPlugins() []string {
+func (res *resolution) newPlugins() []string {
 	var out []string
-	for _, p := range in.plugins {
+	for _, p := range res.plugins {
 		if p.isNew {
 			out = append(out, p.raw)
 		}
@@ -320,12 +320,12 @@ func (in *install) newPlugins() []string {
 // plugin's go.mod replaces that replace directives are not followed: only
 // the main module's go.mod may replace modules, and a plugin is not the
 // main module. The failure stays the cause.
-func (in *install) withReplaceHint(err error) error {
-	for _, p := range in.plugins {
+func (res *resolution) withReplaceHint(err error) error {
+	for _, p := range res.plugins {
 		if !p.isNew {
 			continue
 		}
-		for _, m := range append(p.replaced, in.moduleReplaces(p)...) {
+		for _, m := range append(p.replaced, res.moduleReplaces(p)...) {
 			if mentions(err.Error(), m) {
 				return &PluginError{Spec: p.raw, Err: err, Reason: fmt.Sprintf("its go.mod replaces %s, and replace directives are not followed when it is installed as a plugin (only a program's own go.mod replaces modules): publish the replaced module, or remove the replace line and require a published version", m)}
 			}
@@ -338,8 +338,8 @@ func (in *install) withReplaceHint(err error) error {
 // a module version replaces: the go.mod files the go command fetched into
 // the module cache for the plugin's module, whichever prefix of its import
 // path that is.
-func (in *install) moduleReplaces(p pluginSpec) []string {
-	if p.moduleDir != "" || in.r == nil {
+func (res *resolution) moduleReplaces(p pluginSpec) []string {
+	if p.moduleDir != "" || res.dirs == nil {
 		return nil
 	}
 	var out []string
@@ -348,7 +348,7 @@ func (in *install) moduleReplaces(p pluginSpec) []string {
 		if err != nil {
 			continue
 		}
-		mods, _ := filepath.Glob(filepath.Join(in.r.modcache, "cache", "download", filepath.FromSlash(esc), "@v", "*.mod"))
+		mods, _ := filepath.Glob(filepath.Join(res.dirs.modcache, "cache", "download", filepath.FromSlash(esc), "@v", "*.mod"))
 		for _, f := range mods {
 			if v := strings.TrimSuffix(filepath.Base(f), ".mod"); p.version == "" || !strings.HasPrefix(p.version, "v") || v == p.version {
 				out = append(out, replacedModules(f)...)

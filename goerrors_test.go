@@ -76,7 +76,7 @@ func TestNetworkError(t *testing.T) {
 // nothing. The server response may quote the proxy's own failure to reach
 // a repository.
 func TestNotFoundIsNotNetwork(t *testing.T) {
-	in := &install{plugins: []pluginSpec{
+	in := &resolution{layout: &layout{run: &run{}}, plugins: []pluginSpec{
 		{raw: "example.com/missing@upgrade", importPath: "example.com/missing", version: "upgrade", isNew: true},
 		{raw: "example.com/kept", importPath: "example.com/kept"},
 	}}
@@ -104,7 +104,7 @@ func TestNotFoundIsNotNetwork(t *testing.T) {
 // record of (a private one) is no want of network: the message names
 // GOPRIVATE and GONOSUMDB, whichever way the go command words it.
 func TestPrivateModuleNotNetwork(t *testing.T) {
-	in := &install{plugins: []pluginSpec{{raw: "example.com/private/plugin@v1.0.0", importPath: "example.com/private/plugin", version: "v1.0.0", isNew: true}}}
+	in := &resolution{layout: &layout{run: &run{}}, plugins: []pluginSpec{{raw: "example.com/private/plugin@v1.0.0", importPath: "example.com/private/plugin", version: "v1.0.0", isNew: true}}}
 	for _, out := range []string{
 		"go: downloading example.com/private v1.0.0\ngo: example.com/private/plugin@v1.0.0: example.com/private@v1.0.0: verifying module: example.com/private@v1.0.0: reading https://sum.golang.org/lookup/example.com/private@v1.0.0: 404 Not Found\n\tserver response:\n\tnot found: example.com/private@v1.0.0: unrecognized import path \"example.com/private\": https fetch: Get \"https://example.com/private?go-get=1\": dial tcp: lookup example.com: no such host\n",
 		"go: example.com/private@v1.0.0: verifying go.mod: example.com/private@v1.0.0/go.mod: reading https://proxy.example.com/sumdb/sum.golang.org/lookup/example.com/private@v1.0.0: 410 Gone\n",
@@ -159,7 +159,7 @@ func TestAttributeError(t *testing.T) {
 // its free space and what to do, not the hundreds of lines before it.
 func TestNoSpaceFromGoOutput(t *testing.T) {
 	cache, exeDir := t.TempDir(), t.TempDir()
-	in := &install{cache: cache, bin: &exe.File{Path: filepath.Join(exeDir, "mytool")}}
+	in := &resolution{layout: &layout{run: &run{cache: cache, bin: &exe.File{Path: filepath.Join(exeDir, "mytool")}}}}
 	var names strings.Builder
 	for i := range 300 {
 		fmt.Fprintf(&names, "github.com/acme/notes/internal/pkg%d\n", i)

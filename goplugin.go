@@ -60,36 +60,42 @@ var goPluginPlatforms = []string{"linux/amd64", "linux/arm64", "linux/arm", "lin
 // what a Go plugin can and cannot do.
 func (c *SelfCompile) BuildGoPlugin(ctx context.Context, spec string, loaded []PluginInfo) (*GoPlugin, error) {
 	gp, err := c.buildGoPlugin(ctx, spec, loaded)
-	return gp, prefixed(err)
+	return gp, apiErr(err)
 }
 
+// buildGoPlugin is BuildGoPlugin: begin, restore, resolve the plugin
+// added, check it against the running program, build the program with it
+// into the workdir and verify it (its probe, swapping nothing), then
+// build the Go plugin.
 func (c *SelfCompile) buildGoPlugin(ctx context.Context, spec string, loaded []PluginInfo) (gp *GoPlugin, err error) {
 	if err := checkGoPlugins(); err != nil {
 		return nil, err
 	}
-	in, cs, err := c.restored(ctx, Change{Add: []string{spec}}, modeLive)
+	r, l, cs, err := c.prepare(ctx, Change{Add: []string{spec}}, runOptions{})
 	if err != nil {
 		return nil, err
 	}
-	defer in.end()
-	defer func() { err = canceled(ctx, in.current, err) }()
-	if _, err := in.resolve(cs); err != nil {
+	defer r.end()
+	defer func() { err = canceled(ctx, r.current, err) }()
+	res, err := l.resolve(ctx, cs, true)
+	if err != nil {
 		return nil, err
 	}
-	info := in.rec.Plugins[slices.IndexFunc(in.plugins, func(p pluginSpec) bool { return p.isNew })]
+	info := res.rec.Plugins[slices.IndexFunc(res.plugins, func(p pluginSpec) bool { return p.isNew })]
 	if err := refuseLoaded(info, slices.Concat(Installed(), loaded)); err != nil {
 		return nil, err
 	}
-	if err := in.checkRunningModules(); err != nil {
+	if err := res.checkRunningModules(); err != nil {
 		return nil, err
 	}
-	if err := in.build(); err != nil {
+	b, err := res.build(ctx, false)
+	if err != nil {
 		return nil, err
 	}
-	if err := in.verify(); err != nil {
+	if err := res.verify(ctx, b); err != nil {
 		return nil, err
 	}
-	return in.buildShared(info)
+	return res.buildShared(ctx, info)
 }
 
 // refuseLoaded refuses a plugin that the running program has, compiled in
@@ -146,13 +152,13 @@ func checkLiveSettings(bi *debug.BuildInfo) error {
 // checkRunningModules refuses a plugin whose build would use a module at
 // another version than the running program's: plugin.Open refuses a
 // package that differs from the one the process has.
-func (in *install) checkRunningModules() error {
+func (res *resolution) checkRunningModules() error {
 	running, err := runningBuildList()
 	if err != nil {
 		return err
 	}
 	var moved []string
-	for path, a := range in.after {
+	for path, a := range res.after {
 		if r, ok := running[path]; ok && !a.Main && (r.Version != a.Version || !sameReplace(r.Replace, a.Replace)) {
 			moved = append(moved, fmt.Sprintf("%s %s => %s", path, r.Version, a.Version))
 		}
@@ -193,11 +199,11 @@ func embeddedBuildList(shared, plugins string) (gosrc.BuildList, error) {
 // module, that imports the plugin and exports its exported variables (by
 // pointer) and functions, so that plugin.Lookup finds them. The shared
 // object goes into the cache, named by its sha256.
-func (in *install) buildShared(info PluginInfo) (*GoPlugin, error) {
+func (res *resolution) buildShared(ctx context.Context, info PluginInfo) (*GoPlugin, error) {
 	sum := sha256.Sum256([]byte(info.String() + info.Sum + info.Local))
 	rel := "selfcompile_goplugin/p" + hex.EncodeToString(sum[:8])
-	dir := filepath.Join(in.r.module, filepath.FromSlash(rel))
-	src, err := wrapper(in, info.ImportPath)
+	dir := filepath.Join(res.dirs.module, filepath.FromSlash(rel))
+	src, err := wrapper(ctx, res.layout, info.ImportPath)
 	if err != nil {
 		return nil, err
 	}
@@ -207,16 +213,16 @@ func (in *install) buildShared(info PluginInfo) (*GoPlugin, error) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644); err != nil {
 		return nil, err
 	}
-	out := filepath.Join(in.cache, goPluginsDir)
+	out := filepath.Join(res.cache, goPluginsDir)
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(in.workdir, "plugin.so")
+	tmp := filepath.Join(res.workdir, "plugin.so")
 	// -buildmode=plugin last: it overrides a -buildmode=pie the binary records.
-	args := append(append([]string{"build"}, buildFlags(in.bin.Build, in.c.LDFlags)...), "-buildmode=plugin")
-	in.c.logf("Building the Go plugin: %s", info.ImportPath)
-	if _, err := in.g.Run(in.ctx, append(args, "-o", tmp, "./"+rel)...); err != nil {
-		return nil, in.goError(err)
+	args := append(append([]string{"build"}, buildFlags(res.bin.Build, res.c.LDFlags)...), "-buildmode=plugin")
+	res.c.logf("Building the Go plugin: %s", info.ImportPath)
+	if _, err := res.g.Run(ctx, append(args, "-o", tmp, "./"+rel)...); err != nil {
+		return nil, res.goError(err)
 	}
 	data, err := os.ReadFile(tmp)
 	if err != nil {
@@ -232,8 +238,8 @@ func (in *install) buildShared(info PluginInfo) (*GoPlugin, error) {
 // package at path and exports its exported package-level variables (as
 // pointers to them) and functions (as values), which go list and go/parser
 // find in its files.
-func wrapper(in *install, path string) ([]byte, error) {
-	pkgs, err := gosrc.List(in.ctx, in.g, nil, "--", path)
+func wrapper(ctx context.Context, l *layout, path string) ([]byte, error) {
+	pkgs, err := gosrc.List(ctx, l.g, nil, "--", path)
 	if err != nil || len(pkgs) != 1 {
 		return nil, fmt.Errorf("listing %s: %v", path, err)
 	}

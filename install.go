@@ -1,8 +1,14 @@
 package selfcompile
 
-// An install is one run of Apply or Plan, and the stages it runs in
-// order: lock and read the executable (here), restore, resolve, build,
-// verify, replace.
+// A run of an install, and the compositions of its stages. The stages,
+// in run order, each in its file: begin (here: lock and read the
+// executable, take the cache and a workdir) returns the run; restore
+// (restore.go) returns a layout; resolve (resolve.go) a resolution with
+// the plan; checkBundle (check.go), for Apply; build (build.go) the built
+// binary; verify (probe.go); replace (replace.go) the backup. Apply, Plan,
+// TrimCache, BuildGoPlugin, CheckBundle and InstallProcess each compose
+// the stages they need, and choose what a stage does differently for them
+// by its arguments.
 
 import (
 	"context"
@@ -12,7 +18,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/shazow/go-selfcompile/hook"
@@ -20,117 +25,137 @@ import (
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
-	"github.com/shazow/go-selfcompile/internal/gocmd"
-	"github.com/shazow/go-selfcompile/internal/gosrc"
 	"github.com/shazow/go-selfcompile/internal/known"
 	"github.com/shazow/go-selfcompile/internal/lockfile"
 	"github.com/shazow/go-selfcompile/internal/proc"
 	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
-// install is one run of Apply or Plan: what each stage hands to the next.
-type install struct {
-	c       *SelfCompile
-	ctx     context.Context
-	mode    mode     // what the run does
-	current Stage    // the stage running, which a cancellation names
-	undo    []func() // what end undoes, last first
-
-	removeWorkdir func()         // once; replace starts it early
-	synced        chan struct{}  // closed once the new binary's first sync is done (settle)
-	checked       chan exe.Spans // the new binary's checked bundles, if they are good (settle)
-
-	bin     *exe.File    // the executable on disk and its bundles
-	rec     buildRecord  // the executable's record; after resolve, the new binary's
-	cache   string       // CacheDir
-	workdir string       // private to this install, removed at its end
-	r       *restored    // where restore laid the bundles out
-	g       gocmd.Go     // the restored go command
-	gomod   *goMod       // the restored host's go.mod, between the steps that edit it
-	vendor  *vendor      // the vendor's catalog and policy, nil without
-	plugins []pluginSpec // the plugin set to build
-
-	pluginBundle   bool            // whether the new binary embeds a plugins bundle
-	bundlesWritten bool            // whether the bundles are in the source's bundle package
-	after          gosrc.BuildList // the new build list
-	packages       atomic.Int64    // packages in the build, for progress; 0 until counted
-	compiled       atomic.Int64    // packages compiled so far, by the check's build and the build
-	compileStart   time.Time       // when the first of them started
-	restored       int64           // bytes the restore stage wrote
-	cost           *Estimate       // what the build costs, when it is cold
-	newBin         string          // the new binary, in a directory beside the executable
-	backup         string          // the old binary, kept as a backup by the swap
+// run is one run of an install: what it holds from begin to end, and
+// nothing that a stage hands to the next (each stage takes its inputs and
+// returns its outputs).
+type run struct {
+	c             *SelfCompile
+	current       Stage       // the stage running, which a cancellation names
+	undo          []func()    // what end undoes, last first
+	cache         string      // CacheDir
+	workdir       string      // private to this run, removed at its end
+	removeWorkdir func()      // once; replace starts it early
+	bin           *exe.File   // the executable on disk and its bundles
+	rec           buildRecord // the executable's record, as read
 }
 
-// mode is what a run of the install does.
-type mode int
+// runOptions is what a composition of the stages asks of begin.
+type runOptions struct {
+	replacing bool // the run replaces the executable: it takes the executable's lock
+	cacheHeld bool // the caller holds the cache's lock (TrimCache): begin takes none
+}
 
-const (
-	modePlan    mode = iota // Plan: stop at the plan
-	modeApply               // Apply: build, verify and replace
-	modeTrim                // TrimCache: build into the workdir, under the cache lock TrimCache holds
-	modeLive                // BuildGoPlugin: build and verify in the workdir, swap nothing
-	modeCheck               // CheckBundle: check the bundle, swap nothing
-	modeProcess             // InstallProcess: restore, and build a process plugin beside
-)
-
-// run runs an install.
-func (c *SelfCompile) run(ctx context.Context, ch Change, m mode) (plan *Plan, err error) {
-	start, free := time.Now(), int64(0)
-	if m == modeApply {
-		free = c.cacheDiskFree()
-	}
+// apply is Apply: begin, restore, resolve, check the bundle, build
+// beside the executable, verify and replace.
+func (c *SelfCompile) apply(ctx context.Context, ch Change) (plan *Plan, err error) {
+	start, free := time.Now(), c.cacheDiskFree()
 	defer func() {
-		if plan != nil && m == modeApply && !plan.Empty() {
+		if plan != nil && !plan.Empty() {
 			plan.Took = time.Since(start)
 			if after := c.cacheDiskFree(); free > 0 && after > 0 {
 				plan.DiskUsed = free - after
 			}
 		}
 	}()
-	in, cs, err := c.restored(ctx, ch, m)
+	r, l, cs, err := c.prepare(ctx, ch, runOptions{replacing: true})
 	if err != nil {
 		return nil, err
 	}
-	defer in.end()
-	defer func() { err = canceled(ctx, in.current, err) }()
-	if plan, err = in.resolve(cs); err != nil {
-		return plan, err
+	defer r.end()
+	defer func() { err = canceled(ctx, r.current, err) }()
+	res, err := l.resolve(ctx, cs, true)
+	if err != nil {
+		return nil, err
 	}
-	if m == modeTrim {
-		return plan, in.build()
+	if err := res.estimate(ctx); err != nil || res.plan.Empty() {
+		if err == nil {
+			c.logf("No change to the plugins: nothing to build")
+		}
+		return res.plan, err
 	}
-	if c.KeepHostDeps && len(plan.HostDeps) > 0 { // a dry run says what the real run does
-		return plan, &planError{plan}
+	if res.plan.Estimate != nil {
+		c.logf("%s", res.plan.Estimate)
+	}
+	backup, err := res.install(ctx)
+	res.plan.Backup = backup
+	return res.plan, err
+}
+
+// install runs, for apply, the stages after the plan: the check of a
+// release's bundle, the build beside the executable, the verification and
+// the swap. It returns the backup of the old binary.
+func (res *resolution) install(ctx context.Context) (string, error) {
+	if res.bin.Plugins == nil { // a release build: rebuilt ones were made from their bundle
+		if err := res.checkBundle(ctx); err != nil {
+			return "", err
+		}
+	}
+	b, err := res.build(ctx, true)
+	if err != nil {
+		return "", err
+	}
+	if err := res.verify(ctx, b); err != nil {
+		return "", err
+	}
+	backup, err := res.replace(ctx, b)
+	if err == nil {
+		res.c.remember(res.bin.Path)
+	}
+	return backup, err
+}
+
+// plan is Plan: begin, restore and resolve, and the plan's checks and
+// estimate; it builds nothing.
+func (c *SelfCompile) plan(ctx context.Context, ch Change) (plan *Plan, err error) {
+	r, l, cs, err := c.prepare(ctx, ch, runOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer r.end()
+	defer func() { err = canceled(ctx, r.current, err) }()
+	res, err := l.resolve(ctx, cs, false) // Plan returns the plan to the caller, who prints it
+	if err != nil {
+		return nil, err
+	}
+	return res.plan, res.estimate(ctx)
+}
+
+// trimBuild is the build of TrimCache, whose caller holds the cache's
+// lock: begin, restore, resolve the plugins the executable has, and build
+// into the workdir, swapping nothing.
+func (c *SelfCompile) trimBuild(ctx context.Context) (err error) {
+	r, l, cs, err := c.prepare(ctx, Change{}, runOptions{cacheHeld: true})
+	if err != nil {
+		return err
+	}
+	defer r.end()
+	defer func() { err = canceled(ctx, r.current, err) }()
+	res, err := l.resolve(ctx, cs, true)
+	if err != nil {
+		return err
+	}
+	_, err = res.build(ctx, false)
+	return err
+}
+
+// estimate refuses, with KeepHostDeps, a plan that moves the host's
+// dependencies (a dry run says what the real run does), and sets the
+// plan's estimate of a cold build.
+func (res *resolution) estimate(ctx context.Context) error {
+	plan := res.plan
+	if res.c.KeepHostDeps && len(plan.HostDeps) > 0 {
+		return &planError{plan}
 	}
 	if !plan.Empty() {
-		in.cost = in.estimate(in.restored)
-		plan.Estimate = in.cost
+		plan.Estimate = res.coldEstimate(ctx)
 	}
-	if m == modePlan {
-		return plan, nil
-	}
-	if plan.Empty() {
-		c.logf("No change to the plugins: nothing to build")
-		return plan, nil
-	}
-	if in.cost != nil {
-		c.logf("%s", in.cost)
-	}
-	if err := in.checkBundle(); err != nil {
-		return plan, err
-	}
-	if err := in.build(); err != nil {
-		return plan, err
-	}
-	if err := in.verify(); err != nil {
-		return plan, err
-	}
-	if err = in.replace(); err == nil {
-		c.remember(in.bin.Path)
-	}
-	plan.Backup = in.backup
-	return plan, err
+	return nil
 }
 
 // checkUnprivileged refuses, in a program that runs with privileges from
@@ -146,74 +171,75 @@ func checkUnprivileged() error {
 	return nil
 }
 
-// restored parses a change, begins an install in mode m and restores
-// the executable's bundles. The caller ends the install.
-func (c *SelfCompile) restored(ctx context.Context, ch Change, m mode) (*install, *changeSet, error) {
+// prepare parses a change, begins a run with opts and restores the
+// executable's bundles. The caller ends the run.
+func (c *SelfCompile) prepare(ctx context.Context, ch Change, opts runOptions) (*run, *layout, *changeSet, error) {
 	cs, err := parseChanges(ch)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	in, err := c.begin(ctx, m)
+	r, err := c.begin(ctx, opts)
 	if err != nil {
-		return nil, nil, canceled(ctx, StageStart, err)
+		return nil, nil, nil, canceled(ctx, StageStart, err)
 	}
-	if err := in.restore(); err != nil {
-		in.end()
-		return nil, nil, canceled(ctx, in.current, err)
+	l, err := r.restore(ctx, opts.replacing)
+	if err != nil {
+		r.end()
+		return nil, nil, nil, canceled(ctx, r.current, err)
 	}
-	return in, cs, nil
+	return r, l, cs, nil
 }
 
-// begin takes what an install holds until its end: the executable's lock
-// (for Apply), its bundles, the cache and a private workdir. The caller
-// calls end.
-func (c *SelfCompile) begin(ctx context.Context, m mode) (in *install, err error) {
+// begin takes what a run holds until its end: the executable's lock (when
+// opts.replacing), its bundles, the cache's lock (unless opts.cacheHeld)
+// and a private workdir. It returns the run; the caller calls end.
+func (c *SelfCompile) begin(ctx context.Context, opts runOptions) (r *run, err error) {
 	if err := checkUnprivileged(); err != nil {
 		return nil, err
 	}
-	in = &install{c: c, ctx: ctx, current: StageStart, mode: m}
+	r = &run{c: c, current: StageStart}
 	defer func() {
 		if err != nil {
-			in.end()
+			r.end()
 		}
 	}()
 	failpoint.Hit(ctx, "begin")
 	target, err := c.target()
 	if err != nil {
-		return in, err
+		return r, err
 	}
-	if m == modeApply {
-		if err := in.lock(target); err != nil {
-			return in, err
+	if opts.replacing {
+		if err := r.lock(ctx, target); err != nil {
+			return r, err
 		}
 	}
-	if in.cache, err = c.cacheRoot(); err != nil {
-		return in, err
+	if r.cache, err = c.cacheRoot(); err != nil {
+		return r, err
 	}
-	if err := in.open(target); err != nil {
-		return in, err
+	if err := r.open(target); err != nil {
+		return r, err
 	}
 	failpoint.Hit(ctx, "opened")
-	if err := checkWritable(filepath.Join(in.cache, buildDir)); err != nil {
-		return in, err
+	if err := checkWritable(filepath.Join(r.cache, buildDir)); err != nil {
+		return r, err
 	}
-	if m != modeTrim {
-		release, err := lockCache(ctx, in.cache, false, c.logf)
+	if !opts.cacheHeld {
+		release, err := lockCache(ctx, r.cache, false, c.logf)
 		if err != nil {
-			return in, err
+			return r, err
 		}
-		in.undo = append(in.undo, release)
+		r.undo = append(r.undo, release)
 	}
-	return in, in.makeWorkdir()
+	return r, r.makeWorkdir(ctx)
 }
 
 // lock takes the executable's install lock, removes what killed installs
 // left beside it, and checks that it may be replaced, with everything
 // that makes it what it is. The check runs under the lock: another
 // installer removes leftovers, its check file among them, only under it.
-func (in *install) lock(target string) error {
-	l, err := lockfile.Open(in.ctx, lockfile.TargetName(target), true, !in.c.NoWait, func() {
-		in.c.logf("Waiting for another install of %s to finish", target)
+func (r *run) lock(ctx context.Context, target string) error {
+	l, err := lockfile.Open(ctx, lockfile.TargetName(target), true, !r.c.NoWait, func() {
+		r.c.logf("Waiting for another install of %s to finish", target)
 	})
 	switch {
 	case err == lockfile.ErrBusy:
@@ -221,9 +247,9 @@ func (in *install) lock(target string) error {
 	case err != nil:
 		return &TargetError{Path: target, Err: fmt.Errorf("the install lock: %w", err)}
 	}
-	in.undo = append(in.undo, l.Release)
+	r.undo = append(r.undo, l.Release)
 	swap.RemoveLeftovers(target)
-	failpoint.Hit(in.ctx, "locked")
+	failpoint.Hit(ctx, "locked")
 	if err := swap.CheckReplaceable(target); err != nil {
 		return &TargetError{Path: target, Err: err}
 	}
@@ -234,12 +260,12 @@ func (in *install) lock(target string) error {
 // that is another build of the host than the running one, as after a
 // package manager upgraded it: building from either would replace the
 // newer with the older, or mix them.
-func (in *install) open(target string) (err error) {
-	if in.bin, err = openExe(target, in.known()); err != nil {
+func (r *run) open(target string) (err error) {
+	if r.bin, err = openExe(target, r.known()); err != nil {
 		return err
 	}
-	in.undo = append(in.undo, func() { in.bin.Close() })
-	if in.rec, err = exe.ReadRecord[PluginInfo](in.bin); err != nil {
+	r.undo = append(r.undo, func() { r.bin.Close() })
+	if r.rec, err = exe.ReadRecord[PluginInfo](r.bin); err != nil {
 		return err
 	}
 	self, err := hook.Executable()
@@ -247,7 +273,7 @@ func (in *install) open(target string) (err error) {
 	if err != nil || shared == "" || !fsutil.SameFile(self, target) {
 		return nil // installing into another program's binary: it is its own source of truth
 	}
-	if !in.bin.SameHost(trailerOf(shared), trailerOf(toolchain)) {
+	if !r.bin.SameHost(trailerOf(shared), trailerOf(toolchain)) {
 		return &TargetError{Path: target, Err: fmt.Errorf("%w: it was replaced since this program started (by an upgrade?); run the command again with the new binary", ErrStale)}
 	}
 	return nil
@@ -255,7 +281,7 @@ func (in *install) open(target string) (err error) {
 
 // known is where the install remembers the executables whose bundles it
 // checked.
-func (in *install) known() known.Store { return knownStore(in.cache) }
+func (r *run) known() known.Store { return knownStore(r.cache) }
 
 // knownStore is where the cache remembers the executables whose bundles
 // were checked, so that opening one again does not read and hash it whole.
@@ -294,51 +320,52 @@ func trailerOf(s string) []byte { return bundle.Trailer(strings.NewReader(s), in
 
 // makeWorkdir creates the install's private directory under the cache,
 // after removing those that killed installs left.
-func (in *install) makeWorkdir() error {
-	root := workRoot(in.cache)
+func (r *run) makeWorkdir(ctx context.Context) error {
+	root := workRoot(r.cache)
 	lockfile.RemoveStale(root, workPrefix)
 	dir, release, err := lockfile.TempDir(root, workPrefix)
 	if err != nil {
 		return fmt.Errorf("creating a workdir: %w", err)
 	}
-	in.workdir = dir
-	in.removeWorkdir = sync.OnceFunc(func() {
-		in.c.logAt("Cleaning up", dir)
+	r.workdir = dir
+	r.removeWorkdir = sync.OnceFunc(func() {
+		r.c.logAt("Cleaning up", dir)
 		fsutil.RemoveAll(dir)
 	})
-	in.undo = append(in.undo, func() {
-		in.removeWorkdir() // or waits for the removal that replace started
+	r.undo = append(r.undo, func() {
+		r.removeWorkdir() // or waits for the removal that replace started
 		release()
 	})
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return err
 	}
-	in.c.logAt("Initializing workdir", dir)
-	failpoint.Hit(in.ctx, "workdir")
+	r.c.logAt("Initializing workdir", dir)
+	failpoint.Hit(ctx, "workdir")
 	return nil
 }
 
 // end undoes what the install holds: the workdir goes, with the go
 // command's temporary files (GOTMPDIR points into it), the new binary's
 // directory beside the executable, and the lock.
-func (in *install) end() {
-	for i := len(in.undo) - 1; i >= 0; i-- {
-		in.undo[i]()
+func (r *run) end() {
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		r.undo[i]()
 	}
-	in.undo = nil
+	r.undo = nil
 }
 
 // stage reports the start of a stage and returns the function that
 // reports its end.
-func (in *install) stage(s Stage) (done func()) {
-	in.current = s
+func (r *run) stage(s Stage) (done func()) { return r.stageWith(Event{Stage: s}) }
+
+// stageWith reports the start of the stage that e names, with what else
+// e says (the build's estimate), and returns the function that reports
+// its end.
+func (r *run) stageWith(e Event) (done func()) {
+	r.current = e.Stage
 	start := time.Now()
-	e := Event{Stage: s}
-	if s == StageBuild {
-		e.Estimate = in.cost
-	}
-	in.c.emit(e)
-	return func() { in.c.emit(Event{Stage: s, Done: true, Elapsed: time.Since(start)}) }
+	r.c.emit(e)
+	return func() { r.c.emit(Event{Stage: e.Stage, Done: true, Elapsed: time.Since(start)}) }
 }
 
 // target returns the executable to replace, with symlinks resolved so
@@ -362,11 +389,6 @@ func (c *SelfCompile) target() (string, error) {
 	return filepath.Abs(p)
 }
 
-// mainDir is the main package's directory in the restored source.
-func (in *install) mainDir() string {
-	return filepath.Join(in.r.module, filepath.FromSlash(in.bin.Shared.Manifest.MainDir))
-}
-
 // spareBytes is what an install keeps free on its cache's disk beyond
 // what it knows it writes: the build cache entries of what it compiles.
 const spareBytes = 128 << 20
@@ -377,16 +399,16 @@ const spareBytes = 128 << 20
 // cache entries; the executable's, for the new binary, and a copy of the
 // old one as the backup where hard links fail. A disk that holds both
 // needs both.
-func (in *install) checkSpace(restore int64) error {
-	bin := uint64(in.bin.Info.Size())
-	need := map[string]uint64{in.cache: uint64(restore) + spareBytes}
-	what := map[string]string{in.cache: "the toolchain, the caches and the build"}
-	if in.mode == modeApply {
-		need[in.cache] += bin
-		dir := filepath.Dir(in.bin.Path)
-		if fsutil.SameDisk(dir, in.cache) {
-			need[in.cache] += 2 * bin
-			what[in.cache] += ", and the new binary beside " + in.bin.Path
+func (r *run) checkSpace(restore int64, replacing bool) error {
+	bin := uint64(r.bin.Info.Size())
+	need := map[string]uint64{r.cache: uint64(restore) + spareBytes}
+	what := map[string]string{r.cache: "the toolchain, the caches and the build"}
+	if replacing {
+		need[r.cache] += bin
+		dir := filepath.Dir(r.bin.Path)
+		if fsutil.SameDisk(dir, r.cache) {
+			need[r.cache] += 2 * bin
+			what[r.cache] += ", and the new binary beside " + r.bin.Path
 		} else {
 			need[dir], what[dir] = 2*bin, "the new binary and a backup of the old one"
 		}

@@ -32,8 +32,8 @@ func TestTargetThroughSymlink(t *testing.T) {
 func TestLogNamesWorkdirOnlyWhenVerbose(t *testing.T) {
 	for _, verbose := range []bool{false, true} {
 		var log strings.Builder
-		in := &install{c: &SelfCompile{Logger: stdlog.New(&log, "", 0), Verbose: verbose}, ctx: context.Background(), cache: t.TempDir()}
-		if err := in.makeWorkdir(); err != nil {
+		in := &run{c: &SelfCompile{Logger: stdlog.New(&log, "", 0), Verbose: verbose}, cache: t.TempDir()}
+		if err := in.makeWorkdir(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		dir := in.workdir

@@ -22,41 +22,41 @@ import (
 
 // localDir returns where the copy of a local plugin module goes in the
 // workdir.
-func (in *install) localDir(modPath string) (string, error) {
+func (res *resolution) localDir(modPath string) (string, error) {
 	esc, err := module.EscapePath(modPath)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(in.workdir, "plugins", filepath.FromSlash(esc)), nil
+	return filepath.Join(res.workdir, "plugins", filepath.FromSlash(esc)), nil
 }
 
 // fromFolder reports whether p is taken from a local folder this time (not
 // from the copy that the binary carries).
-func (in *install) fromFolder(p pluginSpec) bool {
-	return p.moduleDir != "" && !strings.HasPrefix(p.moduleDir, in.workdir)
+func (res *resolution) fromFolder(p pluginSpec) bool {
+	return p.moduleDir != "" && !strings.HasPrefix(p.moduleDir, res.workdir)
 }
 
 // checkLocal checks the plugins that come from a local folder this time:
 // not part of the host module, and still there. It notes their go.mod's
 // replace directives, which a plugin's build does not follow.
-func (in *install) checkLocal() error {
-	for i, p := range in.plugins {
-		if !in.fromFolder(p) {
+func (res *resolution) checkLocal() error {
+	for i, p := range res.plugins {
+		if !res.fromFolder(p) {
 			continue
 		}
-		if p.modulePath == in.bin.Shared.Manifest.MainModule {
+		if p.modulePath == res.bin.Shared.Manifest.MainModule {
 			return &PluginError{Spec: p.raw, Reason: "it is part of the host module " + p.modulePath + "; install it by its import path " + p.importPath}
 		}
-		if other := in.moduleOfOther(i); other != "" {
+		if other := res.moduleOfOther(i); other != "" {
 			return &PluginError{Spec: p.raw, Reason: "its module " + p.modulePath + " is the module of " + other + ", which the folder would replace"}
 		}
-		if v := in.vendor; v != nil && len(v.cat.ByModule(p.modulePath)) > 0 {
+		if v := res.vendor; v != nil && len(v.cat.ByModule(p.modulePath)) > 0 {
 			return &catalog.RefusedError{Plugin: p.raw, Rule: "catalog version", Reason: "its module " + p.modulePath + " is one the catalog lists: install the catalog's version by name"}
 		}
 		if !fsutil.IsDir(p.moduleDir) {
 			return &PluginError{Spec: p.raw, Reason: "it was installed from " + p.moduleDir + ", which no longer exists, and the binary carries no copy of it"}
 		}
-		in.plugins[i].replaced = replacedModules(filepath.Join(p.moduleDir, "go.mod"))
+		res.plugins[i].replaced = replacedModules(filepath.Join(p.moduleDir, "go.mod"))
 	}
 	return nil
 }
@@ -65,10 +65,10 @@ func (in *install) checkLocal() error {
 // i-th's folder would replace: one installed by module version, or one
 // from another folder of the same module path. Other packages of the
 // same folder's module, new or kept, share its copy.
-func (in *install) moduleOfOther(i int) string {
-	p := in.plugins[i]
-	for j, q := range in.plugins {
-		if j != i && q.modulePath == p.modulePath && (q.moduleDir == "" || in.fromFolder(q) && q.moduleDir != p.moduleDir) {
+func (res *resolution) moduleOfOther(i int) string {
+	p := res.plugins[i]
+	for j, q := range res.plugins {
+		if j != i && q.modulePath == p.modulePath && (q.moduleDir == "" || res.fromFolder(q) && q.moduleDir != p.moduleDir) {
 			return q.raw
 		}
 	}
@@ -84,10 +84,10 @@ func (in *install) moduleOfOther(i int) string {
 // packages, the packages of their modules they import, go.mod, go.sum and
 // the licence. It returns the files copied, by plugin import path, for the
 // plan.
-func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error) {
+func (res *resolution) stageLocal(pkgs []gosrc.Package) (map[string][]string, error) {
 	folders := map[string]string{} // module path -> folder
-	for _, p := range in.plugins {
-		if in.fromFolder(p) {
+	for _, p := range res.plugins {
+		if res.fromFolder(p) {
 			folders[p.modulePath] = p.moduleDir
 		}
 	}
@@ -102,22 +102,22 @@ func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error)
 		return nil, err
 	}
 	carried := map[string][]string{}
-	err = in.gomod.edit(func(f *modfile.File) error {
+	err = res.gomod.edit(func(f *modfile.File) error {
 		for mod, dir := range folders {
-			names, dst, err := in.copyModule(mod, dir, files)
+			names, dst, err := res.copyModule(mod, dir, files)
 			if err != nil {
 				return err
 			}
-			if err := requireLocal(f, mod, in.relToModule(dst)); err != nil {
+			if err := requireLocal(f, mod, res.relToModule(dst)); err != nil {
 				return err
 			}
-			if m, ok := in.after[mod]; ok { // the build list as built: the copy, not the folder
-				m.Replace = &module.Version{Path: in.relToModule(dst)}
-				in.after[mod] = m
+			if m, ok := res.after[mod]; ok { // the build list as built: the copy, not the folder
+				m.Replace = &module.Version{Path: res.relToModule(dst)}
+				res.after[mod] = m
 			}
-			for i, p := range in.plugins {
+			for i, p := range res.plugins {
 				if p.modulePath == mod {
-					in.plugins[i].moduleDir = dst
+					res.plugins[i].moduleDir = dst
 					carried[p.importPath] = names
 				}
 			}
@@ -130,8 +130,8 @@ func (in *install) stageLocal(pkgs []gosrc.Package) (map[string][]string, error)
 // copyModule copies the files of module mod under dir, among files, to
 // the module's directory in the workdir, and returns their names relative
 // to dir and that directory.
-func (in *install) copyModule(mod, dir string, files []string) (names []string, dst string, err error) {
-	if dst, err = in.localDir(mod); err != nil {
+func (res *resolution) copyModule(mod, dir string, files []string) (names []string, dst string, err error) {
+	if dst, err = res.localDir(mod); err != nil {
 		return nil, "", &PluginError{Spec: dir, Reason: err.Error()}
 	}
 	if err := fsutil.RemoveAll(dst); err != nil { // the copy the binary carried: files deleted from the folder must go

@@ -97,7 +97,7 @@ func fileStamp(path string) (string, error) {
 // PlanRestore gives the change that installs them again.
 func (c *SelfCompile) Missing() ([]PluginInfo, error) {
 	last, _, err := c.missing()
-	return last.Plugins, prefixed(err)
+	return last.Plugins, apiErr(err)
 }
 
 // missing returns the plugins that are missing, with what the cache
@@ -178,7 +178,7 @@ type Restore struct {
 func (c *SelfCompile) PlanRestore(ctx context.Context) (*Restore, error) {
 	last, host, err := c.missing()
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	r := &Restore{Missing: last.Plugins, From: last.Version, To: host}
 	if len(r.Missing) == 0 {
@@ -186,7 +186,7 @@ func (c *SelfCompile) PlanRestore(ctx context.Context) (*Restore, error) {
 	}
 	v, _, err := c.vendorOf(ctx)
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	var cat *catalog.Catalog
 	if v != nil {

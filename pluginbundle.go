@@ -11,6 +11,7 @@ package selfcompile
 // machine that got a copy of the binary; build writes the new binary's.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -50,17 +51,17 @@ func readIfExists(name string) string {
 // plugin sources into the workdir, modules into the host's module cache,
 // and its go.sum lines after the host's own. It returns the restored local
 // plugin modules, by module path.
-func (in *install) restorePluginBundle() (map[string]string, error) {
+func (res *resolution) restorePluginBundle() (map[string]string, error) {
 	local := map[string]string{}
 	for name, file := range map[string]string{hostSumFile: "go.sum", hostModFile: "go.mod"} {
-		if err := os.WriteFile(filepath.Join(in.workdir, name), []byte(readIfExists(filepath.Join(in.r.module, file))), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(res.workdir, name), []byte(readIfExists(filepath.Join(res.dirs.module, file))), 0o600); err != nil {
 			return nil, err
 		}
 	}
-	if in.bin.Plugins == nil {
+	if res.bin.Plugins == nil {
 		return local, nil
 	}
-	br, err := bundle.Open(in.bin.Plugins.Reader())
+	br, err := bundle.Open(res.bin.Plugins.Reader())
 	if err != nil {
 		return nil, err
 	}
@@ -68,14 +69,14 @@ func (in *install) restorePluginBundle() (map[string]string, error) {
 	var mods pluginModules
 	defer mods.close()
 	for _, p := range br.Manifest.Parts {
-		if err := in.restorePluginPart(br, p, local, &mods); err != nil {
+		if err := res.restorePluginPart(br, p, local, &mods); err != nil {
 			return nil, err
 		}
 	}
 	if err := mods.merge(); err != nil {
 		return nil, err
 	}
-	if err := in.restoreRequires(br.Manifest.Requires); err != nil {
+	if err := res.restoreRequires(br.Manifest.Requires); err != nil {
 		return nil, err
 	}
 	return local, br.End()
@@ -111,11 +112,11 @@ func (m *pluginModules) close() {
 
 // restoreRequires adds to the restored go.mod the requirements that the
 // last install's go.mod had beyond the host's.
-func (in *install) restoreRequires(reqs []string) error {
+func (res *resolution) restoreRequires(reqs []string) error {
 	if len(reqs) == 0 {
 		return nil
 	}
-	return in.gomod.edit(func(f *modfile.File) error {
+	return res.gomod.edit(func(f *modfile.File) error {
 		for _, r := range reqs {
 			path, version, _ := strings.Cut(r, " ")
 			if err := requireAtLeast(f, path, version); err != nil {
@@ -126,10 +127,14 @@ func (in *install) restoreRequires(reqs []string) error {
 	})
 }
 
-func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map[string]string, mods *pluginModules) error {
+// restorePluginPart restores the part p of the plugins bundle: the local
+// plugins' copies into the workdir (their directories noted in local),
+// the modules staged for the module cache (in mods), or the go.sum lines,
+// appended to the host's go.sum.
+func (res *resolution) restorePluginPart(br *bundle.Reader, p bundle.Part, local map[string]string, mods *pluginModules) error {
 	switch p.Name {
 	case bundle.PartLocal:
-		dir := filepath.Join(in.workdir, "plugins")
+		dir := filepath.Join(res.workdir, "plugins")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -137,7 +142,7 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 			return err
 		}
 		for _, mod := range br.Manifest.LocalModules {
-			d, err := in.localDir(mod)
+			d, err := res.localDir(mod)
 			if err != nil {
 				return &bundle.CorruptError{Reason: fmt.Sprintf("local module %q: %v", mod, err)}
 			}
@@ -145,15 +150,15 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 		}
 		return nil
 	case bundle.PartModules:
-		mods.marker = cachetree.Marker(in.r.modcache, p)
+		mods.marker = cachetree.Marker(res.dirs.modcache, p)
 		if fsutil.Exists(mods.marker) || mods.staged != nil {
 			return br.Skip(p.Name)
 		}
 		var err error
-		mods.staged, err = cachetree.Stage(br, p.Name, in.r.modcache, nil)
+		mods.staged, err = cachetree.Stage(br, p.Name, res.dirs.modcache, nil)
 		return err
 	case bundle.PartSums:
-		dir, err := os.MkdirTemp(in.workdir, "sums-")
+		dir, err := os.MkdirTemp(res.workdir, "sums-")
 		if err != nil {
 			return err
 		}
@@ -165,7 +170,7 @@ func (in *install) restorePluginPart(br *bundle.Reader, p bundle.Part, local map
 			return &bundle.CorruptError{Reason: "the plugins bundle has no go.sum"}
 		}
 		mods.sums = sums
-		return appendLines(filepath.Join(in.r.module, "go.sum"), string(sums))
+		return appendLines(filepath.Join(res.dirs.module, "go.sum"), string(sums))
 	}
 	return &bundle.CorruptError{Reason: fmt.Sprintf("unknown part %q in the plugins bundle", p.Name)}
 }
@@ -197,24 +202,24 @@ func appendLines(name, text string) error {
 // writePluginBundle writes the plugins bundle of the new binary into its
 // main package: the sources of the local plugins, what the module cache
 // needs beyond the shared bundle, go.sum, the build list and the record.
-func (in *install) writePluginBundle() error {
-	sm := in.bin.Shared.Manifest
-	m := &bundle.Manifest{Kind: bundle.Plugins, GoVersion: in.bin.Toolchain.Manifest.GoVersion, MainModule: sm.MainModule, MainPackage: sm.MainPackage, MainDir: sm.MainDir}
-	m.Record = []byte(recordJSON(in.rec))
-	m.BuildList = in.after.Lines()
+func (res *resolution) writePluginBundle(ctx context.Context) error {
+	sm := res.bin.Shared.Manifest
+	m := &bundle.Manifest{Kind: bundle.Plugins, GoVersion: res.bin.Toolchain.Manifest.GoVersion, MainModule: sm.MainModule, MainPackage: sm.MainPackage, MainDir: sm.MainDir}
+	m.Record = []byte(recordJSON(res.rec))
+	m.BuildList = res.after.Lines()
 	var err error
-	if m.Requires, err = in.addedRequires(); err != nil {
+	if m.Requires, err = res.addedRequires(); err != nil {
 		return err
 	}
-	local, err := in.localFiles(m)
+	local, err := res.localFiles(m)
 	if err != nil {
 		return err
 	}
-	mods, err := in.pluginModules()
+	mods, err := res.pluginModules()
 	if err != nil {
 		return err
 	}
-	sums, err := in.sortedSums()
+	sums, err := res.sortedSums()
 	if err != nil {
 		return err
 	}
@@ -223,20 +228,20 @@ func (in *install) writePluginBundle() error {
 		{Name: bundle.PartModules, Files: mods},
 		{Name: bundle.PartSums, Files: []bundle.File{{Name: "go.sum", Src: sums}}},
 	}
-	out := filepath.Join(in.mainDir(), stub.PluginsBundle)
-	failpoint.Hit(in.ctx, "plugins-bundle")
+	out := filepath.Join(res.mainDir(), stub.PluginsBundle)
+	failpoint.Hit(ctx, "plugins-bundle")
 	return fsutil.WriteAtomic(out, 0o644, func(w io.Writer) error { return bundle.Write(w, m, parts, bundle.LevelDefault) })
 }
 
 // addedRequires returns the requirements of the install's go.mod that the
 // host's go.mod does not have at that version, but for the plugins' own
 // modules, which every install requires again.
-func (in *install) addedRequires() ([]string, error) {
-	host, err := modfile.Parse(hostModFile, []byte(readIfExists(filepath.Join(in.workdir, hostModFile))), nil)
+func (res *resolution) addedRequires() ([]string, error) {
+	host, err := modfile.Parse(hostModFile, []byte(readIfExists(filepath.Join(res.workdir, hostModFile))), nil)
 	if err != nil {
 		return nil, err
 	}
-	now, err := in.gomod.read()
+	now, err := res.gomod.read()
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +251,7 @@ func (in *install) addedRequires() ([]string, error) {
 	}
 	var out []string
 	for _, r := range now.Require {
-		if had[r.Mod.Path] == r.Mod.Version || slices.ContainsFunc(in.rec.Plugins, func(p PluginInfo) bool { return p.Module == r.Mod.Path }) {
+		if had[r.Mod.Path] == r.Mod.Version || slices.ContainsFunc(res.rec.Plugins, func(p PluginInfo) bool { return p.Module == r.Mod.Path }) {
 			continue
 		}
 		out = append(out, r.Mod.Path+" "+r.Mod.Version)
@@ -257,9 +262,9 @@ func (in *install) addedRequires() ([]string, error) {
 
 // localFiles lists the copies of the local plugin modules, named by their
 // escaped module path, and records those modules in m.
-func (in *install) localFiles(m *bundle.Manifest) ([]bundle.File, error) {
+func (res *resolution) localFiles(m *bundle.Manifest) ([]bundle.File, error) {
 	var files []bundle.File
-	for _, p := range in.plugins {
+	for _, p := range res.plugins {
 		if p.moduleDir == "" || slices.Contains(m.LocalModules, p.modulePath) {
 			continue
 		}
@@ -289,35 +294,35 @@ func (in *install) localFiles(m *bundle.Manifest) ([]bundle.File, error) {
 // the build list at a version the host does not have, and the go.mod (and
 // .info) of every module version the new go.sum names and the host's does
 // not, which is what the go command read to load the new module graph.
-func (in *install) pluginModules() ([]bundle.File, error) {
+func (res *resolution) pluginModules() ([]bundle.File, error) {
 	var files []bundle.File
-	for path, a := range in.after {
-		if h, ok := in.bin.HostList[path]; ok && h.Version == a.Version {
+	for path, a := range res.after {
+		if h, ok := res.bin.HostList[path]; ok && h.Version == a.Version {
 			continue
 		}
 		mv, ok := a.Cached()
 		if !ok {
 			continue
 		}
-		meta, err := modcache.Meta(in.r.modcache, mv, ".info", ".mod", ".ziphash")
+		meta, err := modcache.Meta(res.dirs.modcache, mv, ".info", ".mod", ".ziphash")
 		if err != nil {
 			return nil, err
 		}
-		tree, err := modcache.Tree(in.r.modcache, mv)
+		tree, err := modcache.Tree(res.dirs.modcache, mv)
 		if err != nil {
 			return nil, err
 		}
 		files = append(append(files, meta...), tree...)
 	}
 	carried := map[module.Version]bool{}
-	for _, mv := range goModSums(readIfExists(filepath.Join(in.workdir, hostSumFile))) {
+	for _, mv := range goModSums(readIfExists(filepath.Join(res.workdir, hostSumFile))) {
 		carried[mv] = true
 	}
-	for _, mv := range goModSums(readIfExists(filepath.Join(in.r.module, "go.sum"))) {
+	for _, mv := range goModSums(readIfExists(filepath.Join(res.dirs.module, "go.sum"))) {
 		if carried[mv] {
 			continue
 		}
-		meta, err := modcache.Meta(in.r.modcache, mv, ".info", ".mod")
+		meta, err := modcache.Meta(res.dirs.modcache, mv, ".info", ".mod")
 		if err != nil {
 			return nil, err
 		}
@@ -354,13 +359,13 @@ func goSums(sums string) map[string]string {
 // sortedSums writes go.sum with its lines sorted and returns its path: the
 // go command keeps the order of lines it did not add, and the same plugin
 // set must give the same bundle.
-func (in *install) sortedSums() (string, error) {
-	sums, err := os.ReadFile(filepath.Join(in.r.module, "go.sum"))
+func (res *resolution) sortedSums() (string, error) {
+	sums, err := os.ReadFile(filepath.Join(res.dirs.module, "go.sum"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
 	lines := slices.Compact(slices.Sorted(slices.Values(strings.Split(strings.TrimSpace(string(sums)), "\n"))))
-	out := filepath.Join(in.workdir, "go.sum.sorted")
+	out := filepath.Join(res.workdir, "go.sum.sorted")
 	return out, os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 

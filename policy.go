@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,24 +98,27 @@ func (v *vendor) ours(path string) bool {
 	return path == v.main || strings.HasPrefix(path, v.main+"/")
 }
 
-// names turns the catalog names in a change set into the import paths of
-// the plugins they name.
-func (v *vendor) names(cs *changeSet) {
+// names returns the change set cs with the catalog names in it turned
+// into the import paths of the plugins they name: a new change set, cs
+// unchanged; cs itself without a catalog.
+func (v *vendor) names(cs *changeSet) *changeSet {
 	if v == nil {
-		return
+		return cs
 	}
-	for i := range cs.adds {
-		v.name(&cs.adds[i])
+	named := *cs
+	named.adds = slices.Clone(cs.adds)
+	for i := range named.adds {
+		v.name(&named.adds[i])
 	}
-	renamed := map[string]string{}
+	named.upgrades = map[string]string{}
 	for name, version := range cs.upgrades {
 		if e, ok := v.cat.ByName(name); ok {
-			renamed[e.ImportPath] = version
+			named.upgrades[e.ImportPath] = version
 		} else {
-			renamed[name] = version
+			named.upgrades[name] = version
 		}
 	}
-	cs.upgrades = renamed
+	return &named
 }
 
 // name makes a plugin given by its catalog name the package the catalog
@@ -130,18 +134,18 @@ func (v *vendor) name(sp *pluginSpec) {
 // the policy forbids: before any go command runs. A package under the
 // host module's path, which may be the host's own, waits for go list
 // (checkProviders); a local folder does not, whatever its module path.
-func (in *install) applyVendor() error {
-	v := in.vendor
-	for i := range in.plugins {
-		p := &in.plugins[i]
+func (res *resolution) applyVendor() error {
+	v := res.vendor
+	for i := range res.plugins {
+		p := &res.plugins[i]
 		if v == nil || !p.isNew || p.moduleDir == "" && v.ours(p.importPath) {
 			continue
 		}
-		if err := v.resolve(p, in.c.AllowUnlisted); err != nil {
+		if err := v.resolve(p, res.c.AllowUnlisted); err != nil {
 			return err
 		}
 		if note := v.unknownHost(p); note != "" {
-			in.c.logf("%s", note)
+			res.c.logf("%s", note)
 		}
 	}
 	return nil
@@ -217,20 +221,20 @@ func chooseVersion(e *catalog.Plugin, requested, host string) (catalog.Version, 
 // the go.sum of a catalog plugin's module, unless the change adds a plugin
 // that the policy admits unlisted. A listed module whose files
 // are not the catalog's is removed from the cache.
-func (in *install) checkModules() error {
-	v := in.vendor
+func (res *resolution) checkModules() error {
+	v := res.vendor
 	if v == nil {
 		return nil
 	}
-	if err := in.checkProviders(); err != nil {
+	if err := res.checkProviders(); err != nil {
 		return err
 	}
 	vouched := map[string]string{}
-	for path, a := range in.after {
-		if a.Main || in.hasModule(path, a) || len(v.cat.ByModule(path)) == 0 {
+	for path, a := range res.after {
+		if a.Main || res.hasModule(path, a) || len(v.cat.ByModule(path)) == 0 {
 			continue
 		}
-		sums, err := v.checkListed(in.r.modcache, a, in.spec(path))
+		sums, err := v.checkListed(res.dirs.modcache, a, res.spec(path))
 		if err != nil {
 			return err
 		}
@@ -238,12 +242,12 @@ func (in *install) checkModules() error {
 			vouched[k] = s
 		}
 	}
-	if v.cfg.Policy.Allow != catalog.AllowCatalog || in.admitsUnlisted() {
+	if v.cfg.Policy.Allow != catalog.AllowCatalog || res.admitsUnlisted() {
 		return nil
 	}
-	for path, a := range in.after {
-		if !a.Main && a.Replace == nil && !in.hasModule(path, a) && len(v.cat.ByModule(path)) == 0 {
-			if err := v.checkVouched(in.r.modcache, a, vouched, in.newPlugins()); err != nil {
+	for path, a := range res.after {
+		if !a.Main && a.Replace == nil && !res.hasModule(path, a) && len(v.cat.ByModule(path)) == 0 {
+			if err := v.checkVouched(res.dirs.modcache, a, vouched, res.newPlugins()); err != nil {
 				return err
 			}
 		}
@@ -258,9 +262,9 @@ func (in *install) checkModules() error {
 // kept as installed (plugin check reports it); and a new plugin under the
 // host module's path that another module provides is a plugin like any
 // other to the policy.
-func (in *install) checkProviders() error {
-	v := in.vendor
-	for _, p := range in.plugins {
+func (res *resolution) checkProviders() error {
+	v := res.vendor
+	for _, p := range res.plugins {
 		if p.moduleDir != "" || p.listed == nil {
 			continue
 		}
@@ -269,7 +273,7 @@ func (in *install) checkProviders() error {
 			return &catalog.RefusedError{Plugin: p.raw, Rule: "catalog module", Reason: fmt.Sprintf("the build would take its package %s from the module %s@%s, not from %s, the module the catalog lists and hashed for it", p.importPath, p.listed.Path, p.listed.Version, e.Module)}
 		}
 		if p.isNew && !p.listed.Main && v.ours(p.importPath) {
-			if err := v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.raw, Module: p.listed.Path}, in.c.AllowUnlisted); err != nil {
+			if err := v.cfg.Policy.Permit(catalog.Unlisted{Spec: p.raw, Module: p.listed.Path}, res.c.AllowUnlisted); err != nil {
 				return err
 			}
 		}
@@ -282,8 +286,8 @@ func (in *install) checkProviders() error {
 // asked for with --allow-unlisted where the vendor permits it): what such a
 // plugin brings in is the vendor's or the user's choice, not the catalog's
 // to vouch for.
-func (in *install) admitsUnlisted() bool {
-	for _, p := range in.plugins {
+func (res *resolution) admitsUnlisted() bool {
+	for _, p := range res.plugins {
 		if p.isNew && p.listedIn == nil && p.listed != nil && !p.listed.Main {
 			return true
 		}
@@ -293,10 +297,10 @@ func (in *install) admitsUnlisted() bool {
 
 // hasModule reports whether the executable's last build used the module
 // at this version already.
-func (in *install) hasModule(path string, a gosrc.Module) bool {
-	last := in.bin.LastList
+func (res *resolution) hasModule(path string, a gosrc.Module) bool {
+	last := res.bin.LastList
 	if last == nil {
-		last = in.bin.HostList
+		last = res.bin.HostList
 	}
 	h, ok := last[path]
 	return ok && h.Version == a.Version && sameReplace(h.Replace, a.Replace)
@@ -304,13 +308,13 @@ func (in *install) hasModule(path string, a gosrc.Module) bool {
 
 // spec names, for an error, the plugin that brings the module at path:
 // the plugin of that module, or the plugins being added.
-func (in *install) spec(path string) string {
-	for _, p := range in.plugins {
+func (res *resolution) spec(path string) string {
+	for _, p := range res.plugins {
 		if p.modulePath == path || p.listed != nil && p.listed.Path == path {
 			return p.raw
 		}
 	}
-	return strings.Join(in.newPlugins(), ", ")
+	return strings.Join(res.newPlugins(), ", ")
 }
 
 // checkListed checks a module version that the catalog lists, and returns
@@ -391,7 +395,7 @@ func (v *vendor) checkVouched(cache string, a gosrc.Module, vouched map[string]s
 func (c *SelfCompile) Catalog(ctx context.Context) (*catalog.Catalog, string, error) {
 	v, _, err := c.vendorOf(ctx)
 	if err != nil || v == nil {
-		return nil, "", prefixed(err)
+		return nil, "", apiErr(err)
 	}
 	return v.cat, v.host, nil
 }
@@ -431,11 +435,11 @@ func (c *SelfCompile) vendorOf(ctx context.Context) (*vendor, buildRecord, error
 func (c *SelfCompile) Check(ctx context.Context) ([]catalog.Problem, error) {
 	v, rec, err := c.vendorOf(ctx)
 	if err != nil || v == nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
-	processes, err := c.ProcessPlugins()
+	processes, err := c.processPlugins()
 	if err != nil {
-		return nil, err
+		return nil, apiErr(err)
 	}
 	var out []catalog.Problem
 	for _, p := range rec.Plugins {

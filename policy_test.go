@@ -61,7 +61,7 @@ func TestHostVersionFromGenerator(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := &install{c: sc, bin: bin, vendor: v, plugins: []pluginSpec{{raw: "metrics", importPath: "example.com/metrics/plugin", isNew: true}}}
+		in := &resolution{layout: &layout{run: &run{c: sc, bin: bin}}, vendor: v, plugins: []pluginSpec{{raw: "metrics", importPath: "example.com/metrics/plugin", isNew: true}}}
 		if err := in.applyVendor(); err != nil || in.plugins[0].version != c.want {
 			t.Errorf("--host-version %q: add metrics: %v, version %q; want %s", c.generated, err, in.plugins[0].version, c.want)
 		}

@@ -229,23 +229,24 @@ func unfinished(inits []string, plugins []PluginInfo) []string {
 	return s
 }
 
-// verify probes the new binary and checks that it reports exactly the
-// expected plugins.
-func (in *install) verify() error {
-	done := in.stage(StageVerify)
-	in.c.logAt("Verifying the new binary", in.newBin)
-	failpoint.Hit(in.ctx, "verify")
-	got, err := probe(in.ctx, in.newBin, in.workdir, in.c.verifyTimeout(), in.rec.Plugins)
+// verify takes the resolution and the new binary, probes it and returns
+// an error unless it reports exactly the plugins of the new record.
+func (res *resolution) verify(ctx context.Context, b *built) error {
+	done := res.stage(StageVerify)
+	res.c.logAt("Verifying the new binary", b.path)
+	failpoint.Hit(ctx, "verify")
+	got, err := probe(ctx, b.path, res.workdir, res.c.verifyTimeout(), res.rec.Plugins)
 	if err != nil {
 		return err
 	}
-	if g, w := importPaths(got.Plugins), importPaths(in.rec.Plugins); !slices.Equal(g, w) {
+	if g, w := importPaths(got.Plugins), importPaths(res.rec.Plugins); !slices.Equal(g, w) {
 		return &VerifyError{Reason: fmt.Sprintf("it reports plugins %q, expected %q", g, w)}
 	}
 	done()
 	return nil
 }
 
+// importPaths returns the import paths of the plugins, sorted.
 func importPaths(ps []PluginInfo) []string {
 	var s []string
 	for _, p := range ps {

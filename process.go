@@ -103,6 +103,12 @@ func DefaultProcessDir(exe string) string {
 // dir, sorted by name, each with its Path set. A directory without a
 // manifest has none.
 func ReadProcessPlugins(dir string) ([]ProcessPlugin, error) {
+	plugins, err := readProcessPlugins(dir)
+	return plugins, apiErr(err)
+}
+
+// readProcessPlugins is ReadProcessPlugins, for the package's own use.
+func readProcessPlugins(dir string) ([]ProcessPlugin, error) {
 	data, err := os.ReadFile(filepath.Join(dir, ProcessManifest))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -136,12 +142,17 @@ func writeProcessPlugins(dir string, plugins []ProcessPlugin) error {
 // ProcessPlugins returns the process plugins installed for the executable
 // (see ProcessDir).
 func (c *SelfCompile) ProcessPlugins() ([]ProcessPlugin, error) {
+	plugins, err := c.processPlugins()
+	return plugins, apiErr(err)
+}
+
+// processPlugins is ProcessPlugins, for the package's own use.
+func (c *SelfCompile) processPlugins() ([]ProcessPlugin, error) {
 	dir, err := c.processDir()
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, err
 	}
-	plugins, err := ReadProcessPlugins(dir)
-	return plugins, prefixed(err)
+	return readProcessPlugins(dir)
 }
 
 // processInfos describes process plugins as compiled-in ones are
@@ -181,9 +192,12 @@ func (c *SelfCompile) processDir() (string, error) {
 // GOPROXY, as for any install. The executable on disk is not changed.
 func (c *SelfCompile) InstallProcess(ctx context.Context, spec string) (*ProcessPlugin, error) {
 	p, err := c.installProcess(ctx, spec)
-	return p, prefixed(err)
+	return p, apiErr(err)
 }
 
+// installProcess is InstallProcess: begin, admit the plugin under the
+// vendor's policy, restore, fetch it when it is a module version, and
+// build it into the process plugins' directory.
 func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *ProcessPlugin, err error) {
 	sp, err := parseProcessSpec(arg)
 	if err != nil {
@@ -199,21 +213,24 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 	}
 	defer release()
 	removeUnplaced(dir)
-	in, err := c.begin(ctx, modeProcess)
+	r, err := c.begin(ctx, runOptions{})
 	if err != nil {
 		return nil, canceled(ctx, StageStart, err)
 	}
-	defer in.end()
-	defer func() { err = canceled(ctx, in.current, err) }()
-	if err := in.admitProcess(&sp); err != nil {
+	defer r.end()
+	defer func() { err = canceled(ctx, r.current, err) }()
+	v, err := r.admitProcess(ctx, &sp)
+	if err != nil {
 		return nil, err
 	}
-	if err := in.restore(); err != nil {
+	l, err := r.restore(ctx, false)
+	if err != nil {
 		return nil, err
 	}
+	res := l.unresolved(v)
 	local := sp.dir
 	if local == "" {
-		if err := in.fetchProcess(&sp); err != nil {
+		if err := res.fetchProcess(ctx, &sp); err != nil {
 			return nil, err
 		}
 	}
@@ -225,8 +242,8 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 		Local:      local,
 		Sum:        sp.sum,
 		Origin:     "module",
-		GoVersion:  in.bin.Toolchain.Manifest.GoVersion,
-		Host:       in.hostRef(),
+		GoVersion:  l.bin.Toolchain.Manifest.GoVersion,
+		Host:       l.hostRef(),
 	}
 	switch {
 	case local != "":
@@ -234,12 +251,12 @@ func (c *SelfCompile) installProcess(ctx context.Context, arg string) (p *Proces
 	case sp.listedIn != nil:
 		p.Origin, p.Catalog = "catalog", fmt.Sprintf("%s (sequence %d)", sp.listedIn.name, sp.listedIn.seq)
 	}
-	if installed, err := ReadProcessPlugins(dir); err != nil {
+	if installed, err := readProcessPlugins(dir); err != nil {
 		return nil, err
 	} else if err := sameName(installed, p); err != nil { // before building it
 		return nil, err
 	}
-	tmp, err := in.buildProcess(sp, dir, p.Name)
+	tmp, err := res.buildProcess(ctx, sp, dir, p.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -294,32 +311,32 @@ func checkMain(sp pluginSpec) error {
 // fetchProcess resolves a process plugin given by import path and version
 // to the module version that provides it, as installs of compiled-in
 // plugins do, and copies that module into the workdir (the module cache is
-// read-only): the folder it is built in.
-func (in *install) fetchProcess(sp *pluginSpec) error {
+// read-only): the folder it is built res.
+func (res *resolution) fetchProcess(ctx context.Context, sp *pluginSpec) error {
 	mv := module.Version{Path: sp.modulePath, Version: sp.version}
 	if sp.listedIn == nil { // the catalog named the module version
-		found, err := in.queryPlugins([]pluginSpec{*sp})
+		found, err := res.queryPlugins(ctx, []pluginSpec{*sp})
 		if err != nil {
 			return err
 		}
 		mv = found[0]
 	}
-	g := in.g
-	g.Dir = in.workdir
+	g := res.g
+	g.Dir = res.workdir
 	var mod struct{ Dir, Sum string }
-	if err := g.JSON(in.ctx, &mod, "mod", "download", "-json", "--", mv.String()); err != nil || mod.Dir == "" {
+	if err := g.JSON(ctx, &mod, "mod", "download", "-json", "--", mv.String()); err != nil || mod.Dir == "" {
 		if msg := fmt.Sprint(err); needsNetwork(msg) {
 			return &NetworkError{Plugins: []string{sp.raw}, Module: mv.Path, Version: mv.Version, Reason: msg}
 		}
-		return &PluginError{Spec: sp.raw, Reason: "downloading " + mv.String(), Err: in.goError(err)}
+		return &PluginError{Spec: sp.raw, Reason: "downloading " + mv.String(), Err: res.goError(err)}
 	}
 	if sp.listedIn != nil { // its files and go.mod are the catalog's, whatever GOSUMDB, GONOSUMDB, GOINSECURE or GOFLAGS let through
-		if _, err := in.vendor.checkListed(in.r.modcache, gosrc.Module{Path: mv.Path, Version: mv.Version}, sp.raw); err != nil {
+		if _, err := res.vendor.checkListed(res.dirs.modcache, gosrc.Module{Path: mv.Path, Version: mv.Version}, sp.raw); err != nil {
 			return err
 		}
 	}
 	sp.sum = mod.Sum
-	dst := filepath.Join(in.workdir, "process", "module")
+	dst := filepath.Join(res.workdir, "process", "module")
 	if err := os.CopyFS(dst, os.DirFS(mod.Dir)); err != nil {
 		return err
 	}
@@ -348,20 +365,19 @@ func packageName(dir string) string {
 // that is part of the host module, or that the vendor's catalog and
 // policy refuse as they would refuse the same folder as a compiled-in
 // plugin.
-func (in *install) admitProcess(sp *pluginSpec) error {
-	if host := in.bin.Shared.Manifest.MainModule; sp.modulePath == host {
-		return &PluginError{Spec: sp.raw, Reason: "it is part of the host module " + host + "; a process plugin is a module of its own"}
+func (r *run) admitProcess(ctx context.Context, sp *pluginSpec) (*vendor, error) {
+	if host := r.bin.Shared.Manifest.MainModule; sp.modulePath == host {
+		return nil, &PluginError{Spec: sp.raw, Reason: "it is part of the host module " + host + "; a process plugin is a module of its own"}
 	}
-	v, err := in.c.loadVendor(in.ctx, in.bin, in.rec, in.cache)
+	v, err := r.c.loadVendor(ctx, r.bin, r.rec, r.cache)
 	if err != nil || v == nil {
-		return err
+		return nil, err
 	}
-	in.vendor = v
 	v.name(sp)
 	if sp.dir != "" && len(v.cat.ByModule(sp.modulePath)) > 0 {
-		return &catalog.RefusedError{Plugin: sp.raw, Rule: "catalog version", Reason: "its module " + sp.modulePath + " is one the catalog lists: install the catalog's version by name"}
+		return nil, &catalog.RefusedError{Plugin: sp.raw, Rule: "catalog version", Reason: "its module " + sp.modulePath + " is one the catalog lists: install the catalog's version by name"}
 	}
-	return v.resolve(sp, in.c.AllowUnlisted)
+	return v, v.resolve(sp, r.c.AllowUnlisted)
 }
 
 // removeUnplaced removes, from the process plugins' directory dir, whose
@@ -443,27 +459,27 @@ func (c *SelfCompile) lockProcessDir(ctx context.Context, dir string) (release f
 
 // hostRef names the host's module as a process plugin is built against
 // it: its path and the digest of the source the executable carries.
-func (in *install) hostRef() string {
-	m := in.bin.Shared.Manifest
+func (l *layout) hostRef() string {
+	m := l.bin.Shared.Manifest
 	if p, ok := m.Part(bundle.PartSource); ok {
 		return m.MainModule + " " + p.Digest[:24]
 	}
-	return m.MainModule + " " + in.rec.HostVersion
+	return m.MainModule + " " + l.hostRecord().HostVersion
 }
 
 // buildProcess builds the plugin's main package into a temporary file in
 // dir and returns its name. The go command runs in the plugin's folder
 // with -modfile: the go.mod and go.sum it reads and writes are copies in
 // the workdir, so that the folder is not written.
-func (in *install) buildProcess(sp pluginSpec, dir, name string) (string, error) {
-	done := in.stage(StageBuild)
-	modFile, err := in.processGoMod(sp)
+func (res *resolution) buildProcess(ctx context.Context, sp pluginSpec, dir, name string) (string, error) {
+	done := res.stage(StageBuild)
+	modFile, err := res.processGoMod(sp)
 	if err != nil {
 		return "", err
 	}
-	g := in.g
+	g := res.g
 	g.Dir = sp.dir
-	if err := in.checkProcessModules(sp, g, modFile); err != nil {
+	if err := res.checkProcessModules(ctx, sp, g, modFile); err != nil {
 		return "", err
 	}
 	f, err := os.CreateTemp(dir, "."+name+newInfix)
@@ -472,10 +488,10 @@ func (in *install) buildProcess(sp pluginSpec, dir, name string) (string, error)
 	}
 	tmp := f.Name()
 	f.Close()
-	in.c.logf("Compiling process plugin %s", sp.importPath)
-	if _, err := g.Run(in.ctx, "build", "-trimpath", "-modfile="+modFile, "-o", tmp, "."); err != nil {
+	res.c.logf("Compiling process plugin %s", sp.importPath)
+	if _, err := g.Run(ctx, "build", "-trimpath", "-modfile="+modFile, "-o", tmp, "."); err != nil {
 		os.Remove(tmp)
-		return "", in.goError(err)
+		return "", res.goError(err)
 	}
 	done()
 	return tmp, nil
@@ -487,14 +503,14 @@ func (in *install) buildProcess(sp pluginSpec, dir, name string) (string, error)
 // for this host, not replaced, with the files and go.mod it hashed,
 // whatever GOSUMDB, GONOSUMDB, GOINSECURE or GOFLAGS say. g runs in the
 // plugin's folder.
-func (in *install) checkProcessModules(sp pluginSpec, g gocmd.Go, modFile string) error {
-	v := in.vendor
+func (res *resolution) checkProcessModules(ctx context.Context, sp pluginSpec, g gocmd.Go, modFile string) error {
+	v := res.vendor
 	if v == nil {
 		return nil
 	}
-	out, err := g.Run(in.ctx, "list", "-modfile="+modFile, "-m", "all")
+	out, err := g.Run(ctx, "list", "-modfile="+modFile, "-m", "all")
 	if err != nil {
-		return in.goError(err)
+		return res.goError(err)
 	}
 	mods, err := gosrc.ParseModList(strings.Split(strings.TrimSpace(string(out)), "\n"))
 	if err != nil {
@@ -505,11 +521,11 @@ func (in *install) checkProcessModules(sp pluginSpec, g gocmd.Go, modFile string
 			continue
 		}
 		if m.Replace == nil { // its files, for their hash
-			if _, err := g.Run(in.ctx, "mod", "download", "-modfile="+modFile, "--", m.Path+"@"+m.Version); err != nil {
-				return in.goError(err)
+			if _, err := g.Run(ctx, "mod", "download", "-modfile="+modFile, "--", m.Path+"@"+m.Version); err != nil {
+				return res.goError(err)
 			}
 		}
-		if _, err := v.checkListed(in.r.modcache, m, sp.raw); err != nil {
+		if _, err := v.checkListed(res.dirs.modcache, m, sp.raw); err != nil {
 			return err
 		}
 	}
@@ -521,7 +537,7 @@ func (in *install) checkProcessModules(sp pluginSpec, g gocmd.Go, modFile string
 // host module replaced by the restored source at the host's version, the
 // host's own replacements (their folders made absolute) in place of the
 // plugin's for the same modules, and the host's go.sum lines added.
-func (in *install) processGoMod(sp pluginSpec) (string, error) {
+func (res *resolution) processGoMod(sp pluginSpec) (string, error) {
 	modPath := filepath.Join(sp.moduleDir, "go.mod")
 	data, err := os.ReadFile(modPath)
 	if err != nil {
@@ -531,15 +547,15 @@ func (in *install) processGoMod(sp pluginSpec) (string, error) {
 	if err != nil {
 		return "", &PluginError{Spec: sp.raw, Reason: "its go.mod does not parse", Err: err}
 	}
-	hostMod, err := in.gomod.read()
+	hostMod, err := res.gomod.read()
 	if err != nil {
 		return "", err
 	}
-	host := in.bin.Shared.Manifest.MainModule
-	replaces := []*modfile.Replace{{Old: module.Version{Path: host}, New: module.Version{Path: in.r.module}}}
+	host := res.bin.Shared.Manifest.MainModule
+	replaces := []*modfile.Replace{{Old: module.Version{Path: host}, New: module.Version{Path: res.dirs.module}}}
 	for _, r := range hostMod.Replace {
 		if modfile.IsDirectoryPath(r.New.Path) && !filepath.IsAbs(r.New.Path) {
-			r.New.Path = filepath.Join(in.r.module, filepath.FromSlash(r.New.Path))
+			r.New.Path = filepath.Join(res.dirs.module, filepath.FromSlash(r.New.Path))
 		}
 		replaces = append(replaces, r)
 	}
@@ -563,12 +579,12 @@ func (in *install) processGoMod(sp pluginSpec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dst := filepath.Join(in.workdir, "process", "go.mod")
+	dst := filepath.Join(res.workdir, "process", "go.mod")
 	if err := fsutil.Copy(dst, strings.NewReader(string(out)), 0o644); err != nil {
 		return "", err
 	}
-	return dst, writeSums(filepath.Join(in.workdir, "process", "go.sum"),
-		filepath.Join(sp.moduleDir, "go.sum"), filepath.Join(in.r.module, "go.sum"))
+	return dst, writeSums(filepath.Join(res.workdir, "process", "go.sum"),
+		filepath.Join(sp.moduleDir, "go.sum"), filepath.Join(res.dirs.module, "go.sum"))
 }
 
 // writeSums writes to dst the lines of the go.sum files srcs, each once.
@@ -592,7 +608,7 @@ func writeSums(dst string, srcs ...string) error {
 // executable that NAME.previous held, and an executable the manifest no
 // longer lists, are put aside first (discard).
 func placeProcess(dir string, p *ProcessPlugin, tmp string) error {
-	plugins, err := ReadProcessPlugins(dir)
+	plugins, err := readProcessPlugins(dir)
 	if err != nil {
 		return err
 	}
@@ -661,7 +677,7 @@ func sameName(plugins []ProcessPlugin, p *ProcessPlugin) error {
 // NAME.previous, as InstallProcess keeps it.
 func (c *SelfCompile) UpgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
 	p, err := c.upgradeProcess(ctx, name)
-	return p, prefixed(err)
+	return p, apiErr(err)
 }
 
 func (c *SelfCompile) upgradeProcess(ctx context.Context, name string) (*ProcessPlugin, error) {
@@ -689,7 +705,7 @@ func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir st
 		return "", nil, 0, nil, err
 	}
 	removeUnplaced(dir)
-	plugins, err = ReadProcessPlugins(dir)
+	plugins, err = readProcessPlugins(dir)
 	i = slices.IndexFunc(plugins, func(p ProcessPlugin) bool { return p.Name == name })
 	if err == nil && i < 0 {
 		err = &PluginError{Spec: name, Reason: "no process plugin of that name is installed (see plugin list)"}
@@ -707,7 +723,7 @@ func (c *SelfCompile) installedProcess(ctx context.Context, name string) (dir st
 // Windows, whose hosts cannot delete a running executable, the file is
 // renamed aside and removed by a later change once it no longer runs.
 func (c *SelfCompile) RemoveProcess(ctx context.Context, name string) error {
-	return prefixed(c.removeProcess(ctx, name))
+	return apiErr(c.removeProcess(ctx, name))
 }
 
 func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
@@ -735,7 +751,7 @@ func (c *SelfCompile) removeProcess(ctx context.Context, name string) error {
 // the first. The manifest keeps the plugin's other fields: they describe
 // the last install.
 func (c *SelfCompile) RollbackProcess(ctx context.Context, name string) error {
-	return prefixed(c.rollbackProcess(ctx, name))
+	return apiErr(c.rollbackProcess(ctx, name))
 }
 
 func (c *SelfCompile) rollbackProcess(ctx context.Context, name string) error {

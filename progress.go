@@ -71,14 +71,14 @@ func (c *SelfCompile) emit(e Event) {
 
 // byteProgress returns a callback for a restore that reports progress at
 // most every 16 MB.
-func (in *install) byteProgress(total int64) func(n int64) {
+func (r *run) byteProgress(total int64) func(n int64) {
 	var done, last int64
 	start := time.Now()
 	return func(n int64) {
 		done += n
 		if done-last >= 16<<20 {
 			last = done
-			in.c.emit(Event{Stage: StageRestore, Count: done, Total: total, Elapsed: time.Since(start)})
+			r.c.emit(Event{Stage: StageRestore, Count: done, Total: total, Elapsed: time.Since(start)})
 		}
 	}
 }

@@ -10,6 +10,7 @@ package selfcompile
 // move. What the plugins import is loaded by go list, for this build.
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -30,8 +31,8 @@ type queried struct {
 // module version that provides its package, relative to the build list of
 // the go.mod as it is ("upgrade" never lowers what it requires), in one go
 // list -m.
-func (in *install) queryPlugins(ps []pluginSpec) ([]module.Version, error) {
-	main := in.bin.Shared.Manifest.MainModule
+func (res *resolution) queryPlugins(ctx context.Context, ps []pluginSpec) ([]module.Version, error) {
+	main := res.bin.Shared.Manifest.MainModule
 	cands := make([][]string, len(ps))
 	var args []string
 	for i, p := range ps {
@@ -42,9 +43,9 @@ func (in *install) queryPlugins(ps []pluginSpec) ([]module.Version, error) {
 			args = append(args, c+"@"+p.version)
 		}
 	}
-	out, err := in.g.Run(in.ctx, append([]string{"list", "-m", "-e", "-json", "--"}, args...)...)
+	out, err := res.g.Run(ctx, append([]string{"list", "-m", "-e", "-json", "--"}, args...)...)
 	if err != nil {
-		return nil, in.resolveError(err)
+		return nil, res.resolveError(err)
 	}
 	results, err := gosrc.DecodeAll[queried](out)
 	if err != nil {
@@ -68,7 +69,7 @@ func (in *install) queryPlugins(ps []pluginSpec) ([]module.Version, error) {
 		if len(found) == 0 {
 			return nil, queryError(p, cands[i], mine)
 		}
-		if chosen[i], err = in.provider(p, found); err != nil {
+		if chosen[i], err = res.provider(ctx, p, found); err != nil {
 			return nil, err
 		}
 	}
@@ -118,7 +119,7 @@ func moduleCandidates(p pluginSpec, main string) []string {
 // the one that provides its package: as go get does, the longest path
 // whose files have it. Only when several are found are their files
 // fetched to tell; when none has it, go list says so.
-func (in *install) provider(p pluginSpec, found []module.Version) (module.Version, error) {
+func (res *resolution) provider(ctx context.Context, p pluginSpec, found []module.Version) (module.Version, error) {
 	if len(found) == 1 {
 		return found[0], nil
 	}
@@ -126,9 +127,9 @@ func (in *install) provider(p pluginSpec, found []module.Version) (module.Versio
 	for _, m := range found {
 		args = append(args, m.String())
 	}
-	out, err := in.g.Run(in.ctx, args...)
+	out, err := res.g.Run(ctx, args...)
 	if err != nil {
-		return module.Version{}, in.resolveError(err)
+		return module.Version{}, res.resolveError(err)
 	}
 	dirs, err := gosrc.DecodeAll[struct{ Path, Version, Dir string }](out)
 	if err != nil {

@@ -14,34 +14,34 @@ import (
 	"github.com/shazow/go-selfcompile/internal/swap"
 )
 
-// replace swaps the verified new binary in for the executable, keeping
-// the old one as the newest backup, after checking that the executable is
-// still the file the install read.
-func (in *install) replace() error {
-	done := in.stage(StageReplace)
-	if err := in.bin.StillThere(); err != nil {
+// replace takes the verified new binary, swaps it in for the executable,
+// keeping the old one as the newest backup, after checking that the
+// executable is still the file the run read. It returns the backup's
+// path, "" for none.
+func (r *run) replace(ctx context.Context, b *built) (string, error) {
+	done := r.stage(StageReplace)
+	if err := r.bin.StillThere(); err != nil {
 		if errors.Is(err, exe.ErrRewritten) {
 			err = &staleError{err}
 		}
-		return &TargetError{Path: in.bin.Path, Err: err}
+		return "", &TargetError{Path: r.bin.Path, Err: err}
 	}
 	// Windows renames no file that a handle without FILE_SHARE_DELETE
 	// holds, as Go opens files: the handle that read the bundles goes
 	// first (found under Wine: "Sharing violation").
-	in.bin.Close()
-	in.c.logf("Replacing binary: %s", in.bin.Path)
-	go in.removeWorkdir() // nothing reads it now; it goes while the new binary syncs
-	<-in.synced           // the sync that build started, so that the swap's own is quick
-	backup, err := in.c.swapIn(in.ctx, in.bin.Path, in.newBin)
+	r.bin.Close()
+	r.c.logf("Replacing binary: %s", r.bin.Path)
+	go r.removeWorkdir() // nothing reads it now; it goes while the new binary syncs
+	<-b.synced           // the sync that build started, so that the swap's own is quick
+	backup, err := r.c.swapIn(ctx, r.bin.Path, b.path)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if s, ok := <-in.checked; ok {
-		s.RememberMoved(in.known(), in.bin.Path) // the next install need not check it again
+	if s, ok := <-b.checked; ok {
+		s.RememberMoved(r.known(), r.bin.Path) // the next install need not check it again
 	}
-	in.backup = backup
 	done()
-	return nil
+	return backup, nil
 }
 
 // swapIn replaces target with newBin, keeps the old binary as the newest
@@ -76,10 +76,13 @@ func (c *SelfCompile) swapIn(ctx context.Context, target, newBin string) (string
 // ErrStale.
 type staleError struct{ err error }
 
+// Error describes what went wrong and what to do.
 func (e *staleError) Error() string {
 	return ErrStale.Error() + ": " + e.err.Error() + "; run the command again"
 }
 
+// Is reports whether target is the sentinel the error matches.
 func (e *staleError) Is(target error) bool { return target == ErrStale }
 
+// Unwrap returns the cause.
 func (e *staleError) Unwrap() error { return e.err }

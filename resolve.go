@@ -5,6 +5,7 @@ package selfcompile
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,75 +20,139 @@ import (
 	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
-// resolve applies the change set to the plugins the executable has, makes
-// the restored module provide the new set (local folders through a
-// replace, versions through go get), and returns the plan: the plugins
-// added, removed and upgraded, the host dependencies the new set moves,
-// and what is carried from local folders. A module that only the network
-// has is reported here, before anything is built.
-func (in *install) resolve(cs *changeSet) (*Plan, error) {
-	done := in.stage(StageResolve)
-	local, err := in.restorePluginBundle()
+// resolution is what the resolve stage returns: the plugin set, the new
+// binary's record (distinct from the executable's), the plan, the new
+// build list, whether the new binary embeds a plugins bundle, and the
+// vendor's catalog and policy. The helpers that need the plugin set hang
+// off it, and reach the layout and the run through it.
+type resolution struct {
+	*layout
+	plugins      []pluginSpec    // the plugin set to build
+	rec          buildRecord     // the new binary's record
+	plan         *Plan           // what the change does
+	after        gosrc.BuildList // the new build list
+	pluginBundle bool            // whether the new binary embeds a plugins bundle
+	vendor       *vendor         // the vendor's catalog and policy, nil without
+}
+
+// unresolved returns the resolution of a run that resolves no change (no
+// plugin set, no plan), under the vendor v (nil for none): what
+// CheckBundle and InstallProcess run the helpers of the layout's go
+// command with.
+func (l *layout) unresolved(v *vendor) *resolution {
+	return &resolution{layout: l, rec: l.hostRecord(), vendor: v}
+}
+
+// resolve takes the layout and the change set, applies the change set to
+// the plugins the executable has, makes the restored module provide the
+// new set (local folders through a replace, versions through go get), and
+// returns the resolution, whose plan says what changes: the plugins added,
+// removed and upgraded, the host dependencies the new set moves, and what
+// is carried from local folders. A module that only the network has is
+// reported here, before anything is built. The vendor's checks run at two
+// points: before the go command lists the build (names, versions, the
+// policy) and after (the modules it lists). logPlan logs the plan.
+func (l *layout) resolve(ctx context.Context, cs *changeSet, logPlan bool) (*resolution, error) {
+	done := l.stage(StageResolve)
+	res := &resolution{layout: l, rec: l.hostRecord()}
+	installed := res.rec.Plugins
+	cs, err := res.admit(ctx, cs)
 	if err != nil {
 		return nil, err
 	}
-	failpoint.Hit(in.ctx, "plugins-restored")
-	installed := in.rec.Plugins
+	pkgs, err := res.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.checkBuildList(cs); err != nil {
+		return nil, err
+	}
+	carried, err := res.stageLocal(pkgs)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.record(cs); err != nil {
+		return nil, err
+	}
+	res.plan = makePlan(l.bin.Path, installed, res.rec.Plugins, l.bin.HostList, l.bin.LastList, res.after)
+	res.plan.Carried = carried
+	if logPlan {
+		l.c.logf("%s", strings.TrimSuffix(res.plan.String(), "\n"))
+	}
+	done()
+	failpoint.Hit(ctx, "planned")
+	return res, nil
+}
+
+// admit restores the plugins bundle, loads the vendor's catalog
+// and policy for a change that adds or upgrades, and sets the plugin set:
+// the change applied, with the catalog's names resolved to import paths
+// and versions, and what the policy forbids refused, before any go
+// command runs. It returns the change set as the catalog names it, a new
+// one: cs is not changed.
+func (res *resolution) admit(ctx context.Context, cs *changeSet) (*changeSet, error) {
+	local, err := res.restorePluginBundle()
+	if err != nil {
+		return nil, err
+	}
+	failpoint.Hit(ctx, "plugins-restored")
 	if len(cs.adds) > 0 || len(cs.upgrades) > 0 || cs.upgradeAll { // a removal needs no catalog
-		if in.vendor, err = in.c.loadVendor(in.ctx, in.bin, in.rec, in.cache); err != nil {
+		if res.vendor, err = res.c.loadVendor(ctx, res.bin, res.rec, res.cache); err != nil {
 			return nil, err
 		}
 	}
-	in.vendor.names(cs)
-	if in.plugins, err = desiredPlugins(installed, local, cs); err != nil {
+	cs = res.vendor.names(cs)
+	if res.plugins, err = desiredPlugins(res.rec.Plugins, local, cs); err != nil {
 		return nil, err
 	}
-	if err := in.applyVendor(); err != nil {
+	if err := res.applyVendor(); err != nil {
 		return nil, err
 	}
-	if err := in.checkLocal(); err != nil {
-		return nil, err
-	}
-	queried, err := in.require()
+	return cs, res.checkLocal()
+}
+
+// list writes the plugin set into the restored go.mod and lists the
+// packages of the program and the plugins, and the new build list.
+func (res *resolution) list(ctx context.Context) ([]gosrc.Package, error) {
+	queried, err := res.require(ctx)
 	if err != nil {
 		return nil, err
 	}
-	failpoint.Hit(in.ctx, "required")
-	pkgs, err := in.listAll(queried)
+	failpoint.Hit(ctx, "required")
+	pkgs, err := res.listAll(ctx, queried)
 	if err != nil {
 		return nil, err
 	}
 	if queried {
-		if err := in.requireImported(pkgs); err != nil {
+		if err := res.requireImported(pkgs); err != nil {
 			return nil, err
 		}
 	}
-	if err := in.checkModules(); err != nil {
-		return nil, err
+	return pkgs, nil
+}
+
+// checkBuildList checks, once the build list is known, the modules it has
+// that the vendor's catalog speaks for, and, for a declared set, the
+// versions it names.
+func (res *resolution) checkBuildList(cs *changeSet) error {
+	if err := res.checkModules(); err != nil {
+		return err
 	}
-	if err := in.checkExact(cs); err != nil {
-		return nil, err
+	return res.checkExact(cs)
+}
+
+// record sets the new binary's record: the plugins, checked against the
+// hashes the change expects, and the host's version.
+func (res *resolution) record(cs *changeSet) error {
+	if err := res.recordPlugins(); err != nil {
+		return err
 	}
-	carried, err := in.stageLocal(pkgs)
-	if err != nil {
-		return nil, err
+	if err := res.checkSums(cs.sums); err != nil {
+		return err
 	}
-	if err := in.recordPlugins(); err != nil {
-		return nil, err
-	}
-	if err := in.checkSums(cs.sums); err != nil {
-		return nil, err
-	}
-	in.rec.HostVersion = cmp.Or(in.rec.HostVersion, hostVersion(in.c, in.bin, in.rec))
-	in.pluginBundle = len(in.rec.Plugins) > 0 || in.rec.HostVersion != ""
-	plan := makePlan(in.bin.Path, installed, in.rec.Plugins, in.bin.HostList, in.bin.LastList, in.after)
-	plan.Carried = carried
-	if in.mode != modePlan { // Plan returns it to the caller, who prints it
-		in.c.logf("%s", strings.TrimSuffix(plan.String(), "\n"))
-	}
-	done()
-	failpoint.Hit(in.ctx, "planned")
-	return plan, nil
+	res.rec.HostVersion = cmp.Or(res.rec.HostVersion, hostVersion(res.c, res.bin, res.rec))
+	res.pluginBundle = len(res.rec.Plugins) > 0 || res.rec.HostVersion != ""
+	return nil
 }
 
 // goMod is the restored host's go.mod between the steps that edit it: each
@@ -108,6 +173,7 @@ func (m *goMod) edit(change func(*modfile.File) error) error {
 	return os.WriteFile(m.path, modfile.Format(f.Syntax), 0o644)
 }
 
+// read reads and parses the go.mod.
 func (m *goMod) read() (*modfile.File, error) {
 	f, err := gosrc.ReadModFile(m.path)
 	if err != nil {
@@ -127,10 +193,10 @@ const localVersion = "v0.0.0-00010101000000-000000000000"
 // resolves to (queryPlugins), with no package loaded: what the plugins
 // import is added by go list, for this build only. It reports whether it
 // resolved any query.
-func (in *install) require() (queried bool, err error) {
+func (res *resolution) require(ctx context.Context) (queried bool, err error) {
 	var get []int
-	err = in.gomod.edit(func(f *modfile.File) error {
-		for i, p := range in.plugins {
+	err = res.gomod.edit(func(f *modfile.File) error {
+		for i, p := range res.plugins {
 			if o := p.installed; o != nil && o.Version != "" && p.moduleDir == "" {
 				// What the upgrade query upgrades from: it never lowers it.
 				if err := requireAtLeast(f, o.Module, o.Version); err != nil {
@@ -139,7 +205,7 @@ func (in *install) require() (queried bool, err error) {
 			}
 			switch {
 			case p.moduleDir != "":
-				if err := requireLocal(f, p.modulePath, in.relToModule(p.moduleDir)); err != nil {
+				if err := requireLocal(f, p.modulePath, res.relToModule(p.moduleDir)); err != nil {
 					return err
 				}
 			case p.pinned:
@@ -157,15 +223,15 @@ func (in *install) require() (queried bool, err error) {
 	}
 	ps := make([]pluginSpec, len(get))
 	for j, i := range get {
-		ps[j] = in.plugins[i]
+		ps[j] = res.plugins[i]
 	}
-	versions, err := in.queryPlugins(ps)
+	versions, err := res.queryPlugins(ctx, ps)
 	if err != nil {
 		return false, err
 	}
-	return true, in.gomod.edit(func(f *modfile.File) error {
+	return true, res.gomod.edit(func(f *modfile.File) error {
 		for j, i := range get {
-			in.plugins[i].modulePath = versions[j].Path
+			res.plugins[i].modulePath = versions[j].Path
 			if err := f.AddRequire(versions[j].Path, versions[j].Version); err != nil {
 				return err
 			}
@@ -185,9 +251,9 @@ func requireLocal(f *modfile.File, path, dir string) error {
 // relToModule returns dir relative to the restored host module, slash
 // separated, as a go.mod replace names it: the same path for every
 // install, so that the same plugin set gives the same binary.
-func (in *install) relToModule(dir string) string {
-	rel, err := filepath.Rel(in.r.module, dir)
-	if err != nil || !strings.HasPrefix(dir, in.workdir) {
+func (res *resolution) relToModule(dir string) string {
+	rel, err := filepath.Rel(res.dirs.module, dir)
+	if err != nil || !strings.HasPrefix(dir, res.workdir) {
 		return dir
 	}
 	rel = filepath.ToSlash(rel)
@@ -214,33 +280,33 @@ func requireAtLeast(f *modfile.File, path, version string) error {
 // anything is built. A whole listing also counts the packages the build
 // will have. The listing also says what builds local plugins
 // (stageLocal).
-func (in *install) listPlugins(whole bool) ([]gosrc.Package, error) {
+func (res *resolution) listPlugins(ctx context.Context, whole bool) ([]gosrc.Package, error) {
 	args := []string{"-deps", "--"}
 	if whole {
-		args = append(args, "./"+in.bin.Shared.Manifest.MainDir)
+		args = append(args, "./"+res.bin.Shared.Manifest.MainDir)
 	}
-	for _, p := range in.plugins {
+	for _, p := range res.plugins {
 		args = append(args, p.importPath)
 	}
-	pkgs, err := gosrc.List(in.ctx, in.g, nil, args...)
+	pkgs, err := gosrc.List(ctx, res.g, nil, args...)
 	if err != nil {
-		return nil, in.resolveError(err)
+		return nil, res.resolveError(err)
 	}
 	byPath := map[string]gosrc.Package{}
 	for _, p := range pkgs {
 		byPath[p.ImportPath] = p
 	}
 	if whole {
-		in.packages.Store(int64(len(byPath)))
+		res.meter.packages.Store(int64(len(byPath)))
 	}
-	for i, p := range in.plugins {
-		if err := in.checkPackage(&in.plugins[i], byPath[p.importPath]); err != nil {
-			return nil, in.withReplaceHint(err)
+	for i, p := range res.plugins {
+		if err := res.checkPackage(&res.plugins[i], byPath[p.importPath]); err != nil {
+			return nil, res.withReplaceHint(err)
 		}
 	}
 	for _, p := range pkgs {
 		if p.Error != nil && needsNetwork(p.Error.Err) {
-			return nil, in.withReplaceHint(&NetworkError{Plugins: in.newPlugins(), Module: p.ImportPath, Version: "latest", Reason: strings.TrimSpace(p.Error.Err)})
+			return nil, res.withReplaceHint(&NetworkError{Plugins: res.newPlugins(), Module: p.ImportPath, Version: "latest", Reason: strings.TrimSpace(p.Error.Err)})
 		}
 	}
 	return pkgs, nil
@@ -264,21 +330,21 @@ type listResult struct {
 // versions the installed binary was built with, its packages are what
 // that build had, and the build counts them while it runs (countPackages).
 // That listing is most of a repeat install's resolve stage.
-func (in *install) listAll(queried bool) ([]gosrc.Package, error) {
-	if !queried && len(in.plugins) > 0 {
-		pkgs, after, err := in.listNew()
+func (res *resolution) listAll(ctx context.Context, queried bool) ([]gosrc.Package, error) {
+	if !queried && len(res.plugins) > 0 {
+		pkgs, after, err := res.listNew(ctx)
 		if pkgs != nil || err != nil {
-			in.after = after
+			res.after = after
 			return pkgs, err
 		}
 	}
-	before := readIfExists(in.gomod.path)
+	before := readIfExists(res.gomod.path)
 	var beside chan listResult
 	if !queried {
 		beside = make(chan listResult, 1)
-		go func() { beside <- in.listMods() }()
+		go func() { beside <- res.listMods(ctx) }()
 	}
-	pkgs, err := in.listPlugins(true)
+	pkgs, err := res.listPlugins(ctx, true)
 	var m listResult
 	if beside != nil {
 		m = <-beside
@@ -286,45 +352,48 @@ func (in *install) listAll(queried bool) ([]gosrc.Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	failpoint.Hit(in.ctx, "listed")
-	if beside == nil || readIfExists(in.gomod.path) != before {
-		m = in.listMods()
+	failpoint.Hit(ctx, "listed")
+	if beside == nil || readIfExists(res.gomod.path) != before {
+		m = res.listMods(ctx)
 	}
-	in.after, err = in.parseMods(m)
+	res.after, err = res.parseMods(m)
 	return pkgs, err
 }
 
 // listNew lists the plugins' packages and, beside them, the build list.
 // It returns no packages when the listing changed go.mod or the build
 // list moves a module of the program's: the whole program must be listed.
-func (in *install) listNew() ([]gosrc.Package, gosrc.BuildList, error) {
-	before := readIfExists(in.gomod.path)
+func (res *resolution) listNew(ctx context.Context) ([]gosrc.Package, gosrc.BuildList, error) {
+	before := readIfExists(res.gomod.path)
 	beside := make(chan listResult, 1)
-	go func() { beside <- in.listMods() }()
-	pkgs, err := in.listPlugins(false)
+	go func() { beside <- res.listMods(ctx) }()
+	pkgs, err := res.listPlugins(ctx, false)
 	m := <-beside
 	if err != nil {
 		return nil, nil, err
 	}
-	if readIfExists(in.gomod.path) != before {
+	if readIfExists(res.gomod.path) != before {
 		return nil, nil, nil
 	}
-	after, err := in.parseMods(m)
-	if err != nil || len(movedHostModules(in.bin.HostList, in.bin.LastList, after)) > 0 {
+	after, err := res.parseMods(m)
+	if err != nil || len(movedHostModules(res.bin.HostList, res.bin.LastList, after)) > 0 {
 		return nil, nil, err
 	}
-	failpoint.Hit(in.ctx, "listed")
+	failpoint.Hit(ctx, "listed")
 	return pkgs, after, nil
 }
 
-func (in *install) listMods() listResult {
-	out, err := in.g.Run(in.ctx, "list", "-m", "all")
+// listMods runs go list -m all: the build list of the go.mod as it is.
+func (res *resolution) listMods(ctx context.Context) listResult {
+	out, err := res.g.Run(ctx, "list", "-m", "all")
 	return listResult{out, err}
 }
 
-func (in *install) parseMods(m listResult) (gosrc.BuildList, error) {
+// parseMods parses the output of listMods, or makes its failure a typed
+// error.
+func (res *resolution) parseMods(m listResult) (gosrc.BuildList, error) {
 	if m.err != nil {
-		return nil, in.resolveError(m.err)
+		return nil, res.resolveError(m.err)
 	}
 	return gosrc.ParseModList(strings.Split(strings.TrimSpace(string(m.out)), "\n"))
 }
@@ -335,8 +404,8 @@ func (in *install) parseMods(m listResult) (gosrc.BuildList, error) {
 // bundle carries the requirements beyond the host's (addedRequires): a
 // later install that removes the plugin whose requirements brought a
 // module in still finds it for the plugins that import it.
-func (in *install) requireImported(pkgs []gosrc.Package) error {
-	return in.gomod.edit(func(f *modfile.File) error {
+func (res *resolution) requireImported(pkgs []gosrc.Package) error {
+	return res.gomod.edit(func(f *modfile.File) error {
 		for _, p := range pkgs {
 			if m := p.Module; m != nil && !m.Main && m.Version != "" {
 				if err := requireAtLeast(f, m.Path, m.Version); err != nil {
@@ -350,9 +419,9 @@ func (in *install) requireImported(pkgs []gosrc.Package) error {
 
 // checkPackage checks what go list says of a plugin's package, and notes
 // the module that provides it.
-func (in *install) checkPackage(p *pluginSpec, lp gosrc.Package) error {
+func (res *resolution) checkPackage(p *pluginSpec, lp gosrc.Package) error {
 	bad := func(reason string) error { return &PluginError{Spec: p.raw, Reason: reason} }
-	main := in.bin.Shared.Manifest.MainModule
+	main := res.bin.Shared.Manifest.MainModule
 	switch {
 	case lp.ImportPath == "":
 		return bad("go list did not report it")
@@ -375,10 +444,10 @@ func (in *install) checkPackage(p *pluginSpec, lp gosrc.Package) error {
 
 // recordPlugins sets the plugins as the new binary records them: module,
 // version and hash, and where they came from.
-func (in *install) recordPlugins() error {
-	sums := goSums(readIfExists(filepath.Join(in.r.module, "go.sum")))
-	in.rec.Plugins = nil
-	for _, p := range in.plugins {
+func (res *resolution) recordPlugins() error {
+	sums := goSums(readIfExists(filepath.Join(res.dirs.module, "go.sum")))
+	res.rec.Plugins = nil
+	for _, p := range res.plugins {
 		info := PluginInfo{ImportPath: p.importPath, Module: p.listed.Path, Version: p.listed.Version, Origin: "module"}
 		switch {
 		case p.listed.Main:
@@ -397,7 +466,7 @@ func (in *install) recordPlugins() error {
 		} else if o := p.installed; o != nil && o.Origin == "catalog" && o.Version == info.Version {
 			info.Origin, info.Name, info.Catalog = o.Origin, o.Name, o.Catalog // kept as installed
 		}
-		in.rec.Plugins = append(in.rec.Plugins, info)
+		res.rec.Plugins = append(res.rec.Plugins, info)
 	}
 	return nil
 }
@@ -405,11 +474,11 @@ func (in *install) recordPlugins() error {
 // checkExact refuses, for a declared set (Change.Exactly), a plugin that
 // the build would use at another version than the one the set names: the
 // go command's minimal version selection can raise it.
-func (in *install) checkExact(cs *changeSet) error {
+func (res *resolution) checkExact(cs *changeSet) error {
 	if !cs.exactly {
 		return nil
 	}
-	for _, p := range in.plugins {
+	for _, p := range res.plugins {
 		if p.isNew && semver.IsValid(p.version) && p.listed != nil && p.listed.Version != p.version {
 			return &PluginError{Spec: p.raw, Reason: fmt.Sprintf("the set names %s and the build would use %s (another plugin requires it)", p.version, p.listed.Version)}
 		}
@@ -421,10 +490,10 @@ func (in *install) checkExact(cs *changeSet) error {
 // (a declared set's, as plugin sync enforces it), named by the spec as
 // given or by its import path: a module's files hashed here, a local
 // folder's as carried. A hash for a plugin not in the set is refused too.
-func (in *install) checkSums(want map[string]string) error {
+func (res *resolution) checkSums(want map[string]string) error {
 	used := 0
-	for i, p := range in.rec.Plugins {
-		sp := in.plugins[i]
+	for i, p := range res.rec.Plugins {
+		sp := res.plugins[i]
 		w, ok := want[sp.raw]
 		if !ok {
 			w, ok = want[p.ImportPath]
@@ -436,7 +505,7 @@ func (in *install) checkSums(want map[string]string) error {
 		sum := p.Sum
 		if p.Local == "" && p.Module != "" {
 			var err error
-			if sum, err = modcache.Sum(in.r.modcache, module.Version{Path: p.Module, Version: p.Version}); err != nil {
+			if sum, err = modcache.Sum(res.dirs.modcache, module.Version{Path: p.Module, Version: p.Version}); err != nil {
 				return err
 			}
 		}

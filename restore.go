@@ -5,6 +5,7 @@ package selfcompile
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
+	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/modcache"
 )
 
@@ -31,6 +33,8 @@ type restored struct {
 	module    string // the host module's root, in src
 }
 
+// toolchainDir is the cache directory of the toolchain that manifest m
+// carries: its Go version and the digest of its toolchain part.
 func toolchainDir(cache string, m *bundle.Manifest) string {
 	p, _ := m.Part(bundle.PartToolchain)
 	return filepath.Join(cache, toolchainsDir, m.GoVersion+"-"+p.Digest[:24])
@@ -58,63 +62,100 @@ func hostSource(host, digest string) string {
 	return filepath.Join(host, sourcePrefix+digest[:24])
 }
 
-// restore lays the executable's bundles out for a build. The toolchain and
-// the host's source are restored once per digest into the cache, and
-// reused once they are checked; the modules and build cache entries are
-// merged into the caches once per digest. The source of each install is a
-// tree of hard links to the cached one, in the workdir, but for the files
-// an install changes. Reading stops after the last part that is needed,
-// so a repeat install decompresses nothing.
-func (in *install) restore() error {
-	done := in.stage(StageRestore)
-	shared := in.bin.Shared.Manifest
-	r := &restored{
-		gocache: filepath.Join(in.cache, buildDir),
-		hostDir: hostDir(in.cache, shared.MainPackage),
-		goroot:  toolchainDir(in.cache, in.bin.Toolchain.Manifest),
-		src:     filepath.Join(in.workdir, "src"),
+// layout is what the restore stage returns: where the executable's
+// bundles were laid out, the go command restored with them, the host's
+// go.mod, and what restore wrote. The helpers that need the restored
+// toolchain hang off it, and reach the run through it.
+type layout struct {
+	*run
+	dirs           *restored // where the bundles were laid out
+	g              gocmd.Go  // the restored go command
+	gomod          *goMod    // the restored host's go.mod, between the steps that edit it
+	written        int64     // bytes the restore stage wrote
+	fetched        string    // the host version whose source fetchSource fetched, "" for none
+	bundlesWritten bool      // whether the bundles are in the source's bundle package
+	meter          *buildMeter
+}
+
+// restore lays the executable's bundles out for a build and returns the
+// layout. The toolchain and the host's source are restored once per
+// digest into the cache, and reused once they are checked; the modules and
+// build cache entries are merged into the caches once per digest. The
+// source of each run is a tree of hard links to the cached one, in the
+// workdir, but for the files a run changes. Reading stops after the last
+// part that is needed, so a repeat install decompresses nothing. replacing
+// says that the run replaces the executable: the disk check counts the new
+// binary and the backup.
+func (r *run) restore(ctx context.Context, replacing bool) (*layout, error) {
+	done := r.stage(StageRestore)
+	l := &layout{run: r, dirs: r.restoredDirs(), meter: &buildMeter{}}
+	side := exe.SideOptions{Known: r.known(), Dir: filepath.Join(r.cache, bundlesDir), Offline: offline(), Logf: r.c.logf}
+	if err := r.bin.OpenSide(ctx, side); err != nil {
+		return nil, err
 	}
-	r.modcache = filepath.Join(r.hostDir, hostModules)
-	if p, ok := shared.Part(bundle.PartSource); ok {
-		r.cachedSrc = hostSource(r.hostDir, p.Digest)
-	}
-	r.module = filepath.Join(r.src, filepath.FromSlash(cmp.Or(shared.ModuleDir, ".")))
-	in.r = r
-	side := exe.SideOptions{Known: in.known(), Dir: filepath.Join(in.cache, bundlesDir), Offline: offline(), Logf: in.c.logf}
-	if err := in.bin.OpenSide(in.ctx, side); err != nil {
-		return err
-	}
-	jobs, err := in.restoreJobs()
+	jobs, err := l.restoreJobs()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var total int64
 	for _, j := range jobs {
 		total += j.size()
 	}
-	if err := in.checkSpace(total); err != nil {
-		return err
+	if err := r.checkSpace(total, replacing); err != nil {
+		return nil, err
 	}
-	in.restored = total
-	progress := in.byteProgress(total)
+	l.written = total
+	progress := r.byteProgress(total)
 	for _, j := range jobs {
-		if err := j.run(in, progress); err != nil {
-			return err
+		if err := j.run(ctx, l, progress); err != nil {
+			return nil, err
 		}
 	}
-	if r.cachedSrc != "" {
-		if err := linkTree(r.cachedSrc, r.src, r.module); err != nil {
-			return err
+	if d := l.dirs; d.cachedSrc != "" {
+		if err := linkTree(d.cachedSrc, d.src, d.module); err != nil {
+			return nil, err
 		}
 	}
 	done()
-	failpoint.Hit(in.ctx, "restored")
-	in.g = newGoTool(r, in.bin.Build, in.workdir)
-	in.gomod = &goMod{path: filepath.Join(r.module, "go.mod")}
-	if shared.SkipSource {
-		return in.fetchSource()
+	failpoint.Hit(ctx, "restored")
+	l.g = newGoTool(l.dirs, r.bin.Build, r.workdir)
+	l.gomod = &goMod{path: filepath.Join(l.dirs.module, "go.mod")}
+	if r.bin.Shared.Manifest.SkipSource {
+		return l, l.fetchSource(ctx)
 	}
-	return nil
+	return l, nil
+}
+
+// restoredDirs returns where the run lays the executable's bundles out.
+func (r *run) restoredDirs() *restored {
+	shared := r.bin.Shared.Manifest
+	d := &restored{
+		gocache: filepath.Join(r.cache, buildDir),
+		hostDir: hostDir(r.cache, shared.MainPackage),
+		goroot:  toolchainDir(r.cache, r.bin.Toolchain.Manifest),
+		src:     filepath.Join(r.workdir, "src"),
+	}
+	d.modcache = filepath.Join(d.hostDir, hostModules)
+	if p, ok := shared.Part(bundle.PartSource); ok {
+		d.cachedSrc = hostSource(d.hostDir, p.Digest)
+	}
+	d.module = filepath.Join(d.src, filepath.FromSlash(cmp.Or(shared.ModuleDir, ".")))
+	return d
+}
+
+// mainDir is the main package's directory in the restored source.
+func (l *layout) mainDir() string {
+	return filepath.Join(l.dirs.module, filepath.FromSlash(l.bin.Shared.Manifest.MainDir))
+}
+
+// hostRecord is the executable's record as the restored source has it:
+// with the host version whose source fetchSource fetched.
+func (l *layout) hostRecord() buildRecord {
+	rec := l.rec
+	if l.fetched != "" {
+		rec.HostVersion = l.fetched
+	}
+	return rec
 }
 
 // linkTree makes dst a tree of hard links to the files of the cached tree
@@ -154,8 +195,8 @@ type restoreJob struct {
 
 // restoreJobs lists what an install must restore: the source always, and
 // what the caches lack.
-func (in *install) restoreJobs() ([]restoreJob, error) {
-	b, r := in.bin, in.r
+func (l *layout) restoreJobs() ([]restoreJob, error) {
+	b, r := l.bin, l.dirs
 	if _, ok := b.Shared.Manifest.Part(bundle.PartSource); ok == b.Shared.Manifest.SkipSource {
 		return nil, &bundle.CorruptError{Reason: "the shared bundle's parts do not match its manifest"}
 	}
@@ -165,7 +206,7 @@ func (in *install) restoreJobs() ([]restoreJob, error) {
 		for _, p := range bb.Manifest.Parts {
 			switch p.Name {
 			case bundle.PartSource:
-				if !in.cached(r.cachedSrc, p) {
+				if !l.cached(r.cachedSrc, p) {
 					j.dest[p.Name] = r.cachedSrc
 				}
 			case bundle.PartModules, bundle.PartCache:
@@ -177,7 +218,7 @@ func (in *install) restoreJobs() ([]restoreJob, error) {
 					j.dest[p.Name] = m
 				}
 			case bundle.PartToolchain:
-				if !in.cached(r.goroot, p) {
+				if !l.cached(r.goroot, p) {
 					j.dest[p.Name] = r.goroot
 				}
 			default:
@@ -193,13 +234,13 @@ func (in *install) restoreJobs() ([]restoreJob, error) {
 
 // cached reports whether part p is in the cache at dir and unchanged; a
 // changed copy is removed.
-func (in *install) cached(dir string, p bundle.Part) bool {
+func (r *run) cached(dir string, p bundle.Part) bool {
 	if !fsutil.IsDir(dir) {
 		return false
 	}
 	err := cachetree.Verify(dir, p)
 	if err != nil {
-		in.c.logf("Restoring the %s again: the cached copy at %s %v", p.Name, dir, err)
+		r.c.logf("Restoring the %s again: the cached copy at %s %v", p.Name, dir, err)
 		cachetree.Discard(dir)
 	}
 	return err == nil
@@ -218,7 +259,7 @@ func (j restoreJob) size() int64 {
 
 // run restores the job's parts in the order the bundle stores them,
 // skipping the others, and stops reading after the last one it needs.
-func (j restoreJob) run(in *install, progress func(int64)) error {
+func (j restoreJob) run(ctx context.Context, l *layout, progress func(int64)) error {
 	br, err := bundle.Open(j.bundle.Reader())
 	if err != nil {
 		return err
@@ -239,18 +280,18 @@ func (j restoreJob) run(in *install, progress func(int64)) error {
 		left--
 		start := time.Now()
 		point := "restore-" + p.Name
-		failpoint.Hit(in.ctx, point)
+		failpoint.Hit(ctx, point)
 		files := 0
 		each := func(n int64) {
 			if files++; files%25 == 0 {
-				failpoint.Hit(in.ctx, point, files)
+				failpoint.Hit(ctx, point, files)
 			}
 			progress(n)
 		}
-		if err := in.restorePart(br, p.Name, dest, each); err != nil {
-			return in.diskError(err, dest)
+		if err := l.restorePart(br, p.Name, dest, each); err != nil {
+			return diskError(err, dest)
 		}
-		in.c.logf("Restored %s: %d files, %.1f MB in %v", p.Name, p.Files, float64(p.Size)/1e6, time.Since(start).Round(time.Millisecond))
+		l.c.logf("Restored %s: %d files, %.1f MB in %v", p.Name, p.Files, float64(p.Size)/1e6, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -259,14 +300,14 @@ func (j restoreJob) run(in *install, progress func(int64)) error {
 // toolchain into a cache directory of their own, the others merged into a
 // cache, the modules once checked against the host's go.sum, which the
 // source part, before them, holds.
-func (in *install) restorePart(br *bundle.Reader, name, dest string, progress func(int64)) error {
+func (l *layout) restorePart(br *bundle.Reader, name, dest string, progress func(int64)) error {
 	switch name {
 	case bundle.PartSource, bundle.PartToolchain:
 		return cachetree.Restore(br, name, dest, progress)
 	case bundle.PartModules:
-		rel, _ := filepath.Rel(in.r.src, in.r.module)
-		sums, _ := os.ReadFile(filepath.Join(in.r.cachedSrc, rel, "go.sum")) // none with --skip-source
-		return mergeModules(br, in.r.modcache, dest, sums, "shared", progress)
+		rel, _ := filepath.Rel(l.dirs.src, l.dirs.module)
+		sums, _ := os.ReadFile(filepath.Join(l.dirs.cachedSrc, rel, "go.sum")) // none with --skip-source
+		return mergeModules(br, l.dirs.modcache, dest, sums, "shared", progress)
 	}
 	return cachetree.Merge(br, name, filepath.Dir(dest), dest, progress)
 }
@@ -301,32 +342,32 @@ func checkCarried(dir string, sums []byte, kind string) error {
 // names, or that the binary was built from, as its build info or (for a
 // rebuilt binary) its record says, or that the vendor gave the generator
 // (--host-version).
-func (in *install) fetchSource() error {
-	done := in.stage(StageDownload)
-	m := in.bin.Shared.Manifest
-	version := hostVersion(in.c, in.bin, in.rec)
+func (l *layout) fetchSource(ctx context.Context) error {
+	done := l.stage(StageDownload)
+	m := l.bin.Shared.Manifest
+	version := hostVersion(l.c, l.bin, l.rec)
 	if version == "" {
 		return fmt.Errorf("%w: the bundle was generated with --skip-source and this binary records no version of %s; set SelfCompile.HostVersion, or generate with --host-version",
 			ErrNoSource, m.MainModule)
 	}
-	in.c.logf("Fetching %s@%s", m.MainModule, version)
-	g := in.g
-	g.Dir = in.workdir
+	l.c.logf("Fetching %s@%s", m.MainModule, version)
+	g := l.g
+	g.Dir = l.workdir
 	var mod struct{ Dir, Error string }
-	if err := g.JSON(in.ctx, &mod, "mod", "download", "-json", "--", m.MainModule+"@"+version); err != nil || mod.Dir == "" {
+	if err := g.JSON(ctx, &mod, "mod", "download", "-json", "--", m.MainModule+"@"+version); err != nil || mod.Dir == "" {
 		return fmt.Errorf("%w: go mod download %s@%s: %v %s", ErrNoSource, m.MainModule, version, err, mod.Error)
 	}
-	if err := os.CopyFS(in.r.module, os.DirFS(mod.Dir)); err != nil { // writable copies of the read-only cache
+	if err := os.CopyFS(l.dirs.module, os.DirFS(mod.Dir)); err != nil { // writable copies of the read-only cache
 		return err
 	}
-	in.rec.HostVersion = version
+	l.fetched = version
 	done()
 	return nil
 }
 
 // diskError makes a write that failed for want of room an error that
 // matches ErrNoSpace and names the disk.
-func (in *install) diskError(err error, dir string) error {
+func diskError(err error, dir string) error {
 	if fsutil.IsNoSpace(err) {
 		return newSpaceError(dir, err, "", true)
 	}

@@ -21,39 +21,39 @@ import (
 // itself, run as itself, when the current binary no longer starts.
 func (c *SelfCompile) Rollback(ctx context.Context) error {
 	if err := checkUnprivileged(); err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
 	target, err := c.target()
 	if err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
-	in := &install{c: c, ctx: ctx}
-	defer in.end()
-	if err := in.lock(target); err != nil {
-		return prefixed(err)
+	r := &run{c: c}
+	defer r.end()
+	if err := r.lock(ctx, target); err != nil {
+		return apiErr(err)
 	}
 	prev, err := newestBackup(target)
 	if err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
 	// Staged by a hard link, so that it stays a backup if the swap fails;
 	// its probe writes its answer in the same private directory.
 	dir, err := swap.NewDir(target)
 	if err != nil {
-		return prefixed(&TargetError{Path: target, Err: err})
+		return apiErr(&TargetError{Path: target, Err: err})
 	}
 	defer os.RemoveAll(dir)
 	c.logf("Verifying: %s", prev)
 	if _, err := probe(ctx, prev, dir, c.verifyTimeout(), nil); err != nil {
-		return prefixed(&TargetError{Path: target, Backup: prev, Err: fmt.Errorf("it does not start: %s", unprefixed(err))})
+		return apiErr(&TargetError{Path: target, Backup: prev, Err: fmt.Errorf("it does not start: %v", err)})
 	}
 	staged := filepath.Join(dir, filepath.Base(target))
 	if err := swap.LinkOrCopy(prev, staged); err != nil {
-		return prefixed(&TargetError{Path: target, Err: err})
+		return apiErr(&TargetError{Path: target, Err: err})
 	}
 	c.logf("Replacing binary: %s", target)
 	if _, err := c.swapIn(ctx, target, staged); err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
 	os.Remove(prev) // now the installed binary; with Backups > 1 it would stay as a duplicate
 	c.remember(target)
@@ -66,26 +66,26 @@ func (c *SelfCompile) Rollback(ctx context.Context) error {
 // run.
 func (c *SelfCompile) PlanRollback(ctx context.Context) (*Plan, error) {
 	if err := checkUnprivileged(); err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	target, err := c.target()
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	prev, err := newestBackup(target)
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	var recs [2]buildRecord
 	for i, path := range []string{target, prev} {
 		x, err := exe.Open(path)
 		if err != nil {
-			return nil, prefixed(&TargetError{Path: target, Err: err})
+			return nil, apiErr(&TargetError{Path: target, Err: err})
 		}
 		recs[i], err = exe.ReadRecord[PluginInfo](x)
 		x.Close()
 		if err != nil {
-			return nil, prefixed(err)
+			return nil, apiErr(err)
 		}
 	}
 	plan := makePlan(target, recs[0].Plugins, recs[1].Plugins, nil, nil, nil)

@@ -24,18 +24,22 @@
 // plugins' calls in process.go. An install runs these stages, each in a
 // file of its name, in this order:
 //
-//	install.go      an install: the stages in order, what each hands the next,
-//	                the executable's lock, what it undoes at its end
+//	install.go      a run (its lock, cache, workdir and what it undoes at its
+//	                end), begin, and the compositions of the stages that
+//	                Apply, Plan and TrimCache are
 //	change.go       the change set, the plugin set it gives, and the plan
-//	restore.go      the bundles laid out: toolchain and source from the cache
-//	resolve.go      the plugins resolved and the plan made; local.go copies
+//	restore.go      the bundles laid out (a layout): toolchain and source
+//	                from the cache
+//	resolve.go      the plugins resolved and the plan made (a resolution);
+//	                policy.go applies the vendor's catalog; local.go copies
 //	                plugins from local folders, pluginbundle.go reads and
 //	                writes the bundle that carries what plugins need
 //	stub.go         the stub written into main, which calls hook.Register
 //	check.go        before a first change, the check that the bundle rebuilds
 //	                the executable (internal/samebin compares the two)
-//	build.go        go build, with the settings the binary records (goenv.go)
-//	                and its identity (internal/identity)
+//	build.go        go build (the built binary), with the settings the
+//	                binary records (goenv.go) and its identity
+//	                (internal/identity)
 //	probe.go        the new binary run and checked before it is trusted
 //	replace.go      the swap, and the backups kept for rollback.go
 //
@@ -44,7 +48,12 @@
 // (plugin specs and PluginInfo), goerrors.go (what the go command's errors
 // mean), cache.go (the cache directory and its trim), missing.go (the
 // plugins an upgrade of the program dropped: Missing, PlanRestore),
-// progress.go (Event) and errors.go. The OS file layer is in internal
+// progress.go (Event) and errors.go (the sentinels and typed errors; the
+// exported calls write "selfcompile: " before a message, once, and no
+// error writes it itself). Each stage takes what it needs and returns what
+// it made; the calls compose the stages they need and choose, by the
+// stages' arguments, what differs (whether the run replaces the
+// executable). The OS file layer is in internal
 // packages: swap (staging, metadata, swap, backups), lockfile (locks and
 // stale directories), exe (reading an executable), cachetree (trees
 // restored into the cache); the bundle format is internal/bundle and the
@@ -197,15 +206,15 @@ func (c *SelfCompile) CompileContext(ctx context.Context) error {
 // stub; go build; run the new binary's probe; swap it in, keeping the old
 // one for Rollback.
 func (c *SelfCompile) Apply(ctx context.Context, ch Change) (*Plan, error) {
-	plan, err := c.run(ctx, ch, modeApply)
-	return plan, prefixed(err)
+	plan, err := c.apply(ctx, ch)
+	return plan, apiErr(err)
 }
 
 // Plan computes what Apply would do, without building or touching the
 // executable: a dry run, which fails as Apply would before building.
 func (c *SelfCompile) Plan(ctx context.Context, ch Change) (*Plan, error) {
-	plan, err := c.run(ctx, ch, modePlan)
-	return plan, prefixed(err)
+	plan, err := c.plan(ctx, ch)
+	return plan, apiErr(err)
 }
 
 // Restart makes the new binary take over after an install: on Unix it
@@ -218,9 +227,9 @@ func (c *SelfCompile) Plan(ctx context.Context, ch Change) (*Plan, error) {
 func (c *SelfCompile) Restart() error {
 	target, err := c.target()
 	if err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
-	return prefixed(proc.Exec(target))
+	return apiErr(proc.Exec(target))
 }
 
 // Cleanup removes what killed installs left in the cache's work
@@ -230,7 +239,7 @@ func (c *SelfCompile) Restart() error {
 func (c *SelfCompile) Cleanup() error {
 	root, err := c.cacheRoot()
 	if err != nil {
-		return prefixed(err)
+		return apiErr(err)
 	}
 	lockfile.RemoveStale(workRoot(root), workPrefix)
 	return nil

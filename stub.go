@@ -56,35 +56,35 @@ var installed = sync.OnceValue(func() buildRecord {
 // restored source, and the target's bundles into its bundle package, so
 // the new binary carries them again and stays self-compiling. The bundles
 // are streamed from the executable file, never held in the heap.
-func (in *install) writeStub() error {
-	imports := make([]string, len(in.rec.Plugins))
-	for i, p := range in.rec.Plugins {
+func (res *resolution) writeStub() error {
+	imports := make([]string, len(res.rec.Plugins))
+	for i, p := range res.rec.Plugins {
 		imports[i] = p.ImportPath
 	}
-	src, err := stub.Main(stub.BundleImportPath(in.bin.Shared.Manifest.MainPackage), imports, recordJSON(in.rec), in.pluginBundle)
+	src, err := stub.Main(stub.BundleImportPath(res.bin.Shared.Manifest.MainPackage), imports, recordJSON(res.rec), res.pluginBundle)
 	if err != nil {
 		return &PluginError{Spec: strings.Join(imports, " "), Reason: err.Error()}
 	}
-	if err := fsutil.Copy(filepath.Join(in.mainDir(), stub.MainFile), strings.NewReader(string(src)), 0o644); err != nil {
+	if err := fsutil.Copy(filepath.Join(res.mainDir(), stub.MainFile), strings.NewReader(string(src)), 0o644); err != nil {
 		return err
 	}
-	return in.writeBundles()
+	return res.writeBundles()
 }
 
 // writeBundles writes the executable's shared and toolchain bundles into
 // the bundle package of the restored source, once an install; or, for a
 // program whose bundles are in a file beside it, its beside bundle.
-func (in *install) writeBundles() error {
-	if in.bundlesWritten {
+func (res *resolution) writeBundles() error {
+	if res.bundlesWritten {
 		return nil
 	}
-	dir := filepath.Join(in.mainDir(), stub.BundleDir)
-	tc := in.bin.Toolchain.Manifest
+	dir := filepath.Join(res.mainDir(), stub.BundleDir)
+	tc := res.bin.Toolchain.Manifest
 	bundles := map[string]*exe.Bundle{
-		stub.SharedBundle:                        in.bin.Shared,
-		stub.ToolchainBundle(tc.GOOS, tc.GOARCH): in.bin.Toolchain,
+		stub.SharedBundle:                        res.bin.Shared,
+		stub.ToolchainBundle(tc.GOOS, tc.GOARCH): res.bin.Toolchain,
 	}
-	if b := in.bin.Beside; b != nil { // the new binary names the same side file
+	if b := res.bin.Beside; b != nil { // the new binary names the same side file
 		bundles = map[string]*exe.Bundle{stub.BesideBundle(b.Manifest.GOOS, b.Manifest.GOARCH): b}
 	}
 	for name, b := range bundles {
@@ -92,7 +92,7 @@ func (in *install) writeBundles() error {
 			return err
 		}
 	}
-	in.bundlesWritten = true
+	res.bundlesWritten = true
 	return nil
 }
 
@@ -102,13 +102,13 @@ func (in *install) writeBundles() error {
 func (c *SelfCompile) Plugins() ([]PluginInfo, error) {
 	target, err := c.target()
 	if err != nil {
-		return nil, prefixed(err)
+		return nil, apiErr(err)
 	}
 	bin, err := exe.Open(target)
 	if err != nil {
-		return nil, prefixed(&TargetError{Path: target, Err: err})
+		return nil, apiErr(&TargetError{Path: target, Err: err})
 	}
 	defer bin.Close()
 	rec, err := exe.ReadRecord[PluginInfo](bin)
-	return rec.Plugins, prefixed(err)
+	return rec.Plugins, apiErr(err)
 }

@@ -110,9 +110,19 @@ type Part struct {
 // error that matches selfcompile.ErrBundleCorrupt. What is not a regular
 // file is refused without being read.
 func ReadFile(path string) (*Binary, error) {
-	x, err := exe.Open(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// readFile is ReadFile, its errors without the package's name and the
+// path, which ReadFile writes once.
+func readFile(path string) (*Binary, error) {
+	x, err := exe.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer x.Close()
 	bi := x.Build
@@ -150,7 +160,7 @@ func ReadFile(path string) (*Binary, error) {
 	}
 	rec, err := exe.ReadRecord[selfcompile.PluginInfo](x)
 	if err != nil {
-		return nil, fmt.Errorf("inspect: %s: %w", path, err)
+		return nil, err
 	}
 	if rec.Plugins != nil {
 		b.Plugins = rec.Plugins
@@ -158,14 +168,14 @@ func ReadFile(path string) (*Binary, error) {
 	b.HostVersion = cmp.Or(rec.HostVersion, b.HostVersion, x.Shared.Manifest.HostVersion)
 	resolved, err := filepath.EvalSymlinks(path) // as installs and the Manager resolve it
 	if err != nil {
-		return nil, fmt.Errorf("inspect: %s: %w", path, err)
+		return nil, err
 	}
 	if b.Processes, err = selfcompile.ReadProcessPlugins(selfcompile.DefaultProcessDir(resolved)); err != nil {
-		return nil, fmt.Errorf("inspect: %s: its process plugins: %w", path, err)
+		return nil, fmt.Errorf("its process plugins: %w", err)
 	}
 	if raw := x.Shared.Manifest.Vendor; len(raw) > 0 {
 		if b.Catalog, err = readCatalog(raw); err != nil {
-			return nil, fmt.Errorf("inspect: %s: the catalog configuration: %w", path, err)
+			return nil, fmt.Errorf("the catalog configuration: %w", err)
 		}
 	}
 	return b, nil

@@ -119,11 +119,21 @@ func (l *Loader) Load(ctx context.Context, spec string) (*Plugin, error) {
 // in this process. It refuses, with ErrLoaded, a plugin of whose package
 // or module this process has loaded one since (two loads at once).
 func Open(gp *selfcompile.GoPlugin) (*Plugin, error) {
+	p, err := open(gp)
+	if err != nil {
+		return nil, fmt.Errorf("live: %w", err)
+	}
+	return p, nil
+}
+
+// open is Open, its errors without the package's name, which Open writes
+// once.
+func open(gp *selfcompile.GoPlugin) (*Plugin, error) {
 	loaded.Lock()
 	defer loaded.Unlock()
 	for _, have := range loaded.plugins { // loaded while this one was built
 		if have.Info.Shares(gp.Plugin) {
-			return nil, fmt.Errorf("live: %w: %s was loaded while %s was built; a Go plugin cannot be unloaded or replaced", ErrLoaded, have.Info.Describe(), gp.Plugin.Describe())
+			return nil, fmt.Errorf("%w: %s was loaded while %s was built; a Go plugin cannot be unloaded or replaced", ErrLoaded, have.Info.Describe(), gp.Plugin.Describe())
 		}
 	}
 	sum, err := fsutil.SHA256(gp.Path)
@@ -131,11 +141,11 @@ func Open(gp *selfcompile.GoPlugin) (*Plugin, error) {
 		return nil, err
 	}
 	if sum != gp.Sum {
-		return nil, fmt.Errorf("live: %w: %s has sha256 %s, and was built with %s; it was not opened", ErrChanged, gp.Path, sum, gp.Sum)
+		return nil, fmt.Errorf("%w: %s has sha256 %s, and was built with %s; it was not opened", ErrChanged, gp.Path, sum, gp.Sum)
 	}
 	p, err := plugin.Open(gp.Path)
 	if err != nil {
-		return nil, fmt.Errorf("live: opening %s: %w", gp.Path, err)
+		return nil, fmt.Errorf("opening %s: %w", gp.Path, err)
 	}
 	lp := &Plugin{Info: gp.Plugin, Path: gp.Path, Sum: sum, p: p}
 	loaded.plugins = append(loaded.plugins, lp)
