@@ -161,6 +161,17 @@ func (e *NetworkError) Error() string {
 // Is reports whether target is ErrNeedsNetwork.
 func (e *NetworkError) Is(target error) bool { return target == ErrNeedsNetwork }
 
+// offlineError is an error whose cause is the network, which the install
+// may not use or cannot reach: it matches ErrNeedsNetwork besides what
+// the error matches.
+type offlineError struct{ error }
+
+// Is reports whether target is ErrNeedsNetwork.
+func (e *offlineError) Is(target error) bool { return target == ErrNeedsNetwork }
+
+// Unwrap returns the error.
+func (e *offlineError) Unwrap() error { return e.error }
+
 // BuildError reports a failed go command. It matches ErrBuild.
 type BuildError struct {
 	// Plugins lists the plugins the failure is attributed to: those whose

@@ -311,7 +311,7 @@ func checkMain(sp pluginSpec) error {
 // fetchProcess resolves a process plugin given by import path and version
 // to the module version that provides it, as installs of compiled-in
 // plugins do, and copies that module into the workdir (the module cache is
-// read-only): the folder it is built res.
+// read-only): the folder it is built in.
 func (res *resolution) fetchProcess(ctx context.Context, sp *pluginSpec) error {
 	mv := module.Version{Path: sp.modulePath, Version: sp.version}
 	if sp.listedIn == nil { // the catalog named the module version

@@ -90,8 +90,13 @@ func (r *run) restore(ctx context.Context, replacing bool) (*layout, error) {
 	done := r.stage(StageRestore)
 	l := &layout{run: r, dirs: r.restoredDirs(), meter: &buildMeter{}}
 	side := exe.SideOptions{Known: r.known(), Dir: filepath.Join(r.cache, bundlesDir), Offline: offline(), Logf: r.c.logf}
+	if n := r.bin.SideToFetch(side.Dir); n > 0 {
+		if err := r.checkSpace(n, replacing); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.bin.OpenSide(ctx, side); err != nil {
-		return nil, err
+		return nil, sideError(err, side.Dir)
 	}
 	jobs, err := l.restoreJobs()
 	if err != nil {
@@ -363,6 +368,19 @@ func (l *layout) fetchSource(ctx context.Context) error {
 	l.fetched = version
 	done()
 	return nil
+}
+
+// sideError makes a failure to fetch the bundle file match its cause as
+// well: ErrNeedsNetwork for want of the network, ErrNoSpace for want of
+// room in dir.
+func sideError(err error, dir string) error {
+	switch {
+	case fsutil.IsNoSpace(err):
+		return newSpaceError(dir, err, "", true)
+	case exe.NeedsNetwork(err):
+		return &offlineError{err}
+	}
+	return err
 }
 
 // diskError makes a write that failed for want of room an error that

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
@@ -20,8 +19,13 @@ import (
 	"github.com/shazow/go-selfcompile/internal/known"
 )
 
-// ErrSideFile matches a *SideFileError.
-var ErrSideFile = errors.New("the executable's bundle file is missing, cannot be fetched, or is not the one it was built with")
+var (
+	// ErrSideFile matches a *SideFileError.
+	ErrSideFile = errors.New("the executable's bundle file is missing, cannot be fetched, or is not the one it was built with")
+	// ErrOffline is the cause of a *SideFileError for a file that must be
+	// fetched over the network, which the install may not use.
+	ErrOffline = errors.New("this install may not use the network (GOPROXY=off)")
+)
 
 // SideFileError reports that the file beside an executable that holds its
 // shared and toolchain bundles is missing, unreadable, or not the file the
@@ -34,8 +38,11 @@ type SideFileError struct {
 	Exe, Path, Looked string
 	// Fetched reports a file that installs fetch from Path.
 	Fetched bool
-	// Reason says what is wrong with the file.
+	// Reason says what is wrong with the file, and Err is its cause, if
+	// any: the failed fetch (a context's error, a fetch.Error, ErrOffline,
+	// a write's error), or the failed read.
 	Reason string
+	Err    error
 }
 
 func (e *SideFileError) Error() string {
@@ -49,6 +56,16 @@ func (e *SideFileError) Error() string {
 
 // Is reports whether target is ErrSideFile.
 func (e *SideFileError) Is(target error) bool { return target == ErrSideFile }
+
+// Unwrap returns the cause.
+func (e *SideFileError) Unwrap() error { return e.Err }
+
+// NeedsNetwork reports whether err is the failure to fetch a side file
+// for want of the network: the install may not use it, or the server or
+// the network failed.
+func NeedsNetwork(err error) bool {
+	return errors.Is(err, ErrOffline) || errors.Is(err, fetch.ErrUnreachable)
+}
 
 // SidePath returns where the file that holds the executable's bundles is:
 // beside it, or for a fetched file where the cache directory dir keeps it
@@ -97,7 +114,7 @@ func (x *File) OpenSide(ctx context.Context, o SideOptions) error {
 	}
 	path := x.SidePath(o.Dir)
 	fail := func(err error) error {
-		return &SideFileError{Exe: x.Path, Path: cmp.Or(x.Side.URL, x.Side.Path), Looked: path, Fetched: x.Side.URL != "", Reason: err.Error()}
+		return &SideFileError{Exe: x.Path, Path: cmp.Or(x.Side.URL, x.Side.Path), Looked: path, Fetched: x.Side.URL != "", Reason: err.Error(), Err: errors.Unwrap(err)}
 	}
 	fetched := x.Side.URL != "" && !fsutil.Exists(path)
 	if fetched {
@@ -173,8 +190,8 @@ func (x *File) openSide(path string, k known.Store) (*os.File, error) {
 // against the digests x embeds before it is renamed into place.
 func (x *File) fetchSide(ctx context.Context, path string, o SideOptions) error {
 	url := x.Side.URL
-	if o.Offline && strings.HasPrefix(url, "https:") {
-		return errors.New("is not in the cache, and this install may not use the network (GOPROXY=off)")
+	if file, _ := fetch.CheckLocation(url); o.Offline && file == "" {
+		return fmt.Errorf("is not in the cache, and %w", ErrOffline)
 	}
 	last := x.Side.Bundles[len(x.Side.Bundles)-1]
 	want := last.Offset + last.Size
@@ -191,7 +208,7 @@ func (x *File) fetchSide(ctx context.Context, path string, o SideOptions) error 
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("could not be kept: %w", err)
 	}
-	return fsutil.WriteAtomic(path, 0o444, func(w io.Writer) error {
+	err = fsutil.WriteAtomic(path, 0o444, func(w io.Writer) error {
 		n, err := io.Copy(w, io.LimitReader(r, want+1))
 		switch {
 		case err != nil:
@@ -206,6 +223,21 @@ func (x *File) fetchSide(ctx context.Context, path string, o SideOptions) error 
 		}
 		return w.(*os.File).Sync()
 	})
+	if err != nil && fsutil.Exists(path) {
+		return nil // another install fetched it meanwhile (Windows refuses to rename over it): openSide checks it
+	}
+	return err
+}
+
+// SideToFetch returns the bytes of the side file that OpenSide would
+// fetch into dir, 0 for none: an executable that embeds its bundles, keeps
+// them beside it, or whose file dir holds already.
+func (x *File) SideToFetch(dir string) int64 {
+	if x.Side == nil || x.Side.URL == "" || fsutil.Exists(x.SidePath(dir)) {
+		return 0
+	}
+	last := x.Side.Bundles[len(x.Side.Bundles)-1]
+	return last.Offset + last.Size
 }
 
 // fetchTimeout bounds a fetch of a side file.

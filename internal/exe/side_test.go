@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fetch"
 	"github.com/shazow/go-selfcompile/internal/known"
 )
 
@@ -145,8 +146,21 @@ func TestFetchSide(t *testing.T) {
 	offline := &bundle.Side{URL: "https://127.0.0.1:1/prog.selfcompile", Bundles: x.Side.Bundles}
 	o.Offline = true
 	err = besideFile(t, t.TempDir(), offline).OpenSide(context.Background(), o)
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "may not use the network") {
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "may not use the network") || !errors.Is(err, ErrOffline) || !NeedsNetwork(err) {
 		t.Fatalf("offline: %v", err)
+	}
+	// Online, a server that refuses the connection is the network's
+	// failure, and a canceled fetch says so: the cause stays in the chain.
+	o.Offline = false
+	err = besideFile(t, t.TempDir(), offline).OpenSide(context.Background(), o)
+	if !errors.Is(err, ErrSideFile) || !errors.Is(err, fetch.ErrUnreachable) || !NeedsNetwork(err) {
+		t.Fatalf("an unreachable server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = besideFile(t, t.TempDir(), offline).OpenSide(ctx, o)
+	if !errors.Is(err, ErrSideFile) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("a canceled fetch: %v", err)
 	}
 }
 

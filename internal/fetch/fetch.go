@@ -12,10 +12,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/printable"
 )
 
@@ -60,16 +60,12 @@ func Open(ctx context.Context, client *http.Client, location string) (io.ReadClo
 	fail := func(kind error, format string, args ...any) error {
 		return &Error{Kind: kind, Location: location, Err: fmt.Errorf(format, args...)}
 	}
-	u, err := url.Parse(location)
+	file, err := CheckLocation(location)
 	switch {
 	case err != nil:
-		return nil, fail(ErrLocation, "location %q: %w", location, err)
-	case u.Scheme == "file":
-		return openFile(location, fileURLPath(u.Path))
-	case u.Scheme == "" && strings.HasPrefix(location, "/") || len(location) > 2 && location[1] == ':':
-		return openFile(location, location)
-	case u.Scheme != "https":
-		return nil, fail(ErrLocation, "location %q: want an https URL or a file", location)
+		return nil, &Error{Kind: ErrLocation, Location: location, Err: err}
+	case file != "":
+		return openFile(location, file)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
 	if err != nil {
@@ -108,6 +104,26 @@ func Open(ctx context.Context, client *http.Client, location string) (io.ReadClo
 	}
 }
 
+// CheckLocation checks that Open takes location: an https URL, a file://
+// URL of this machine (no host, or localhost), or an absolute path (on
+// Windows, with a drive letter). For a file, it returns its path.
+func CheckLocation(location string) (file string, err error) {
+	u, err := url.Parse(location)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("location %q: %w", location, err)
+	case u.Scheme == "file" && (u.Host == "" || u.Host == "localhost"):
+		return fileURLPath(u.Path), nil
+	case u.Scheme == "file":
+		return "", fmt.Errorf("location %q: a file:// URL names a file of this machine (no host): mount the share and name the path", location)
+	case u.Scheme == "" && strings.HasPrefix(location, "/") || len(location) > 2 && location[1] == ':' && (location[2] == '/' || location[2] == '\\'):
+		return location, nil
+	case u.Scheme != "https":
+		return "", fmt.Errorf("location %q: want an https URL or a file", location)
+	}
+	return "", nil
+}
+
 // body is what Open returns: its read errors are an *Error of kind (the
 // network's, for a response's body).
 type body struct {
@@ -124,8 +140,10 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// openFile opens a regular file, without blocking on anything else (a
+// FIFO planted at the location).
 func openFile(location, name string) (io.ReadCloser, error) {
-	f, err := os.Open(name)
+	f, err := fsutil.OpenRegular(name)
 	if err != nil {
 		return nil, &Error{Kind: ErrMissing, Location: location, Err: err}
 	}

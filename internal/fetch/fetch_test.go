@@ -43,6 +43,8 @@ func TestOpen(t *testing.T) {
 		{file + ".missing", nil, ErrMissing},
 		{"http://example.com/x", nil, ErrLocation},
 		{"ftp://example.com/x", nil, ErrLocation},
+		{"file://fileserver/share/x", nil, ErrLocation}, // not this machine's
+		{"file://localhost" + filepath.ToSlash(file), nil, nil},
 	} {
 		r, err := Open(context.Background(), c.client, c.location)
 		if c.want == nil {

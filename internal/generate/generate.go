@@ -23,6 +23,7 @@ import (
 
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
+	"github.com/shazow/go-selfcompile/internal/fetch"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 )
 
@@ -154,8 +155,10 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 	if v := opts.HostVersion; v != "" && semver.Canonical(v) != v {
 		return nil, fmt.Errorf("host version %q: want a semantic version, as in v1.2.0", v)
 	}
-	if u := opts.BundleURL; u != "" && (!opts.Beside || opts.BundlePath != "" || !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "file://") && !filepath.IsAbs(u)) {
-		return nil, fmt.Errorf("bundle URL %q: want an https URL, a file:// URL or an absolute path, with --bundle fetch and no --bundle-path", u)
+	if u := opts.BundleURL; u != "" {
+		if _, err := fetch.CheckLocation(u); err != nil || !opts.Beside || opts.BundlePath != "" {
+			return nil, fmt.Errorf("bundle URL %q: want an https URL, a file:// URL or an absolute path, with --bundle fetch and no --bundle-path (%v)", u, err)
+		}
 	}
 	if p := opts.BundlePath; p != "" && (!opts.Beside || strings.HasSuffix(filepath.ToSlash(p), "/") || path.Base(filepath.ToSlash(p)) == "." || path.Base(filepath.ToSlash(p)) == "..") {
 		return nil, fmt.Errorf("bundle path %q: want the path of a file, relative to the executable's directory or absolute, with --bundle beside", p)
