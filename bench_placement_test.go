@@ -22,11 +22,7 @@ func BenchmarkPlacements(b *testing.B) {
 	if testing.Short() {
 		b.Skip("slow")
 	}
-	work, repo := benchRepo(b)
-	host := filepath.Join(repo, "example", "nethost")
-	os.MkdirAll(host, 0o755)
-	os.WriteFile(filepath.Join(host, "main.go"), []byte(netHostMain), 0o644)
-	writeLiveFiles(host)
+	work, repo, host := netHost(b)
 	out, err := command(host, nil, "go", "tool", "-n", "go-selfcompile") // builds the generator, outside the timing
 	if err != nil {
 		b.Fatalf("go tool -n: %v\n%s", err, out)

@@ -349,11 +349,7 @@ func BenchmarkInstall(b *testing.B) {
 	if testing.Short() {
 		b.Skip("slow")
 	}
-	work, repo := benchRepo(b)
-	host := filepath.Join(repo, "example", "nethost")
-	os.MkdirAll(host, 0o755)
-	os.WriteFile(filepath.Join(host, "main.go"), []byte(netHostMain), 0o644)
-	writeLiveFiles(host)
+	work, repo, host := netHost(b)
 	var t table
 
 	// Generation, at the default level, without and with the warm cache:
@@ -455,6 +451,19 @@ func BenchmarkInstall(b *testing.B) {
 	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
 	b.ReportMetric(float64(first.rssAnon)/1e6, "MB-peak-RssAnon")
 	t.print()
+}
+
+// netHost returns a benchmark's directory, a copy of this repository in
+// it, and the main package of the benchmark's net/http program, written
+// into the copy.
+func netHost(b *testing.B) (work, repo, host string) {
+	b.Helper()
+	work, repo = benchRepo(b)
+	host = filepath.Join(repo, "example", "nethost")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "main.go"), []byte(netHostMain), 0o644)
+	writeLiveFiles(host)
+	return work, repo, host
 }
 
 // netPlain builds the benchmark's net/http program without
