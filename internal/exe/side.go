@@ -208,8 +208,10 @@ func (x *File) fetchSide(ctx context.Context, path string, o SideOptions) error 
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("could not be kept: %w", err)
 	}
+	removeLeftovers(filepath.Dir(path))
+	pr := &progressReader{r: io.LimitReader(r, want+1), want: want, last: time.Now(), logf: o.Logf}
 	err = fsutil.WriteAtomic(path, 0o444, func(w io.Writer) error {
-		n, err := io.Copy(w, io.LimitReader(r, want+1))
+		n, err := io.Copy(w, pr)
 		switch {
 		case err != nil:
 			return fmt.Errorf("could not be fetched: %w", err)
@@ -240,8 +242,42 @@ func (x *File) SideToFetch(dir string) int64 {
 	return last.Offset + last.Size
 }
 
-// fetchTimeout bounds a fetch of a side file.
-const fetchTimeout = 15 * time.Minute
+// fetchTimeout bounds a fetch of a side file, and progressEvery is how
+// often a fetch says how far it is.
+const (
+	fetchTimeout  = 15 * time.Minute
+	progressEvery = 5 * time.Second
+)
+
+// progressReader reads r, and says every progressEvery how much of want
+// it has read.
+type progressReader struct {
+	r       io.Reader
+	n, want int64
+	last    time.Time
+	logf    func(format string, args ...any)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.logf != nil && time.Since(p.last) >= progressEvery {
+		p.last = time.Now()
+		p.logf("Fetched %.1f of %.1f MB", float64(p.n)/1e6, float64(p.want)/1e6)
+	}
+	return n, err
+}
+
+// removeLeftovers removes from dir the temporary files of fetches that
+// were killed: older than a fetch may last.
+func removeLeftovers(dir string) {
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	for _, t := range tmps {
+		if fi, err := os.Lstat(t); err == nil && time.Since(fi.ModTime()) > fetchTimeout {
+			os.Remove(t)
+		}
+	}
+}
 
 // checkSide checks that each bundle of a side file is where the executable
 // says, with the sha256 it says.

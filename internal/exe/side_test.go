@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/fetch"
@@ -94,11 +96,24 @@ func TestFetchSide(t *testing.T) {
 	var logged string
 	o := SideOptions{Known: k, Dir: cache, Logf: func(f string, a ...any) { logged += f }}
 
+	// What a killed fetch left goes, once older than a fetch may last; a
+	// fetch that may still run keeps its file.
+	stale, live := filepath.Join(cache, ".x.selfcompile.tmp-1"), filepath.Join(cache, ".x.selfcompile.tmp-2")
+	os.WriteFile(stale, []byte("partial"), 0o644)
+	os.WriteFile(live, []byte("partial"), 0o644)
+	old := time.Now().Add(-2 * fetchTimeout)
+	os.Chtimes(stale, old, old)
 	y := besideFile(t, t.TempDir(), fetched)
 	if err := y.OpenSide(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	y.side.Close()
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a killed fetch's temporary file is left")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Error("a running fetch's temporary file was removed")
+	}
 	kept := y.SidePath(cache)
 	if filepath.Dir(kept) != cache || !fsutilSame(t, kept, file) || !strings.Contains(logged, "Fetching") {
 		t.Fatalf("the fetched file is not kept in the cache as published: %s (logged %q)", kept, logged)
@@ -161,6 +176,19 @@ func TestFetchSide(t *testing.T) {
 	err = besideFile(t, t.TempDir(), offline).OpenSide(ctx, o)
 	if !errors.Is(err, ErrSideFile) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("a canceled fetch: %v", err)
+	}
+}
+
+// A fetch that lasts says how far it is.
+func TestFetchProgress(t *testing.T) {
+	var logged []string
+	p := &progressReader{r: strings.NewReader(strings.Repeat("x", 3<<20)), want: 3 << 20, last: time.Now().Add(-time.Minute),
+		logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
+	if _, err := io.Copy(io.Discard, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(logged) != 1 || !strings.HasPrefix(logged[0], "Fetched ") || !strings.HasSuffix(logged[0], " of 3.1 MB") {
+		t.Fatalf("progress: %q, want one line, then none before %v", logged, progressEvery)
 	}
 }
 
