@@ -79,22 +79,26 @@ func serve(addr, pidFile string) error {
 			conns.Done()
 		}
 	}}
-	go srv.Serve(ln)
+	served := make(chan struct{}) // closed when Serve has returned
+	go func() { srv.Serve(ln); close(served) }()
 	if err := upg.Ready(); err != nil {
 		return err
 	}
 	<-upg.Exit()
-	return drain(srv, ln, &conns)
+	return drain(srv, ln, served, &conns)
 }
 
 // drain stops accepting and lets every connection this process accepted
 // finish its request. It does not start with http.Server.Shutdown: that
 // drops a request read after it began (the connection closes without an
 // answer), and a connection accepted just before the new process took over
-// may not have sent its request yet.
-func drain(srv *http.Server, ln net.Listener, conns *sync.WaitGroup) error {
+// may not have sent its request yet. It counts the connections once Serve
+// has returned: Serve counts each one it accepts (StateNew) before it
+// accepts the next, so none accepted just before the close is missed.
+func drain(srv *http.Server, ln net.Listener, served <-chan struct{}, conns *sync.WaitGroup) error {
 	srv.SetKeepAlivesEnabled(false) // each connection closes after its answer
 	ln.Close()                      // the socket stays open in the new process
+	<-served
 	finished := make(chan struct{})
 	go func() { conns.Wait(); close(finished) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
