@@ -219,14 +219,9 @@ func caddyFloorsIn(b *testing.B, work, host, ext, floorCache string, withNew boo
 	data, _ := os.ReadFile(filepath.Join(ext, "go.mod"))
 	mod := strings.Fields(string(data))[1]
 	command(host, nil, "go", "mod", "edit", "-require="+mod+"@v0.0.0", "-replace="+mod+"="+ext)
-	zz := filepath.Join(host, caddyMain, "zz_plugin.go")
-	defer os.Remove(zz)
-	floor := func(extra string) time.Duration {
-		os.WriteFile(zz, []byte("package main\n\nimport _ \""+mod+"\"\n"+extra), 0o644)
-		return timed(b, host, []string{"GOCACHE=" + floorCache, "GOFLAGS=-mod=mod"}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), "./"+caddyMain)
-	}
-	cold = floor("")
-	warm = medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+	defer os.Remove(filepath.Join(host, caddyMain, floorFile))
+	floor := floorBuilder(b, filepath.Join(host, caddyMain), mod, host, []string{"GOCACHE=" + floorCache, "GOFLAGS=-mod=mod"}, filepath.Join(work, "floor"), "./"+caddyMain)
+	cold, warm = coldWarm(floor)
 	if !withNew {
 		return cold, warm, 0
 	}

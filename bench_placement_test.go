@@ -41,13 +41,8 @@ func BenchmarkPlacements(b *testing.B) {
 			return d
 		},
 		floors: func(cache string) (cold, warm time.Duration) {
-			floor := func(extra string) time.Duration {
-				zz := filepath.Join(host, "zz_plugin.go")
-				os.WriteFile(zz, []byte("package main\n\nimport _ \""+aplugin+"\"\n"+extra), 0o644)
-				defer os.Remove(zz)
-				return timed(b, repo, []string{"GOCACHE=" + cache}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), "./example/nethost")
-			}
-			return floor(""), medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+			defer os.Remove(filepath.Join(host, floorFile))
+			return coldWarm(floorBuilder(b, host, aplugin, repo, []string{"GOCACHE=" + cache}, filepath.Join(work, "floor"), "./example/nethost"))
 		},
 	})
 	t.print()

@@ -393,20 +393,14 @@ func BenchmarkInstall(b *testing.B) {
 	if out, err := exec.Command("cp", "-a", plainPkg, bundlePkg).CombinedOutput(); err != nil {
 		b.Fatalf("cp -a: %v\n%s", err, out)
 	}
-	floorCache := filepath.Join(work, "floorcache")
-	zz := filepath.Join(host, "zz_plugin.go")
-	floor := func(extra string) time.Duration {
-		os.WriteFile(zz, []byte("package main\n\nimport _ \""+aplugin+"\"\n"+extra), 0o644)
-		return timed(b, repo, []string{"GOCACHE=" + floorCache}, "go", "build", "-trimpath", "-o", filepath.Join(work, "floor"), "./example/nethost")
-	}
-	cold := floor("")
-	warm := medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+	floor := floorBuilder(b, host, aplugin, repo, []string{"GOCACHE=" + filepath.Join(work, "floorcache")}, filepath.Join(work, "floor"), "./example/nethost")
+	cold, warm := coldWarm(floor)
 	warmNew := newPluginFloor(b, repo, func(i int) string {
 		d := filepath.Join(work, fmt.Sprintf("floorplug%d", i))
 		writePluginB(b, d, fmt.Sprintf("example.com/floorplug%d", i))
 		return d
 	}, func(mod string) time.Duration { return floor("import _ \"" + mod + "\"\n") })
-	os.Remove(zz)
+	os.Remove(filepath.Join(host, floorFile))
 	t.add("floor: cold go build -trimpath", secs(cold), "1.00 of cold")
 	t.add("floor: warm go build -trimpath (main changed, median of 3)", secs(warm), "1.00 of warm")
 	t.add("floor: warm go build -trimpath adding a new plugin (median of 3)", secs(warmNew), "1.00 of new")
@@ -451,6 +445,28 @@ func BenchmarkInstall(b *testing.B) {
 	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
 	b.ReportMetric(float64(first.rssAnon)/1e6, "MB-peak-RssAnon")
 	t.print()
+}
+
+// floorFile is the file of a main package that a floor adds: it imports
+// the plugin, and the code that changes main.
+const floorFile = "zz_plugin.go"
+
+// floorBuilder returns a floor: go build -trimpath, in dir with env, of
+// the main package pkg at mainDir into out, with imp imported and extra
+// code added to main (floorFile, which the caller removes).
+func floorBuilder(b *testing.B, mainDir, imp, dir string, env []string, out, pkg string) func(extra string) time.Duration {
+	return func(extra string) time.Duration {
+		os.WriteFile(filepath.Join(mainDir, floorFile), []byte("package main\n\nimport _ \""+imp+"\"\n"+extra), 0o644)
+		return timed(b, dir, env, "go", "build", "-trimpath", "-o", out, pkg)
+	}
+}
+
+// coldWarm times floor with what its build cache holds (empty: cold),
+// then with only main changed, the median of three (warm).
+func coldWarm(floor func(extra string) time.Duration) (cold, warm time.Duration) {
+	cold = floor("")
+	warm = medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
+	return cold, warm
 }
 
 // netHost returns a benchmark's directory, a copy of this repository in
