@@ -37,12 +37,12 @@ func TestRefusedModuleIsFetchedAgain(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cache := t.TempDir()
-			fetch(t, cache, mv, filepath.Join(dir, c.zip), c.gomod)
+			putModule(t, cache, mv, filepath.Join(dir, c.zip), c.gomod)
 			_, err := v.checkListed(cache, gosrc.Module{Path: mv.Path, Version: mv.Version}, "metrics")
 			if !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "removed from the module cache") {
 				t.Fatalf("the bad version: %v", err)
 			}
-			fetch(t, cache, mv, filepath.Join(dir, "genuine.zip"), genuine["go.mod"])
+			putModule(t, cache, mv, filepath.Join(dir, "genuine.zip"), genuine["go.mod"])
 			if _, err := v.checkListed(cache, gosrc.Module{Path: mv.Path, Version: mv.Version}, "metrics"); err != nil {
 				t.Fatalf("the genuine version, fetched after the bad one was refused: %v", err)
 			}
@@ -50,9 +50,9 @@ func TestRefusedModuleIsFetchedAgain(t *testing.T) {
 	}
 }
 
-// fetch puts a module version into a module cache as the go command
+// putModule puts a module version into a module cache as the go command
 // downloads it: the files the cache lacks, keeping those it has.
-func fetch(t *testing.T, cache string, mv module.Version, zip, gomod string) {
+func putModule(t *testing.T, cache string, mv module.Version, zip, gomod string) {
 	t.Helper()
 	zipPath, _, err := modcache.Paths(cache, mv)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/shazow/go-selfcompile/internal/cachetree"
 	"github.com/shazow/go-selfcompile/internal/exe"
 	"github.com/shazow/go-selfcompile/internal/failpoint"
+	"github.com/shazow/go-selfcompile/internal/fetch"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/modcache"
@@ -377,7 +378,7 @@ func sideError(err error, dir string) error {
 	switch {
 	case fsutil.IsNoSpace(err):
 		return newSpaceError(dir, err, "", true)
-	case exe.NeedsNetwork(err):
+	case fetch.NeedsNetwork(err):
 		return &offlineError{err}
 	}
 	return err

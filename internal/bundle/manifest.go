@@ -100,6 +100,15 @@ type Manifest struct {
 	Vendor json.RawMessage `json:",omitempty"`
 	// Side is, in a Beside bundle, the file that holds the bundles.
 	Side *Side `json:",omitempty"`
+	// Module is, in a toolchain bundle that does not store its toolchain
+	// (the vendor's choice: --bundle fetch without --bundle-url), the
+	// golang.org/toolchain module that installs fetch through the module
+	// proxy instead.
+	Module *ToolchainModule `json:",omitempty"`
+	// FetchModules reports, in a shared bundle, that its modules part was
+	// left out: installs download the host's modules through the module
+	// proxy, each checked against the go.sum of the source part.
+	FetchModules bool `json:",omitempty"`
 	// Parts lists the parts in the order they are stored.
 	Parts []Part
 }
@@ -116,6 +125,32 @@ type Side struct {
 	URL string `json:",omitempty"`
 	// Bundles are the bundles the file holds, in order.
 	Bundles []SideBundle
+}
+
+// ToolchainModule is a golang.org/toolchain module version, pinned by its
+// hash, and the toolchain part that pruning it for the bundle's platform
+// gives.
+type ToolchainModule struct {
+	// Version is the module's version, as in "v0.0.1-go1.26.8.linux-amd64".
+	Version string
+	// Sum is the h1: hash of its zip, as the checksum database has it.
+	Sum string
+	// Boring keeps the boringcrypto objects (GOEXPERIMENT=boringcrypto).
+	Boring bool `json:",omitempty"`
+	// Part is what pruning it gives: its files, size and digest.
+	Part Part
+}
+
+// ToolchainPath is the module path of Go's toolchains.
+const ToolchainPath = "golang.org/toolchain"
+
+// ToolchainPart returns the toolchain part of a toolchain bundle: the one
+// it stores, or the one its Module gives.
+func (m *Manifest) ToolchainPart() (Part, bool) {
+	if m.Module != nil {
+		return m.Module.Part, true
+	}
+	return m.Part(PartToolchain)
 }
 
 // SideBundle is a bundle in a side file: its manifest, where it is, and

@@ -118,7 +118,7 @@ func Write(w io.Writer, m *Manifest, parts []PartFiles, level Level) error {
 	m.Format = Format
 	m.Parts = m.Parts[:0]
 	for _, p := range parts {
-		part, err := digestPart(p)
+		part, err := DigestPart(p)
 		if err != nil {
 			return err
 		}
@@ -180,8 +180,9 @@ func Write(w io.Writer, m *Manifest, parts []PartFiles, level Level) error {
 	return err
 }
 
-// digestPart hashes a part's files, on every core.
-func digestPart(p PartFiles) (Part, error) {
+// DigestPart returns the part that files p make, as Write stores it:
+// its files, size and digest, hashed on every core.
+func DigestPart(p PartFiles) (Part, error) {
 	type result struct {
 		sum  []byte
 		size int64

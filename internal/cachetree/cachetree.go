@@ -49,12 +49,20 @@ func Marker(dir string, p bundle.Part) string {
 // holds a half-written or unverified tree. Another installer may restore
 // the same part first; then its tree is kept.
 func Restore(br *bundle.Reader, name, final string, progress func(int64)) error {
+	return Fill(final, func(tmp string) error { return br.Restore(name, tmp, progress) })
+}
+
+// Fill makes the cache directory final a tree that fill writes into an
+// empty private temporary directory and checks: renamed into place, with
+// its index, only once fill returned nil. Another installer may make the
+// same tree first; then its tree is kept.
+func Fill(final string, fill func(tmp string) error) error {
 	tmp, release, err := tempDir(filepath.Dir(final))
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := br.Restore(name, tmp, progress); err != nil {
+	if err := fill(tmp); err != nil {
 		fsutil.RemoveAll(tmp)
 		return err
 	}

@@ -24,7 +24,7 @@ var (
 	ErrSideFile = errors.New("the executable's bundle file is missing, cannot be fetched, or is not the one it was built with")
 	// ErrOffline is the cause of a *SideFileError for a file that must be
 	// fetched over the network, which the install may not use.
-	ErrOffline = errors.New("this install may not use the network (GOPROXY=off)")
+	ErrOffline = fetch.ErrOffline
 )
 
 // SideFileError reports that the file beside an executable that holds its
@@ -59,13 +59,6 @@ func (e *SideFileError) Is(target error) bool { return target == ErrSideFile }
 
 // Unwrap returns the cause.
 func (e *SideFileError) Unwrap() error { return e.Err }
-
-// NeedsNetwork reports whether err is the failure to fetch a side file
-// for want of the network: the install may not use it, or the server or
-// the network failed.
-func NeedsNetwork(err error) bool {
-	return errors.Is(err, ErrOffline) || errors.Is(err, fetch.ErrUnreachable)
-}
 
 // SidePath returns where the file that holds the executable's bundles is:
 // beside it, or for a fetched file where the cache directory dir keeps it
@@ -209,7 +202,7 @@ func (x *File) fetchSide(ctx context.Context, path string, o SideOptions) error 
 		return fmt.Errorf("could not be kept: %w", err)
 	}
 	removeLeftovers(filepath.Dir(path))
-	pr := &progressReader{r: io.LimitReader(r, want+1), want: want, last: time.Now(), logf: o.Logf}
+	pr := fetch.Progress(io.LimitReader(r, want+1), want, o.Logf)
 	err = fsutil.WriteAtomic(path, 0o444, func(w io.Writer) error {
 		n, err := io.Copy(w, pr)
 		switch {
@@ -242,31 +235,8 @@ func (x *File) SideToFetch(dir string) int64 {
 	return last.Offset + last.Size
 }
 
-// fetchTimeout bounds a fetch of a side file, and progressEvery is how
-// often a fetch says how far it is.
-const (
-	fetchTimeout  = 15 * time.Minute
-	progressEvery = 5 * time.Second
-)
-
-// progressReader reads r, and says every progressEvery how much of want
-// it has read.
-type progressReader struct {
-	r       io.Reader
-	n, want int64
-	last    time.Time
-	logf    func(format string, args ...any)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if p.logf != nil && time.Since(p.last) >= progressEvery {
-		p.last = time.Now()
-		p.logf("Fetched %.1f of %.1f MB", float64(p.n)/1e6, float64(p.want)/1e6)
-	}
-	return n, err
-}
+// fetchTimeout bounds a fetch of a side file.
+const fetchTimeout = 15 * time.Minute
 
 // removeLeftovers removes from dir the temporary files of fetches that
 // were killed: older than a fetch may last.

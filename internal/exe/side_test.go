@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,14 +160,14 @@ func TestFetchSide(t *testing.T) {
 	offline := &bundle.Side{URL: "https://127.0.0.1:1/prog.selfcompile", Bundles: x.Side.Bundles}
 	o.Offline = true
 	err = besideFile(t, t.TempDir(), offline).OpenSide(context.Background(), o)
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "may not use the network") || !errors.Is(err, ErrOffline) || !NeedsNetwork(err) {
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "may not use the network") || !errors.Is(err, ErrOffline) || !fetch.NeedsNetwork(err) {
 		t.Fatalf("offline: %v", err)
 	}
 	// Online, a server that refuses the connection is the network's
 	// failure, and a canceled fetch says so: the cause stays in the chain.
 	o.Offline = false
 	err = besideFile(t, t.TempDir(), offline).OpenSide(context.Background(), o)
-	if !errors.Is(err, ErrSideFile) || !errors.Is(err, fetch.ErrUnreachable) || !NeedsNetwork(err) {
+	if !errors.Is(err, ErrSideFile) || !errors.Is(err, fetch.ErrUnreachable) || !fetch.NeedsNetwork(err) {
 		t.Fatalf("an unreachable server: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,19 +175,6 @@ func TestFetchSide(t *testing.T) {
 	err = besideFile(t, t.TempDir(), offline).OpenSide(ctx, o)
 	if !errors.Is(err, ErrSideFile) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("a canceled fetch: %v", err)
-	}
-}
-
-// A fetch that lasts says how far it is.
-func TestFetchProgress(t *testing.T) {
-	var logged []string
-	p := &progressReader{r: strings.NewReader(strings.Repeat("x", 3<<20)), want: 3 << 20, last: time.Now().Add(-time.Minute),
-		logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
-	if _, err := io.Copy(io.Discard, p); err != nil {
-		t.Fatal(err)
-	}
-	if len(logged) != 1 || !strings.HasPrefix(logged[0], "Fetched ") || !strings.HasSuffix(logged[0], " of 3.1 MB") {
-		t.Fatalf("progress: %q, want one line, then none before %v", logged, progressEvery)
 	}
 }
 

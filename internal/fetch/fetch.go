@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/printable"
@@ -35,7 +36,16 @@ var (
 	ErrRedirect = errors.New("redirect refused")
 	// ErrLocation: the location is not an https URL or a file.
 	ErrLocation = errors.New("not a location")
+	// ErrOffline: the install may not use the network, which the fetch
+	// needs.
+	ErrOffline = errors.New("this install may not use the network (GOPROXY=off)")
 )
+
+// NeedsNetwork reports whether err is a failure to fetch for want of the
+// network: the install may not use it, or the server or the network failed.
+func NeedsNetwork(err error) bool {
+	return errors.Is(err, ErrOffline) || errors.Is(err, ErrUnreachable)
+}
 
 // Error is a failed fetch. It matches its Kind, one of the errors above,
 // and says what happened at Location.
@@ -170,4 +180,35 @@ func fileURLPath(p string) string {
 		p = p[1:]
 	}
 	return filepath.FromSlash(p)
+}
+
+// progressEvery is how often a Progress reader says how far it is.
+const progressEvery = 5 * time.Second
+
+// Progress returns a reader of r that says, through logf every 5 s, how
+// much of want bytes it has read (0 for a size it does not know); logf nil
+// says nothing.
+func Progress(r io.Reader, want int64, logf func(format string, args ...any)) io.Reader {
+	return &progressReader{r: r, want: want, last: time.Now(), logf: logf}
+}
+
+type progressReader struct {
+	r       io.Reader
+	n, want int64
+	last    time.Time
+	logf    func(format string, args ...any)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.logf != nil && time.Since(p.last) >= progressEvery {
+		p.last = time.Now()
+		if p.want > 0 {
+			p.logf("Fetched %.1f of %.1f MB", float64(p.n)/1e6, float64(p.want)/1e6)
+		} else {
+			p.logf("Fetched %.1f MB", float64(p.n)/1e6)
+		}
+	}
+	return n, err
 }

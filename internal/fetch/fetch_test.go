@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Each way a fetch fails matches its kind, and only that one; a good
@@ -91,5 +93,26 @@ func TestBodyError(t *testing.T) {
 	_, err = io.ReadAll(r)
 	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrMissing) {
 		t.Fatalf("a cut body: %v, want ErrUnreachable", err)
+	}
+}
+
+// A fetch that lasts says how far it is.
+func TestProgress(t *testing.T) {
+	for _, want := range []int64{3 << 20, 0} {
+		var logged []string
+		p := &progressReader{r: strings.NewReader(strings.Repeat("x", 3<<20)), want: want, last: time.Now().Add(-time.Minute),
+			logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }}
+		if _, err := io.Copy(io.Discard, p); err != nil {
+			t.Fatal(err)
+		}
+		ok := len(logged) == 1 && strings.HasPrefix(logged[0], "Fetched ")
+		if want == 0 {
+			ok = ok && strings.HasSuffix(logged[0], " MB") && !strings.Contains(logged[0], " of ")
+		} else {
+			ok = ok && strings.HasSuffix(logged[0], " of 3.1 MB")
+		}
+		if !ok {
+			t.Fatalf("progress of %d bytes: %q, want one line, then none before %v", want, logged, progressEvery)
+		}
 	}
 }

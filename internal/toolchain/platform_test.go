@@ -1,4 +1,4 @@
-package generate
+package toolchain
 
 import (
 	"go/build/constraint"
@@ -79,8 +79,8 @@ func mustParse(t *testing.T, line string) constraint.Expr {
 
 // The pruned toolchain carries no other platform's files, nothing only
 // Go's own commands import, and no boringcrypto objects unless asked.
-func TestPruneToolchainLeavesOut(t *testing.T) {
-	files, err := pruneToolchain(runtime.GOROOT(), "linux", "amd64", false)
+func TestPruneLeavesOut(t *testing.T) {
+	files, err := Prune(runtime.GOROOT(), "linux", "amd64", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPruneToolchainLeavesOut(t *testing.T) {
 	if last := files[len(files)-1].Name; last != "pkg/tool/linux_amd64/compile" {
 		t.Errorf("the last file is %s, want the compiler", last)
 	}
-	boring, err := pruneToolchain(runtime.GOROOT(), "linux", "amd64", true)
+	boring, err := Prune(runtime.GOROOT(), "linux", "amd64", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestPrunedToolchainListsAsWhole(t *testing.T) {
 		t.Skip("lists the standard library several times; linux/amd64 only")
 	}
 	root := runtime.GOROOT()
-	files, err := pruneToolchain(root, "linux", "amd64", false)
+	files, err := Prune(root, "linux", "amd64", false)
 	if err != nil {
 		t.Fatal(err)
 	}
