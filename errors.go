@@ -12,6 +12,7 @@ import (
 	"github.com/shazow/go-selfcompile/catalog"
 	"github.com/shazow/go-selfcompile/internal/bundle"
 	"github.com/shazow/go-selfcompile/internal/exe"
+	"github.com/shazow/go-selfcompile/internal/fetch"
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
@@ -35,6 +36,12 @@ var (
 	// one the executable names by digest; a *SideFileError says which file,
 	// where it was looked for and what is wrong.
 	ErrSideFile = exe.ErrSideFile
+	// ErrPinMismatch: a toolchain or module that the binary fetches
+	// through the module proxy (go-selfcompile --bundle fetch without
+	// --bundle-url) is not the one it pins by hash, whatever GOSUMDB,
+	// GONOSUMDB, GOINSECURE or GOFLAGS say: the proxy served another file,
+	// and none of it entered the cache.
+	ErrPinMismatch = fetch.ErrMismatch
 	// ErrBundleFormat: a bundle was written by an incompatible version.
 	ErrBundleFormat = bundle.ErrFormat
 	// ErrPlatform: the bundled toolchain does not run on this platform.

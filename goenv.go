@@ -106,6 +106,17 @@ func userNetEnv() []string {
 	return env
 }
 
+// userProxy returns the user's GOPROXY, "" for none (the go command's
+// default).
+func userProxy() string {
+	for _, kv := range userNetEnv() {
+		if v, ok := strings.CutPrefix(kv, "GOPROXY="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // goEnvFile is where go env -w writes: $GOENV, or go/env in the user's
 // configuration directory.
 func goEnvFile() string {

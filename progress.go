@@ -15,7 +15,7 @@ type Stage string
 const (
 	StageStart    Stage = "start"    // the executable locked and read
 	StageRestore  Stage = "restore"  // the bundles laid out
-	StageDownload Stage = "download" // the host's source fetched (--skip-source bundles)
+	StageDownload Stage = "download" // what the binary fetches instead of carrying: the host's source (--skip-source), the toolchain and modules (--bundle fetch)
 	StageResolve  Stage = "resolve"  // the plugins resolved, the plan made
 	StageCheck    Stage = "check"    // a release build checked against what its bundle builds
 	StageBuild    Stage = "build"    // go build

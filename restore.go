@@ -7,10 +7,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/shazow/go-selfcompile/internal/bundle"
@@ -21,6 +23,8 @@ import (
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 	"github.com/shazow/go-selfcompile/internal/gocmd"
 	"github.com/shazow/go-selfcompile/internal/modcache"
+	"github.com/shazow/go-selfcompile/internal/stub"
+	"github.com/shazow/go-selfcompile/internal/toolchain"
 )
 
 // restored is a bundle laid out on disk, ready to build with.
@@ -37,7 +41,7 @@ type restored struct {
 // toolchainDir is the cache directory of the toolchain that manifest m
 // carries: its Go version and the digest of its toolchain part.
 func toolchainDir(cache string, m *bundle.Manifest) string {
-	p, _ := m.Part(bundle.PartToolchain)
+	p, _ := m.ToolchainPart()
 	return filepath.Join(cache, toolchainsDir, m.GoVersion+"-"+p.Digest[:24])
 }
 
@@ -97,7 +101,12 @@ func (r *run) restore(ctx context.Context, replacing bool) (*layout, error) {
 		}
 	}
 	if err := r.bin.OpenSide(ctx, side); err != nil {
-		return nil, sideError(err, side.Dir)
+		return nil, fetchError(err, side.Dir)
+	}
+	if tm := r.bin.Toolchain.Manifest.Module; tm != nil {
+		if err := l.fetchToolchain(ctx, tm, replacing); err != nil {
+			return nil, err
+		}
 	}
 	jobs, err := l.restoreJobs()
 	if err != nil {
@@ -127,7 +136,12 @@ func (r *run) restore(ctx context.Context, replacing bool) (*layout, error) {
 	l.g = newGoTool(l.dirs, r.bin.Build, r.workdir)
 	l.gomod = &goMod{path: filepath.Join(l.dirs.module, "go.mod")}
 	if r.bin.Shared.Manifest.SkipSource {
-		return l, l.fetchSource(ctx)
+		if err := l.fetchSource(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if r.bin.Shared.Manifest.FetchModules {
+		return l, l.downloadModules(ctx)
 	}
 	return l, nil
 }
@@ -371,10 +385,99 @@ func (l *layout) fetchSource(ctx context.Context) error {
 	return nil
 }
 
-// sideError makes a failure to fetch the bundle file match its cause as
-// well: ErrNeedsNetwork for want of the network, ErrNoSpace for want of
-// room in dir.
-func sideError(err error, dir string) error {
+// fetchToolchain fetches the toolchain that the binary pins through the
+// module proxy into the cache, unless the cache holds it unchanged: the
+// golang.org/toolchain module, checked against its pinned h1: hash and
+// pruned to the pinned tree (package internal/toolchain).
+func (l *layout) fetchToolchain(ctx context.Context, tm *bundle.ToolchainModule, replacing bool) error {
+	dir := l.dirs.goroot
+	if l.cached(dir, tm.Part) {
+		return nil
+	}
+	// The zip and the whole module, unpacked, besides the pruned tree.
+	if err := l.checkSpace(4*tm.Part.Size, replacing); err != nil {
+		return err
+	}
+	done := l.stage(StageDownload)
+	m := l.bin.Toolchain.Manifest
+	o := toolchain.Options{Proxy: userProxy(), GOOS: m.GOOS, GOARCH: m.GOARCH, Logf: l.c.logf}
+	start := time.Now()
+	if err := cachetree.Fill(dir, func(tmp string) error { return toolchain.Fetch(ctx, tm, tmp, o) }); err != nil {
+		return fetchError(err, filepath.Dir(dir))
+	}
+	l.c.logf("Fetched the Go toolchain %s in %v", tm.Version, time.Since(start).Round(time.Millisecond))
+	done()
+	return nil
+}
+
+// downloadModules downloads the modules that building the host needs
+// through the module proxy, for a binary that pins them by the go.sum of
+// its source instead of carrying them, and checks each against it: the
+// go command refuses a module that go.sum names with another hash, and
+// this checks the module cache again, whatever GOSUMDB, GONOSUMDB,
+// GOINSECURE or GOFLAGS say; then it removes their zips. A marker, named
+// by the go.sum's digest, skips this once done.
+func (l *layout) downloadModules(ctx context.Context) error {
+	sums, err := os.ReadFile(filepath.Join(l.dirs.module, "go.sum"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	h := sha256.Sum256(sums)
+	marker := cachetree.Marker(l.dirs.modcache, bundle.Part{Name: bundle.PartModules, Digest: fmt.Sprintf("%x", h)})
+	if fsutil.Exists(marker) {
+		return nil
+	}
+	done := l.stage(StageDownload)
+	l.c.logf("Downloading the modules of %s through the module proxy", l.bin.Shared.Manifest.MainPackage)
+	if err := l.listDeps(ctx); err != nil {
+		err = fmt.Errorf("downloading the modules of %s through the module proxy (GOPROXY=%s): %w", l.bin.Shared.Manifest.MainPackage, cmp.Or(userProxy(), toolchain.DefaultProxy), err)
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "SECURITY ERROR") || strings.Contains(msg, "checksum mismatch"):
+			fsutil.RemoveAll(l.dirs.modcache)
+			return fmt.Errorf("%w: %w", fetch.ErrMismatch, err)
+		case needsNetwork(msg) || offline():
+			return &offlineError{err}
+		}
+		return err
+	}
+	if err := modcache.CheckSums(l.dirs.modcache, modcache.ParseSums(sums)); err != nil {
+		fsutil.RemoveAll(l.dirs.modcache)
+		return fmt.Errorf("%w: the module proxy served modules that do not match the go.sum the program pins: %v; the program's module cache was emptied", fetch.ErrMismatch, err)
+	}
+	// The zips, once checked and extracted, are what no build reads.
+	l.c.logf("Removed the modules' zips, checked and extracted: %.1f MB", float64(modcache.TrimZips(l.dirs.modcache))/1e6)
+	done()
+	return os.WriteFile(marker, nil, 0o600)
+}
+
+// listDeps lists the packages of the host's main package, and so has the
+// go command download the modules they are in; it returns their errors,
+// but for the bundle package's, whose files are not written yet.
+func (l *layout) listDeps(ctx context.Context) error {
+	g := l.g
+	g.Dir = l.mainDir()
+	out, err := g.Run(ctx, "list", "-e", "-deps", "-f", "{{.ImportPath}}\t{{with .Error}}{{.Err}}{{end}}", "--", ".", stub.HookPath)
+	if err != nil {
+		return err
+	}
+	bundlePkg := stub.BundleImportPath(l.bin.Shared.Manifest.MainPackage)
+	var errs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if pkg, msg, _ := strings.Cut(line, "\t"); msg != "" && pkg != bundlePkg {
+			errs = append(errs, pkg+": "+msg)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// fetchError makes a failure to fetch what the binary does not carry
+// (its bundle file, or its pinned toolchain) match its cause as well:
+// ErrNeedsNetwork for want of the network, ErrNoSpace for want of room in
+// dir.
+func fetchError(err error, dir string) error {
 	switch {
 	case fsutil.IsNoSpace(err):
 		return newSpaceError(dir, err, "", true)

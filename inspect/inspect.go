@@ -47,9 +47,13 @@ type Binary struct {
 	// in the executable, or "beside" it in the file BundleFile (as the
 	// binary names it: relative to its directory, or absolute), or
 	// "fetched" by installs from the URL BundleFile; an install checks the
-	// file against the digests in Bundles.
+	// file against the digests in Bundles. "proxy" is a binary that
+	// embeds its source and pins the rest, which installs fetch through
+	// the module proxy: the toolchain module Pinned, and the modules of
+	// its go.sum.
 	Placement  string `json:"placement"`
 	BundleFile string `json:"bundle_file,omitempty"`
+	Pinned     string `json:"pinned,omitempty"` // "golang.org/toolchain@VERSION h1:HASH"
 	// Bundles are its bundles, with the size and sha256 of each.
 	Bundles []Bundle `json:"bundles"`
 	// Parts lists the parts of its bundles, and Plugins its plugins, with
@@ -145,6 +149,9 @@ func readFile(path string) (*Binary, error) {
 		b.Placement, b.BundleFile = "fetched", x.Side.URL
 	case x.Side != nil:
 		b.Placement, b.BundleFile = "beside", x.Side.Path
+	case x.Toolchain != nil && x.Toolchain.Manifest.Module != nil:
+		m := x.Toolchain.Manifest.Module
+		b.Placement, b.Pinned = "proxy", bundle.ToolchainPath+"@"+m.Version+" "+m.Sum
 	}
 	for _, bb := range []*exe.Bundle{x.Shared, x.Toolchain, x.Plugins} {
 		if bb == nil {
@@ -236,6 +243,8 @@ func (b *Binary) String() string {
 		fmt.Fprintf(&s, "  bundles  beside the executable, in %s\n", printable.String(b.BundleFile))
 	case "fetched":
 		fmt.Fprintf(&s, "  bundles  fetched by installs from %s\n", printable.String(b.BundleFile))
+	case "proxy":
+		fmt.Fprintf(&s, "  bundles  embedded: the source; installs fetch through the module proxy the modules of its go.sum and %s\n", printable.String(b.Pinned))
 	default:
 		fmt.Fprintf(&s, "  bundles  embedded\n")
 	}

@@ -33,7 +33,9 @@
 //	                    where the shared and toolchain bundles go: embedded in the binary (default),
 //	                    or in a file per target that you ship beside the executable, or that you
 //	                    publish and installs fetch into their cache (the binary then embeds only
-//	                    their sha256 and size)
+//	                    their sha256 and size); fetch without --bundle-url: the binary embeds the
+//	                    program's source and pins the toolchain (golang.org/toolchain, by its h1:
+//	                    hash) and the modules (by go.sum), which installs fetch through the module proxy
 //	    --bundle-path PATH
 //	                    with --bundle beside: where the binary looks for that file, relative to
 //	                    its executable's directory or absolute (default: DIR.selfcompile, DIR
@@ -111,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	version := fs.Bool("version", false, "print the version and exit")
 	hostVersion := fs.String("host-version", "", "the program's `VERSION`, as in v1.2.0, for builds that record none ((devel)): the catalog's host constraints are checked against it")
-	placement := fs.String("bundle", "embed", "where the bundles go: `embed` in the binary, beside it in a file you ship with it, or in a file you publish that installs fetch (fetch, with --bundle-url)")
+	placement := fs.String("bundle", "embed", "where the bundles go: `embed` in the binary, beside it in a file you ship with it, or fetch: installs fetch a file you publish (with --bundle-url), or else the toolchain and the modules through the module proxy, pinned by hash")
 	bundlePath := fs.String("bundle-path", "", "with --bundle beside, where the binary looks for its bundle file: `PATH` relative to its executable's directory, or absolute (default: the main package's directory name + .selfcompile)")
 	bundleURL := fs.String("bundle-url", "", "with --bundle fetch, the https `URL` (or file:// URL, or absolute path) under which you publish each target's bundle file")
 	vf := vendorFlags(fs)
@@ -140,8 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *placement != "embed" && *placement != "beside" && *placement != "fetch" {
 		return fmt.Errorf("--bundle %q: want embed, beside or fetch", *placement)
 	}
-	if (*bundleURL != "") != (*placement == "fetch") {
-		return fmt.Errorf("--bundle fetch and --bundle-url go together")
+	if *bundleURL != "" && *placement != "fetch" {
+		return fmt.Errorf("--bundle-url is for --bundle fetch")
 	}
 	if *bundlePath != "" && *placement != "beside" {
 		return fmt.Errorf("--bundle-path is for --bundle beside")
@@ -151,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := generate.Options{Dir: *dir, Targets: parseTargets(*targets), SkipSource: *skipSource, Level: lv, WarmCache: *warm, Self: self, Vendor: vendor, HostVersion: *hostVersion,
-		Beside: *placement != "embed", BundlePath: *bundlePath, BundleURL: *bundleURL}
+		Beside: *placement == "beside" || *bundleURL != "", BundlePath: *bundlePath, BundleURL: *bundleURL, Proxy: *placement == "fetch" && *bundleURL == ""}
 	if exe, err := os.Executable(); err == nil {
 		opts.CacheProg = exe
 	}

@@ -18,7 +18,8 @@ func TestHostVersionFlag(t *testing.T) {
 }
 
 // --bundle takes embed, beside or fetch; --bundle-path only goes with
-// beside, and --bundle-url with fetch, an https or file URL; all are
+// beside, and --bundle-url with fetch, an https or file URL; fetch without
+// a URL (through the module proxy) ships no build cache entries; all are
 // checked before any work.
 func TestBundleFlags(t *testing.T) {
 	for _, c := range []struct {
@@ -26,8 +27,9 @@ func TestBundleFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bundle", "fetched"}, `--bundle "fetched": want embed, beside or fetch`},
-		{[]string{"--bundle", "fetch"}, "--bundle fetch and --bundle-url go together"},
-		{[]string{"--bundle-url", "https://example.com/dl"}, "--bundle fetch and --bundle-url go together"},
+		{[]string{"--bundle-url", "https://example.com/dl"}, "--bundle-url is for --bundle fetch"},
+		{[]string{"--bundle", "beside", "--bundle-url", "https://example.com/dl"}, "--bundle-url is for --bundle fetch"},
+		{[]string{"--bundle", "fetch", "--warm-cache"}, "no build cache entries"},
 		{[]string{"--bundle", "fetch", "--bundle-url", "http://example.com/dl"}, "want an https URL"},
 		{[]string{"--bundle", "fetch", "--bundle-url", "https://example.com/dl", "--bundle-path", "x"}, "--bundle-path is for --bundle beside"},
 		{[]string{"--bundle-path", "x.selfcompile"}, "--bundle-path is for --bundle beside"},

@@ -39,6 +39,8 @@ var (
 	// ErrOffline: the install may not use the network, which the fetch
 	// needs.
 	ErrOffline = errors.New("this install may not use the network (GOPROXY=off)")
+	// ErrMismatch: what was fetched is not what the program pins by hash.
+	ErrMismatch = errors.New("not what the program pins")
 )
 
 // NeedsNetwork reports whether err is a failure to fetch for want of the

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -84,6 +85,14 @@ type Options struct {
 	// executable: https, or a file:// URL or path for a file system
 	// every user reaches.
 	BundleURL string
+	// Proxy leaves the toolchain and the modules out of the binary, which
+	// pins them instead: installs fetch the golang.org/toolchain module of
+	// its Go version and the host's modules through the module proxy,
+	// each checked against the hash the binary pins (the toolchain's h1:,
+	// the host's go.sum), and keep them in their cache. The binary
+	// embeds the host's source (unless SkipSource) and the pins. Not with
+	// Beside or WarmCache.
+	Proxy bool
 	// Logger receives progress messages; nil means none.
 	Logger *log.Logger
 }
@@ -159,6 +168,9 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 		if _, err := fetch.CheckLocation(u); err != nil || !opts.Beside || opts.BundlePath != "" {
 			return nil, fmt.Errorf("bundle URL %q: want an https URL, a file:// URL or an absolute path, with --bundle fetch and no --bundle-path (%v)", u, err)
 		}
+	}
+	if opts.Proxy && (opts.Beside || opts.WarmCache) {
+		return nil, errors.New("a program that fetches its toolchain and modules through the module proxy carries no bundle file and no build cache entries: not with a bundle file (beside, or a bundle URL) or a warm cache")
 	}
 	if p := opts.BundlePath; p != "" && (!opts.Beside || strings.HasSuffix(filepath.ToSlash(p), "/") || path.Base(filepath.ToSlash(p)) == "." || path.Base(filepath.ToSlash(p)) == "..") {
 		return nil, fmt.Errorf("bundle path %q: want the path of a file, relative to the executable's directory or absolute, with --bundle beside", p)

@@ -26,28 +26,58 @@ func (g *gen) toolchainFiles(ctx context.Context, target string) ([]bundle.File,
 	goos, goarch, _ := strings.Cut(target, "/")
 	root := g.env.GOROOT
 	if !g.native(target) {
-		var err error
-		if root, err = g.downloadToolchain(ctx, goos, goarch); err != nil {
+		m, err := g.downloadToolchain(ctx, goos, goarch)
+		if err != nil {
 			return nil, err
 		}
+		root = m.Dir
 	}
-	return toolchain.Prune(root, goos, goarch, slices.Contains(strings.Split(g.env.GOEXPERIMENT, ","), "boringcrypto"))
+	return toolchain.Prune(root, goos, goarch, g.boring())
 }
 
+// boring reports whether the go command builds with boringcrypto.
+func (g *gen) boring() bool {
+	return slices.Contains(strings.Split(g.env.GOEXPERIMENT, ","), "boringcrypto")
+}
+
+// toolchainPin pins, for a program that fetches its toolchain through the
+// module proxy, the golang.org/toolchain module of a target: its version,
+// its h1: hash as the go command checked it against the checksum
+// database, and the toolchain part that pruning it gives.
+func (g *gen) toolchainPin(ctx context.Context, goos, goarch string) (*bundle.ToolchainModule, error) {
+	m, err := g.downloadToolchain(ctx, goos, goarch)
+	if err != nil {
+		return nil, err
+	}
+	files, err := toolchain.Prune(m.Dir, goos, goarch, g.boring())
+	if err != nil {
+		return nil, err
+	}
+	part, err := bundle.DigestPart(bundle.PartFiles{Name: bundle.PartToolchain, Files: files})
+	if err != nil {
+		return nil, err
+	}
+	return &bundle.ToolchainModule{Version: m.Version, Sum: m.Sum, Boring: g.boring(), Part: part}, nil
+}
+
+// toolchainModule is a golang.org/toolchain module the go command
+// downloaded.
+type toolchainModule struct{ Version, Sum, Dir, Error string }
+
 // downloadToolchain downloads the golang.org/toolchain module for a target
-// and returns its directory in the module cache.
-func (g *gen) downloadToolchain(ctx context.Context, goos, goarch string) (string, error) {
-	mod := "golang.org/toolchain@v0.0.1-" + g.env.GOVERSION + "." + goos + "-" + goarch
+// into the user's module cache.
+func (g *gen) downloadToolchain(ctx context.Context, goos, goarch string) (toolchainModule, error) {
+	mod := bundle.ToolchainPath + "@v0.0.1-" + g.env.GOVERSION + "." + goos + "-" + goarch
 	g.logf("Downloading %s", mod)
 	c := g.goCmd
 	c.Dir = g.tmp
 	c.Env = append(gocmd.Without(os.Environ(), "GOFLAGS", "GOWORK"), "GOWORK=off")
-	var m struct{ Dir, Error string }
+	var m toolchainModule
 	err := c.JSON(ctx, &m, "mod", "download", "-json", mod)
-	if err != nil || m.Dir == "" {
-		return "", fmt.Errorf("no Go toolchain for %s/%s: go mod download %s: %v %s (the module proxy must serve golang.org/toolchain for this target; GOPROXY is %q)", goos, goarch, mod, err, m.Error, g.env.GOPROXY)
+	if err != nil || m.Dir == "" || m.Sum == "" {
+		return m, fmt.Errorf("no Go toolchain for %s/%s: go mod download %s: %v %s (the module proxy must serve golang.org/toolchain for this target; GOPROXY is %q)", goos, goarch, mod, err, m.Error, g.env.GOPROXY)
 	}
-	return m.Dir, nil
+	return m, nil
 }
 
 // warmFiles builds the host's dependencies for a target as an install

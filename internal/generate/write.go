@@ -36,12 +36,16 @@ func (g *gen) run(ctx context.Context) (*Result, error) {
 		res.Large = large(src)
 		sharedParts = append(sharedParts, bundle.PartFiles{Name: bundle.PartSource, Files: src})
 	}
-	g.logf("Collecting the modules of %s", g.host.mainPkg)
-	mods, err := g.moduleFiles(ctx)
-	if err != nil {
-		return nil, err
+	if g.opts.Proxy {
+		shared.FetchModules = true
+	} else {
+		g.logf("Collecting the modules of %s", g.host.mainPkg)
+		mods, err := g.moduleFiles(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sharedParts = append(sharedParts, bundle.PartFiles{Name: bundle.PartModules, Files: mods})
 	}
-	sharedParts = append(sharedParts, bundle.PartFiles{Name: bundle.PartModules, Files: mods})
 	jobs := []writeJob{{name: stub.SharedBundle, m: shared, parts: sharedParts}}
 	for _, t := range g.targets {
 		job, err := g.toolchainJob(ctx, t)
@@ -143,6 +147,11 @@ type writeJob struct {
 func (g *gen) toolchainJob(ctx context.Context, target string) (writeJob, error) {
 	goos, goarch, _ := strings.Cut(target, "/")
 	m := &bundle.Manifest{Kind: bundle.Toolchain, GoVersion: g.env.GOVERSION, GOOS: goos, GOARCH: goarch, MainModule: g.host.modPath, MainPackage: g.host.mainPkg}
+	if g.opts.Proxy {
+		var err error
+		m.Module, err = g.toolchainPin(ctx, goos, goarch)
+		return writeJob{name: stub.ToolchainBundle(goos, goarch), m: m}, err
+	}
 	files, err := g.toolchainFiles(ctx, target)
 	if err != nil {
 		return writeJob{}, err

@@ -148,6 +148,13 @@ func Trim(cacheDir string, keep map[string]bool) int64 {
 	return freed
 }
 
+// TrimZips removes every module zip from a module cache and returns the
+// bytes freed: the go command builds from the extracted trees, and
+// checks them by their .ziphash files, which stay.
+func TrimZips(cacheDir string) int64 {
+	return trimZips(filepath.Join(cacheDir, "cache", "download"), nil)
+}
+
 // trimZips removes the module zips under a module cache's cache/download
 // of versions that keep does not list.
 func trimZips(download string, keep map[string]bool) int64 {

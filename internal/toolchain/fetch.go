@@ -20,14 +20,11 @@ import (
 	"github.com/shazow/go-selfcompile/internal/fsutil"
 )
 
-// ErrMismatch matches an *Error for a toolchain that a proxy served but
-// that is not the one the program pins: its zip hashes to another h1:
-// hash, or it does not prune to the pinned tree.
-var ErrMismatch = errors.New("is not the toolchain the program pins")
-
 // Error is a pinned toolchain that could not be fetched, or that is not
-// the pinned one. It matches its cause: ErrMismatch, or a fetch error
-// (fetch.ErrOffline, fetch.ErrUnreachable, fetch.ErrMissing, ...).
+// the pinned one. It matches its cause: fetch.ErrMismatch for a zip that
+// hashes to another h1: hash or does not prune to the pinned tree, or
+// another fetch error (fetch.ErrOffline, fetch.ErrUnreachable,
+// fetch.ErrMissing, ...).
 type Error struct {
 	Module string // "golang.org/toolchain@VERSION"
 	Proxy  string // the GOPROXY list it was fetched through
@@ -36,7 +33,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("the Go toolchain %s, which this program fetches through the module proxy (GOPROXY=%s) instead of carrying it, %s", e.Module, e.Proxy, e.Reason)
+	return fmt.Sprintf("the Go toolchain %s, which this program fetches through the module proxy (GOPROXY=%s) instead of carrying it, %s; nothing entered the cache and the program is unchanged: run it again where GOPROXY names a module proxy that serves golang.org/toolchain, as proxy.golang.org does", e.Module, e.Proxy, e.Reason)
 }
 
 // Unwrap returns the cause.
@@ -75,8 +72,12 @@ func Fetch(ctx context.Context, m *bundle.ToolchainModule, dir string, o Options
 	if err := download(ctx, mv, zipFile, o); err != nil {
 		return fail(err, "could not be fetched: %v", err)
 	}
-	if sum, err := dirhash.HashZip(zipFile, dirhash.Hash1); err != nil || sum != m.Sum {
-		return fail(ErrMismatch, "was served with the hash %s, not the %s the program pins (%v): a proxy served another file; the program is unchanged", sum, m.Sum, err)
+	sum, err := dirhash.HashZip(zipFile, dirhash.Hash1)
+	if err != nil {
+		return fail(fetch.ErrMismatch, "was served as a file that is not a module zip (%v), so not the %s the program pins", err, m.Sum)
+	}
+	if sum != m.Sum {
+		return fail(fetch.ErrMismatch, "was served with the hash %s, not the %s the program pins: a proxy served another file", sum, m.Sum)
 	}
 	unpacked := filepath.Join(dir, ".module")
 	defer fsutil.RemoveAll(unpacked)
@@ -92,8 +93,11 @@ func Fetch(ctx context.Context, m *bundle.ToolchainModule, dir string, o Options
 		return fail(err, "could not be laid out in %s: %v", dir, err)
 	}
 	got, err := bundle.DigestPart(bundle.PartFiles{Name: bundle.PartToolchain, Files: files})
-	if err != nil || got.Digest != m.Part.Digest || got.Files != m.Part.Files {
-		return fail(ErrMismatch, "pruned to %d files with the digest %.12s, not the %d files with %.12s the program pins (%v)", got.Files, got.Digest, m.Part.Files, m.Part.Digest, err)
+	if err != nil {
+		return fail(err, "could not be read once laid out in %s: %v", dir, err)
+	}
+	if got.Digest != m.Part.Digest || got.Files != m.Part.Files {
+		return fail(fetch.ErrMismatch, "pruned to %d files with the digest %.12s, not the %d files with %.12s the program pins", got.Files, got.Digest, m.Part.Files, m.Part.Digest)
 	}
 	return nil
 }

@@ -116,13 +116,13 @@ func TestFetchMismatch(t *testing.T) {
 	}
 	err := Fetch(context.Background(), pin, t.TempDir(), Options{Proxy: "file://" + proxy, GOOS: "linux", GOARCH: "amd64"})
 	var te *Error
-	if !errors.Is(err, ErrMismatch) || !errors.As(err, &te) || !strings.Contains(err.Error(), pin.Sum) {
+	if !errors.Is(err, fetch.ErrMismatch) || !errors.As(err, &te) || !strings.Contains(err.Error(), pin.Sum) {
 		t.Fatalf("an altered toolchain: %v, want ErrMismatch naming the pinned hash", err)
 	}
 	// A pin whose tree differs (another generator's pruning) is refused too.
 	pin2 := fakeToolchain(t, proxy, nil)
 	pin2.Part.Digest = strings.Repeat("0", 64)
-	if err := Fetch(context.Background(), pin2, t.TempDir(), Options{Proxy: "file://" + proxy, GOOS: "linux", GOARCH: "amd64"}); !errors.Is(err, ErrMismatch) {
+	if err := Fetch(context.Background(), pin2, t.TempDir(), Options{Proxy: "file://" + proxy, GOOS: "linux", GOARCH: "amd64"}); !errors.Is(err, fetch.ErrMismatch) {
 		t.Fatalf("a pruned tree other than the pinned one: %v, want ErrMismatch", err)
 	}
 }
