@@ -71,7 +71,9 @@ type placementRun struct {
 
 // placementRows generates the program with each placement of its bundles
 // (embedded, beside, fetched over https from a local server that the
-// installer trusts through SSL_CERT_FILE), and adds for each: the binary's
+// installer trusts through SSL_CERT_FILE, and the toolchain and modules
+// pinned and fetched from a file proxy: the go command's module cache),
+// and adds for each: the binary's
 // size beside the program with the library and no bundles, and beside the
 // program without go-selfcompile, its first install on a
 // fresh cache (offline, but for the fetch) against the cold floor of that
@@ -95,6 +97,7 @@ func placementRows(b *testing.B, t *table, p placementRun) {
 		{"embedded", nil},
 		{"beside", []string{"--bundle", "beside"}},
 		{"fetched", []string{"--bundle", "fetch", "--bundle-url", srv.URL}},
+		{"proxy", []string{"--bundle", "fetch"}},
 	} {
 		p.gen(c.args...)
 		dir := filepath.Join(p.work, "placement-"+c.name)
@@ -112,8 +115,11 @@ func placementRows(b *testing.B, t *table, p placementRun) {
 		env := []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "SSL_CERT_FILE=" + certFile}
 		offline := append(env, "GOPROXY=off")
 		how, firstEnv := "offline", offline
-		if c.name == "fetched" { // GOPROXY=off (TestMain's) forbids the fetch
+		switch c.name { // GOPROXY=off (TestMain's) forbids the fetch
+		case "fetched":
 			how, firstEnv = "fetching its bundle file over https", append(env, "GOPROXY="+e2e.proxy)
+		case "proxy":
+			how, firstEnv = "fetching the toolchain and modules from a file proxy", append(env, "GOPROXY="+downloadedProxy(b))
 		}
 		first := measure(b, firstEnv, bin, "plugin", "add", p.plugin)
 		parts := cacheParts(filepath.Join(home, "cache", "go-selfcompile"))
@@ -122,12 +128,23 @@ func placementRows(b *testing.B, t *table, p placementRun) {
 			repeats = append(repeats, measure(b, offline, bin, "plugin", "add", p.newPlugin(i)))
 		}
 		repeat := median(repeats)
-		t.add(c.name+": binary", mb(fileSize(bin)), fmt.Sprintf("+%s on the library alone (goal <= 1 MB beside and fetched), +%s on the program without go-selfcompile", kbOrMB(fileSize(bin)-fileSize(libBin)), mb(fileSize(bin)-fileSize(p.plainBin))))
+		t.add(c.name+": binary", mb(fileSize(bin)), fmt.Sprintf("+%s on the library alone (goal <= 1 MB but embedded), +%s on the program without go-selfcompile", kbOrMB(fileSize(bin)-fileSize(libBin)), mb(fileSize(bin)-fileSize(p.plainBin))))
 		t.add("  first install, fresh cache, "+how, secs(first.total), ratio(first.total, cold, "cold")+fmt.Sprintf(" (floor %s)", secs(cold)))
 		t.add("  repeat install, median of 3", secs(repeat.total), ratio(repeat.total, warm, "warm")+fmt.Sprintf(" (floor %s; goal <= 1.2)", secs(warm)))
 		t.add("  cache after the first install", mb(parts.total), parts.String())
 		t.add("  the floors' go build cache, for comparison", mb(dirBytes(filepath.Join(dir, "floorcache"))), "what any go build of the program keeps")
 	}
+}
+
+// downloadedProxy returns a GOPROXY that serves, from files, what the
+// go command downloaded: its module cache's download directory.
+func downloadedProxy(b *testing.B) string {
+	b.Helper()
+	out, err := command(".", nil, "go", "env", "GOMODCACHE")
+	if err != nil {
+		b.Fatalf("go env GOMODCACHE: %v\n%s", err, out)
+	}
+	return fileProxy(filepath.Join(strings.TrimSpace(string(out)), "cache", "download"))
 }
 
 // bundleServer serves the directory work/published over https, and

@@ -60,7 +60,7 @@ func TestProxyInstall(t *testing.T) {
 		t.Fatalf("inspect: placement %q, pinned %q", b.Placement, b.Pinned)
 	}
 	download := filepath.Join(e2e.modcache, "cache", "download")
-	good := "file://" + filepath.ToSlash(download)
+	good := fileProxy(download)
 	lax := []string{"GOSUMDB=off", "GONOSUMDB=*", "GOINSECURE=*", "GOFLAGS=-mod=mod", "GONOSUMCHECK=1"}
 	refused := func(proxy string, want ...string) {
 		t.Helper()
@@ -81,7 +81,7 @@ func TestProxyInstall(t *testing.T) {
 	badTC := tempDir(t)
 	at := filepath.Join("golang.org", "toolchain", "@v", version+".zip")
 	alterZip(t, filepath.Join(download, at), filepath.Join(badTC, at), "VERSION")
-	refused("file://"+filepath.ToSlash(badTC)+","+good, "golang.org/toolchain@"+version, "not the h1:")
+	refused(fileProxy(badTC, download), "golang.org/toolchain@"+version, "not the h1:")
 
 	// A proxy that serves another pflag, which the host's go.sum pins.
 	badMod := tempDir(t)
@@ -90,7 +90,7 @@ func TestProxyInstall(t *testing.T) {
 		copyBinary(t, filepath.Join(download, pflag+ext), filepath.Join(badMod, pflag+ext))
 	}
 	alterZip(t, filepath.Join(download, pflag+".zip"), filepath.Join(badMod, pflag+".zip"), "flag.go")
-	refused("file://"+filepath.ToSlash(badMod)+","+good, "github.com/spf13/pflag@v1.0.5", "checksum mismatch")
+	refused(fileProxy(badMod, download), "github.com/spf13/pflag@v1.0.5", "checksum mismatch")
 
 	// The good proxy. The build cache is a copy of the tests' own: a cold
 	// build is not what this test is about.
