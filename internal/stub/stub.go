@@ -7,7 +7,6 @@ package stub
 import (
 	"bytes"
 	"fmt"
-	"go/format"
 	"path"
 	"slices"
 	"strconv"
@@ -81,7 +80,11 @@ func Main(bundlePkg string, imports []string, record string, pluginBundle bool) 
 	}
 	var b bytes.Buffer
 	b.WriteString(header + "package main\n\nimport (\n\t_ \"embed\"\n\n")
-	fmt.Fprintf(&b, "\tselfcompilehook %s\n\tselfcompilebundle %s\n", strconv.Quote(HookPath), strconv.Quote(bundlePkg))
+	hook, bundle := "\tselfcompilehook "+strconv.Quote(HookPath)+"\n", "\tselfcompilebundle "+strconv.Quote(bundlePkg)+"\n"
+	if bundlePkg < HookPath { // in path order, as gofmt sorts them
+		hook, bundle = bundle, hook
+	}
+	b.WriteString(hook + bundle)
 	if len(imports) > 0 {
 		b.WriteString("\n\t// Plugins: each registers itself in init.\n")
 		for _, p := range imports {
@@ -98,7 +101,7 @@ func Main(bundlePkg string, imports []string, record string, pluginBundle bool) 
 	b.WriteString("// selfcompileRecord records the plugins this binary was built with.\n")
 	fmt.Fprintf(&b, "const selfcompileRecord = %s\n\n", strconv.Quote(record))
 	fmt.Fprintf(&b, "func init() {\n\tselfcompilehook.Register(selfcompilebundle.Shared, selfcompilebundle.Toolchain, %s, selfcompileRecord)\n}\n", plugins)
-	return format.Source(b.Bytes())
+	return b.Bytes(), nil // written as gofmt writes it (TestGofmt): go/format would weigh on every host
 }
 
 // BundlePackage returns the files of the bundle package, by name: one
@@ -136,14 +139,7 @@ func BundlePackage(mainPkg string, targets []string, beside bool) (map[string][]
 		other = "// Shared and Toolchain are empty: go-selfcompile was not run for this target.\nvar Shared, Toolchain string\n"
 	}
 	files[OtherTargetFile] = []byte(header + "//go:build " + strings.Join(others, " && ") + "\n\npackage selfcompilebundle\n\n" + other)
-	for name, src := range files {
-		out, err := format.Source(src)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		files[name] = out
-	}
-	return files, nil
+	return files, nil // written as gofmt writes them (TestGofmt)
 }
 
 // BundleImportPath returns the import path of the bundle package of a main

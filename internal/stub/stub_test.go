@@ -1,8 +1,11 @@
 package stub
 
 import (
+	"bytes"
+	"fmt"
 	"go/ast"
 	"go/build"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"os"
@@ -167,6 +170,41 @@ func TestBundlePackageBeside(t *testing.T) {
 		}
 		if !embeds || strings.Count(src.String(), "Shared") < 1 || strings.Count(src.String(), "var Toolchain")+strings.Count(src.String(), "Shared, Toolchain") != 1 {
 			t.Errorf("%s builds:\n%s", target, src.String())
+		}
+	}
+}
+
+// The stub and the bundle package are written as gofmt writes them, for
+// every shape they take: the library does not link go/format into hosts.
+func TestGofmt(t *testing.T) {
+	check := func(name string, src []byte) {
+		t.Helper()
+		want, err := format.Source(src)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, src)
+		}
+		if !bytes.Equal(src, want) {
+			t.Errorf("%s is not gofmt'd:\n%s\nwant:\n%s", name, src, want)
+		}
+	}
+	for _, imports := range [][]string{nil, {"example.com/a", "example.com/b/v2"}} {
+		for _, pb := range []bool{false, true} {
+			src, err := Main("example.com/prog/selfcompilebundle", imports, `{"plugins":[]}`, pb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(fmt.Sprintf("Main(%q, %v)", imports, pb), src)
+		}
+	}
+	for _, beside := range []bool{false, true} {
+		for _, targets := range [][]string{{"linux/amd64"}, {"linux/amd64", "darwin/arm64", "windows/amd64"}} {
+			files, err := BundlePackage("example.com/prog", targets, beside)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, src := range files {
+				check(fmt.Sprintf("%s (%v, beside %v)", name, targets, beside), src)
+			}
 		}
 	}
 }
