@@ -20,6 +20,8 @@
 #   make bench-process     installing a process plugin (example/processhost) against a
 #                          compiled-in install of the same code and a go build of it
 #   make bench-large       the large-host benchmark (caddy, downloaded; not in CI)
+#   make bench-large-placements
+#                          its rows of the bundles' placements alone
 #   make bench-fleet       ten fresh machines install caddy plugins through a shared
 #                          build cache (gocached, go-cacher; downloaded; not in CI)
 #   make test-hosts        generate, without compiling, for real programs with large
@@ -40,7 +42,7 @@ FUZZTIME ?= 15000x
 # is still reported, and written to testdata/fuzz, whatever its size.
 FUZZMINIMIZE ?= 200x
 
-.PHONY: all example-aplugin example-abinary generate test fuzz test-cross test-arm64 test-windows test-hosts bench bench-repeat bench-process bench-large bench-fleet clean
+.PHONY: all example-aplugin example-abinary generate test fuzz test-cross test-arm64 test-windows test-hosts bench bench-repeat bench-process bench-large bench-large-placements bench-fleet clean
 
 all: example-abinary
 
@@ -117,6 +119,9 @@ bench-process:
 
 bench-large:
 	SELFCOMPILE_BENCH_LARGE=1 $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 180m .
+
+bench-large-placements:
+	SELFCOMPILE_BENCH_LARGE=placements $(GO) test -run '^$$' -bench '^BenchmarkLargeHost$$' -benchtime 1x -timeout 120m .
 
 # The shared cache's server and client come from the module bench/fleet.
 bench-fleet:

@@ -122,13 +122,18 @@ func BenchmarkLargeHost(b *testing.B) {
 		return timed(b, mainDir, nil, "go", append([]string{"tool", "go-selfcompile", "-q"}, flags...)...)
 	}
 	gen("--level", "fastest") // builds the generator, fills the module cache
+	ext := filepath.Join(work, "caddy-hello")
+	caddyExtension(b, ext, "hello")
+	if os.Getenv("SELFCOMPILE_BENCH_LARGE") == "placements" {
+		caddyPlacements(b, &t, work, host, ext, gen)
+		t.print()
+		return
+	}
 	tPlain := gen()
 	plainBytes := bundleParts(b, &t, filepath.Join(mainDir, "selfcompilebundle"))
 	plainBin := filepath.Join(work, "plain", "caddy")
 	timed(b, host, nil, "go", "build", "-trimpath", "-o", plainBin, "./"+caddyMain)
 
-	ext := filepath.Join(work, "caddy-hello")
-	caddyExtension(b, ext, "hello")
 	cold, warm, warmNew := caddyFloors(b, work, host, ext)
 
 	env := func(home string) []string {
@@ -179,7 +184,18 @@ func BenchmarkLargeHost(b *testing.B) {
 	t.add("cache after the installs", mb(dirBytes(filepath.Join(homeA, "cache"))), "")
 	t.add("installer peak RssAnon, first install", mb(first.rssAnon), "")
 	t.add("installer peak RssAnon, repeat install", mb(repeat.rssAnon), "")
-	placementRows(b, &t, placementRun{
+	caddyPlacements(b, &t, work, host, ext, gen)
+	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
+	b.ReportMetric(firstWarm.total.Seconds()/cold.Seconds(), "firstwarm/cold")
+	t.print()
+}
+
+// caddyPlacements adds the rows of placementRows for caddy, with the
+// plugin at ext first; gen runs the generator.
+func caddyPlacements(b *testing.B, t *table, work, host, ext string, gen func(flags ...string) time.Duration) {
+	b.Helper()
+	mainDir := filepath.Join(host, caddyMain)
+	placementRows(b, t, placementRun{
 		work: work, mainDir: mainDir,
 		build:    func(out string) { timed(b, host, nil, "go", "build", "-trimpath", "-o", out, "./"+caddyMain) },
 		gen:      func(flags ...string) { gen(flags...) },
@@ -195,9 +211,6 @@ func BenchmarkLargeHost(b *testing.B) {
 			return cold, warm
 		},
 	})
-	b.ReportMetric(repeat.total.Seconds()/warm.Seconds(), "repeat/warm")
-	b.ReportMetric(firstWarm.total.Seconds()/cold.Seconds(), "firstwarm/cold")
-	t.print()
 }
 
 // caddyFloors times go build -trimpath of caddy with the plugin at ext
