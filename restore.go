@@ -92,8 +92,13 @@ type layout struct {
 // says that the run replaces the executable: the disk check counts the new
 // binary and the backup.
 func (r *run) restore(ctx context.Context, replacing bool) (*layout, error) {
-	done := r.stage(StageRestore)
 	l := &layout{run: r, dirs: r.restoredDirs(), meter: &buildMeter{}}
+	if tm := r.bin.Toolchain.Manifest.Module; tm != nil {
+		if err := l.fetchToolchain(ctx, tm, replacing); err != nil {
+			return nil, err
+		}
+	}
+	done := r.stage(StageRestore)
 	side := exe.SideOptions{Known: r.known(), Dir: filepath.Join(r.cache, bundlesDir), Offline: offline(), Logf: r.c.logf}
 	if n := r.bin.SideToFetch(side.Dir); n > 0 {
 		if err := r.checkSpace(n, replacing); err != nil {
@@ -102,11 +107,6 @@ func (r *run) restore(ctx context.Context, replacing bool) (*layout, error) {
 	}
 	if err := r.bin.OpenSide(ctx, side); err != nil {
 		return nil, fetchError(err, side.Dir)
-	}
-	if tm := r.bin.Toolchain.Manifest.Module; tm != nil {
-		if err := l.fetchToolchain(ctx, tm, replacing); err != nil {
-			return nil, err
-		}
 	}
 	jobs, err := l.restoreJobs()
 	if err != nil {
@@ -430,12 +430,14 @@ func (l *layout) downloadModules(ctx context.Context) error {
 	done := l.stage(StageDownload)
 	l.c.logf("Downloading the modules of %s through the module proxy", l.bin.Shared.Manifest.MainPackage)
 	if err := l.listDeps(ctx); err != nil {
-		err = fmt.Errorf("downloading the modules of %s through the module proxy (GOPROXY=%s): %w", l.bin.Shared.Manifest.MainPackage, cmp.Or(userProxy(), toolchain.DefaultProxy), err)
+		err = fmt.Errorf("downloading the modules of %s through the module proxy (GOPROXY=%s): %w", l.bin.Shared.Manifest.MainPackage, toolchain.Redacted(cmp.Or(userProxy(), toolchain.DefaultProxy)), err)
 		switch msg := err.Error(); {
 		case strings.Contains(msg, "SECURITY ERROR") || strings.Contains(msg, "checksum mismatch"):
 			fsutil.RemoveAll(l.dirs.modcache)
-			return fmt.Errorf("%w: %w", fetch.ErrMismatch, err)
-		case needsNetwork(msg) || offline():
+			return fmt.Errorf("%w: %w; the program's module cache was emptied: set GOPROXY to a proxy that serves the genuine modules", fetch.ErrMismatch, err)
+		case fsutil.IsNoSpace(err) || strings.Contains(msg, "no space left on device"):
+			return newSpaceError(l.dirs.modcache, err, "", true)
+		case needsNetwork(msg):
 			return &offlineError{err}
 		}
 		return err
@@ -456,7 +458,9 @@ func (l *layout) downloadModules(ctx context.Context) error {
 func (l *layout) listDeps(ctx context.Context) error {
 	g := l.g
 	g.Dir = l.mainDir()
-	out, err := g.Run(ctx, "list", "-e", "-deps", "-f", "{{.ImportPath}}\t{{with .Error}}{{.Err}}{{end}}", "--", ".", stub.HookPath)
+	// -mod=readonly (over the library's GOFLAGS): a module that go.sum
+	// does not pin is an error, not an entry the checksum database adds.
+	out, err := g.Run(ctx, "list", "-mod=readonly", "-e", "-deps", "-f", "{{.ImportPath}}\t{{with .Error}}{{.Err}}{{end}}", "--", ".", stub.HookPath)
 	if err != nil {
 		return err
 	}

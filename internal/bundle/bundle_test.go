@@ -396,3 +396,35 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// A toolchain bundle that pins its toolchain module must pin it whole: a
+// manifest without its digest, hash or version is corrupt, not a panic
+// later.
+func TestPinnedModuleChecked(t *testing.T) {
+	good := ToolchainModule{Version: "v0.0.1-go1.26.8.linux-amd64", Sum: "h1:x", Part: Part{Name: PartToolchain, Files: 1, Digest: strings.Repeat("a", 64)}}
+	for _, c := range []struct {
+		name string
+		edit func(m *ToolchainModule)
+		ok   bool
+	}{
+		{"whole", func(*ToolchainModule) {}, true},
+		{"short digest", func(m *ToolchainModule) { m.Part.Digest = "abc" }, false},
+		{"no hash", func(m *ToolchainModule) { m.Sum = "" }, false},
+		{"no version", func(m *ToolchainModule) { m.Version = "" }, false},
+	} {
+		pin := good
+		c.edit(&pin)
+		var buf bytes.Buffer
+		m := &Manifest{Kind: Toolchain, GoVersion: "go1.26.8", GOOS: "linux", GOARCH: "amd64", Module: &pin}
+		if err := Write(&buf, m, nil, LevelFastest); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(bytes.NewReader(buf.Bytes()))
+		if err == nil {
+			r.Close()
+		}
+		if (err == nil) != c.ok || err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

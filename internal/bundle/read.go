@@ -87,6 +87,9 @@ func (b *Reader) readManifest() error {
 			return corrupt("part %q has no digest", p.Name)
 		}
 	}
+	if m := b.Manifest.Module; m != nil && (len(m.Part.Digest) != 2*sha256.Size || m.Sum == "" || m.Version == "") {
+		return corrupt("the pinned toolchain module has no version, hash or digest")
+	}
 	// Damage after the manifest is reported by the part it is in.
 	b.nextErr = b.advance()
 	return nil

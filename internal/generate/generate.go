@@ -90,8 +90,8 @@ type Options struct {
 	// its Go version and the host's modules through the module proxy,
 	// each checked against the hash the binary pins (the toolchain's h1:,
 	// the host's go.sum), and keep them in their cache. The binary
-	// embeds the host's source (unless SkipSource) and the pins. Not with
-	// Beside or WarmCache.
+	// embeds the host's source, whose go.sum pins the modules, and the
+	// toolchain's pin. Not with SkipSource, Beside or WarmCache.
 	Proxy bool
 	// Logger receives progress messages; nil means none.
 	Logger *log.Logger
@@ -169,8 +169,8 @@ func newGen(ctx context.Context, opts Options) (*gen, error) {
 			return nil, fmt.Errorf("bundle URL %q: want an https URL, a file:// URL or an absolute path, with --bundle fetch and no --bundle-path (%v)", u, err)
 		}
 	}
-	if opts.Proxy && (opts.Beside || opts.WarmCache) {
-		return nil, errors.New("a program that fetches its toolchain and modules through the module proxy carries no bundle file and no build cache entries: not with a bundle file (beside, or a bundle URL) or a warm cache")
+	if opts.Proxy && (opts.Beside || opts.WarmCache || opts.SkipSource) {
+		return nil, errors.New("a program that fetches its toolchain and modules through the module proxy carries its source, whose go.sum pins the modules, and no bundle file or build cache entries: not with --skip-source, a bundle file (beside, or a bundle URL) or a warm cache")
 	}
 	if p := opts.BundlePath; p != "" && (!opts.Beside || strings.HasSuffix(filepath.ToSlash(p), "/") || path.Base(filepath.ToSlash(p)) == "." || path.Base(filepath.ToSlash(p)) == "..") {
 		return nil, fmt.Errorf("bundle path %q: want the path of a file, relative to the executable's directory or absolute, with --bundle beside", p)

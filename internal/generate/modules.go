@@ -46,14 +46,19 @@ func (g *gen) scratchGo(proxy string) gocmd.Go {
 	return c
 }
 
-// moduleFiles fills the scratch module cache and lists the modules part.
-func (g *gen) moduleFiles(ctx context.Context) ([]bundle.File, error) {
+// onlineGo is scratchGo with the vendor's module cache as the first proxy,
+// then the vendor's GOPROXY.
+func (g *gen) onlineGo() gocmd.Go {
 	proxy := fileURL(filepath.Join(g.env.GOMODCACHE, "cache", "download"))
 	if g.env.GOPROXY != "" && g.env.GOPROXY != "off" {
 		proxy += "," + g.env.GOPROXY
 	}
-	online := g.scratchGo(proxy)
-	providers, err := g.download(ctx, online)
+	return g.scratchGo(proxy)
+}
+
+// moduleFiles fills the scratch module cache and lists the modules part.
+func (g *gen) moduleFiles(ctx context.Context) ([]bundle.File, error) {
+	providers, err := g.download(ctx, g.onlineGo())
 	if err != nil {
 		return nil, fmt.Errorf("collecting the host's modules: %w", err)
 	}

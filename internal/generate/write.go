@@ -37,7 +37,12 @@ func (g *gen) run(ctx context.Context) (*Result, error) {
 		sharedParts = append(sharedParts, bundle.PartFiles{Name: bundle.PartSource, Files: src})
 	}
 	if g.opts.Proxy {
+		// Installs list the packages with -mod=readonly: go.sum must pin
+		// every module that a build for each target reads.
 		shared.FetchModules = true
+		if _, err := g.download(ctx, g.onlineGo()); err != nil {
+			return nil, fmt.Errorf("checking that go.sum pins every module the program builds with: %w", err)
+		}
 	} else {
 		g.logf("Collecting the modules of %s", g.host.mainPkg)
 		mods, err := g.moduleFiles(ctx)

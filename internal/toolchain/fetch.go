@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -33,7 +35,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("the Go toolchain %s, which this program fetches through the module proxy (GOPROXY=%s) instead of carrying it, %s; nothing entered the cache and the program is unchanged: run it again where GOPROXY names a module proxy that serves golang.org/toolchain, as proxy.golang.org does", e.Module, e.Proxy, e.Reason)
+	todo := "run it again where GOPROXY names a module proxy (https, or a file:// URL) that serves golang.org/toolchain, as proxy.golang.org does"
+	if errors.Is(e.Err, fetch.ErrMismatch) {
+		todo = "a proxy in GOPROXY served another file than the genuine module: set GOPROXY to one that serves the genuine module, as proxy.golang.org does"
+	}
+	return fmt.Sprintf("the Go toolchain %s, which this program fetches through the module proxy (GOPROXY=%s) instead of carrying it, %s; nothing entered the cache and the program is unchanged: %s", e.Module, e.Proxy, e.Reason, todo)
 }
 
 // Unwrap returns the cause.
@@ -66,11 +72,15 @@ const (
 func Fetch(ctx context.Context, m *bundle.ToolchainModule, dir string, o Options) error {
 	mv := module.Version{Path: bundle.ToolchainPath, Version: m.Version}
 	fail := func(err error, format string, args ...any) error {
-		return &Error{Module: mv.String(), Proxy: cmp.Or(o.Proxy, DefaultProxy), Reason: fmt.Sprintf(format, args...), Err: err}
+		return &Error{Module: mv.String(), Proxy: Redacted(cmp.Or(o.Proxy, DefaultProxy)), Reason: fmt.Sprintf(format, args...), Err: err}
 	}
 	zipFile := filepath.Join(dir, ".module.zip")
 	if err := download(ctx, mv, zipFile, o); err != nil {
 		return fail(err, "could not be fetched: %v", err)
+	}
+	// CheckZip bounds what hashing it decompresses: a module zip's limits.
+	if _, err := modzip.CheckZip(mv, zipFile); err != nil {
+		return fail(fetch.ErrMismatch, "was served as a file that is not a valid module zip (%v), so not the %s the program pins", err, m.Sum)
 	}
 	sum, err := dirhash.HashZip(zipFile, dirhash.Hash1)
 	if err != nil {
@@ -80,17 +90,19 @@ func Fetch(ctx context.Context, m *bundle.ToolchainModule, dir string, o Options
 		return fail(fetch.ErrMismatch, "was served with the hash %s, not the %s the program pins: a proxy served another file", sum, m.Sum)
 	}
 	unpacked := filepath.Join(dir, ".module")
-	defer fsutil.RemoveAll(unpacked)
 	if err := modzip.Unzip(unpacked, mv, zipFile); err != nil {
 		return fail(err, "could not be unpacked: %v", err)
 	}
-	os.Remove(zipFile)
 	files, err := Prune(unpacked, o.GOOS, o.GOARCH, m.Boring)
 	if err != nil {
 		return fail(err, "could not be pruned: %v", err)
 	}
 	if err := place(files, dir); err != nil {
 		return fail(err, "could not be laid out in %s: %v", dir, err)
+	}
+	// What the pruning left out must go: the tree is checked file by file.
+	if err := errors.Join(os.Remove(zipFile), os.RemoveAll(unpacked)); err != nil {
+		return fail(err, "could not be cleaned up in %s: %v", dir, err)
 	}
 	got, err := bundle.DigestPart(bundle.PartFiles{Name: bundle.PartToolchain, Files: files})
 	if err != nil {
@@ -145,7 +157,9 @@ func download(ctx context.Context, mv module.Version, file string, o Options) er
 			return nil
 		}
 		errs = append(errs, err)
-		if !p.anyError && !errors.Is(err, fetch.ErrMissing) {
+		// A proxy this cannot use (plain http) is passed over, as one that
+		// lacks the file.
+		if !p.anyError && !errors.Is(err, fetch.ErrMissing) && !errors.Is(err, fetch.ErrLocation) {
 			break
 		}
 	}
@@ -184,11 +198,11 @@ func proxies(list string) []proxy {
 // get fetches url (https, or a file) to file, saying how far it is.
 func get(ctx context.Context, url, file string, logf func(string, ...any)) error {
 	if logf != nil {
-		logf("Fetching %s", url)
+		logf("Fetching %s", Redacted(url))
 	}
 	r, err := fetch.Open(ctx, nil, url)
 	if err != nil {
-		return err
+		return &redactedError{strings.ReplaceAll(err.Error(), url, Redacted(url)), err}
 	}
 	defer r.Close()
 	return fsutil.WriteAtomic(file, 0o600, func(w io.Writer) error {
@@ -199,3 +213,27 @@ func get(ctx context.Context, url, file string, logf func(string, ...any)) error
 		return err
 	})
 }
+
+// Redacted returns a GOPROXY list, or a URL, with the passwords of its
+// URLs replaced by "xxxxx", as the go command prints them.
+func Redacted(list string) string {
+	return userinfo.ReplaceAllStringFunc(list, func(u string) string {
+		if p, err := url.Parse(u); err == nil {
+			return p.Redacted()
+		}
+		return u
+	})
+}
+
+// userinfo matches a URL with a password in a GOPROXY list.
+var userinfo = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/@,|\s]*:[^/@,|\s]*@[^,|\s]*`)
+
+// redactedError is err, whose message names a URL with a password, with
+// the password left out of its message.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

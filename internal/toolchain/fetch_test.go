@@ -128,7 +128,8 @@ func TestFetchMismatch(t *testing.T) {
 }
 
 // GOPROXY=off, a list of "direct" alone, and a proxy that fails (not one
-// that lacks the file) end the list, as for the go command.
+// that lacks the file) end the list, as for the go command; a plain http
+// proxy, which this does not use, is passed over.
 func TestFetchProxyList(t *testing.T) {
 	proxy := t.TempDir()
 	pin := fakeToolchain(t, proxy, nil)
@@ -138,7 +139,8 @@ func TestFetchProxyList(t *testing.T) {
 	}{
 		{"off", fetch.ErrOffline},
 		{"direct", fetch.ErrMissing},
-		{"http://127.0.0.1:9,file://" + proxy, fetch.ErrLocation},
+		{"http://127.0.0.1:9,file://" + proxy, nil}, // plain http is passed over
+		{"http://127.0.0.1:9", fetch.ErrLocation},
 		{"http://127.0.0.1:9|file://" + proxy, nil},
 		{"file://" + t.TempDir() + ",off", fetch.ErrOffline},
 	} {
@@ -159,5 +161,18 @@ func TestProxies(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("%d: %v, want %v", i, got[i], want[i])
 		}
+	}
+}
+
+// A proxy's password is not printed.
+func TestRedacted(t *testing.T) {
+	got := Redacted("https://user:s3cret@proxy.example/go,file:///srv/proxy|https://other.example")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "user:xxxxx@proxy.example/go") || !strings.HasSuffix(got, ",file:///srv/proxy|https://other.example") {
+		t.Errorf("redacted: %q", got)
+	}
+	pin := &bundle.ToolchainModule{Version: testVersion, Sum: "h1:x"}
+	err := Fetch(context.Background(), pin, t.TempDir(), Options{Proxy: "https://user:s3cret@127.0.0.1:9/", GOOS: "linux", GOARCH: "amd64"})
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !errors.Is(err, fetch.ErrUnreachable) {
+		t.Errorf("a failed fetch through a proxy with a password: %v", err)
 	}
 }
