@@ -62,10 +62,13 @@ func TestProxyInstall(t *testing.T) {
 	download := filepath.Join(e2e.modcache, "cache", "download")
 	good := fileProxy(download)
 	lax := []string{"GOSUMDB=off", "GONOSUMDB=*", "GOINSECURE=*", "GOFLAGS=-mod=mod", "GONOSUMCHECK=1"}
-	refused := func(proxy string, want ...string) {
+	// refused checks that an install through proxy fails saying want, the
+	// binary unchanged, and returns the cache it used.
+	refused := func(proxy string, want ...string) (cache string) {
 		t.Helper()
 		same := unchanged(t, bin)
-		env := append([]string{"XDG_CACHE_HOME=" + tempDir(t), "GOPROXY=" + proxy}, lax...)
+		cache = tempDir(t)
+		env := append([]string{"XDG_CACHE_HOME=" + cache, "GOPROXY=" + proxy}, lax...)
 		_, errOut, err := run(t, bin, env, "plugin", "add", aplugin)
 		for _, w := range want {
 			if err == nil || !strings.Contains(errOut, w) {
@@ -74,6 +77,12 @@ func TestProxyInstall(t *testing.T) {
 		}
 		t.Logf("GOPROXY=%s: %s", proxy, lastLine(errOut))
 		same()
+		return cache
+	}
+	// inCache lists what a cache holds at the glob pattern.
+	inCache := func(cache, pattern string) []string {
+		m, _ := filepath.Glob(filepath.Join(cache, "go-selfcompile", pattern))
+		return m
 	}
 	refused("off", "this install may not use the network (GOPROXY=off)", "golang.org/toolchain@"+version)
 
@@ -81,7 +90,10 @@ func TestProxyInstall(t *testing.T) {
 	badTC := tempDir(t)
 	at := filepath.Join("golang.org", "toolchain", "@v", version+".zip")
 	alterZip(t, filepath.Join(download, at), filepath.Join(badTC, at), "VERSION")
-	refused(fileProxy(badTC, download), "golang.org/toolchain@"+version, "not the h1:")
+	c := refused(fileProxy(badTC, download), "golang.org/toolchain@"+version, "not the h1:")
+	if got := inCache(c, "toolchains/go*"); len(got) > 0 {
+		t.Errorf("a refused toolchain left %q in the cache", got)
+	}
 
 	// A proxy that serves another pflag, which the host's go.sum pins.
 	badMod := tempDir(t)
@@ -90,7 +102,13 @@ func TestProxyInstall(t *testing.T) {
 		copyBinary(t, filepath.Join(download, pflag+ext), filepath.Join(badMod, pflag+ext))
 	}
 	alterZip(t, filepath.Join(download, pflag+".zip"), filepath.Join(badMod, pflag+".zip"), "flag.go")
-	refused(fileProxy(badMod, download), "github.com/spf13/pflag@v1.0.5", "checksum mismatch")
+	c = refused(fileProxy(badMod, download), "github.com/spf13/pflag@v1.0.5", "checksum mismatch")
+	if len(inCache(c, "toolchains/go*")) != 1 {
+		t.Errorf("the genuine toolchain is not in the cache after the module was refused: %q", inCache(c, "toolchains/*"))
+	}
+	if got := inCache(c, "hosts/*/mod/github.com/spf13/pflag@*"); len(got) > 0 {
+		t.Errorf("a refused module is in the cache: %q", got)
+	}
 
 	// The good proxy. The build cache is a copy of the tests' own: a cold
 	// build is not what this test is about.
