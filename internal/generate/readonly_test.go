@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/module"
@@ -112,5 +113,58 @@ func TestReadOnlyFlags(t *testing.T) {
 		if got := readOnlyFlags(in); got != want {
 			t.Errorf("readOnlyFlags(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// For a program that pins its modules by go.sum (the proxy placement),
+// the generator's listing of every target fails when go.sum lacks a
+// module that a build for one of them reads: here one that only the
+// windows build imports.
+func TestGoSumPinsEveryTarget(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	work := t.TempDir()
+	proxy := filepath.Join(work, "proxy")
+	writeTree(t, filepath.Join(work, "w"), map[string]string{"go.mod": "module example.com/w\n\ngo 1.21\n", "w.go": "package w\n"})
+	publish(t, proxy, "example.com/w", "v1.0.0", filepath.Join(work, "w"))
+	host := filepath.Join(work, "host")
+	writeTree(t, host, map[string]string{
+		"go.mod":  "module example.com/host\n\ngo 1.21\n\nrequire example.com/w v1.0.0\n",
+		"main.go": "package main\n\nfunc main() {}\n",
+		"win.go":  "//go:build windows\n\npackage main\n\nimport _ \"example.com/w\"\n",
+	})
+	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy))
+	t.Setenv("GOSUMDB", "off")
+	t.Setenv("GOMODCACHE", filepath.Join(work, "modcache"))
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOFLAGS", "-modcacherw")
+	tidy := exec.Command("go", "mod", "tidy")
+	tidy.Dir = host
+	if out, err := tidy.CombinedOutput(); err != nil {
+		t.Fatalf("go mod tidy: %v\n%s", err, out)
+	}
+	sums, _ := os.ReadFile(filepath.Join(host, "go.sum"))
+	g, err := newGen(context.Background(), Options{Dir: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removeAll(g.tmp)
+	g.targets = []string{"linux/amd64", "windows/amd64"}
+	if _, err := g.download(context.Background(), g.onlineGo()); err != nil {
+		t.Fatalf("a tidy go.sum: %v", err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(sums), "\n") {
+		if !strings.HasPrefix(line, "example.com/w v1.0.0 h1:") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(host, "go.sum"), []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.download(context.Background(), g.onlineGo())
+	if err == nil || !strings.Contains(err.Error(), "missing go.sum entry") || !strings.Contains(err.Error(), "example.com/w") {
+		t.Fatalf("a go.sum without the module of the windows build: %v, want an error naming it", err)
 	}
 }
