@@ -40,6 +40,23 @@ func publish(t *testing.T, proxy, path, version, src string) {
 	}
 }
 
+// tidyHost sets the go environment of a test module graph (the file
+// proxy proxy, a module cache in work, no checksum database) and runs go
+// mod tidy in host.
+func tidyHost(t *testing.T, work, proxy, host string) {
+	t.Helper()
+	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy))
+	t.Setenv("GOSUMDB", "off")
+	t.Setenv("GOMODCACHE", filepath.Join(work, "modcache"))
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOFLAGS", "-modcacherw")
+	tidy := exec.Command("go", "mod", "tidy")
+	tidy.Dir = host
+	if out, err := tidy.CombinedOutput(); err != nil {
+		t.Fatalf("go mod tidy: %v\n%s", err, out)
+	}
+}
+
 // writeTree writes files under dir.
 func writeTree(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
@@ -71,16 +88,7 @@ func TestHostReadOnly(t *testing.T) {
 		"go.mod":  "module example.com/host\n\ngo 1.21\n\nrequire example.com/b v1.0.0\n",
 		"main.go": "package main\n\nimport _ \"example.com/b\"\n\nfunc main() {}\n",
 	})
-	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy))
-	t.Setenv("GOSUMDB", "off")
-	t.Setenv("GOMODCACHE", filepath.Join(work, "modcache"))
-	t.Setenv("GOWORK", "off")
-	t.Setenv("GOFLAGS", "-modcacherw")
-	tidy := exec.Command("go", "mod", "tidy")
-	tidy.Dir = host
-	if out, err := tidy.CombinedOutput(); err != nil {
-		t.Fatalf("go mod tidy: %v\n%s", err, out)
-	}
+	tidyHost(t, work, proxy, host)
 	gomod, _ := os.ReadFile(filepath.Join(host, "go.mod"))
 	gosum, _ := os.ReadFile(filepath.Join(host, "go.sum"))
 
@@ -134,16 +142,7 @@ func TestGoSumPinsEveryTarget(t *testing.T) {
 		"main.go": "package main\n\nfunc main() {}\n",
 		"win.go":  "//go:build windows\n\npackage main\n\nimport _ \"example.com/w\"\n",
 	})
-	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy))
-	t.Setenv("GOSUMDB", "off")
-	t.Setenv("GOMODCACHE", filepath.Join(work, "modcache"))
-	t.Setenv("GOWORK", "off")
-	t.Setenv("GOFLAGS", "-modcacherw")
-	tidy := exec.Command("go", "mod", "tidy")
-	tidy.Dir = host
-	if out, err := tidy.CombinedOutput(); err != nil {
-		t.Fatalf("go mod tidy: %v\n%s", err, out)
-	}
+	tidyHost(t, work, proxy, host)
 	sums, _ := os.ReadFile(filepath.Join(host, "go.sum"))
 	g, err := newGen(context.Background(), Options{Dir: host})
 	if err != nil {
