@@ -206,8 +206,8 @@ func caddyPlacements(b *testing.B, t *table, work, host, ext string, gen func(fl
 			caddyExtension(b, d, fmt.Sprintf("placed%d", i))
 			return d
 		},
-		floors: func(cache string) (cold, warm time.Duration) {
-			cold, warm, _ = caddyFloorsIn(b, work, host, ext, cache, false)
+		floors: func(cache string, between func(i int)) (cold, warm time.Duration) {
+			cold, warm, _ = caddyFloorsIn(b, work, host, ext, cache, false, between)
 			return cold, warm
 		},
 	})
@@ -218,12 +218,13 @@ func caddyPlacements(b *testing.B, t *table, work, host, ext string, gen func(fl
 // (warm, the median of three), and adding a new plugin (the median of
 // three). The host's go.mod and go.sum are put back after.
 func caddyFloors(b *testing.B, work, host, ext string) (cold, warm, warmNew time.Duration) {
-	return caddyFloorsIn(b, work, host, ext, filepath.Join(work, "floorcache"), true)
+	return caddyFloorsIn(b, work, host, ext, filepath.Join(work, "floorcache"), true, nil)
 }
 
-// caddyFloorsIn is caddyFloors with the build cache at floorCache, and
-// without the new plugin's floor unless withNew.
-func caddyFloorsIn(b *testing.B, work, host, ext, floorCache string, withNew bool) (cold, warm, warmNew time.Duration) {
+// caddyFloorsIn is caddyFloors with the build cache at floorCache,
+// without the new plugin's floor unless withNew, and with between run
+// among the floors as coldWarm runs it.
+func caddyFloorsIn(b *testing.B, work, host, ext, floorCache string, withNew bool, between func(i int)) (cold, warm, warmNew time.Duration) {
 	b.Helper()
 	gomod, _ := os.ReadFile(filepath.Join(host, "go.mod"))
 	gosum, _ := os.ReadFile(filepath.Join(host, "go.sum"))
@@ -234,7 +235,7 @@ func caddyFloorsIn(b *testing.B, work, host, ext, floorCache string, withNew boo
 	command(host, nil, "go", "mod", "edit", "-require="+mod+"@v0.0.0", "-replace="+mod+"="+ext)
 	defer os.Remove(filepath.Join(host, caddyMain, floorFile))
 	floor := floorBuilder(b, filepath.Join(host, caddyMain), mod, host, []string{"GOCACHE=" + floorCache, "GOFLAGS=-mod=mod"}, filepath.Join(work, "floor"), "./"+caddyMain)
-	cold, warm = coldWarm(floor)
+	cold, warm = coldWarm(floor, between)
 	if !withNew {
 		return cold, warm, 0
 	}

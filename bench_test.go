@@ -394,7 +394,7 @@ func BenchmarkInstall(b *testing.B) {
 		b.Fatalf("cp -a: %v\n%s", err, out)
 	}
 	floor := floorBuilder(b, host, aplugin, repo, []string{"GOCACHE=" + filepath.Join(work, "floorcache")}, filepath.Join(work, "floor"), "./example/nethost")
-	cold, warm := coldWarm(floor)
+	cold, warm := coldWarm(floor, nil)
 	warmNew := newPluginFloor(b, repo, func(i int) string {
 		d := filepath.Join(work, fmt.Sprintf("floorplug%d", i))
 		writePluginB(b, d, fmt.Sprintf("example.com/floorplug%d", i))
@@ -428,9 +428,7 @@ func BenchmarkInstall(b *testing.B) {
 	repeat := median(repeats)
 	grew := (dirBytes(filepath.Join(homeA, "cache")) - cacheBefore) / int64(len(repeats))
 	repeatRows(&t, repeats, warm, warmNew)
-	for _, s := range []string{"restore", "resolve", "build", "verify", "replace"} {
-		t.add("  of which "+s, secs(repeat.stages[s]), "")
-	}
+	t.add("  of which", "", stageLine(repeat))
 	liveRows(b, &t, env(homeA), repo, "./example/nethost", work, func(name string) string {
 		d := filepath.Join(work, name)
 		writePluginB(b, d, "example.com/"+name)
@@ -462,11 +460,22 @@ func floorBuilder(b *testing.B, mainDir, imp, dir string, env []string, out, pkg
 }
 
 // coldWarm times floor with what its build cache holds (empty: cold),
-// then with only main changed, the median of three (warm).
-func coldWarm(floor func(extra string) time.Duration) (cold, warm time.Duration) {
+// then with only main changed, the median of three (warm). Unless nil,
+// between(0) runs after the cold floor, and between(i) after the i-th
+// warm one: what is measured against the floors alternates with them, so
+// that a drift of the machine's speed hits both alike.
+func coldWarm(floor func(extra string) time.Duration, between func(i int)) (cold, warm time.Duration) {
 	cold = floor("")
-	warm = medianDuration(floor("\nvar changed = 1\n"), floor("\nvar changed = 2\n"), floor("\nvar changed = 3\n"))
-	return cold, warm
+	var ws []time.Duration
+	for i := range 4 {
+		if between != nil {
+			between(i)
+		}
+		if i < 3 {
+			ws = append(ws, floor(fmt.Sprintf("\nvar changed = %d\n", i+1)))
+		}
+	}
+	return cold, medianDuration(ws...)
 }
 
 // netHost returns a benchmark's directory, a copy of this repository in
