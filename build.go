@@ -264,9 +264,11 @@ func (p *buildProgress) line(ctx context.Context, line string) {
 }
 
 // countDelay is how long a build runs before the packages of the program
-// are counted beside it, for progress: a repeat install's build is over
-// sooner, and a count beside it took a tenth of its time on two cores.
-const countDelay = 2 * time.Second
+// are counted beside it, for progress: shortly before the first progress
+// line. A repeat install's build is over sooner (caddy's in about 7 s on
+// two cores), and a count beside it competes with it for the cores: it
+// took a tenth of example-abinary's build time.
+const countDelay = 8 * time.Second
 
 // countPackages counts, beside a build that lasts, the packages of the
 // program with its plugins, for progress, when resolve did not list them

@@ -74,6 +74,22 @@ func TestFlagsKeepIdentity(t *testing.T) {
 	if !strings.Contains(string(vm), "mod\texample.com/hello\tv1.4.0") || !strings.Contains(string(vm), "vcs.revision="+strings.Repeat("ab", 20)) {
 		t.Errorf("go version -m:\n%s", vm)
 	}
+
+	// The program kept the tools' versions, and the next build, which
+	// reads them from there, has the same cache keys.
+	if kept, _ := filepath.Glob(filepath.Join(dir, "tools", "version-*")); len(kept) < 2 { // compile and link at least
+		t.Errorf("the tools' versions kept: %q", kept)
+	}
+	os.Remove(out)
+	if _, err := g.Stream(context.Background(), func(l string) { compiled = append(compiled, l) }, append(append([]string{"build", "-v", "-trimpath"}, args...), "-o", out, ".")...); err != nil {
+		t.Fatal(err)
+	}
+	if len(compiled) > 0 {
+		t.Errorf("a build with the tools' versions kept compiled again: %q", compiled)
+	}
+	if bi, err := buildinfo.ReadFile(out); err != nil || bi.Main.Version != "v1.4.0" {
+		t.Errorf("the second build's main module: %v %v", bi, err)
+	}
 }
 
 func gocmdFor(bin, dir string) gocmd.Go {

@@ -9,7 +9,10 @@
 //
 // The go command hashes what each tool prints for -V=full, not the
 // -toolexec program, into its cache keys: passing the tools through
-// leaves the build cache shared with builds made without it.
+// leaves the build cache shared with builds made without it. It asks each
+// tool at the start of every build, one after the other; this program
+// keeps each answer in a file beside itself and gives it from there the
+// next time (see version).
 //
 // It is built by the install, with the toolchain the binary carries, from
 // this one file: it imports the standard library only.
@@ -17,10 +20,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +58,11 @@ func main() {
 		os.Exit(2)
 	}
 	tool, args := os.Args[1], os.Args[2:]
+	if len(args) == 1 && args[0] == "-V=full" {
+		if exe, err := os.Executable(); err == nil && version(filepath.Dir(exe), tool, os.Stdout) {
+			return
+		}
+	}
 	if file := os.Getenv(identityEnv); file != "" && isLink(tool) {
 		if err := rewrite(file, args); err != nil {
 			fmt.Fprintf(os.Stderr, "go-selfcompile toolexec: keeping the program's identity: %v\n", err)
@@ -70,6 +80,53 @@ func main() {
 		fmt.Fprintln(os.Stderr, "go-selfcompile toolexec:", err)
 		os.Exit(2)
 	}
+}
+
+// version writes to w what tool prints for -V=full, from the file in dir
+// that keeps its answer, or else from a run of it, whose answer it then
+// keeps there. The answer depends only on the tool's file and on the
+// GOOS, GOARCH and GOEXPERIMENT it runs with (cmd/internal/objabi's
+// version flag), which name the file. It reports false, having written
+// nothing, when the tool's answer is not a version line: the caller runs
+// the tool as usual.
+func version(dir, tool string, w io.Writer) bool {
+	fi, err := os.Stat(tool)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%d", tool, fi.Size(), fi.ModTime().UnixNano())
+	for _, k := range []string{"GOOS", "GOARCH", "GOEXPERIMENT"} {
+		fmt.Fprintf(h, "\x00%s=%s", k, os.Getenv(k))
+	}
+	file := filepath.Join(dir, "version-"+hex.EncodeToString(h.Sum(nil)[:12]))
+	if data, err := os.ReadFile(file); err == nil && isVersion(tool, data) {
+		w.Write(data)
+		return true
+	}
+	out, err := exec.Command(tool, "-V=full").Output()
+	if err != nil || !isVersion(tool, out) {
+		return false
+	}
+	w.Write(out)
+	if f, err := os.CreateTemp(dir, "version-*.tmp"); err == nil { // kept if it can be
+		_, err = f.Write(out)
+		if err = errors.Join(err, f.Close()); err == nil {
+			err = os.Rename(f.Name(), file)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}
+	return true
+}
+
+// isVersion reports whether out is a line that tool prints for -V=full:
+// "compile version go1.26.8", with the experiments after it.
+func isVersion(tool string, out []byte) bool {
+	name := strings.TrimSuffix(filepath.Base(tool), ".exe")
+	line, rest, ok := bytes.Cut(out, []byte("\n"))
+	return ok && len(rest) == 0 && bytes.HasPrefix(line, []byte(name+" version "))
 }
 
 // isLink reports whether tool is the linker.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -167,5 +168,58 @@ func TestIsLink(t *testing.T) {
 		if got := isLink(tool); got != want {
 			t.Errorf("isLink(%q) = %v", tool, got)
 		}
+	}
+}
+
+// TestVersionKept answers a tool's -V=full from the answer kept of its
+// first run, until the tool's file or the GOOS, GOARCH or GOEXPERIMENT
+// it would see change; an answer that is not a version line is neither
+// given nor kept.
+func TestVersionKept(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the tool is a shell script")
+	}
+	dir, bin := t.TempDir(), t.TempDir()
+	tool, runs := filepath.Join(bin, "compile"), filepath.Join(bin, "runs")
+	writeTool := func(line string) {
+		t.Helper()
+		script := "#!/bin/sh\necho run >>" + runs + "\necho '" + line + "'\n"
+		if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ran := func() int {
+		data, _ := os.ReadFile(runs)
+		return bytes.Count(data, []byte("run\n"))
+	}
+	ask := func(want string, wantRuns int) {
+		t.Helper()
+		var out bytes.Buffer
+		if !version(dir, tool, &out) || out.String() != want+"\n" {
+			t.Errorf("version: %q, want %q", out.String(), want)
+		}
+		if ran() != wantRuns {
+			t.Errorf("the tool ran %d times, want %d", ran(), wantRuns)
+		}
+	}
+	t.Setenv("GOEXPERIMENT", "")
+	writeTool("compile version go1.26.8")
+	ask("compile version go1.26.8", 1)
+	ask("compile version go1.26.8", 1) // kept
+	t.Setenv("GOEXPERIMENT", "boringcrypto")
+	ask("compile version go1.26.8", 2) // the same tool, asked again with other experiments
+	t.Setenv("GOEXPERIMENT", "")
+	writeTool("compile version go1.26.10")
+	ask("compile version go1.26.10", 3) // another tool at the same path
+	ask("compile version go1.26.10", 3)
+
+	writeTool("compile: unknown flag")
+	var out bytes.Buffer
+	if version(dir, tool, &out) || out.Len() > 0 {
+		t.Errorf("version of a tool that gives no version line: %q", out.String())
+	}
+	kept, _ := filepath.Glob(filepath.Join(dir, "version-*"))
+	if len(kept) != 3 {
+		t.Errorf("kept %q, want the three version lines", kept)
 	}
 }
