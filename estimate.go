@@ -39,8 +39,8 @@ type Estimate struct {
 	Time     time.Duration `json:"time"`
 	Measured bool          `json:"measured"`
 	// Disk is about how many bytes the install adds under CacheDir: what
-	// it restored from the bundle (toolchain, modules, source) and the
-	// build cache entries of the packages it compiles.
+	// it restored from the bundle or fetched (toolchain, modules, source)
+	// and the build cache entries of the packages it compiles.
 	Disk     int64  `json:"disk"`
 	CacheDir string `json:"cache_dir"`
 }

@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,12 +36,13 @@ func proxyHost(t *testing.T) string {
 }
 
 // A program generated with --bundle fetch and no URL is at most 1 MB
-// larger than without its bundles. Its first install needs the network;
-// through a module proxy (here a file proxy: the module cache of the go
-// command that generated it) it fetches the pinned toolchain and the
-// modules of its go.sum, and refuses a toolchain or a module whose hash
-// differs, whatever GOSUMDB, GONOSUMDB, GOINSECURE or GOFLAGS say, with
-// the binary unchanged. The rebuilt binary keeps the pins, and installs
+// larger than without its bundles. Its first install, or plan, needs the
+// network; through a module proxy (here a file proxy: the module cache of
+// the go command that generated it) it fetches the pinned toolchain and
+// the modules of its go.sum, and refuses a toolchain or a module whose
+// hash differs, whatever GOSUMDB, GONOSUMDB, GOINSECURE or GOFLAGS say,
+// with the binary unchanged. The first plan's estimate of the disk
+// counts what it fetched. The rebuilt binary keeps the pins, and installs
 // again offline from what the cache kept, which holds no module zips.
 func TestProxyInstall(t *testing.T) {
 	setupE2E(t)
@@ -110,16 +113,32 @@ func TestProxyInstall(t *testing.T) {
 		t.Errorf("a refused module is in the cache: %q", got)
 	}
 
-	// The good proxy. The build cache is a copy of the tests' own: a cold
-	// build is not what this test is about.
+	// The good proxy: a plan first, on the empty cache, which fetches what
+	// the binary pins and says what the first install costs, counting the
+	// disk of what it fetched.
 	cache := tempDir(t)
-	if out, err := exec.Command("mkdir", "-p", filepath.Join(cache, "go-selfcompile")).CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
+	env := append([]string{"XDG_CACHE_HOME=" + cache, "GOPROXY=" + good}, lax...)
+	out, errOut, err := run(t, bin, env, "plugin", "add", "--dry-run", aplugin)
+	m := regexp.MustCompile(`First install: compiles about (\d+) packages; [^\n]*; needs about (\d+) MB of disk`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("a plan through the proxy: %v\n%s\n%s", err, out, errOut)
 	}
+	if len(inCache(cache, "toolchains/go*")) != 1 {
+		t.Fatalf("the plan did not fetch the toolchain: %q", inCache(cache, "toolchains/*"))
+	}
+	packages, _ := strconv.ParseInt(m[1], 10, 64)
+	estimate, _ := strconv.ParseInt(m[2], 10, 64)
+	// A compiled package leaves at least half a MB in the build cache
+	// (0.6 MB on average for this program).
+	if fetched := dirBytes(cache); estimate*1e6 < fetched+packages*5e5 {
+		t.Errorf("the first install is said to need %d MB for %d packages, while the toolchain and modules it fetched take %.1f MB", estimate, packages, float64(fetched)/1e6)
+	}
+	// The install. The build cache is a copy of the tests' own: a cold
+	// build is not what this test is about.
+	os.RemoveAll(filepath.Join(cache, "go-selfcompile", "build"))
 	if out, err := exec.Command("cp", "-al", filepath.Join(e2e.seed, "go-selfcompile", "build"), filepath.Join(cache, "go-selfcompile", "build")).CombinedOutput(); err != nil {
 		t.Fatalf("seeding the build cache: %v %s", err, out)
 	}
-	env := append([]string{"XDG_CACHE_HOME=" + cache, "GOPROXY=" + good}, lax...)
 	if out, errOut, err := run(t, bin, env, "--plugin", aplugin); err != nil || !strings.HasSuffix(out, "Success.\n") {
 		t.Fatalf("install through the proxy: %v\n%s\n%s", err, out, errOut)
 	}

@@ -76,7 +76,7 @@ type layout struct {
 	dirs           *restored // where the bundles were laid out
 	g              gocmd.Go  // the restored go command
 	gomod          *goMod    // the restored host's go.mod, between the steps that edit it
-	written        int64     // bytes the restore stage wrote
+	written        int64     // bytes the restore and download stages wrote
 	fetched        string    // the host version whose source fetchSource fetched, "" for none
 	bundlesWritten bool      // whether the bundles are in the source's bundle package
 	meter          *buildMeter
@@ -119,7 +119,7 @@ func (r *run) restore(ctx context.Context, replacing bool) (*layout, error) {
 	if err := r.checkSpace(total, replacing); err != nil {
 		return nil, err
 	}
-	l.written = total
+	l.written += total
 	progress := r.byteProgress(total)
 	for _, j := range jobs {
 		if err := j.run(ctx, l, progress); err != nil {
@@ -406,6 +406,7 @@ func (l *layout) fetchToolchain(ctx context.Context, tm *bundle.ToolchainModule,
 		return fetchError(err, filepath.Dir(dir))
 	}
 	l.c.logf("Fetched the Go toolchain %s in %v", tm.Version, time.Since(start).Round(time.Millisecond))
+	l.written += tm.Part.Size
 	done()
 	return nil
 }
@@ -448,6 +449,7 @@ func (l *layout) downloadModules(ctx context.Context) error {
 	}
 	// The zips, once checked and extracted, are what no build reads.
 	l.c.logf("Removed the modules' zips, checked and extracted: %.1f MB", float64(modcache.TrimZips(l.dirs.modcache))/1e6)
+	l.written += fsutil.DirSize(l.dirs.modcache)
 	done()
 	return os.WriteFile(marker, nil, 0o600)
 }
