@@ -76,19 +76,42 @@ func TestFlagsKeepIdentity(t *testing.T) {
 	}
 
 	// The program kept the tools' versions, and the next build, which
-	// reads them from there, has the same cache keys.
-	if kept, _ := filepath.Glob(filepath.Join(dir, "tools", "version-*")); len(kept) < 2 { // compile and link at least
-		t.Errorf("the tools' versions kept: %q", kept)
+	// reads them from there, has the same cache keys: it compiles nothing
+	// and links the same binary (its build ID is the link's cache key).
+	kept, _ := filepath.Glob(filepath.Join(dir, "tools", "version-*"))
+	linkKept := ""
+	for _, f := range kept {
+		if data, _ := os.ReadFile(f); strings.HasPrefix(string(data), "link version ") {
+			linkKept = f
+		}
 	}
-	os.Remove(out)
-	if _, err := g.Stream(context.Background(), func(l string) { compiled = append(compiled, l) }, append(append([]string{"build", "-v", "-trimpath"}, args...), "-o", out, ".")...); err != nil {
-		t.Fatal(err)
+	if len(kept) < 2 || linkKept == "" { // compile and link at least
+		t.Fatalf("the tools' versions kept: %q", kept)
 	}
-	if len(compiled) > 0 {
-		t.Errorf("a build with the tools' versions kept compiled again: %q", compiled)
+	rebuild := func() string {
+		t.Helper()
+		os.Remove(out)
+		compiled = nil
+		if _, err := g.Stream(context.Background(), func(l string) { compiled = append(compiled, l) }, append(append([]string{"build", "-v", "-trimpath"}, args...), "-o", out, ".")...); err != nil {
+			t.Fatal(err)
+		}
+		id, err := exec.Command(gobin, "tool", "buildid", out).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(id))
+	}
+	first, _ := exec.Command(gobin, "tool", "buildid", out).Output()
+	if second := rebuild(); len(compiled) > 0 || second != strings.TrimSpace(string(first)) {
+		t.Errorf("a build with the tools' versions kept compiled %q and linked build ID %s, the build before %s", compiled, second, first)
 	}
 	if bi, err := buildinfo.ReadFile(out); err != nil || bi.Main.Version != "v1.4.0" {
 		t.Errorf("the second build's main module: %v %v", bi, err)
+	}
+	// The build takes the kept answer: another one changes the link's key.
+	os.WriteFile(linkKept, []byte("link version go0.0.1-kept\n"), 0o600)
+	if third := rebuild(); third == strings.TrimSpace(string(first)) {
+		t.Errorf("the link's kept version was not used: build ID %s again", third)
 	}
 }
 

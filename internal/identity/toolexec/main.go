@@ -59,8 +59,8 @@ func main() {
 	}
 	tool, args := os.Args[1], os.Args[2:]
 	if len(args) == 1 && args[0] == "-V=full" {
-		if exe, err := os.Executable(); err == nil && version(filepath.Dir(exe), tool, os.Stdout) {
-			return
+		if exe, err := os.Executable(); err == nil {
+			os.Exit(version(filepath.Dir(exe), tool, os.Stdout, os.Stderr))
 		}
 	}
 	if file := os.Getenv(identityEnv); file != "" && isLink(tool) {
@@ -82,43 +82,87 @@ func main() {
 	}
 }
 
-// version writes to w what tool prints for -V=full, from the file in dir
-// that keeps its answer, or else from a run of it, whose answer it then
-// keeps there. The answer depends only on the tool's file and on the
-// GOOS, GOARCH and GOEXPERIMENT it runs with (cmd/internal/objabi's
-// version flag), which name the file. It reports false, having written
-// nothing, when the tool's answer is not a version line: the caller runs
-// the tool as usual.
-func version(dir, tool string, w io.Writer) bool {
-	fi, err := os.Stat(tool)
+// version answers tool -V=full, and returns the exit code: from the file
+// in dir that keeps the tool's answer (see versionFile), or else from a
+// run of the tool, whose output passes through, and whose answer is kept
+// there when it is a version line.
+func version(dir, tool string, stdout, stderr io.Writer) int {
+	file, ok := versionFile(dir, tool)
+	if data, err := os.ReadFile(file); ok && err == nil && isVersion(tool, data) {
+		stdout.Write(data)
+		return 0
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(tool, "-V=full")
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	err := cmd.Run()
+	stdout.Write(out.Bytes())
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	case err != nil:
+		fmt.Fprintln(stderr, "go-selfcompile toolexec:", err)
+		return 2
+	}
+	if ok && isVersion(tool, out.Bytes()) {
+		keep(dir, file, out.Bytes())
+	}
+	return 0
+}
+
+// versionFile names the file in dir that keeps what tool prints for
+// -V=full. The answer depends only on the tool's program and on the GOOS,
+// GOARCH and GOEXPERIMENT it runs with (cmd/internal/objabi's version
+// flag), so the name is a hash of those: the tool's path, its size and its
+// first 32 kB, where cmd/internal/buildid finds a program's Go build ID on
+// every object format. It reports false for a tool it cannot read, or
+// named by a relative path.
+func versionFile(dir, tool string) (string, bool) {
+	if !filepath.IsAbs(tool) {
+		return "", false
+	}
+	f, err := os.Open(tool)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return false
+		return "", false
+	}
+	head := make([]byte, 32<<10)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", false
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%d", tool, fi.Size(), fi.ModTime().UnixNano())
+	fmt.Fprintf(h, "%s\x00%d\x00", tool, fi.Size())
+	h.Write(head[:n])
 	for _, k := range []string{"GOOS", "GOARCH", "GOEXPERIMENT"} {
 		fmt.Fprintf(h, "\x00%s=%s", k, os.Getenv(k))
 	}
-	file := filepath.Join(dir, "version-"+hex.EncodeToString(h.Sum(nil)[:12]))
-	if data, err := os.ReadFile(file); err == nil && isVersion(tool, data) {
-		w.Write(data)
-		return true
+	return filepath.Join(dir, "version-"+hex.EncodeToString(h.Sum(nil)[:12])), true
+}
+
+// keep writes data to file through a temporary file in dir, unless the
+// file is there already (another build wrote it); a failure leaves no
+// file, and the next build asks the tool again.
+func keep(dir, file string, data []byte) {
+	if _, err := os.Lstat(file); err == nil {
+		return
 	}
-	out, err := exec.Command(tool, "-V=full").Output()
-	if err != nil || !isVersion(tool, out) {
-		return false
+	f, err := os.CreateTemp(dir, "version-*.tmp")
+	if err != nil {
+		return
 	}
-	w.Write(out)
-	if f, err := os.CreateTemp(dir, "version-*.tmp"); err == nil { // kept if it can be
-		_, err = f.Write(out)
-		if err = errors.Join(err, f.Close()); err == nil {
-			err = os.Rename(f.Name(), file)
-		}
-		if err != nil {
-			os.Remove(f.Name())
-		}
+	_, err = f.Write(data)
+	if err = errors.Join(err, f.Close()); err == nil {
+		err = os.Rename(f.Name(), file)
 	}
-	return true
+	if err != nil {
+		os.Remove(f.Name())
+	}
 }
 
 // isVersion reports whether out is a line that tool prints for -V=full:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,52 +173,57 @@ func TestIsLink(t *testing.T) {
 }
 
 // TestVersionKept answers a tool's -V=full from the answer kept of its
-// first run, until the tool's file or the GOOS, GOARCH or GOEXPERIMENT
-// it would see change; an answer that is not a version line is neither
-// given nor kept.
+// first run, until the tool's program (its Go build ID, whatever its size
+// and time) or the GOOS, GOARCH or GOEXPERIMENT it would see change; an
+// answer that is not a version line passes through, with the tool's exit
+// code, and is not kept.
 func TestVersionKept(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the tool is a shell script")
 	}
 	dir, bin := t.TempDir(), t.TempDir()
 	tool, runs := filepath.Join(bin, "compile"), filepath.Join(bin, "runs")
-	writeTool := func(line string) {
+	// writeTool writes a tool that prints line, with a Go build ID where
+	// a program has it, and the time of the tool before it.
+	writeTool := func(buildID, line string, code int) {
 		t.Helper()
-		script := "#!/bin/sh\necho run >>" + runs + "\necho '" + line + "'\n"
+		fi, statErr := os.Stat(tool)
+		script := fmt.Sprintf("#!/bin/sh\n# \xff Go build ID: %q\n \xff\necho run >>%s\necho '%s'\nexit %d\n", buildID, runs, line, code)
 		if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
 			t.Fatal(err)
+		}
+		if statErr == nil {
+			os.Chtimes(tool, fi.ModTime(), fi.ModTime())
 		}
 	}
 	ran := func() int {
 		data, _ := os.ReadFile(runs)
 		return bytes.Count(data, []byte("run\n"))
 	}
-	ask := func(want string, wantRuns int) {
+	ask := func(want string, wantCode, wantRuns int) {
 		t.Helper()
-		var out bytes.Buffer
-		if !version(dir, tool, &out) || out.String() != want+"\n" {
-			t.Errorf("version: %q, want %q", out.String(), want)
+		var out, errOut bytes.Buffer
+		if code := version(dir, tool, &out, &errOut); code != wantCode || out.String() != want+"\n" {
+			t.Errorf("version: %q, exit %d; want %q, exit %d", out.String(), code, want, wantCode)
 		}
 		if ran() != wantRuns {
 			t.Errorf("the tool ran %d times, want %d", ran(), wantRuns)
 		}
 	}
 	t.Setenv("GOEXPERIMENT", "")
-	writeTool("compile version go1.26.8")
-	ask("compile version go1.26.8", 1)
-	ask("compile version go1.26.8", 1) // kept
+	writeTool("aaaa/bbbb", "compile version go1.26.8", 0)
+	ask("compile version go1.26.8", 0, 1)
+	ask("compile version go1.26.8", 0, 1) // kept
 	t.Setenv("GOEXPERIMENT", "boringcrypto")
-	ask("compile version go1.26.8", 2) // the same tool, asked again with other experiments
+	ask("compile version go1.26.8", 0, 2) // the same tool, asked again with other experiments
 	t.Setenv("GOEXPERIMENT", "")
-	writeTool("compile version go1.26.10")
-	ask("compile version go1.26.10", 3) // another tool at the same path
-	ask("compile version go1.26.10", 3)
+	writeTool("aaaa/cccc", "compile version go1.26.9", 0) // the same size and time
+	ask("compile version go1.26.9", 0, 3)
+	ask("compile version go1.26.9", 0, 3)
 
-	writeTool("compile: unknown flag")
-	var out bytes.Buffer
-	if version(dir, tool, &out) || out.Len() > 0 {
-		t.Errorf("version of a tool that gives no version line: %q", out.String())
-	}
+	writeTool("aaaa/dddd", "compile: unknown flag", 2)
+	ask("compile: unknown flag", 2, 4)
+	ask("compile: unknown flag", 2, 5) // not kept
 	kept, _ := filepath.Glob(filepath.Join(dir, "version-*"))
 	if len(kept) != 3 {
 		t.Errorf("kept %q, want the three version lines", kept)
