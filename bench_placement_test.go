@@ -252,8 +252,9 @@ func packedCache(b *testing.B, dir string) (packed int64, unpack time.Duration) 
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			data, _ := os.ReadFile(p)
-			blobs[strings.TrimPrefix(p, dir)] = enc.EncodeAll(data, nil)
-			packed += int64(len(blobs[strings.TrimPrefix(p, dir)]))
+			blob := enc.EncodeAll(data, nil)
+			blobs[strings.TrimPrefix(p, dir)] = blob
+			packed += int64(len(blob))
 		}
 		return nil
 	})
@@ -265,15 +266,18 @@ func packedCache(b *testing.B, dir string) (packed int64, unpack time.Duration) 
 	errs := make(chan error, runtime.GOMAXPROCS(0))
 	for range cap(errs) {
 		go func() {
-			var err error
+			var failed []error
 			for name := range names {
-				var data []byte
-				if data, err = dec.DecodeAll(blobs[name], nil); err == nil {
+				data, err := dec.DecodeAll(blobs[name], nil)
+				if err == nil {
 					os.MkdirAll(filepath.Dir(out+name), 0o755)
-					err = errors.Join(err, os.WriteFile(out+name, data, 0o644))
+					err = os.WriteFile(out+name, data, 0o644)
+				}
+				if err != nil {
+					failed = append(failed, err)
 				}
 			}
-			errs <- err
+			errs <- errors.Join(failed...)
 		}()
 	}
 	for name := range blobs {
