@@ -12,10 +12,12 @@ import (
 	modzip "golang.org/x/mod/zip"
 )
 
-// publish writes the module in src to the module proxy directory proxy as
-// path@version.
-func publish(t *testing.T, proxy, path, version, src string) {
+// publish writes a module of files (go.mod among them) to the module
+// proxy directory proxy as path@version.
+func publish(t *testing.T, proxy, path, version string, files map[string]string) {
 	t.Helper()
+	src := t.TempDir()
+	writeTree(t, src, files)
 	dir := filepath.Join(proxy, path, "@v")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -28,12 +30,8 @@ func publish(t *testing.T, proxy, path, version, src string) {
 		t.Fatal(err)
 	}
 	zf.Close()
-	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{version + ".mod": string(gomod), version + ".info": `{"Version":"` + version + `"}`, "list": version + "\n"}
-	for name, content := range files {
+	meta := map[string]string{version + ".mod": files["go.mod"], version + ".info": `{"Version":"` + version + `"}`, "list": version + "\n"}
+	for name, content := range meta {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -79,10 +77,8 @@ func TestHostReadOnly(t *testing.T) {
 	}
 	work := t.TempDir()
 	proxy := filepath.Join(work, "proxy")
-	writeTree(t, filepath.Join(work, "c"), map[string]string{"go.mod": "module example.com/c\n\ngo 1.21\n", "c.go": "package c\n"})
-	writeTree(t, filepath.Join(work, "b"), map[string]string{"go.mod": "module example.com/b\n\ngo 1.21\n\nrequire example.com/c v1.0.0\n", "b.go": "package b\n"})
-	publish(t, proxy, "example.com/c", "v1.0.0", filepath.Join(work, "c"))
-	publish(t, proxy, "example.com/b", "v1.0.0", filepath.Join(work, "b"))
+	publish(t, proxy, "example.com/c", "v1.0.0", map[string]string{"go.mod": "module example.com/c\n\ngo 1.21\n", "c.go": "package c\n"})
+	publish(t, proxy, "example.com/b", "v1.0.0", map[string]string{"go.mod": "module example.com/b\n\ngo 1.21\n\nrequire example.com/c v1.0.0\n", "b.go": "package b\n"})
 	host := filepath.Join(work, "host")
 	writeTree(t, host, map[string]string{
 		"go.mod":  "module example.com/host\n\ngo 1.21\n\nrequire example.com/b v1.0.0\n",
@@ -134,8 +130,7 @@ func TestGoSumPinsEveryTarget(t *testing.T) {
 	}
 	work := t.TempDir()
 	proxy := filepath.Join(work, "proxy")
-	writeTree(t, filepath.Join(work, "w"), map[string]string{"go.mod": "module example.com/w\n\ngo 1.21\n", "w.go": "package w\n"})
-	publish(t, proxy, "example.com/w", "v1.0.0", filepath.Join(work, "w"))
+	publish(t, proxy, "example.com/w", "v1.0.0", map[string]string{"go.mod": "module example.com/w\n\ngo 1.21\n", "w.go": "package w\n"})
 	host := filepath.Join(work, "host")
 	writeTree(t, host, map[string]string{
 		"go.mod":  "module example.com/host\n\ngo 1.21\n\nrequire example.com/w v1.0.0\n",
