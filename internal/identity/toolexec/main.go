@@ -88,9 +88,11 @@ func main() {
 // there when it is a version line.
 func version(dir, tool string, stdout, stderr io.Writer) int {
 	file, ok := versionFile(dir, tool)
-	if data, err := os.ReadFile(file); ok && err == nil && isVersion(tool, data) {
-		stdout.Write(data)
-		return 0
+	if ok {
+		if data, err := os.ReadFile(file); err == nil && isVersion(tool, data) {
+			stdout.Write(data)
+			return 0
+		}
 	}
 	var out bytes.Buffer
 	cmd := exec.Command(tool, "-V=full")
